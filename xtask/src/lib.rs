@@ -1,0 +1,126 @@
+//! The generation pipeline behind `cargo xtask generate`:
+//!
+//! 1. read the upstream-form spec (`openapi/polyai-data.json`, OpenAPI 3.1) and our corrections
+//!    (`openapi/corrections.overlay.json`, OpenAPI Overlay 1.0);
+//! 2. [`overlay::apply`] the corrections;
+//! 3. [`downconvert::to_openapi_30`]: OpenAPI 3.1 → 3.0.3, which progenitor 0.15 reads;
+//! 4. [`validate::validate`]: refs resolve, unique operationIds, one success and one error body type
+//!    per operation, supported media types; parse into the generator's model;
+//! 5. [`codegen::generate`]: progenitor, then prettyplease and rustfmt.
+//!
+//! Every failure is a [`SpecError`] naming the document, a JSON pointer and the reason.
+
+pub mod codegen;
+pub mod downconvert;
+pub mod error;
+pub mod overlay;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+pub use error::SpecError;
+
+/// Where the pipeline reads and writes, relative to the workspace root.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The upstream-form OpenAPI 3.1 document.
+    pub spec: PathBuf,
+    /// Our corrections, an Overlay 1.0 document.
+    pub overlay: PathBuf,
+    /// The corrected, down-converted 3.0.3 document, checked in for review.
+    pub normalized: PathBuf,
+    /// The generated raw client.
+    pub generated: PathBuf,
+}
+
+impl Layout {
+    /// The layout of this workspace, rooted at `root`.
+    pub fn new(root: &Path) -> Self {
+        Layout {
+            spec: root.join("openapi/polyai-data.json"),
+            overlay: root.join("openapi/corrections.overlay.json"),
+            normalized: root.join("openapi/polyai-data.normalized.json"),
+            generated: root.join("crates/polyai-data-raw/src/generated.rs"),
+        }
+    }
+}
+
+/// What the pipeline produces.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The normalized 3.0.3 document as pretty JSON with a trailing newline.
+    pub normalized: String,
+    /// The generated Rust source.
+    pub code: String,
+}
+
+/// Reads a JSON file, naming it in errors.
+pub fn read_json(path: &Path) -> Result<Value, SpecError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SpecError::new(&name, "", format!("cannot read it: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| {
+        SpecError::new(
+            &name,
+            "",
+            format!(
+                "not valid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// Applies the corrections and down-converts: the document the generator and the tests read.
+pub fn normalize(
+    mut spec: Value,
+    overlay: &Value,
+    spec_name: &str,
+    overlay_name: &str,
+) -> Result<Value, SpecError> {
+    overlay::apply(&mut spec, overlay, overlay_name)?;
+    downconvert::to_openapi_30(&mut spec, spec_name)?;
+    Ok(spec)
+}
+
+/// Runs the whole pipeline on in-memory documents.
+pub fn run(
+    spec: Value,
+    overlay: &Value,
+    spec_name: &str,
+    overlay_name: &str,
+) -> Result<Output, SpecError> {
+    let normalized = normalize(spec, overlay, spec_name, overlay_name)?;
+    let name = format!("{spec_name} (corrected, as OpenAPI 3.0.3)");
+    let parsed = validate::validate(&normalized, &name)?;
+    let code = codegen::generate(&parsed, &name)?;
+    let mut text = serde_json::to_string_pretty(&normalized)
+        .map_err(|e| SpecError::new(&name, "", format!("cannot serialize: {e}")))?;
+    text.push('\n');
+    Ok(Output {
+        normalized: text,
+        code,
+    })
+}
+
+/// Runs the pipeline on the files of `layout`.
+pub fn run_files(layout: &Layout) -> Result<Output, SpecError> {
+    let spec = read_json(&layout.spec)?;
+    let overlay = read_json(&layout.overlay)?;
+    run(
+        spec,
+        &overlay,
+        &display(&layout.spec),
+        &display(&layout.overlay),
+    )
+}
+
+fn display(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| format!("openapi/{}", n.to_string_lossy()),
+    )
+}

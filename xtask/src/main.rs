@@ -1,0 +1,101 @@
+//! `cargo xtask generate [--check]`: regenerates the raw Data API client, or checks it is current.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use similar::TextDiff;
+use xtask::{Layout, run_files};
+
+const USAGE: &str = "usage: cargo xtask generate [--check]
+
+  generate          regenerate crates/polyai-data-raw/src/generated.rs and
+                    openapi/polyai-data.normalized.json from openapi/
+  generate --check  fail with a diff if either checked-in file is stale";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["generate"] => false,
+        ["generate", "--check"] => true,
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let layout = Layout::new(&workspace_root());
+    let started = std::time::Instant::now();
+    let output = match run_files(&layout) {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let files = [
+        (&layout.normalized, &output.normalized),
+        (&layout.generated, &output.code),
+    ];
+    if check {
+        let mut stale = false;
+        for (path, fresh) in files {
+            let current = std::fs::read_to_string(path).unwrap_or_default();
+            if current != *fresh {
+                stale = true;
+                eprintln!("{} is stale; run `cargo xtask generate`:", relative(path));
+                let diff = TextDiff::from_lines(current.as_str(), fresh.as_str());
+                eprint!(
+                    "{}",
+                    diff.unified_diff()
+                        .context_radius(2)
+                        .header("checked in", "generated")
+                );
+            }
+        }
+        if stale {
+            return ExitCode::FAILURE;
+        }
+        println!(
+            "generated code is up to date ({} ms)",
+            started.elapsed().as_millis()
+        );
+    } else {
+        for (path, fresh) in files {
+            if std::fs::read_to_string(path).ok().as_deref() != Some(fresh.as_str()) {
+                if let Err(e) = std::fs::write(path, fresh) {
+                    eprintln!("error: cannot write {}: {e}", relative(path));
+                    return ExitCode::FAILURE;
+                }
+                println!("wrote {}", relative(path));
+            }
+        }
+        println!(
+            "generated {} lines of Rust in {} ms",
+            output.code.lines().count(),
+            started.elapsed().as_millis()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(workspace_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
