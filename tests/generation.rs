@@ -1,0 +1,245 @@
+//! The generation pipeline end to end: the checked-in output is current, snapshots of what it
+//! generates per operation and per type, what changes when upstream publishes a new version, and the
+//! errors a bad spec gets.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use similar::TextDiff;
+use xtask::{Layout, read_json, run, run_files};
+
+fn layout() -> Layout {
+    Layout::new(Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent"))
+}
+
+fn spec_and_overlay() -> (Value, Value) {
+    let layout = layout();
+    (read_json(&layout.spec).expect("spec"), read_json(&layout.overlay).expect("overlay"))
+}
+
+fn generated() -> String {
+    let (spec, overlay) = spec_and_overlay();
+    run(spec, &overlay, "spec", "overlay").expect("the checked-in spec generates").code
+}
+
+#[test]
+fn checked_in_output_is_current() {
+    let layout = layout();
+    let output = run_files(&layout).expect("generates");
+    let normalized = std::fs::read_to_string(&layout.normalized).expect("normalized spec is checked in");
+    let code = std::fs::read_to_string(&layout.generated).expect("generated code is checked in");
+    assert!(normalized == output.normalized, "openapi/polyai-data.normalized.json is stale: run `cargo xtask generate`");
+    assert!(code == output.code, "generated.rs is stale: run `cargo xtask generate`");
+    assert!(code.starts_with(xtask::codegen::HEADER));
+}
+
+#[test]
+fn generation_is_deterministic() {
+    assert_eq!(generated(), generated());
+}
+
+/// The text of one generated method: its doc comment, attributes and body.
+fn method(code: &str, name: &str) -> String {
+    let lines: Vec<&str> = code.lines().collect();
+    let signature = format!("    pub async fn {name}<");
+    let start = lines.iter().position(|l| l.starts_with(&signature)).unwrap_or_else(|| panic!("no method {name}"));
+    let mut first = start;
+    while first > 0 && (lines[first - 1].starts_with("    ///") || lines[first - 1].starts_with("    #[")) {
+        first -= 1;
+    }
+    let end = start + lines[start..].iter().position(|l| *l == "    }").expect("method ends");
+    lines[first..=end].join("\n")
+}
+
+#[test]
+fn snapshot_of_each_operation() {
+    let code = generated();
+    for op in [
+        "list_conversations",
+        "get_conversation",
+        "get_conversation_audio",
+        "add_annotations",
+        "upsert_note",
+        "create_debug_chat",
+        "send_debug_chat_message",
+    ] {
+        insta::assert_snapshot!(format!("operation_{op}"), method(&code, op));
+    }
+}
+
+/// Every generated type with its fields and serde attributes: the public model surface.
+#[test]
+fn snapshot_of_the_model_surface() {
+    let code = generated();
+    const DERIVES: &[&str] = &["Clone,", "Copy,", "Debug,", "Eq,", "Hash,", "Ord,", "PartialEq,", "PartialOrd,"];
+    let surface: Vec<&str> = code
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            let declaration = t.starts_with("pub struct ") || t.starts_with("pub enum ");
+            let field = t.starts_with("pub ") && t.contains(':') && !t.contains("fn ");
+            let variant = l.starts_with("        ")
+                && !l.starts_with("         ")
+                && t.ends_with(',')
+                && t.starts_with(char::is_uppercase)
+                && !DERIVES.contains(&t);
+            declaration || field || variant || t.starts_with("#[serde(rename") || t.starts_with("#[serde(flatten")
+        })
+        .collect();
+    insta::assert_snapshot!("model_surface", surface.join("\n"));
+}
+
+/// PolyAI renumbers the document and adds an optional field: only the version lines and the new
+/// field's lines change.
+#[test]
+fn an_upstream_revision_changes_only_the_expected_lines() {
+    let (mut spec, overlay) = spec_and_overlay();
+    let before = run(spec.clone(), &overlay, "spec", "overlay").expect("generates").code;
+    spec["info"]["version"] = json!("1.0.10");
+    spec["components"]["schemas"]["ConversationSummaryResponse"]["properties"]["sentiment"] =
+        json!({ "type": "string", "description": "Overall caller sentiment." });
+    let after = run(spec, &overlay, "spec", "overlay").expect("the revised spec generates").code;
+
+    let diff = TextDiff::from_lines(&before, &after);
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    for change in diff.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Delete => removed.push(change.value().trim().to_owned()),
+            similar::ChangeTag::Insert => added.push(change.value().trim().to_owned()),
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    assert!(removed.iter().all(|l| l.contains("1.0.9")), "only version lines may go: {removed:#?}");
+    assert!(
+        added.iter().filter(|l| !l.contains("1.0.10")).all(|l| l.contains("sentiment") || l.contains("Overall caller sentiment") || l.starts_with("#[serde(")),
+        "only the version and the new field may appear: {added:#?}"
+    );
+    assert!(added.iter().any(|l| l.contains("pub sentiment: ::std::option::Option<::std::string::String>")));
+    // The normalized document keeps the new field nullable, as the corrections say for every
+    // optional string of a conversation.
+    insta::assert_snapshot!("upstream_revision_diff", added.join("\n"));
+}
+
+fn error_of(spec: Value, overlay: &Value) -> xtask::SpecError {
+    run(spec, overlay, "spec", "overlay").expect_err("must fail")
+}
+
+fn no_corrections() -> Value {
+    json!({ "overlay": "1.0.0", "info": { "title": "none", "version": "1" }, "actions": [] })
+}
+
+fn one_operation(op: Value) -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "t", "version": "1" },
+        "paths": { "/x": { "post": op } },
+        "components": { "schemas": { "A": { "type": "object" }, "B": { "type": "string" } } }
+    })
+}
+
+#[test]
+fn the_upstream_document_without_corrections_lacks_operation_ids() {
+    let (spec, _) = spec_and_overlay();
+    let e = error_of(spec, &no_corrections());
+    assert_eq!(e.pointer, "/paths/~1v1~1agents~1{agentId}~1conversations/get");
+    assert!(e.reason.contains("operationId"), "{e}");
+}
+
+#[test]
+fn generator_limits_are_reported_with_pointers() {
+    let json_body = |schema: &str| json!({ "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }, "description": "d" });
+    let cases = [
+        (
+            json!({ "operationId": "a", "requestBody": { "content": { "application/json": {}, "text/plain": {} } }, "responses": { "200": { "description": "ok" } } }),
+            "/paths/~1x/post/requestBody/content",
+            "one request media type",
+        ),
+        (
+            json!({ "operationId": "a", "requestBody": { "content": { "multipart/form-data": {} } }, "responses": { "200": { "description": "ok" } } }),
+            "/paths/~1x/post/requestBody/content/multipart~1form-data",
+            "not supported",
+        ),
+        (
+            json!({ "operationId": "a", "responses": { "400": json_body("A"), "404": json_body("B") } }),
+            "/paths/~1x/post/responses/404",
+            "same body type",
+        ),
+        (
+            json!({ "operationId": "a", "responses": { "200": json_body("A"), "201": { "description": "d", "content": { "audio/wav": {} } } } }),
+            "/paths/~1x/post/responses/201",
+            "same body type",
+        ),
+        (
+            json!({ "operationId": "a", "responses": { "200": { "description": "d", "content": { "audio/wav": {}, "application/json": {} } } } }),
+            "/paths/~1x/post/responses/200/content",
+            "JSON and non-JSON",
+        ),
+        (
+            json!({ "operationId": "a", "responses": { "200": json_body("Missing") } }),
+            "/paths/~1x/post/responses/200/content/application~1json/schema/$ref",
+            "does not resolve",
+        ),
+        (json!({ "operationId": "a" }), "/paths/~1x/post", "no `responses`"),
+        (
+            json!({ "operationId": "a", "responses": { "200": { "description": 5 } } }),
+            "/paths/~1x/post/responses/200/description",
+            "parser rejects",
+        ),
+    ];
+    for (op, pointer, hint) in cases {
+        let e = error_of(one_operation(op.clone()), &no_corrections());
+        assert_eq!(e.pointer, pointer, "{op}: {e}");
+        assert!(e.reason.contains(hint), "{op}: `{e}` should mention `{hint}`");
+    }
+}
+
+#[test]
+fn duplicate_operation_ids_are_refused() {
+    let mut spec = one_operation(json!({ "operationId": "same", "responses": { "200": { "description": "ok" } } }));
+    spec["paths"]["/y"] = json!({ "get": { "operationId": "same", "responses": { "200": { "description": "ok" } } } });
+    let e = error_of(spec, &no_corrections());
+    assert_eq!(e.pointer, "/paths/~1y/get/operationId");
+    assert!(e.reason.contains("also used at /paths/~1x/post"), "{e}");
+}
+
+#[test]
+fn a_correction_that_no_longer_applies_is_reported() {
+    let (spec, mut overlay) = spec_and_overlay();
+    overlay["actions"]
+        .as_array_mut()
+        .expect("actions")
+        .push(json!({ "description": "gone upstream", "target": "$.components.schemas.Vanished", "update": {} }));
+    let e = error_of(spec, &overlay);
+    assert!(e.pointer.ends_with("/target") && e.reason.contains("gone upstream"), "{e}");
+}
+
+#[test]
+fn a_generator_panic_becomes_an_error_without_a_backtrace() {
+    // Two request media types panic inside progenitor; call the generator directly, past validation.
+    let doc = json!({
+        "openapi": "3.0.3",
+        "info": { "title": "t", "version": "1" },
+        "paths": { "/x": { "post": {
+            "operationId": "a",
+            "requestBody": { "content": { "application/json": { "schema": { "type": "object" } }, "application/xml": { "schema": { "type": "object" } } } },
+            "responses": { "200": { "description": "ok" } }
+        } } }
+    });
+    let parsed: openapiv3::OpenAPI = serde_json::from_value(doc).expect("parses");
+    let e = xtask::codegen::generate(&parsed, "spec").expect_err("progenitor refuses");
+    assert!(e.reason.contains("generator"), "{e}");
+}
+
+#[test]
+fn unreadable_files_are_named() {
+    let dir = std::env::temp_dir().join(format!("polyai-xtask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{ \"openapi\": ").expect("write");
+    let e = read_json(&bad).expect_err("not JSON");
+    assert!(e.to_string().contains("bad.json") && e.reason.contains("line 1"), "{e}");
+    let e = read_json(&dir.join("missing.json")).expect_err("missing");
+    assert!(e.reason.contains("cannot read"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
