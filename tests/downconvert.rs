@@ -44,25 +44,80 @@ fn minimal(schema: Value) -> Value {
 #[test]
 fn unsupported_constructs_name_their_pointer_and_a_fix() {
     let cases = [
-        (json!({ "type": "array", "prefixItems": [{ "type": "string" }] }), "/components/schemas/S/prefixItems", "tuple"),
-        (json!({ "if": { "type": "string" }, "then": {} }), "/components/schemas/S/if", "oneOf"),
-        (json!({ "type": "object", "unevaluatedProperties": false }), "/components/schemas/S/unevaluatedProperties", "additionalProperties"),
-        (json!({ "type": "object", "patternProperties": { "^x": {} } }), "/components/schemas/S/patternProperties", "additionalProperties"),
-        (json!({ "$defs": { "A": {} } }), "/components/schemas/S/$defs", "components/schemas"),
-        (json!({ "type": "object", "properties": { "a~b/c": { "dependentRequired": {} } } }), "/components/schemas/S/properties/a~0b~1c/dependentRequired", "no OpenAPI 3.0 form"),
-        (json!({ "type": "array", "items": [{ "type": "string" }] }), "/components/schemas/S/items", "tuple"),
-        (json!({ "$ref": "other.json#/components/schemas/X" }), "/components/schemas/S/$ref", "bundle"),
-        (json!({ "type": [] }), "/components/schemas/S/type", "accepts nothing"),
-        (json!({ "type": 7 }), "/components/schemas/S/type", "string or an array"),
-        (json!({ "type": "number", "exclusiveMinimum": "1" }), "/components/schemas/S/exclusiveMinimum", "must be a number"),
-        (json!({ "anyOf": [{ "type": "string" }], "type": ["string", "integer"] }), "/components/schemas/S/type", "fold"),
-        (json!("a string"), "/components/schemas/S", "object or a boolean"),
+        (
+            json!({ "type": "array", "prefixItems": [{ "type": "string" }] }),
+            "/components/schemas/S/prefixItems",
+            "tuple",
+        ),
+        (
+            json!({ "if": { "type": "string" }, "then": {} }),
+            "/components/schemas/S/if",
+            "oneOf",
+        ),
+        (
+            json!({ "type": "object", "unevaluatedProperties": false }),
+            "/components/schemas/S/unevaluatedProperties",
+            "additionalProperties",
+        ),
+        (
+            json!({ "type": "object", "patternProperties": { "^x": {} } }),
+            "/components/schemas/S/patternProperties",
+            "additionalProperties",
+        ),
+        (
+            json!({ "$defs": { "A": {} } }),
+            "/components/schemas/S/$defs",
+            "components/schemas",
+        ),
+        (
+            json!({ "type": "object", "properties": { "a~b/c": { "dependentRequired": {} } } }),
+            "/components/schemas/S/properties/a~0b~1c/dependentRequired",
+            "no OpenAPI 3.0 form",
+        ),
+        (
+            json!({ "type": "array", "items": [{ "type": "string" }] }),
+            "/components/schemas/S/items",
+            "tuple",
+        ),
+        (
+            json!({ "$ref": "other.json#/components/schemas/X" }),
+            "/components/schemas/S/$ref",
+            "bundle",
+        ),
+        (
+            json!({ "type": [] }),
+            "/components/schemas/S/type",
+            "accepts nothing",
+        ),
+        (
+            json!({ "type": 7 }),
+            "/components/schemas/S/type",
+            "string or an array",
+        ),
+        (
+            json!({ "type": "number", "exclusiveMinimum": "1" }),
+            "/components/schemas/S/exclusiveMinimum",
+            "must be a number",
+        ),
+        (
+            json!({ "anyOf": [{ "type": "string" }], "type": ["string", "integer"] }),
+            "/components/schemas/S/type",
+            "fold",
+        ),
+        (
+            json!("a string"),
+            "/components/schemas/S",
+            "object or a boolean",
+        ),
     ];
     for (schema, pointer, hint) in cases {
         let mut doc = minimal(schema.clone());
         let e = to_openapi_30(&mut doc, "spec.json").expect_err(&schema.to_string());
         assert_eq!(e.pointer, pointer, "{schema}: {e}");
-        assert!(e.reason.contains(hint), "{schema}: `{e}` should mention `{hint}`");
+        assert!(
+            e.reason.contains(hint),
+            "{schema}: `{e}` should mention `{hint}`"
+        );
         assert!(e.to_string().starts_with("spec.json at "), "{e}");
     }
 }

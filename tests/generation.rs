@@ -9,27 +9,43 @@ use similar::TextDiff;
 use xtask::{Layout, read_json, run, run_files};
 
 fn layout() -> Layout {
-    Layout::new(Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent"))
+    Layout::new(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ has a parent"),
+    )
 }
 
 fn spec_and_overlay() -> (Value, Value) {
     let layout = layout();
-    (read_json(&layout.spec).expect("spec"), read_json(&layout.overlay).expect("overlay"))
+    (
+        read_json(&layout.spec).expect("spec"),
+        read_json(&layout.overlay).expect("overlay"),
+    )
 }
 
 fn generated() -> String {
     let (spec, overlay) = spec_and_overlay();
-    run(spec, &overlay, "spec", "overlay").expect("the checked-in spec generates").code
+    run(spec, &overlay, "spec", "overlay")
+        .expect("the checked-in spec generates")
+        .code
 }
 
 #[test]
 fn checked_in_output_is_current() {
     let layout = layout();
     let output = run_files(&layout).expect("generates");
-    let normalized = std::fs::read_to_string(&layout.normalized).expect("normalized spec is checked in");
+    let normalized =
+        std::fs::read_to_string(&layout.normalized).expect("normalized spec is checked in");
     let code = std::fs::read_to_string(&layout.generated).expect("generated code is checked in");
-    assert!(normalized == output.normalized, "openapi/polyai-data.normalized.json is stale: run `cargo xtask generate`");
-    assert!(code == output.code, "generated.rs is stale: run `cargo xtask generate`");
+    assert!(
+        normalized == output.normalized,
+        "openapi/polyai-data.normalized.json is stale: run `cargo xtask generate`"
+    );
+    assert!(
+        code == output.code,
+        "generated.rs is stale: run `cargo xtask generate`"
+    );
     assert!(code.starts_with(xtask::codegen::HEADER));
 }
 
@@ -42,12 +58,21 @@ fn generation_is_deterministic() {
 fn method(code: &str, name: &str) -> String {
     let lines: Vec<&str> = code.lines().collect();
     let signature = format!("    pub async fn {name}<");
-    let start = lines.iter().position(|l| l.starts_with(&signature)).unwrap_or_else(|| panic!("no method {name}"));
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(&signature))
+        .unwrap_or_else(|| panic!("no method {name}"));
     let mut first = start;
-    while first > 0 && (lines[first - 1].starts_with("    ///") || lines[first - 1].starts_with("    #[")) {
+    while first > 0
+        && (lines[first - 1].starts_with("    ///") || lines[first - 1].starts_with("    #["))
+    {
         first -= 1;
     }
-    let end = start + lines[start..].iter().position(|l| *l == "    }").expect("method ends");
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| *l == "    }")
+            .expect("method ends");
     lines[first..=end].join("\n")
 }
 
@@ -71,7 +96,16 @@ fn snapshot_of_each_operation() {
 #[test]
 fn snapshot_of_the_model_surface() {
     let code = generated();
-    const DERIVES: &[&str] = &["Clone,", "Copy,", "Debug,", "Eq,", "Hash,", "Ord,", "PartialEq,", "PartialOrd,"];
+    const DERIVES: &[&str] = &[
+        "Clone,",
+        "Copy,",
+        "Debug,",
+        "Eq,",
+        "Hash,",
+        "Ord,",
+        "PartialEq,",
+        "PartialOrd,",
+    ];
     let surface: Vec<&str> = code
         .lines()
         .filter(|l| {
@@ -83,7 +117,11 @@ fn snapshot_of_the_model_surface() {
                 && t.ends_with(',')
                 && t.starts_with(char::is_uppercase)
                 && !DERIVES.contains(&t);
-            declaration || field || variant || t.starts_with("#[serde(rename") || t.starts_with("#[serde(flatten")
+            declaration
+                || field
+                || variant
+                || t.starts_with("#[serde(rename")
+                || t.starts_with("#[serde(flatten")
         })
         .collect();
     insta::assert_snapshot!("model_surface", surface.join("\n"));
@@ -94,11 +132,15 @@ fn snapshot_of_the_model_surface() {
 #[test]
 fn an_upstream_revision_changes_only_the_expected_lines() {
     let (mut spec, overlay) = spec_and_overlay();
-    let before = run(spec.clone(), &overlay, "spec", "overlay").expect("generates").code;
+    let before = run(spec.clone(), &overlay, "spec", "overlay")
+        .expect("generates")
+        .code;
     spec["info"]["version"] = json!("1.0.10");
     spec["components"]["schemas"]["ConversationSummaryResponse"]["properties"]["sentiment"] =
         json!({ "type": "string", "description": "Overall caller sentiment." });
-    let after = run(spec, &overlay, "spec", "overlay").expect("the revised spec generates").code;
+    let after = run(spec, &overlay, "spec", "overlay")
+        .expect("the revised spec generates")
+        .code;
 
     let diff = TextDiff::from_lines(&before, &after);
     let mut removed = Vec::new();
@@ -110,12 +152,24 @@ fn an_upstream_revision_changes_only_the_expected_lines() {
             similar::ChangeTag::Equal => {}
         }
     }
-    assert!(removed.iter().all(|l| l.contains("1.0.9")), "only version lines may go: {removed:#?}");
     assert!(
-        added.iter().filter(|l| !l.contains("1.0.10")).all(|l| l.contains("sentiment") || l.contains("Overall caller sentiment") || l.starts_with("#[serde(")),
+        removed.iter().all(|l| l.contains("1.0.9")),
+        "only version lines may go: {removed:#?}"
+    );
+    assert!(
+        added
+            .iter()
+            .filter(|l| !l.contains("1.0.10"))
+            .all(|l| l.contains("sentiment")
+                || l.contains("Overall caller sentiment")
+                || l.starts_with("#[serde(")),
         "only the version and the new field may appear: {added:#?}"
     );
-    assert!(added.iter().any(|l| l.contains("pub sentiment: ::std::option::Option<::std::string::String>")));
+    assert!(
+        added
+            .iter()
+            .any(|l| l.contains("pub sentiment: ::std::option::Option<::std::string::String>"))
+    );
     // The normalized document keeps the new field nullable, as the corrections say for every
     // optional string of a conversation.
     insta::assert_snapshot!("upstream_revision_diff", added.join("\n"));
@@ -142,7 +196,10 @@ fn one_operation(op: Value) -> Value {
 fn the_upstream_document_without_corrections_lacks_operation_ids() {
     let (spec, _) = spec_and_overlay();
     let e = error_of(spec, &no_corrections());
-    assert_eq!(e.pointer, "/paths/~1v1~1agents~1{agentId}~1conversations/get");
+    assert_eq!(
+        e.pointer,
+        "/paths/~1v1~1agents~1{agentId}~1conversations/get"
+    );
     assert!(e.reason.contains("operationId"), "{e}");
 }
 
@@ -180,7 +237,11 @@ fn generator_limits_are_reported_with_pointers() {
             "/paths/~1x/post/responses/200/content/application~1json/schema/$ref",
             "does not resolve",
         ),
-        (json!({ "operationId": "a" }), "/paths/~1x/post", "no `responses`"),
+        (
+            json!({ "operationId": "a" }),
+            "/paths/~1x/post",
+            "no `responses`",
+        ),
         (
             json!({ "operationId": "a", "responses": { "200": { "description": 5 } } }),
             "/paths/~1x/post/responses/200/description",
@@ -190,13 +251,18 @@ fn generator_limits_are_reported_with_pointers() {
     for (op, pointer, hint) in cases {
         let e = error_of(one_operation(op.clone()), &no_corrections());
         assert_eq!(e.pointer, pointer, "{op}: {e}");
-        assert!(e.reason.contains(hint), "{op}: `{e}` should mention `{hint}`");
+        assert!(
+            e.reason.contains(hint),
+            "{op}: `{e}` should mention `{hint}`"
+        );
     }
 }
 
 #[test]
 fn duplicate_operation_ids_are_refused() {
-    let mut spec = one_operation(json!({ "operationId": "same", "responses": { "200": { "description": "ok" } } }));
+    let mut spec = one_operation(
+        json!({ "operationId": "same", "responses": { "200": { "description": "ok" } } }),
+    );
     spec["paths"]["/y"] = json!({ "get": { "operationId": "same", "responses": { "200": { "description": "ok" } } } });
     let e = error_of(spec, &no_corrections());
     assert_eq!(e.pointer, "/paths/~1y/get/operationId");
@@ -211,7 +277,10 @@ fn a_correction_that_no_longer_applies_is_reported() {
         .expect("actions")
         .push(json!({ "description": "gone upstream", "target": "$.components.schemas.Vanished", "update": {} }));
     let e = error_of(spec, &overlay);
-    assert!(e.pointer.ends_with("/target") && e.reason.contains("gone upstream"), "{e}");
+    assert!(
+        e.pointer.ends_with("/target") && e.reason.contains("gone upstream"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -238,7 +307,10 @@ fn unreadable_files_are_named() {
     let bad = dir.join("bad.json");
     std::fs::write(&bad, "{ \"openapi\": ").expect("write");
     let e = read_json(&bad).expect_err("not JSON");
-    assert!(e.to_string().contains("bad.json") && e.reason.contains("line 1"), "{e}");
+    assert!(
+        e.to_string().contains("bad.json") && e.reason.contains("line 1"),
+        "{e}"
+    );
     let e = read_json(&dir.join("missing.json")).expect_err("missing");
     assert!(e.reason.contains("cannot read"), "{e}");
     std::fs::remove_dir_all(&dir).ok();

@@ -5,8 +5,8 @@
 //! numbers by value (`4108` and `4108.0` are one duration).
 
 use polyai_data_raw::types::{
-    ChatMetadataResponse, ConversationDetailResponse, ConversationShortSummary, DebugChatResponse, Error,
-    GetConversationsResponse,
+    ChatMetadataResponse, ConversationDetailResponse, ConversationShortSummary, DebugChatResponse,
+    Error, GetConversationsResponse,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 fn normalized(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
-            map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), normalized(v))).collect(),
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), normalized(v)))
+                .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
         Value::Number(n) => n.as_f64().map_or_else(|| value.clone(), |f| json!(f)),
@@ -26,20 +29,36 @@ fn round_trip<T: DeserializeOwned + Serialize>(text: &str) -> T {
     let original: Value = serde_json::from_str(text).expect("fixture is JSON");
     let decoded: T = serde_json::from_str(text).expect("the model decodes the wire body");
     let encoded = serde_json::to_value(&decoded).expect("the model encodes");
-    assert_eq!(normalized(&encoded), normalized(&original), "a field was lost or changed");
+    assert_eq!(
+        normalized(&encoded),
+        normalized(&original),
+        "a field was lost or changed"
+    );
     decoded
 }
 
 #[test]
 fn list_page_with_nulls() {
     let page: GetConversationsResponse = round_trip(include_str!("fixtures/wire/list_page.json"));
-    assert_eq!((page.count, page.limit, page.offset, page.conversations.len()), (3, 2, 0, 2));
+    assert_eq!(
+        (
+            page.count,
+            page.limit,
+            page.offset,
+            page.conversations.len()
+        ),
+        (3, 2, 0, 2)
+    );
     let first = &page.conversations[0];
     assert_eq!(first.conversation_id, "CA681f3ad0d037c1884614548178a5bc1b");
-    assert!(first.audio_url.is_none() && first.short_summary.is_none() && first.poly_score.is_none());
+    assert!(
+        first.audio_url.is_none() && first.short_summary.is_none() && first.poly_score.is_none()
+    );
     assert_eq!(first.tags.as_deref(), Some(&[][..]));
     let second = &page.conversations[1];
-    assert!(matches!(&second.short_summary, Some(ConversationShortSummary::String(s)) if s.starts_with("Caller")));
+    assert!(
+        matches!(&second.short_summary, Some(ConversationShortSummary::String(s)) if s.starts_with("Caller"))
+    );
     assert_eq!(second.poly_score, Some(7.5));
 }
 
@@ -47,23 +66,43 @@ fn list_page_with_nulls() {
 fn detail_with_turns_function_events_metrics_and_summary_object() {
     let detail: ConversationDetailResponse = round_trip(include_str!("fixtures/wire/detail.json"));
     match &detail.short_summary {
-        Some(ConversationShortSummary::ShortSummary(s)) => assert_eq!(s.heading, "Check appointment details"),
+        Some(ConversationShortSummary::ShortSummary(s)) => {
+            assert_eq!(s.heading, "Check appointment details")
+        }
         other => panic!("expected the summary object, got {other:?}"),
     }
     let turns = detail.turns.as_ref().expect("turns");
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[1].turn_id, Some(743916330));
-    assert_eq!(turns[1].latency.as_ref().and_then(|l| l.perceived_latency), Some(3.882713));
+    assert_eq!(
+        turns[1].latency.as_ref().and_then(|l| l.perceived_latency),
+        Some(3.882713)
+    );
     let meta = turns[1].metadata.as_ref().expect("metadata");
-    let handoff = meta.function_events.as_ref().and_then(|e| e[0].handoff.as_ref()).expect("handoff");
-    assert_eq!(handoff.reason.as_deref(), Some("API_UNEXPECTED_FAIL_PATIENT_LOOKUP"));
+    let handoff = meta
+        .function_events
+        .as_ref()
+        .and_then(|e| e[0].handoff.as_ref())
+        .expect("handoff");
+    assert_eq!(
+        handoff.reason.as_deref(),
+        Some("API_UNEXPECTED_FAIL_PATIENT_LOOKUP")
+    );
     // `safety` is not modelled field by field: it stays as JSON.
-    assert_eq!(meta.safety.as_ref().and_then(|s| s.get("filters_triggered")), Some(&json!({ "provider": "azure" })));
+    assert_eq!(
+        meta.safety
+            .as_ref()
+            .and_then(|s| s.get("filters_triggered")),
+        Some(&json!({ "provider": "azure" }))
+    );
 
     let events = detail.function_events.as_ref().expect("function events");
     assert_eq!(events.keys().collect::<Vec<_>>(), ["1", "6"]);
     assert_eq!(events["1"][0].duration, Some(4108.0));
-    assert_eq!(events["1"][0].start_time.as_deref(), Some("Wed, 03 Jun 2026 13:18:09 GMT"));
+    assert_eq!(
+        events["1"][0].start_time.as_deref(),
+        Some("Wed, 03 Jun 2026 13:18:09 GMT")
+    );
     let metrics = detail.metrics.as_ref().expect("metrics");
     assert_eq!(metrics["CALL_DURATION"][0].value.as_deref(), Some("73"));
 }
@@ -72,11 +111,19 @@ fn detail_with_turns_function_events_metrics_and_summary_object() {
 fn debug_chat_response_with_array_function_events() {
     let reply: DebugChatResponse = round_trip(include_str!("fixtures/wire/debug_chat.json"));
     assert!(!reply.conversation_ended);
-    let ChatMetadataResponse { function_events, retrieved_topics, in_flow, .. } = &reply.metadata;
+    let ChatMetadataResponse {
+        function_events,
+        retrieved_topics,
+        in_flow,
+        ..
+    } = &reply.metadata;
     assert_eq!(function_events[0].duration, Some(2403.0));
     assert_eq!(function_events[0].turn_id, None);
     assert_eq!(function_events[0].hangup, Some(true));
-    assert_eq!(retrieved_topics.as_deref(), Some(&["Password reset".to_owned()][..]));
+    assert_eq!(
+        retrieved_topics.as_deref(),
+        Some(&["Password reset".to_owned()][..])
+    );
     assert!(in_flow.is_none());
 }
 
@@ -101,37 +148,52 @@ fn short_summary_accepts_object_string_and_null() {
         };
         assert_eq!(kind, expected);
     }
-    let mut page: Value = serde_json::from_str(include_str!("fixtures/wire/list_page.json")).expect("json");
+    let mut page: Value =
+        serde_json::from_str(include_str!("fixtures/wire/list_page.json")).expect("json");
     page["conversations"][0]["shortSummary"] = Value::Null;
     serde_json::from_value::<GetConversationsResponse>(page).expect("null summary decodes");
 }
 
 #[test]
 fn unknown_fields_do_not_break_decoding_and_nested_ones_are_kept() {
-    let mut detail: Value = serde_json::from_str(include_str!("fixtures/wire/detail.json")).expect("json");
+    let mut detail: Value =
+        serde_json::from_str(include_str!("fixtures/wire/detail.json")).expect("json");
     detail["brandNewField"] = json!({ "anything": [1, 2, 3] });
     detail["turns"][0]["sentiment"] = json!("positive");
     detail["turns"][0]["latency"]["p99"] = json!(1.5);
     detail["functionEvents"]["1"][0]["retry_count"] = json!(2);
     detail["metrics"]["CALL_DURATION"][0]["unit"] = json!("s");
     detail["shortSummary"]["language"] = json!("en");
-    let decoded: ConversationDetailResponse = serde_json::from_value(detail).expect("decodes despite new fields");
+    let decoded: ConversationDetailResponse =
+        serde_json::from_value(detail).expect("decodes despite new fields");
 
     let turns = decoded.turns.as_ref().expect("turns");
     assert_eq!(turns[0].extra.get("sentiment"), Some(&json!("positive")));
-    assert_eq!(turns[0].latency.as_ref().map(|l| &l.extra["p99"]), Some(&json!(1.5)));
+    assert_eq!(
+        turns[0].latency.as_ref().map(|l| &l.extra["p99"]),
+        Some(&json!(1.5))
+    );
     let events = decoded.function_events.as_ref().expect("events");
     assert_eq!(events["1"][0].extra.get("retry_count"), Some(&json!(2)));
     let metrics = decoded.metrics.as_ref().expect("metrics");
-    assert_eq!(metrics["CALL_DURATION"][0].extra.get("unit"), Some(&json!("s")));
+    assert_eq!(
+        metrics["CALL_DURATION"][0].extra.get("unit"),
+        Some(&json!("s"))
+    );
     let encoded = serde_json::to_value(&decoded).expect("encodes");
-    assert_eq!(encoded["turns"][0]["sentiment"], json!("positive"), "nested unknown keys survive a round trip");
+    assert_eq!(
+        encoded["turns"][0]["sentiment"],
+        json!("positive"),
+        "nested unknown keys survive a round trip"
+    );
     assert_eq!(encoded["shortSummary"]["language"], json!("en"));
 }
 
 #[test]
 fn request_bodies_encode_as_the_api_expects() {
-    use polyai_data_raw::types::{AddAnnotationsBody, AnnotationItem, AnnotationItemAnnotationType, AnnotationItemRole};
+    use polyai_data_raw::types::{
+        AddAnnotationsBody, AnnotationItem, AnnotationItemAnnotationType, AnnotationItemRole,
+    };
     let body = AddAnnotationsBody {
         annotations: vec![AnnotationItem {
             turn_id: 3,

@@ -47,19 +47,31 @@ pub fn validate(doc: &Value, name: &str) -> Result<openapiv3::OpenAPI, SpecError
     serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(doc).map_err(|e| {
         // The parser's untagged enums (`$ref` or item) hide where inside them it failed: parse the
         // parts one by one to find the innermost one it rejects.
-        let (pointer, reason) = narrow(doc)
-            .unwrap_or_else(|| (path_to_pointer(&e.path().to_string()), e.inner().to_string()));
-        err(&pointer, format!("the OpenAPI 3.0 parser rejects this: {reason}"))
+        let (pointer, reason) = narrow(doc).unwrap_or_else(|| {
+            (
+                path_to_pointer(&e.path().to_string()),
+                e.inner().to_string(),
+            )
+        });
+        err(
+            &pointer,
+            format!("the OpenAPI 3.0 parser rejects this: {reason}"),
+        )
     })
 }
 
 /// Finds the innermost response, parameter, operation, path item or schema the parser rejects.
 fn narrow(doc: &Value) -> Option<(String, String)> {
-    fn failure<T: serde::de::DeserializeOwned>(value: &Value, at: &str) -> Option<(String, String)> {
-        serde_path_to_error::deserialize::<_, T>(value).err().map(|e| {
-            let inner = path_to_pointer(&e.path().to_string());
-            (format!("{at}{inner}"), e.inner().to_string())
-        })
+    fn failure<T: serde::de::DeserializeOwned>(
+        value: &Value,
+        at: &str,
+    ) -> Option<(String, String)> {
+        serde_path_to_error::deserialize::<_, T>(value)
+            .err()
+            .map(|e| {
+                let inner = path_to_pointer(&e.path().to_string());
+                (format!("{at}{inner}"), e.inner().to_string())
+            })
     }
     fn entries(value: Option<&Value>) -> impl Iterator<Item = (&String, &Value)> {
         value.and_then(Value::as_object).into_iter().flatten()
@@ -68,7 +80,9 @@ fn narrow(doc: &Value) -> Option<(String, String)> {
     for (path, item) in entries(doc.get("paths")) {
         let item_at = push("/paths", path);
         for method in METHODS {
-            let Some(op) = item.get(*method) else { continue };
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
             let at = push(&item_at, method);
             for (status, response) in entries(op.get("responses")) {
                 let here = push(&push(&at, "responses"), status);
@@ -76,7 +90,11 @@ fn narrow(doc: &Value) -> Option<(String, String)> {
                     return Some(failure::<Response>(response, &here).unwrap_or(found));
                 }
             }
-            let params = op.get("parameters").and_then(Value::as_array).into_iter().flatten();
+            let params = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
             for (i, param) in params.enumerate() {
                 let here = push(&push(&at, "parameters"), &i.to_string());
                 if let Some(found) = failure::<ReferenceOr<Parameter>>(param, &here) {
