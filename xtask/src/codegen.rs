@@ -62,7 +62,7 @@ pub fn generate(spec: &openapiv3::OpenAPI, name: &str) -> Result<String, SpecErr
             format!("the generator produced code that does not parse: {e}"),
         )
     })?;
-    let unparsed = prettyplease::unparse(&file);
+    let unparsed = line_docs(&prettyplease::unparse(&file));
     let formatted = rustfmt(&format!("{HEADER}\n{unparsed}"))?;
     Ok(formatted)
 }
@@ -101,4 +101,64 @@ pub fn rustfmt(source: &str) -> Result<String, SpecError> {
         )));
     }
     String::from_utf8(output.stdout).map_err(|e| fail(format!("rustfmt wrote invalid UTF-8: {e}")))
+}
+
+/// Rewrites the `/** ... */` and `/*! ... */` blocks prettyplease prints for multi-line docs as `///`
+/// and `//!` lines. In a block, every line carries the item's indentation, which rustdoc would read as
+/// an indented code block (and run as a doctest); as line comments the text is plain Markdown.
+pub fn line_docs(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut open: Option<(&str, &str)> = None; // (indentation, line marker) of the block being rewritten
+    for line in source.lines() {
+        let (indent, marker, body) = match open {
+            Some((indent, marker)) => {
+                let body = line.strip_prefix(indent).unwrap_or_else(|| line.trim_start());
+                (indent, marker, body)
+            }
+            None => {
+                let trimmed = line.trim_start();
+                let indent = &line[..line.len() - trimmed.len()];
+                let (marker, body) = if let Some(body) = trimmed.strip_prefix("/**") {
+                    ("///", body)
+                } else if let Some(body) = trimmed.strip_prefix("/*!") {
+                    ("//!", body)
+                } else {
+                    out.push_str(line);
+                    out.push('\n');
+                    continue;
+                };
+                open = Some((indent, marker));
+                (indent, marker, body)
+            }
+        };
+        let body = match body.strip_suffix("*/") {
+            Some(body) => {
+                open = None;
+                body
+            }
+            None => body,
+        };
+        out.push_str(indent);
+        out.push_str(marker);
+        if !body.trim().is_empty() {
+            out.push(' ');
+            out.push_str(body.trim_end());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_docs;
+
+    #[test]
+    fn block_docs_become_line_docs() {
+        let source = "    /**Title\n\n    Text with `code`.\n      - nested*/\n    fn f() {}\n/*!Crate*/\n";
+        assert_eq!(
+            line_docs(source),
+            "    /// Title\n    ///\n    /// Text with `code`.\n    ///   - nested\n    fn f() {}\n//! Crate\n"
+        );
+    }
 }

@@ -1036,13 +1036,13 @@ pub mod types {
     }
 }
 #[derive(Clone, Debug)]
-/**Client for Data API
-
-Read an agent's conversations (summaries, transcripts, metrics, function events and recordings), flag turns with QA annotations, keep a note per conversation, and run debug chat sessions against an agent environment or variant.
-
-Every request is authenticated with an API key sent in the `X-API-KEY` header. Keys are scoped to an account, a project and a region: a key issued on `studio.us.poly.ai` only works against `api.us.poly.ai`, and likewise for the EU, UK and Studio hosts.
-
-Version: 1.0.9*/
+/// Client for Data API
+///
+/// Read an agent's conversations (summaries, transcripts, metrics, function events and recordings), flag turns with QA annotations, keep a note per conversation, and run debug chat sessions against an agent environment or variant.
+///
+/// Every request is authenticated with an API key sent in the `X-API-KEY` header. Keys are scoped to an account, a project and a region: a key issued on `studio.us.poly.ai` only works against `api.us.poly.ai`, and likewise for the EU, UK and Studio hosts.
+///
+/// Version: 1.0.9
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -1095,18 +1095,18 @@ impl ClientInfo<()> for Client {
 impl ClientHooks<()> for &Client {}
 #[allow(clippy::all)]
 impl Client {
-    /**List conversations for a project
-
-    Returns one page of conversation summaries for the agent, newest first. `count` in the response is the total number of conversations, not the length of the page.
-
-    Sends a `GET` request to `/v1/agents/{agentId}/conversations`
-
-    Arguments:
-    - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
-    - `limit`: How many conversations to return in this page.
-    - `offset`: How many conversations to skip before the page starts.
-    - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
-    */
+    /// List conversations for a project
+    ///
+    /// Returns one page of conversation summaries for the agent, newest first. `count` in the response is the total number of conversations, not the length of the page.
+    ///
+    /// Sends a `GET` request to `/v1/agents/{agentId}/conversations`
+    ///
+    /// Arguments:
+    /// - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
+    /// - `limit`: How many conversations to return in this page.
+    /// - `offset`: How many conversations to skip before the page starts.
+    /// - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
+    ///
     pub async fn list_conversations<'a>(
         &'a self,
         agent_id: &'a str,
@@ -1160,17 +1160,17 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Get a conversation by ID
-
-    Returns one conversation with its transcript turns, metrics and function events.
-
-    Sends a `GET` request to `/v1/agents/{agentId}/conversations/{conversationId}`
-
-    Arguments:
-    - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
-    - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
-    - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
-    */
+    /// Get a conversation by ID
+    ///
+    /// Returns one conversation with its transcript turns, metrics and function events.
+    ///
+    /// Sends a `GET` request to `/v1/agents/{agentId}/conversations/{conversationId}`
+    ///
+    /// Arguments:
+    /// - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
+    /// - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
+    /// - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
+    ///
     pub async fn get_conversation<'a>(
         &'a self,
         agent_id: &'a str,
@@ -1222,18 +1222,18 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Add annotations to a conversation
-
-    Flags one or more turns of the conversation for QA: a missing knowledge topic, a wrong transcript or wrong information, on the user's or the agent's side of the turn.
-
-    Sends a `POST` request to `/v1/agents/{agentId}/conversations/{conversationId}/annotation`
-
-    Arguments:
-    - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
-    - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
-    - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
-    - `body`
-    */
+    /// Add annotations to a conversation
+    ///
+    /// Flags one or more turns of the conversation for QA: a missing knowledge topic, a wrong transcript or wrong information, on the user's or the agent's side of the turn.
+    ///
+    /// Sends a `POST` request to `/v1/agents/{agentId}/conversations/{conversationId}/annotation`
+    ///
+    /// Arguments:
+    /// - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
+    /// - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
+    /// - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
+    /// - `body`
+    ///
     pub async fn add_annotations<'a>(
         &'a self,
         agent_id: &'a str,
@@ -1290,19 +1290,19 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Get audio recording for a conversation
-
-    Downloads the call recording as a WAV file: both sides mixed, or only the caller or only the agent. Callers without PII permission always receive the redacted recording; callers with it receive the raw recording unless `redacted` is true.
-
-    Sends a `GET` request to `/v1/agents/{agentId}/conversations/{conversationId}/audio`
-
-    Arguments:
-    - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
-    - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
-    - `direction`: Which side of the call to return.
-    - `redacted`: Return the recording with PII spans muted.
-    - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
-    */
+    /// Get audio recording for a conversation
+    ///
+    /// Downloads the call recording as a WAV file: both sides mixed, or only the caller or only the agent. Callers without PII permission always receive the redacted recording; callers with it receive the raw recording unless `redacted` is true.
+    ///
+    /// Sends a `GET` request to `/v1/agents/{agentId}/conversations/{conversationId}/audio`
+    ///
+    /// Arguments:
+    /// - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
+    /// - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
+    /// - `direction`: Which side of the call to return.
+    /// - `redacted`: Return the recording with PII spans muted.
+    /// - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
+    ///
     pub async fn get_conversation_audio<'a>(
         &'a self,
         agent_id: &'a str,
@@ -1357,18 +1357,18 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Upsert a note on a conversation
-
-    Creates the conversation's free-text note, or replaces it if one exists. The note is returned as `note` on the conversation.
-
-    Sends a `POST` request to `/v1/agents/{agentId}/conversations/{conversationId}/note`
-
-    Arguments:
-    - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
-    - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
-    - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
-    - `body`
-    */
+    /// Upsert a note on a conversation
+    ///
+    /// Creates the conversation's free-text note, or replaces it if one exists. The note is returned as `note` on the conversation.
+    ///
+    /// Sends a `POST` request to `/v1/agents/{agentId}/conversations/{conversationId}/note`
+    ///
+    /// Arguments:
+    /// - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
+    /// - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
+    /// - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
+    /// - `body`
+    ///
     pub async fn upsert_note<'a>(
         &'a self,
         agent_id: &'a str,
@@ -1425,17 +1425,17 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Create a new debug chat session
-
-    Starts a text session with the agent in the given environment (and optionally variant). The response already holds the agent's greeting, with an empty `userInput`.
-
-    Sends a `POST` request to `/v1/agents/{agentId}/debug-chat`
-
-    Arguments:
-    - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
-    - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
-    - `body`
-    */
+    /// Create a new debug chat session
+    ///
+    /// Starts a text session with the agent in the given environment (and optionally variant). The response already holds the agent's greeting, with an empty `userInput`.
+    ///
+    /// Sends a `POST` request to `/v1/agents/{agentId}/debug-chat`
+    ///
+    /// Arguments:
+    /// - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
+    /// - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
+    /// - `body`
+    ///
     pub async fn create_debug_chat<'a>(
         &'a self,
         agent_id: &'a str,
@@ -1487,18 +1487,18 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /**Send a message to a debug chat session
-
-    Sends one user turn into an existing debug chat session and returns the agent's reply with its debug metadata.
-
-    Sends a `POST` request to `/v1/agents/{agentId}/debug-chat/{conversationId}`
-
-    Arguments:
-    - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
-    - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
-    - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
-    - `body`
-    */
+    /// Send a message to a debug chat session
+    ///
+    /// Sends one user turn into an existing debug chat session and returns the agent's reply with its debug metadata.
+    ///
+    /// Sends a `POST` request to `/v1/agents/{agentId}/debug-chat/{conversationId}`
+    ///
+    /// Arguments:
+    /// - `agent_id`: The agent (Agent Studio project) id, e.g. `PROJECT-58RP822I`.
+    /// - `conversation_id`: The conversation id, e.g. `CAabcd1234567abcdef1250065d4fc7389`.
+    /// - `x_poly_ai_correlation_id`: Client-chosen request id, echoed in the `x-polyai-correlation-id` response header and as `error_id` in error bodies.
+    /// - `body`
+    ///
     pub async fn send_debug_chat_message<'a>(
         &'a self,
         agent_id: &'a str,

@@ -6,6 +6,8 @@
 //! `serde::Serialize`, `serde::Deserialize` and `schemars::JsonSchema`.
 //!
 //! ```
+//! use polyai_data_raw::ClientInfo;
+//!
 //! let http = reqwest::Client::new();
 //! let client = polyai_data_raw::Client::new_with_client("http://127.0.0.1:8080", http);
 //! assert_eq!(client.baseurl(), "http://127.0.0.1:8080");
