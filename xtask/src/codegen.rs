@@ -112,7 +112,9 @@ pub fn line_docs(source: &str) -> String {
     for line in source.lines() {
         let (indent, marker, body) = match open {
             Some((indent, marker)) => {
-                let body = line.strip_prefix(indent).unwrap_or_else(|| line.trim_start());
+                let body = line
+                    .strip_prefix(indent)
+                    .unwrap_or_else(|| line.trim_start());
                 (indent, marker, body)
             }
             None => {
@@ -155,7 +157,8 @@ mod tests {
 
     #[test]
     fn block_docs_become_line_docs() {
-        let source = "    /**Title\n\n    Text with `code`.\n      - nested*/\n    fn f() {}\n/*!Crate*/\n";
+        let source =
+            "    /**Title\n\n    Text with `code`.\n      - nested*/\n    fn f() {}\n/*!Crate*/\n";
         assert_eq!(
             line_docs(source),
             "    /// Title\n    ///\n    /// Text with `code`.\n    ///   - nested\n    fn f() {}\n//! Crate\n"
