@@ -1,0 +1,111 @@
+//! QA annotations on conversation turns.
+
+use reqwest::Method;
+
+use crate::client::Agent;
+use crate::error::Error;
+use crate::models::{AddAnnotationsBody, AnnotationItem};
+use crate::transport::{Call, CallOptions, decode_ack};
+
+/// Which side of a turn an annotation flags (`user` or `agent`).
+pub use crate::models::AnnotationItemRole as Role;
+
+/// The issue an annotation reports (`missing_topic`, `wrong_transcript`, `wrong_info`).
+pub use crate::models::AnnotationItemAnnotationType as AnnotationType;
+
+/// One flagged issue on one side of one turn.
+///
+/// ```
+/// use polyai_data::{Annotation, AnnotationType, Role};
+///
+/// let a = Annotation::new(3, Role::User, AnnotationType::WrongTranscript);
+/// assert_eq!(a.turn_id(), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Annotation {
+    turn_id: i64,
+    role: Role,
+    kind: AnnotationType,
+}
+
+impl Annotation {
+    /// An annotation of `turn_id` (the API documents a zero-based turn index).
+    pub fn new(turn_id: i64, role: Role, kind: AnnotationType) -> Self {
+        Annotation {
+            turn_id,
+            role,
+            kind,
+        }
+    }
+
+    /// The turn.
+    pub fn turn_id(&self) -> i64 {
+        self.turn_id
+    }
+
+    /// The side of the turn.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The issue type.
+    pub fn kind(&self) -> AnnotationType {
+        self.kind
+    }
+}
+
+impl From<Annotation> for AnnotationItem {
+    fn from(a: Annotation) -> Self {
+        AnnotationItem {
+            turn_id: a.turn_id,
+            role: a.role,
+            annotation_type: a.kind,
+        }
+    }
+}
+
+/// Adds annotations; from [`Agent::annotate`]. Await it.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// use polyai_data::{Annotation, AnnotationType, Role};
+/// agent
+///     .annotate("CA1", [Annotation::new(0, Role::User, AnnotationType::MissingTopic)])
+///     .no_retry()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "await it to send the request"]
+#[derive(Debug, Clone)]
+pub struct AddAnnotations {
+    pub(crate) agent: Agent,
+    pub(crate) conversation_id: String,
+    pub(crate) annotations: Vec<Annotation>,
+    pub(crate) options: CallOptions,
+}
+
+impl AddAnnotations {
+    /// Sends the request (what awaiting the builder does). Fails with
+    /// [`Error::InvalidRequest`] before sending when the list is empty.
+    pub async fn send(self) -> Result<(), Error> {
+        if self.annotations.is_empty() {
+            return Err(Error::InvalidRequest(
+                "add_annotations needs at least one annotation".into(),
+            ));
+        }
+        let body = AddAnnotationsBody {
+            annotations: self.annotations.into_iter().map(Into::into).collect(),
+        };
+        let call = Call::agent(
+            "add_annotations",
+            Method::POST,
+            &self.agent.agent_id,
+            &["conversations", &self.conversation_id, "annotation"],
+        )
+        .json_body(&body)?;
+        let reply = self.agent.inner.execute(call, &self.options, false).await?;
+        decode_ack("add_annotations", reply)
+    }
+}
+
+crate::options::request_options!(AddAnnotations => ());

@@ -1,0 +1,599 @@
+//! Audio recordings: the request builder and the streaming download handle.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
+use tokio::io::{AsyncRead, AsyncWriteExt, BufWriter};
+
+use crate::client::Inner;
+use crate::error::{Error, TransportKind};
+use crate::transport::{Call, CallOptions, Payload};
+
+/// Which side of the call a recording holds.
+///
+/// ```
+/// use polyai_data::Direction;
+/// assert_eq!(Direction::default(), Direction::Combined);
+/// assert_eq!(Direction::User.as_str(), "user");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Direction {
+    /// Both sides mixed (the server's default).
+    #[default]
+    Combined,
+    /// The caller only.
+    User,
+    /// The agent only.
+    Agent,
+}
+
+impl Direction {
+    /// The query value: `combined`, `user` or `agent`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Combined => "combined",
+            Direction::User => "user",
+            Direction::Agent => "agent",
+        }
+    }
+}
+
+impl std::str::FromStr for Direction {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "combined" => Ok(Direction::Combined),
+            "user" => Ok(Direction::User),
+            "agent" => Ok(Direction::Agent),
+            _ => Err(Error::InvalidRequest(format!(
+                "unknown audio direction `{s}`; valid: combined, user, agent"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A pending audio request; `.send().await` (or `.await`) starts the download.
+///
+/// ```no_run
+/// use polyai_data::Direction;
+/// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+/// let download = client
+///     .agent("PROJECT-1")
+///     .audio("CA681f3ad0d037c1884614548178a5bc1b")
+///     .direction(Direction::User)
+///     .redacted(true)
+///     .send()
+///     .await?;
+/// let saved = download.save_to("call.wav").await?;
+/// println!("{} bytes", saved.bytes);
+/// # Ok(()) }
+/// ```
+#[must_use = "call `.send().await` to download"]
+#[derive(Debug, Clone)]
+pub struct AudioRequest {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) agent_id: String,
+    pub(crate) conversation_id: String,
+    pub(crate) direction: Option<Direction>,
+    pub(crate) redacted: Option<bool>,
+    pub(crate) options: CallOptions,
+}
+
+impl AudioRequest {
+    /// Which side of the call (default: the server's, `combined`).
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = Some(direction);
+        self
+    }
+
+    /// Ask for the PII-redacted recording. Callers without PII permission always get the
+    /// redacted one.
+    pub fn redacted(mut self, redacted: bool) -> Self {
+        self.redacted = Some(redacted);
+        self
+    }
+
+    /// Sends the request; returns once the response headers are in. The body is streamed by
+    /// the returned [`AudioDownload`].
+    pub async fn send(self) -> Result<AudioDownload, Error> {
+        let mut call = Call::agent(
+            "get_conversation_audio",
+            Method::GET,
+            &self.agent_id,
+            &["conversations", &self.conversation_id, "audio"],
+        );
+        call.accept = "audio/wav";
+        if let Some(direction) = self.direction {
+            call.query
+                .push(("direction", direction.as_str().to_owned()));
+        }
+        if let Some(redacted) = self.redacted {
+            call.query.push(("redacted", redacted.to_string()));
+        }
+        let reply = self.inner.execute(call, &self.options, true).await?;
+        let content_type = reply
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let Payload::Stream(response) = reply.payload else {
+            return Err(Error::Config("internal: audio body was buffered".into()));
+        };
+        Ok(AudioDownload {
+            conversation_id: self.conversation_id,
+            content_length: response.content_length(),
+            content_type,
+            correlation_id: reply.correlation_id,
+            idle_timeout: self.inner.idle_timeout,
+            host: self.inner.host.clone(),
+            response,
+        })
+    }
+}
+
+crate::options::request_options!(AudioRequest => AudioDownload);
+
+/// Progress of a download, passed to the callback of
+/// [`save_to_with_progress`](AudioDownload::save_to_with_progress).
+///
+/// ```
+/// let p = polyai_data::Progress { received: 512, total: Some(1024) };
+/// assert_eq!(p.total.map(|t| p.received * 100 / t), Some(50));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes received so far.
+    pub received: u64,
+    /// Total size, when the server sent `Content-Length`.
+    pub total: Option<u64>,
+}
+
+/// A recording saved by [`AudioDownload::save_to`].
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// let saved = agent.audio("CA1").await?.save_to("CA1.wav").await?;
+/// println!("{} bytes in {}", saved.bytes, saved.path.display());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SavedAudio {
+    /// Where it was written.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// A recording whose body is still on the wire.
+///
+/// Consume it one of four ways: [`save_to`](Self::save_to) (checked, atomic),
+/// [`bytes_stream`](Self::bytes_stream), [`into_async_read`](Self::into_async_read), or
+/// [`bytes`](Self::bytes) for small files. Memory stays flat for all but `bytes`. Each chunk
+/// must arrive within the client's idle timeout; there is no total timeout.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// let download = agent.audio("CA1").await?;
+/// println!("{:?} bytes, correlation id {}", download.content_length(), download.correlation_id());
+/// download.save_to("CA1.wav").await?;
+/// # Ok(()) }
+/// ```
+pub struct AudioDownload {
+    conversation_id: String,
+    content_length: Option<u64>,
+    content_type: Option<String>,
+    correlation_id: String,
+    idle_timeout: Duration,
+    host: String,
+    response: reqwest::Response,
+}
+
+impl std::fmt::Debug for AudioDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioDownload")
+            .field("conversation_id", &self.conversation_id)
+            .field("content_length", &self.content_length)
+            .field("content_type", &self.content_type)
+            .field("correlation_id", &self.correlation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AudioDownload {
+    /// Size announced by the server (`Content-Length`), if any.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// `Content-Type` of the response (normally `audio/wav`).
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// Correlation id of the request.
+    pub fn correlation_id(&self) -> &str {
+        &self.correlation_id
+    }
+
+    /// The conversation the recording belongs to.
+    pub fn conversation_id(&self) -> &str {
+        &self.conversation_id
+    }
+
+    /// The body as a stream of chunks. Ends with an error if the connection breaks, a chunk
+    /// takes longer than the idle timeout, or fewer bytes than `Content-Length` arrive.
+    pub fn bytes_stream(self) -> AudioStream {
+        struct St {
+            response: reqwest::Response,
+            received: u64,
+            expected: Option<u64>,
+            idle: Duration,
+            meta: (String, String, String),
+            done: bool,
+        }
+        let state = St {
+            expected: self.content_length,
+            received: 0,
+            idle: self.idle_timeout,
+            meta: (self.conversation_id, self.correlation_id, self.host),
+            response: self.response,
+            done: false,
+        };
+        let inner = stream::unfold(state, |mut st| async move {
+            if st.done {
+                return None;
+            }
+            let (conversation_id, correlation_id, host) = &st.meta;
+            let chunk = tokio::time::timeout(st.idle, st.response.chunk()).await;
+            let failure = |kind, message| Error::Transport {
+                operation: "get_conversation_audio",
+                kind,
+                host: host.clone(),
+                message,
+                correlation_id: correlation_id.clone(),
+            };
+            let item = match chunk {
+                Err(_) => Err(failure(
+                    TransportKind::Timeout,
+                    format!("no data for {:?} after {} bytes", st.idle, st.received),
+                )),
+                Ok(Err(err)) => {
+                    let (kind, message) = crate::transport::classify(err);
+                    Err(failure(
+                        kind,
+                        format!("after {} bytes: {message}", st.received),
+                    ))
+                }
+                Ok(Ok(Some(chunk))) => {
+                    st.received += chunk.len() as u64;
+                    return Some((Ok(chunk), st));
+                }
+                Ok(Ok(None)) => match st.expected {
+                    Some(expected) if expected != st.received => Err(Error::Audio {
+                        conversation_id: conversation_id.clone(),
+                        message: format!("truncated: received {} of {expected} bytes", st.received),
+                    }),
+                    _ => return None,
+                },
+            };
+            st.done = true;
+            Some((item, st))
+        });
+        AudioStream {
+            inner: inner.boxed(),
+        }
+    }
+
+    /// The body as a `tokio::io::AsyncRead`. Errors surface as `std::io::Error` wrapping
+    /// this crate's [`Error`].
+    ///
+    /// ```no_run
+    /// # async fn f(download: polyai_data::AudioDownload) -> std::io::Result<()> {
+    /// let mut reader = download.into_async_read();
+    /// let mut out = tokio::io::sink();
+    /// tokio::io::copy(&mut reader, &mut out).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn into_async_read(self) -> impl AsyncRead + Send + Unpin + 'static {
+        tokio_util::io::StreamReader::new(
+            self.bytes_stream()
+                .map(|chunk| chunk.map_err(std::io::Error::other)),
+        )
+    }
+
+    /// Reads the whole body into memory (fine for short calls; use
+    /// [`save_to`](Self::save_to) for anything large).
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        let mut stream = self.bytes_stream();
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            body.extend_from_slice(&chunk?);
+        }
+        Ok(Bytes::from(body))
+    }
+
+    /// Streams the recording to `path`. See
+    /// [`save_to_with_progress`](Self::save_to_with_progress).
+    pub async fn save_to(self, path: impl AsRef<Path>) -> Result<SavedAudio, Error> {
+        self.save_to_with_progress(path, |_| {}).await
+    }
+
+    /// Streams the recording to a temporary file next to `path`, checks it, and renames it to
+    /// `path` only when complete.
+    ///
+    /// Checks: the body starts with a `RIFF`/`WAVE` header, its length matches
+    /// `Content-Length` when sent and is at least the size the RIFF header declares. The file
+    /// is flushed and `fsync`ed before the rename. On any failure (including the future being
+    /// dropped) the temporary file is removed and `path` is left untouched, so a partial
+    /// download never looks like a complete file. `progress` is called after each chunk.
+    ///
+    /// ```no_run
+    /// # async fn f(download: polyai_data::AudioDownload) -> Result<(), polyai_data::Error> {
+    /// download
+    ///     .save_to_with_progress("call.wav", |p| {
+    ///         eprint!("\r{} / {:?} bytes", p.received, p.total);
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn save_to_with_progress(
+        self,
+        path: impl AsRef<Path>,
+        mut progress: impl FnMut(Progress) + Send,
+    ) -> Result<SavedAudio, Error> {
+        let path = path.as_ref().to_path_buf();
+        let conversation_id = self.conversation_id.clone();
+        let total = self.content_length;
+        let temp = TempFile::new(&path);
+        let io = |action, source| Error::Io {
+            action,
+            path: temp.path.clone(),
+            source,
+        };
+        let file = tokio::fs::File::create(&temp.path)
+            .await
+            .map_err(|e| io("creating", e))?;
+        let mut writer = BufWriter::with_capacity(256 * 1024, file);
+        let mut header = WavHeader::default();
+        let mut received: u64 = 0;
+        let mut stream = self.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            header.feed(&chunk);
+            if let Some(message) = header.invalid() {
+                return Err(Error::Audio {
+                    conversation_id,
+                    message,
+                });
+            }
+            writer
+                .write_all(&chunk)
+                .await
+                .map_err(|e| io("writing", e))?;
+            received += chunk.len() as u64;
+            progress(Progress { received, total });
+        }
+        if let Some(message) = header.check_complete(received) {
+            return Err(Error::Audio {
+                conversation_id,
+                message,
+            });
+        }
+        writer.flush().await.map_err(|e| io("flushing", e))?;
+        let file = writer.into_inner();
+        file.sync_all().await.map_err(|e| io("syncing", e))?;
+        drop(file);
+        tokio::fs::rename(&temp.path, &path)
+            .await
+            .map_err(|source| Error::Io {
+                action: "renaming into",
+                path: path.clone(),
+                source,
+            })?;
+        temp.disarm();
+        sync_parent_dir(&path).await;
+        Ok(SavedAudio {
+            path,
+            bytes: received,
+        })
+    }
+}
+
+/// The body of an [`AudioDownload`] as a [`Stream`] of chunks.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// use futures_util::StreamExt;
+/// let mut chunks = agent.audio("CA1").await?.bytes_stream();
+/// while let Some(chunk) = chunks.next().await {
+///     let chunk = chunk?;
+///     println!("{} bytes", chunk.len());
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct AudioStream {
+    inner: BoxStream<'static, Result<Bytes, Error>>,
+}
+
+impl Stream for AudioStream {
+    type Item = Result<Bytes, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl std::fmt::Debug for AudioStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AudioStream")
+    }
+}
+
+/// A `.part` file next to the target, removed on drop unless disarmed.
+struct TempFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TempFile {
+    fn new(target: &Path) -> Self {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "audio.wav".into());
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let file = format!(".{name}.{}.part", &unique[..12]);
+        TempFile {
+            path: target.with_file_name(file),
+            armed: true,
+        }
+    }
+
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+async fn sync_parent_dir(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(handle) = tokio::fs::File::open(dir).await {
+            let _ = handle.sync_all().await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Collects the first 12 bytes and checks the RIFF/WAVE header.
+#[derive(Default)]
+struct WavHeader {
+    bytes: Vec<u8>,
+}
+
+impl WavHeader {
+    const LEN: usize = 12;
+
+    fn feed(&mut self, chunk: &[u8]) {
+        let want = Self::LEN.saturating_sub(self.bytes.len());
+        self.bytes
+            .extend_from_slice(&chunk[..want.min(chunk.len())]);
+    }
+
+    /// A message when what is collected so far cannot be a WAV header.
+    fn invalid(&self) -> Option<String> {
+        let b = &self.bytes;
+        let riff_ok = b.len() < 4 || &b[..4] == b"RIFF";
+        let wave_ok = b.len() < 12 || &b[8..12] == b"WAVE";
+        (!riff_ok || !wave_ok).then(|| {
+            format!(
+                "not a WAV file (starts with {:?})",
+                String::from_utf8_lossy(&b[..b.len().min(12)])
+            )
+        })
+    }
+
+    /// A message when `received` bytes cannot be the whole file.
+    fn check_complete(&self, received: u64) -> Option<String> {
+        if self.bytes.len() < Self::LEN {
+            return Some(format!(
+                "only {received} bytes received, too short for a WAV header"
+            ));
+        }
+        let declared =
+            u32::from_le_bytes([self.bytes[4], self.bytes[5], self.bytes[6], self.bytes[7]]);
+        // 0 and 0xFFFFFFFF are placeholders written by streaming encoders.
+        if declared == 0 || declared == u32::MAX {
+            return None;
+        }
+        let expected = u64::from(declared) + 8;
+        (received < expected).then(|| {
+            format!("truncated: the RIFF header declares {expected} bytes but {received} arrived")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wav(declared_len: u32) -> Vec<u8> {
+        let mut v = b"RIFF".to_vec();
+        v.extend_from_slice(&declared_len.to_le_bytes());
+        v.extend_from_slice(b"WAVEfmt ");
+        v
+    }
+
+    #[test]
+    fn header_checks() {
+        let mut h = WavHeader::default();
+        h.feed(b"RI");
+        assert!(h.invalid().is_none());
+        h.feed(b"FF\x10\0\0\0WAVEdata");
+        assert!(h.invalid().is_none());
+        assert!(h.check_complete(24).is_none());
+        assert!(h.check_complete(23).is_some_and(|m| m.contains("24 bytes")));
+
+        let mut bad = WavHeader::default();
+        bad.feed(b"<html>");
+        assert!(bad.invalid().is_some());
+
+        let mut streaming = WavHeader::default();
+        streaming.feed(&wav(u32::MAX));
+        assert!(streaming.check_complete(12).is_none());
+
+        assert!(WavHeader::default().check_complete(3).is_some());
+    }
+
+    #[test]
+    fn temp_file_is_hidden_in_the_same_dir_and_removed_on_drop() {
+        let dir = std::env::temp_dir().join(format!("polyai-temp-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).ok();
+        let temp = TempFile::new(&dir.join("a.wav"));
+        assert_eq!(temp.path.parent(), Some(dir.as_path()));
+        assert!(
+            temp.path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".a.wav."))
+        );
+        std::fs::write(&temp.path, b"x").ok();
+        let p = temp.path.clone();
+        drop(temp);
+        assert!(!p.exists());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn direction_parses() {
+        assert_eq!("USER".parse::<Direction>().ok(), Some(Direction::User));
+        assert!("both".parse::<Direction>().is_err());
+    }
+}

@@ -1,0 +1,386 @@
+//! Debug chat: a text session against an agent environment or variant.
+
+use reqwest::Method;
+
+use crate::client::Agent;
+use crate::error::Error;
+use crate::models::{
+    ChatMetadataResponse, CreateDebugChatBody, DebugChatResponse, RespondDebugChatBody,
+};
+use crate::transport::{Call, CallOptions, decode};
+
+/// The agent environment a debug chat talks to.
+///
+/// ```
+/// use polyai_data::ClientEnv;
+/// assert_eq!("pre-release".parse::<ClientEnv>()?, ClientEnv::PreRelease);
+/// assert_eq!(ClientEnv::Live.as_str(), "live");
+/// # Ok::<(), polyai_data::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientEnv {
+    /// The draft being edited.
+    Sandbox,
+    /// The pre-release deployment.
+    PreRelease,
+    /// The live deployment.
+    Live,
+}
+
+impl ClientEnv {
+    /// Wire value: `sandbox`, `pre-release` or `live`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientEnv::Sandbox => "sandbox",
+            ClientEnv::PreRelease => "pre-release",
+            ClientEnv::Live => "live",
+        }
+    }
+}
+
+impl std::fmt::Display for ClientEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ClientEnv {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sandbox" => Ok(ClientEnv::Sandbox),
+            "pre-release" | "prerelease" | "pre_release" => Ok(ClientEnv::PreRelease),
+            "live" => Ok(ClientEnv::Live),
+            _ => Err(Error::InvalidRequest(format!(
+                "unknown client environment `{s}`; valid: sandbox, pre-release, live"
+            ))),
+        }
+    }
+}
+
+/// How to start a debug chat.
+///
+/// ```
+/// use polyai_data::{ChatOptions, ClientEnv};
+/// let options = ChatOptions::new(ClientEnv::Sandbox)
+///     .variant("PDS Test Office")
+///     .lang("en-GB")
+///     .integration_attribute("caller_tier", "gold");
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatOptions {
+    env: ClientEnv,
+    asr_lang: Option<String>,
+    tts_lang: Option<String>,
+    variant: Option<String>,
+    channel: Option<String>,
+    conversation_id: Option<String>,
+    integration_attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ChatOptions {
+    /// Chat with the agent in `env`.
+    pub fn new(env: ClientEnv) -> Self {
+        ChatOptions {
+            env,
+            asr_lang: None,
+            tts_lang: None,
+            variant: None,
+            channel: None,
+            conversation_id: None,
+            integration_attributes: serde_json::Map::new(),
+        }
+    }
+
+    /// Input and output language (e.g. `en-US`); the server default applies otherwise.
+    pub fn lang(self, code: impl Into<String>) -> Self {
+        let code = code.into();
+        self.asr_lang(code.clone()).tts_lang(code)
+    }
+
+    /// Input (speech recognition) language only.
+    pub fn asr_lang(mut self, code: impl Into<String>) -> Self {
+        self.asr_lang = Some(code.into());
+        self
+    }
+
+    /// Output (speech synthesis) language only.
+    pub fn tts_lang(mut self, code: impl Into<String>) -> Self {
+        self.tts_lang = Some(code.into());
+        self
+    }
+
+    /// Agent variant to chat with.
+    pub fn variant(mut self, variant: impl Into<String>) -> Self {
+        self.variant = Some(variant.into());
+        self
+    }
+
+    /// Channel type, e.g. `chat.polyai`.
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = Some(channel.into());
+        self
+    }
+
+    /// Choose the session id instead of letting the server generate one.
+    pub fn conversation_id(mut self, id: impl Into<String>) -> Self {
+        self.conversation_id = Some(id.into());
+        self
+    }
+
+    /// A key/value project functions can read as `conv.integration_attributes`.
+    pub fn integration_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.integration_attributes.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// Starts a debug chat; from [`Agent::debug_chat`]. Await it.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// use polyai_data::{ChatOptions, ClientEnv};
+/// let chat = agent.debug_chat(ChatOptions::new(ClientEnv::Live)).correlation_id("my-run-1").await?;
+/// println!("{}", chat.greeting().text());
+/// # Ok(()) }
+/// ```
+#[must_use = "await it to start the session"]
+#[derive(Debug, Clone)]
+pub struct StartChat {
+    pub(crate) agent: Agent,
+    pub(crate) chat: ChatOptions,
+    pub(crate) options: CallOptions,
+}
+
+impl StartChat {
+    /// Creates the session (what awaiting the builder does). Retry settings given here also
+    /// apply to the session's messages.
+    pub async fn send(self) -> Result<ChatSession, Error> {
+        let chat = self.chat;
+        let body = CreateDebugChatBody {
+            client_env: chat.env.as_str().to_owned(),
+            asr_lang_code: chat.asr_lang.clone(),
+            tts_lang_code: chat.tts_lang.clone(),
+            conversation_id: chat.conversation_id.clone(),
+            variant_id: chat.variant.clone(),
+            channel: chat.channel.clone(),
+            integration_attributes: chat.integration_attributes.clone(),
+        };
+        let call = Call::agent(
+            "create_debug_chat",
+            Method::POST,
+            &self.agent.agent_id,
+            &["debug-chat"],
+        )
+        .json_body(&body)?;
+        let reply = self.agent.inner.execute(call, &self.options, false).await?;
+        let greeting = ChatReply(decode("create_debug_chat", reply)?);
+        let mut options = self.options;
+        options.correlation_id = None;
+        Ok(ChatSession {
+            agent: self.agent,
+            env: chat.env,
+            conversation_id: greeting.conversation_id().to_owned(),
+            ended: greeting.is_ended(),
+            greeting,
+            options,
+        })
+    }
+}
+
+crate::options::request_options!(StartChat => ChatSession);
+
+/// A live debug chat session.
+///
+/// Knows when the agent ended the conversation and refuses to send after that with
+/// [`Error::ChatEnded`]. There is no "close" operation in the API; dropping the session is
+/// enough.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// use polyai_data::{ChatOptions, ClientEnv, Error};
+/// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
+/// for line in ["hi", "bye"] {
+///     match chat.send(line).await {
+///         Ok(reply) => println!("agent: {}", reply.text()),
+///         Err(Error::ChatEnded { .. }) => break,
+///         Err(other) => return Err(other),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChatSession {
+    agent: Agent,
+    env: ClientEnv,
+    conversation_id: String,
+    greeting: ChatReply,
+    ended: bool,
+    options: CallOptions,
+}
+
+impl ChatSession {
+    /// The session (conversation) id, e.g. `AS_CHAT_<uuid>`.
+    pub fn id(&self) -> &str {
+        &self.conversation_id
+    }
+
+    /// The agent's greeting, returned when the session was created.
+    pub fn greeting(&self) -> &ChatReply {
+        &self.greeting
+    }
+
+    /// Whether the agent has ended the conversation.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Sends one user message and returns the agent's reply.
+    ///
+    /// ```no_run
+    /// # async fn f(mut chat: polyai_data::ChatSession) -> Result<(), polyai_data::Error> {
+    /// let reply = chat.send("What are your opening hours?").await?;
+    /// println!("{} (ended: {})", reply.text(), reply.is_ended());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&mut self, message: impl Into<String>) -> Result<ChatReply, Error> {
+        self.send_message(ChatMessage::new(message)).await
+    }
+
+    /// Sends a message with per-message languages or metadata.
+    pub async fn send_message(&mut self, message: ChatMessage) -> Result<ChatReply, Error> {
+        if self.ended {
+            return Err(Error::ChatEnded {
+                conversation_id: self.conversation_id.clone(),
+            });
+        }
+        let body = RespondDebugChatBody {
+            client_env: self.env.as_str().to_owned(),
+            asr_lang_code: message.asr_lang,
+            tts_lang_code: message.tts_lang,
+            message: message.text,
+            metadata: message.metadata,
+        };
+        let call = Call::agent(
+            "send_debug_chat_message",
+            Method::POST,
+            &self.agent.agent_id,
+            &["debug-chat", &self.conversation_id],
+        )
+        .json_body(&body)?;
+        let result = self.agent.inner.execute(call, &self.options, false).await;
+        let reply =
+            match result.and_then(|r| decode::<DebugChatResponse>("send_debug_chat_message", r)) {
+                Ok(reply) => ChatReply(reply),
+                Err(err) => {
+                    if err.status() == Some(410) || err.code() == Some("CHAT_CONVERSATION_ENDED") {
+                        self.ended = true;
+                    }
+                    return Err(err);
+                }
+            };
+        self.ended = reply.is_ended();
+        Ok(reply)
+    }
+}
+
+/// A user message with optional per-message settings.
+///
+/// ```
+/// let message = polyai_data::ChatMessage::new("hola").lang("es-ES").metadata("source", "test");
+/// # let _ = message;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    text: String,
+    asr_lang: Option<String>,
+    tts_lang: Option<String>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ChatMessage {
+    /// A message with this text.
+    pub fn new(text: impl Into<String>) -> Self {
+        ChatMessage {
+            text: text.into(),
+            asr_lang: None,
+            tts_lang: None,
+            metadata: serde_json::Map::new(),
+        }
+    }
+
+    /// Input and output language for this message.
+    pub fn lang(mut self, code: impl Into<String>) -> Self {
+        let code = code.into();
+        self.asr_lang = Some(code.clone());
+        self.tts_lang = Some(code);
+        self
+    }
+
+    /// Free-form metadata attached to the user input.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// One agent turn of a debug chat.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// use polyai_data::{ChatOptions, ClientEnv};
+/// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
+/// let reply = chat.send("I forgot my password").await?;
+/// println!("{} (node {})", reply.text(), reply.metadata().current_node);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatReply(DebugChatResponse);
+
+impl ChatReply {
+    /// The agent's reply text.
+    pub fn text(&self) -> &str {
+        &self.0.response
+    }
+
+    /// The user input this reply answers (`""` for the greeting).
+    pub fn user_input(&self) -> &str {
+        &self.0.user_input
+    }
+
+    /// Whether the agent ended the conversation with this turn.
+    pub fn is_ended(&self) -> bool {
+        self.0.conversation_ended
+    }
+
+    /// Whether the reply was deferred (e.g. while a slow function runs).
+    pub fn is_delayed(&self) -> bool {
+        self.0.delayed_response
+    }
+
+    /// Session id.
+    pub fn conversation_id(&self) -> &str {
+        &self.0.conversation_id
+    }
+
+    /// Per-turn debug information: state, current node, node trace, function events, ….
+    pub fn metadata(&self) -> &ChatMetadataResponse {
+        &self.0.metadata
+    }
+
+    /// The full wire model.
+    pub fn as_response(&self) -> &DebugChatResponse {
+        &self.0
+    }
+
+    /// Takes the full wire model.
+    pub fn into_response(self) -> DebugChatResponse {
+        self.0
+    }
+}

@@ -1,0 +1,245 @@
+//! [`Client`] and the per-agent handle [`Agent`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::HeaderValue;
+
+use crate::annotations::{AddAnnotations, Annotation};
+use crate::audio::AudioRequest;
+use crate::chat::{ChatOptions, StartChat};
+use crate::config::ClientBuilder;
+use crate::conversations::Conversations;
+use crate::error::Error;
+use crate::notes::UpsertNote;
+use crate::retry::{RetryPolicy, Sleeper};
+use crate::transport::CallOptions;
+
+/// Shared state behind every handle.
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: Url,
+    pub(crate) host: String,
+    pub(crate) key_header: HeaderValue,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) sleeper: Sleeper,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.base.as_str())
+            .field("api_key", &"***")
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client for the PolyAI Data API. Cheap to clone; clones share one connection pool.
+///
+/// Everything hangs off an [`Agent`] handle: `client.agent("PROJECT-1")`.
+///
+/// ```no_run
+/// use polyai_data::Client;
+///
+/// # async fn run() -> Result<(), polyai_data::Error> {
+/// let client = Client::from_env()?; // POLYAI_API_KEY, POLYAI_REGION, POLYAI_BASE_URL
+/// let agent = client.agent("PROJECT-58RP822I");
+/// let page = agent.conversations().list().limit(10).await?;
+/// for conversation in page.items() {
+///     println!("{} {:?}", conversation.conversation_id, conversation.created_at);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    ///
+    /// ```
+    /// let client = polyai_data::Client::builder().api_key("key").build()?;
+    /// assert_eq!(client.base_url(), "https://api.us.poly.ai");
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client configured from `POLYAI_API_KEY` (required), `POLYAI_REGION` (default `us`)
+    /// and `POLYAI_BASE_URL` (overrides the region).
+    ///
+    /// ```no_run
+    /// let client = polyai_data::Client::from_env()?;
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::new().from_env().build()
+    }
+
+    pub(crate) fn from_inner(inner: Inner) -> Client {
+        Client {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The base URL requests go to, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.inner.base.as_str().trim_end_matches('/')
+    }
+
+    /// The host requests go to, e.g. `api.us.poly.ai` (with `:port` when not the default).
+    pub fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    /// A handle on one agent (Agent Studio "Project ID / Agent ID", e.g. `PROJECT-58RP822I`;
+    /// used as given).
+    ///
+    /// ```
+    /// let client = polyai_data::Client::builder().api_key("key").build()?;
+    /// let agent = client.agent("PROJECT-58RP822I");
+    /// assert_eq!(agent.id(), "PROJECT-58RP822I");
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn agent(&self, agent_id: impl Into<String>) -> Agent {
+        Agent {
+            inner: self.inner.clone(),
+            agent_id: agent_id.into(),
+        }
+    }
+}
+
+/// Operations on one agent's conversations and debug chat.
+///
+/// | operation | method |
+/// |---|---|
+/// | list conversations | [`conversations().list()`](Conversations::list) |
+/// | get a conversation | [`conversations().get(id)`](Conversations::get) |
+/// | download audio | [`audio(id)`](Agent::audio) |
+/// | add annotations | [`annotate(id, annotations)`](Agent::annotate) |
+/// | upsert the note | [`note(id, text)`](Agent::note) |
+/// | start a debug chat | [`debug_chat(options)`](Agent::debug_chat) |
+/// | send a chat message | [`ChatSession::send`](crate::ChatSession::send) |
+///
+/// ```
+/// let client = polyai_data::Client::builder().api_key("key").build()?;
+/// let agent = client.agent("PROJECT-1");
+/// let _list = agent.conversations().list().limit(10);
+/// let _audio = agent.audio("CA1").redacted(true);
+/// # Ok::<(), polyai_data::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) agent_id: String,
+}
+
+impl Agent {
+    /// The agent id.
+    pub fn id(&self) -> &str {
+        &self.agent_id
+    }
+
+    /// Listing and reading conversations.
+    pub fn conversations(&self) -> Conversations {
+        Conversations {
+            agent: self.clone(),
+        }
+    }
+
+    /// Downloads a conversation's recording (WAV). Configure with `.direction(..)` and
+    /// `.redacted(..)`, then `.send().await`.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// agent.audio("CA123").send().await?.save_to("CA123.wav").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn audio(&self, conversation_id: impl Into<String>) -> AudioRequest {
+        AudioRequest {
+            inner: self.inner.clone(),
+            agent_id: self.agent_id.clone(),
+            conversation_id: conversation_id.into(),
+            direction: None,
+            redacted: None,
+            options: CallOptions::default(),
+        }
+    }
+
+    /// Adds QA annotations to turns of a conversation. An empty list is rejected before
+    /// anything is sent.
+    ///
+    /// Not idempotent: retried only when the request surely did not reach the server or on
+    /// `429`, unless the retry policy opts in.
+    ///
+    /// ```no_run
+    /// use polyai_data::{Annotation, AnnotationType, Role};
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// agent
+    ///     .annotate("CA123", [Annotation::new(2, Role::Agent, AnnotationType::WrongInfo)])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn annotate(
+        &self,
+        conversation_id: impl Into<String>,
+        annotations: impl IntoIterator<Item = Annotation>,
+    ) -> AddAnnotations {
+        AddAnnotations {
+            agent: self.clone(),
+            conversation_id: conversation_id.into(),
+            annotations: annotations.into_iter().collect(),
+            options: CallOptions::default(),
+        }
+    }
+
+    /// Creates or replaces the note of a conversation (idempotent).
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// agent.note("CA123", "caller asked for a refund").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn note(&self, conversation_id: impl Into<String>, note: impl Into<String>) -> UpsertNote {
+        UpsertNote {
+            agent: self.clone(),
+            conversation_id: conversation_id.into(),
+            note: note.into(),
+            options: CallOptions::default(),
+        }
+    }
+
+    /// Starts a debug chat session; the returned session holds the agent's greeting.
+    ///
+    /// ```no_run
+    /// use polyai_data::{ChatOptions, ClientEnv};
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox).lang("en-US")).await?;
+    /// println!("agent: {}", chat.greeting().text());
+    /// let reply = chat.send("I forgot my password").await?;
+    /// println!("agent: {}", reply.text());
+    /// # Ok(()) }
+    /// ```
+    pub fn debug_chat(&self, options: ChatOptions) -> StartChat {
+        StartChat {
+            agent: self.clone(),
+            chat: options,
+            options: CallOptions::default(),
+        }
+    }
+}

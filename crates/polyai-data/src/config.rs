@@ -1,0 +1,410 @@
+//! Client configuration: [`ClientBuilder`], environment variables, base URL rules, timeouts.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::HeaderValue;
+
+use crate::auth::ApiKey;
+use crate::client::{Client, Inner};
+use crate::error::Error;
+use crate::region::Region;
+use crate::retry::{RetryPolicy, SleepFuture, Sleeper};
+
+/// Environment variable holding the API key.
+pub const ENV_API_KEY: &str = "POLYAI_API_KEY";
+/// Environment variable holding the region name (`us`, `us-1`, `euw-1`, …).
+pub const ENV_REGION: &str = "POLYAI_REGION";
+/// Environment variable holding a custom base URL (overrides the region).
+pub const ENV_BASE_URL: &str = "POLYAI_BASE_URL";
+
+/// `polyai-rs/<version>`, the user agent every request carries.
+pub const USER_AGENT: &str = concat!("polyai-rs/", env!("CARGO_PKG_VERSION"));
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_REDIRECTS: usize = 5;
+
+/// Builds a [`Client`].
+///
+/// Defaults: region `us`, connect timeout 10 s, per-attempt timeout 30 s (whole request
+/// including the body, for JSON calls), idle timeout 30 s between chunks of an audio download
+/// (there is no total timeout for downloads), retries on ([`RetryPolicy::default`]).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use polyai_data::{Client, Region};
+///
+/// let client = Client::builder()
+///     .api_key(std::env::var("POLYAI_API_KEY")?)
+///     .region(Region::Eu)
+///     .timeout(Duration::from_secs(20))
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Point it at a local server for tests (`http://` is accepted for loopback hosts only):
+///
+/// ```
+/// let client = polyai_data::Client::builder()
+///     .api_key("test-key")
+///     .base_url("http://127.0.0.1:8080/")
+///     .build()?;
+/// assert_eq!(client.base_url(), "http://127.0.0.1:8080");
+/// # Ok::<(), polyai_data::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    region: Option<Region>,
+    base_url: Option<String>,
+    env_error: Option<String>,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    app_name: Option<String>,
+    http_client: Option<reqwest::Client>,
+    retry: Option<RetryPolicy>,
+    sleeper: Option<Sleeper>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("region", &self.region)
+            .field("base_url", &self.base_url)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("app_name", &self.app_name)
+            .field("custom_http_client", &self.http_client.is_some())
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with nothing set.
+    pub fn new() -> Self {
+        ClientBuilder::default()
+    }
+
+    /// Reads `POLYAI_API_KEY`, `POLYAI_REGION` and `POLYAI_BASE_URL`; values already set on the
+    /// builder are replaced by variables that are present. A bad region is reported by
+    /// [`build`](Self::build).
+    ///
+    /// ```no_run
+    /// let client = polyai_data::Client::builder()
+    ///     .from_env()
+    ///     .timeout(std::time::Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn from_env(mut self) -> Self {
+        if let Some(key) = env_var(ENV_API_KEY) {
+            self.api_key = Some(ApiKey::new(key));
+        }
+        if let Some(region) = env_var(ENV_REGION) {
+            match region.parse::<Region>() {
+                Ok(region) => self.region = Some(region),
+                Err(err) => self.env_error = Some(format!("{ENV_REGION}: {err}")),
+            }
+        }
+        if let Some(url) = env_var(ENV_BASE_URL) {
+            self.base_url = Some(url);
+        }
+        self
+    }
+
+    /// The API key (from Agent Studio of the same region).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The region; ignored when [`base_url`](Self::base_url) is set.
+    pub fn region(mut self, region: Region) -> Self {
+        self.region = Some(region);
+        self
+    }
+
+    /// A custom base URL (a proxy, a local mock server). A trailing `/` is dropped; a path
+    /// prefix is kept. `http://` is only accepted for loopback hosts (`127.0.0.0/8`, `::1`,
+    /// `localhost`).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Timeout for establishing a connection (ignored with a custom HTTP client).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Timeout of one attempt of a JSON call, response body included. For audio downloads it
+    /// bounds the wait for the response headers only.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Longest silence between two chunks of an audio download.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Prepends `name` (e.g. `my-tool/1.2`) to the `polyai-rs/<version>` user agent.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
+    /// Retry policy for every call (each call can override it).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Brings your own `reqwest::Client` (proxy, custom CA, pool settings, middleware-free
+    /// instrumentation).
+    ///
+    /// The key is still added to each request by this crate, but the rest is yours:
+    /// - enable a TLS backend on your `reqwest` dependency (this crate's `rustls`/`native-tls`
+    ///   features only configure clients it builds), or `https` fails at run time;
+    /// - set a redirect policy that does not follow redirects to other hosts, e.g.
+    ///   [`same_host_redirect_policy`](crate::same_host_redirect_policy) or
+    ///   `reqwest::redirect::Policy::none()` — reqwest's default policy would send the
+    ///   `X-API-KEY` header to whatever host a redirect names;
+    /// - the connect timeout set here is not applied (the per-attempt and idle timeouts, the
+    ///   user agent and the key are);
+    /// - like any `reqwest::Client`, it picks proxies from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`
+    ///   unless you built it with `no_proxy()`.
+    ///
+    /// ```no_run
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(polyai_data::same_host_redirect_policy())
+    ///     .build()?;
+    /// let client = polyai_data::Client::builder()
+    ///     .api_key("key")
+    ///     .http_client(http)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Replaces the function that waits between retries (default: `tokio::time::sleep`).
+    /// Useful in tests to make retries instantaneous or to record the chosen delays.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let delays = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = delays.clone();
+    /// let builder = polyai_data::Client::builder().sleeper(move |d| {
+    ///     seen.lock().unwrap().push(d);
+    ///     Box::pin(async {})
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn sleeper<F>(mut self, sleeper: F) -> Self
+    where
+        F: Fn(Duration) -> SleepFuture + Send + Sync + 'static,
+    {
+        self.sleeper = Some(Arc::new(sleeper));
+        self
+    }
+
+    /// Validates the configuration and builds the client.
+    ///
+    /// Fails when the key is missing or blank, the region from the environment is unknown, or
+    /// the base URL is invalid or plain `http://` to a non-loopback host.
+    pub fn build(self) -> Result<Client, Error> {
+        if let Some(err) = self.env_error {
+            return Err(Error::Config(err));
+        }
+        let key = self.api_key.ok_or_else(|| {
+            Error::Config(format!(
+                "no API key: call `.api_key(..)` or set {ENV_API_KEY} (create one in Agent Studio → API Keys)"
+            ))
+        })?;
+        if key.is_blank() {
+            return Err(Error::Config("the API key is empty".into()));
+        }
+        let key_header = key.header_value()?;
+        let region = self.region.unwrap_or_default();
+        let base = match &self.base_url {
+            Some(url) => parse_base_url(url)?,
+            None => parse_base_url(&region.base_url())?,
+        };
+        let host = host_label(&base);
+        let user_agent = match &self.app_name {
+            Some(app) => format!("{app} {USER_AGENT}"),
+            None => USER_AGENT.to_owned(),
+        };
+        let http = match self.http_client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .redirect(same_host_redirect_policy())
+                .build()
+                .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?,
+        };
+        Ok(Client::from_inner(Inner {
+            http,
+            base,
+            host,
+            key_header,
+            user_agent: HeaderValue::from_str(&user_agent).map_err(|_| {
+                Error::Config(format!("invalid app name in user agent `{user_agent}`"))
+            })?,
+            retry: self.retry.unwrap_or_default(),
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            idle_timeout: self.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            sleeper: self.sleeper.unwrap_or_else(crate::retry::tokio_sleeper),
+        }))
+    }
+}
+
+/// A redirect policy that follows at most 5 redirects and only to the same scheme, host and
+/// port, so the `X-API-KEY` header never reaches another host. Clients built by this crate use
+/// it; pass it to your own `reqwest::ClientBuilder` when you [bring your own
+/// client](ClientBuilder::http_client).
+///
+/// ```
+/// let http = reqwest::Client::builder()
+///     .redirect(polyai_data::same_host_redirect_policy());
+/// # let _ = http;
+/// ```
+pub fn same_host_redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt.previous().first().is_some_and(|first| {
+            first.scheme() == attempt.url().scheme()
+                && first.host_str() == attempt.url().host_str()
+                && first.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if !same_origin || attempt.previous().len() > MAX_REDIRECTS {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Parses and checks a base URL; strips trailing slashes, query and fragment.
+pub(crate) fn parse_base_url(raw: &str) -> Result<Url, Error> {
+    let mut url = Url::parse(raw.trim())
+        .map_err(|e| Error::Config(format!("invalid base URL `{raw}`: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::Config(format!(
+                "refusing plain http:// to `{}`: the API key would travel unencrypted; use https:// \
+                 (http:// is only allowed for loopback hosts such as 127.0.0.1 or localhost)",
+                url.host_str().unwrap_or_default()
+            )));
+        }
+        other => {
+            return Err(Error::Config(format!(
+                "invalid base URL `{raw}`: scheme `{other}` is not http(s)"
+            )));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Config(format!("invalid base URL `{raw}`: no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(
+            "invalid base URL: credentials in the URL are not supported".into(),
+        ));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// `host[:port]` for messages.
+pub(crate) fn host_label(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(raw: &str) -> Result<String, String> {
+        parse_base_url(raw)
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn base_url_rules() {
+        assert_eq!(
+            base("https://api.us.poly.ai/"),
+            Ok("https://api.us.poly.ai".into())
+        );
+        assert_eq!(
+            base("https://proxy.example/polyai//"),
+            Ok("https://proxy.example/polyai".into())
+        );
+        assert_eq!(
+            base("http://127.0.0.1:9000/"),
+            Ok("http://127.0.0.1:9000".into())
+        );
+        assert_eq!(base("http://127.1.2.3"), Ok("http://127.1.2.3".into()));
+        assert_eq!(base("http://LOCALHOST:1"), Ok("http://localhost:1".into()));
+        assert_eq!(base("http://[::1]:8080"), Ok("http://[::1]:8080".into()));
+        assert!(base("http://api.us.poly.ai").is_err_and(|e| e.contains("refusing plain http")));
+        assert!(base("http://10.0.0.1").is_err());
+        assert!(base("ftp://x").is_err());
+        assert!(base("not a url").is_err());
+        assert!(base("https://user:pw@host").is_err_and(|e| !e.contains("pw")));
+    }
+
+    #[test]
+    fn build_requires_a_key_and_redacts_it() {
+        let err = ClientBuilder::new().build().err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains(ENV_API_KEY)));
+        let builder = ClientBuilder::new().api_key("top-secret");
+        assert!(!format!("{builder:?}").contains("top-secret"));
+        let client = builder.build();
+        assert!(client.is_ok_and(|c| !format!("{c:?}").contains("top-secret")));
+    }
+
+    #[test]
+    fn region_sets_base_url() {
+        let client = ClientBuilder::new().api_key("k").region(Region::Uk).build();
+        assert_eq!(
+            client.ok().map(|c| c.base_url().to_owned()),
+            Some("https://api.uk.poly.ai".into())
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! Listing and reading conversations.
+
+use std::sync::Arc;
+
+use reqwest::Method;
+
+use crate::client::Agent;
+use crate::error::Error;
+use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
+use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
+use crate::transport::{Call, CallOptions, decode};
+
+/// Conversation operations of one agent; from [`Agent::conversations`].
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// let conversations = agent.conversations();
+/// let page = conversations.list().limit(5).await?;
+/// if let Some(first) = page.items().first() {
+///     let detail = conversations.get(&first.conversation_id).await?;
+///     println!("{:?}", detail.turns.map(|t| t.len()));
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Conversations {
+    pub(crate) agent: Agent,
+}
+
+impl Conversations {
+    /// Lists conversations, newest first. Await it for one page, or walk everything with
+    /// [`stream`](ListConversations::stream) / [`pages`](ListConversations::pages).
+    ///
+    /// ```no_run
+    /// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+    /// let conversations = client.agent("PROJECT-1").conversations();
+    /// let first_page = conversations.list().limit(25).await?;
+    /// let everything = conversations.list().dedupe(true).all().await?;
+    /// # let _ = (first_page, everything);
+    /// # Ok(()) }
+    /// ```
+    pub fn list(&self) -> ListConversations {
+        ListConversations {
+            agent: self.agent.clone(),
+            limit: None,
+            offset: None,
+            walk: Walk::default(),
+            options: CallOptions::default(),
+        }
+    }
+
+    /// Reads one conversation with its turns, metrics and function events.
+    ///
+    /// ```no_run
+    /// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+    /// use polyai_data::models::ConversationExt;
+    /// let conversation = client.agent("PROJECT-1").conversations().get("CA123").await?;
+    /// println!("{:?}: {} turns", conversation.summary_heading(), conversation.turns.as_ref().map_or(0, Vec::len));
+    /// # Ok(()) }
+    /// ```
+    pub fn get(&self, conversation_id: impl Into<String>) -> GetConversation {
+        GetConversation {
+            agent: self.agent.clone(),
+            conversation_id: conversation_id.into(),
+            options: CallOptions::default(),
+        }
+    }
+}
+
+/// A conversation listing: one page when awaited, or a walk over all pages.
+///
+/// Paging is by `limit`/`offset`; read [the notes on offset paging](crate::paginate) about
+/// conversations that arrive during a walk.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// let mut pages = agent
+///     .conversations()
+///     .list()
+///     .limit(200)
+///     .offset(1000)
+///     .max_items(5000)
+///     .dedupe(true)
+///     .pages();
+/// while let Some(page) = pages.try_next().await? {
+///     println!("{}..{} of {}", page.offset(), page.offset() + page.items().len() as u64, page.count());
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "await it for one page, or call `.stream()` / `.pages()`"]
+#[derive(Debug, Clone)]
+pub struct ListConversations {
+    agent: Agent,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    walk: Walk,
+    options: CallOptions,
+}
+
+impl ListConversations {
+    /// Page size (the server's default is 50; at least 1).
+    pub fn limit(mut self, limit: u64) -> Self {
+        let limit = limit.max(1);
+        self.limit = Some(limit);
+        self.walk.page_size = limit;
+        self
+    }
+
+    /// Where to start (number of conversations to skip).
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = Some(offset);
+        self.walk.start_offset = offset;
+        self
+    }
+
+    /// Stop a walk after this many conversations.
+    pub fn max_items(mut self, max: u64) -> Self {
+        self.walk.max_items = Some(max);
+        self
+    }
+
+    /// Stop a walk with [`Error::Pagination`] after this many pages (default 100 000).
+    pub fn max_pages(mut self, max: u64) -> Self {
+        self.walk.max_pages = max.max(1);
+        self
+    }
+
+    /// Drop conversations already seen in this walk (by `conversationId`). Off by default;
+    /// keeps one id per conversation in memory.
+    pub fn dedupe(mut self, dedupe: bool) -> Self {
+        self.walk.dedupe = dedupe;
+        self
+    }
+
+    /// Fetch the next page while the caller consumes the current one (default on; needs a
+    /// Tokio runtime, falls back to sequential fetching without one).
+    pub fn prefetch(mut self, prefetch: bool) -> Self {
+        self.walk.prefetch = prefetch;
+        self
+    }
+
+    /// Every page from the start offset.
+    pub fn pages(self) -> PageStream<ConversationSummary> {
+        let agent = self.agent;
+        let options = self.options;
+        let fetch: FetchPage<ConversationSummary> = Arc::new(move |offset, limit| {
+            let agent = agent.clone();
+            let options = options.clone();
+            Box::pin(async move { fetch_page(&agent, Some(limit), Some(offset), &options).await })
+        });
+        walk_pages(fetch, self.walk)
+    }
+
+    /// Every conversation from the start offset, as one stream.
+    pub fn stream(self) -> ItemStream<ConversationSummary> {
+        self.pages().items()
+    }
+
+    /// Every conversation from the start offset, collected.
+    pub async fn all(self) -> Result<Vec<ConversationSummary>, Error> {
+        self.stream().collect_all().await
+    }
+
+    /// One page (what awaiting the builder does).
+    pub async fn send(self) -> Result<Page<ConversationSummary>, Error> {
+        fetch_page(&self.agent, self.limit, self.offset, &self.options).await
+    }
+}
+
+crate::options::request_options!(ListConversations => Page<ConversationSummary>);
+
+impl Keyed for ConversationSummary {
+    fn key(&self) -> &str {
+        &self.conversation_id
+    }
+}
+
+async fn fetch_page(
+    agent: &Agent,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    options: &CallOptions,
+) -> Result<Page<ConversationSummary>, Error> {
+    let mut call = Call::agent(
+        "list_conversations",
+        Method::GET,
+        &agent.agent_id,
+        &["conversations"],
+    );
+    if let Some(limit) = limit {
+        call.query.push(("limit", limit.to_string()));
+    }
+    if let Some(offset) = offset {
+        call.query.push(("offset", offset.to_string()));
+    }
+    let reply = agent.inner.execute(call, options, false).await?;
+    let body: GetConversationsResponse = decode("list_conversations", reply)?;
+    let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(Page {
+        count: non_negative(body.count),
+        offset: offset.unwrap_or_else(|| non_negative(body.offset)),
+        limit: limit.unwrap_or_else(|| non_negative(body.limit)),
+        items: body.conversations,
+    })
+}
+
+/// Reads one conversation; from [`Conversations::get`]. Await it.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// let c = agent
+///     .conversations()
+///     .get("CA1")
+///     .timeout(std::time::Duration::from_secs(60))
+///     .await?;
+/// println!("{:?}", c.short_summary);
+/// # Ok(()) }
+/// ```
+#[must_use = "await it to send the request"]
+#[derive(Debug, Clone)]
+pub struct GetConversation {
+    agent: Agent,
+    conversation_id: String,
+    options: CallOptions,
+}
+
+impl GetConversation {
+    /// Sends the request (what awaiting the builder does).
+    pub async fn send(self) -> Result<Conversation, Error> {
+        let call = Call::agent(
+            "get_conversation",
+            Method::GET,
+            &self.agent.agent_id,
+            &["conversations", &self.conversation_id],
+        );
+        let reply = self.agent.inner.execute(call, &self.options, false).await?;
+        decode("get_conversation", reply)
+    }
+}
+
+crate::options::request_options!(GetConversation => Conversation);

@@ -1,0 +1,111 @@
+//! Async client for the PolyAI Data API ("Conversations API"): list and read an agent's
+//! conversations, download recordings, annotate turns, keep notes, and run debug chats.
+//!
+//! # Quickstart
+//!
+//! ```no_run
+//! use polyai_data::{Client, Direction};
+//! use polyai_data::models::ConversationExt;
+//!
+//! # async fn run() -> Result<(), polyai_data::Error> {
+//! // POLYAI_API_KEY (from Agent Studio → API Keys), POLYAI_REGION (us, eu, uk, studio, …),
+//! // or POLYAI_BASE_URL for a proxy or a local mock server.
+//! let client = Client::from_env()?;
+//! let agent = client.agent("PROJECT-58RP822I");
+//!
+//! // Every conversation, newest first, fetched a page ahead of you.
+//! let mut conversations = agent.conversations().list().limit(100).dedupe(true).stream();
+//! while let Some(c) = conversations.try_next().await? {
+//!     println!("{} {}", c.conversation_id, c.summary_heading().unwrap_or("-"));
+//! }
+//!
+//! // One conversation with its transcript.
+//! let detail = agent.conversations().get("CA681f3ad0d037c1884614548178a5bc1b").await?;
+//! println!("{} turns", detail.turns.as_ref().map_or(0, Vec::len));
+//!
+//! // Its recording, streamed to disk and renamed into place only when complete.
+//! agent
+//!     .audio(&detail.conversation_id)
+//!     .direction(Direction::Combined)
+//!     .send()
+//!     .await?
+//!     .save_to("call.wav")
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What you get
+//!
+//! - **Configuration**: [`Client::builder`], [`Client::from_env`], [`Region`] (parses `us-1`,
+//!   `euw-1`, `uk-1`, … and displays as its host), custom base URL (`http://` for loopback
+//!   only), connect / per-attempt / idle timeouts, bring-your-own `reqwest::Client`.
+//! - **Auth**: the key is an [`ApiKey`] (a `secrecy` secret) sent as a sensitive `X-API-KEY`
+//!   header and redacted in every `Debug`; a `401` names the host and the matching Agent
+//!   Studio; redirects to another host are not followed, so the key never leaves the host.
+//! - **Retries** ([`RetryPolicy`]): on by default, full-jitter exponential backoff, `429`,
+//!   `502`, `503`, `504`, connect errors and timeouts, `Retry-After` in seconds or HTTP-date.
+//!   Non-idempotent calls (annotations, debug chat) are only retried when the request surely
+//!   never reached the server or on `429`. Every logical call sends a fresh
+//!   `X-PolyAI-Correlation-Id: polyai-rs-<uuid>`, the same across its retries.
+//! - **Pagination** ([`ListConversations`]): a stream of items or of pages, page size, start
+//!   offset, max items, prefetch, de-duplication and loop guards (see [`paginate`]).
+//! - **Audio** ([`AudioDownload`]): content length, byte stream, `AsyncRead`, and a checked,
+//!   atomic [`save_to`](AudioDownload::save_to) with progress; memory stays flat.
+//! - **Errors**: one [`Error`] with `status()`, `code()`, `is_not_found()`,
+//!   `is_rate_limited()`, `is_retryable()`, `correlation_id()`; decode errors name the JSON
+//!   path.
+//! - **Tracing**: one `polyai.call` span per call with `operation`, `attempt`, `status`,
+//!   `duration_ms` and `correlation_id`. Headers are never logged.
+//! - **Models**: [`models`] re-exports the generated models; you never import the raw crate.
+//!
+//! # Features
+//!
+//! - `rustls` (default): TLS through rustls.
+//! - `native-tls`: TLS through the platform library.
+//!
+//! Proxies: like any `reqwest` client, the one built here honours `HTTP_PROXY`,
+//! `HTTPS_PROXY` and `NO_PROXY`.
+
+#![warn(missing_docs)]
+
+mod annotations;
+mod audio;
+mod auth;
+mod chat;
+mod client;
+mod config;
+mod conversations;
+mod error;
+pub mod models;
+mod notes;
+mod options;
+pub mod paginate;
+mod region;
+mod retry;
+mod transport;
+
+pub use annotations::{AddAnnotations, Annotation, AnnotationType, Role};
+pub use audio::{AudioDownload, AudioRequest, AudioStream, Direction, Progress, SavedAudio};
+pub use auth::ApiKey;
+pub use chat::{ChatMessage, ChatOptions, ChatReply, ChatSession, ClientEnv, StartChat};
+pub use client::{Agent, Client};
+pub use config::{
+    ClientBuilder, ENV_API_KEY, ENV_BASE_URL, ENV_REGION, USER_AGENT, same_host_redirect_policy,
+};
+pub use conversations::{Conversations, GetConversation, ListConversations};
+pub use error::{ApiError, DecodeError, Error, TransportKind};
+pub use models::{Conversation, ConversationExt, ConversationSummary};
+pub use notes::UpsertNote;
+pub use paginate::{ItemStream, Page, PageStream};
+pub use region::Region;
+pub use retry::{RetryPolicy, SleepFuture, Sleeper};
+
+/// Result alias for this crate.
+///
+/// ```
+/// fn region(name: &str) -> polyai_data::Result<polyai_data::Region> {
+///     name.parse()
+/// }
+/// assert!(region("us-1").is_ok());
+/// ```
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,106 @@
+//! The API's data models, as generated from the corrected OpenAPI document.
+//!
+//! They are tolerant of what the wire sends: every optional field is an `Option` (the API
+//! sends `null` for many of them), `shortSummary` accepts an object or a string, and nested
+//! objects keep unknown keys in an `extra` map. All derive `Serialize`, `Deserialize`,
+//! `Clone`, `Debug` and `PartialEq`.
+//!
+//! Shorter names are provided for the two conversation models:
+//! [`ConversationSummary`] (list items) and [`Conversation`] (one conversation with turns).
+//! [`ConversationExt`] adds accessors such as [`summary_heading`](ConversationExt::summary_heading).
+
+pub use polyai_data_raw::types::*;
+
+/// A conversation as listed (no turns).
+///
+/// ```
+/// let c: polyai_data::ConversationSummary = serde_json::from_str(
+///     r#"{"conversationId":"CA1","accountId":"PLATFORM","projectId":"p","note":null}"#,
+/// )?;
+/// assert_eq!(c.note, None);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub type ConversationSummary = ConversationSummaryResponse;
+
+/// One conversation with its turns, metrics and function events.
+///
+/// ```
+/// let c: polyai_data::Conversation = serde_json::from_str(
+///     r#"{"conversationId":"CA1","accountId":"A","projectId":"p","turns":[{"turn_id":7,"user_input":""}]}"#,
+/// )?;
+/// assert_eq!(c.turns.map(|t| t[0].turn_id), Some(Some(7)));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub type Conversation = ConversationDetailResponse;
+
+/// Convenience accessors on [`ConversationSummary`] and [`Conversation`].
+///
+/// ```
+/// use polyai_data::models::{ConversationExt, ConversationSummary};
+///
+/// let c: ConversationSummary = serde_json::from_str(r#"{
+///     "conversationId": "CA1", "accountId": "PLATFORM", "projectId": "p",
+///     "shortSummary": {"heading": "Check appointment", "content": "The caller asked…"},
+///     "audioUrl": null
+/// }"#)?;
+/// assert_eq!(c.summary_heading(), Some("Check appointment"));
+/// assert_eq!(c.summary_text(), Some("The caller asked…"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub trait ConversationExt {
+    /// The summary as sent: object, string or absent.
+    fn short_summary_value(&self) -> Option<&ConversationShortSummary>;
+
+    /// The summary heading (absent for plain-string summaries).
+    fn summary_heading(&self) -> Option<&str> {
+        match self.short_summary_value()? {
+            ConversationShortSummary::ShortSummary(s) => Some(s.heading.as_str()),
+            ConversationShortSummary::String(_) => None,
+        }
+    }
+
+    /// The summary text: the `content` of an object summary, or the plain string.
+    fn summary_text(&self) -> Option<&str> {
+        match self.short_summary_value()? {
+            ConversationShortSummary::ShortSummary(s) => Some(s.content.as_str()),
+            ConversationShortSummary::String(s) => Some(s.as_str()),
+        }
+    }
+}
+
+impl ConversationExt for ConversationSummaryResponse {
+    fn short_summary_value(&self) -> Option<&ConversationShortSummary> {
+        self.short_summary.as_ref()
+    }
+}
+
+impl ConversationExt for ConversationDetailResponse {
+    fn short_summary_value(&self) -> Option<&ConversationShortSummary> {
+        self.short_summary.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_list_sample_decodes_with_nulls_and_string_summary() {
+        let body = r#"{"count":3,"limit":2,"offset":0,"conversations":[
+          {"accountId":"PLATFORM","audioUrl":null,"channel":"VOICE-SIP","clientEnv":"sandbox",
+           "conversationId":"CA681f3ad0d037c1884614548178a5bc1b","createdAt":"2026-06-03T14:00:38.580000+00:00",
+           "deploymentId":null,"direction":"inbound","duration":4,"finishedAt":"2026-06-03T14:00:45.580000+00:00",
+           "fromNumber":"+440000000001","handoff":false,"handoffDestination":null,"handoffReason":null,
+           "inProgress":false,"language":null,"note":null,"polyScore":null,"polyaiDuration":4,
+           "projectId":"pacden-copy-usp","shortSummary":null,"startedAt":"2026-06-03T14:00:38.580000+00:00",
+           "tags":[],"toNumber":"+440000000002","totalDuration":4,"variantId":null,"somethingNew":1},
+          {"accountId":"PLATFORM","conversationId":"CA2","projectId":"p","shortSummary":"plain text"}]}"#;
+        let page: GetConversationsResponse =
+            crate::transport::decode_bytes("list", body.as_bytes(), "cid")
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.count, 3);
+        assert_eq!(page.conversations[0].summary_text(), None);
+        assert_eq!(page.conversations[1].summary_text(), Some("plain text"));
+        assert_eq!(page.conversations[1].summary_heading(), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! The free-text note of a conversation.
+
+use reqwest::Method;
+
+use crate::client::Agent;
+use crate::error::Error;
+use crate::models::UpsertNoteBody;
+use crate::retry::Idempotency;
+use crate::transport::{Call, CallOptions, decode_ack};
+
+/// Creates or replaces a conversation's note; from [`Agent::note`]. Await it.
+///
+/// Idempotent (the same note set twice is the same state), so it is retried like a read.
+///
+/// ```no_run
+/// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+/// agent.note("CA1", "called back").correlation_id("ticket-42").await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "await it to send the request"]
+#[derive(Debug, Clone)]
+pub struct UpsertNote {
+    pub(crate) agent: Agent,
+    pub(crate) conversation_id: String,
+    pub(crate) note: String,
+    pub(crate) options: CallOptions,
+}
+
+impl UpsertNote {
+    /// Sends the request (what awaiting the builder does).
+    pub async fn send(self) -> Result<(), Error> {
+        let mut call = Call::agent(
+            "upsert_note",
+            Method::POST,
+            &self.agent.agent_id,
+            &["conversations", &self.conversation_id, "note"],
+        )
+        .json_body(&UpsertNoteBody { note: self.note })?;
+        call.idempotency = Idempotency::Idempotent;
+        let reply = self.agent.inner.execute(call, &self.options, false).await?;
+        decode_ack("upsert_note", reply)
+    }
+}
+
+crate::options::request_options!(UpsertNote => ());

@@ -1,0 +1,546 @@
+//! Limit/offset pagination: a stream of pages and a stream of items, with prefetch and guards
+//! against servers that never end.
+//!
+//! # Offset paging while conversations arrive
+//!
+//! The API lists conversations newest first and pages by `offset`. A conversation that starts
+//! during a walk is inserted at the front, so every later page shifts by one: the last item of a
+//! page shows up again as the first item of the next page (a duplicate), and `count` grows. A
+//! conversation that disappears shifts the other way and one item may be skipped. Use
+//! [`dedupe(true)`](crate::ListConversations::dedupe) to drop repeats by `conversationId`, and
+//! treat a walk as a snapshot that may miss conversations created after it started.
+//!
+//! # When a walk ends
+//!
+//! After an empty page, a page shorter than the requested limit, once `offset >= count`, or
+//! once `max_items` items were read. The walk stops with [`Error::Pagination`] when the server
+//! returns the same page twice in a row, returns more items than its own `count` by more than a
+//! page, or exceeds `max_pages`.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
+
+use crate::error::Error;
+
+/// One page of results.
+///
+/// ```no_run
+/// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+/// let page = client.agent("PROJECT-1").conversations().list().limit(20).await?;
+/// println!("{} of {} conversations", page.items().len(), page.count());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) count: u64,
+    pub(crate) offset: u64,
+    pub(crate) limit: u64,
+}
+
+impl<T> Page<T> {
+    /// The items of this page.
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+    /// Takes the items.
+    pub fn into_items(self) -> Vec<T> {
+        self.items
+    }
+    /// Total number of matching items the server reported (not the page length).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+    /// Offset this page was requested at.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+    /// Page size this page was requested with.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+    /// Offset of the next page, or `None` when this page is the last.
+    pub fn next_offset(&self) -> Option<u64> {
+        let next = self.offset + self.items.len() as u64;
+        (!self.items.is_empty() && (self.items.len() as u64) >= self.limit && next < self.count)
+            .then_some(next)
+    }
+}
+
+/// What the walker needs from an item: a stable id for de-duplication and loop detection.
+pub(crate) trait Keyed {
+    fn key(&self) -> &str;
+}
+
+type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Page<T>, Error>> + Send>>;
+
+/// Fetches the page at `(offset, limit)`.
+pub(crate) type FetchPage<T> = Arc<dyn Fn(u64, u64) -> PageFuture<T> + Send + Sync>;
+
+/// Settings of one walk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Walk {
+    pub(crate) page_size: u64,
+    pub(crate) start_offset: u64,
+    pub(crate) max_items: Option<u64>,
+    pub(crate) max_pages: u64,
+    pub(crate) prefetch: bool,
+    pub(crate) dedupe: bool,
+}
+
+impl Default for Walk {
+    fn default() -> Self {
+        Walk {
+            page_size: 50,
+            start_offset: 0,
+            max_items: None,
+            max_pages: 100_000,
+            prefetch: true,
+            dedupe: false,
+        }
+    }
+}
+
+/// A fetch in flight: spawned on the runtime (prefetch) or polled lazily.
+enum Pending<T> {
+    Spawned(AbortOnDrop<Result<Page<T>, Error>>),
+    Lazy(PageFuture<T>),
+}
+
+impl<T: Send + 'static> Pending<T> {
+    fn start(fetch: &FetchPage<T>, offset: u64, limit: u64, prefetch: bool) -> Self {
+        let future = fetch(offset, limit);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if prefetch => Pending::Spawned(AbortOnDrop(handle.spawn(future))),
+            _ => Pending::Lazy(future),
+        }
+    }
+
+    async fn wait(self) -> Result<Page<T>, Error> {
+        match self {
+            Pending::Lazy(future) => future.await,
+            Pending::Spawned(mut task) => match (&mut task.0).await {
+                Ok(result) => result,
+                Err(join) => Err(Error::Pagination(format!("page fetch task failed: {join}"))),
+            },
+        }
+    }
+}
+
+/// Aborts a spawned prefetch when the stream is dropped early.
+struct AbortOnDrop<R>(tokio::task::JoinHandle<R>);
+
+impl<R> Drop for AbortOnDrop<R> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct State<T> {
+    fetch: FetchPage<T>,
+    walk: Walk,
+    next_offset: u64,
+    read: u64,
+    pages: u64,
+    pending: Option<Pending<T>>,
+    previous_keys: Option<Vec<String>>,
+    seen: HashSet<String>,
+    done: bool,
+}
+
+impl<T: Keyed + Send + 'static> State<T> {
+    fn limit_for_next(&self) -> u64 {
+        let remaining = self
+            .walk
+            .max_items
+            .map_or(u64::MAX, |max| max.saturating_sub(self.read));
+        self.walk.page_size.min(remaining).max(1)
+    }
+
+    async fn step(&mut self) -> Option<Result<Page<T>, Error>> {
+        if self.done {
+            return None;
+        }
+        let limit = self.limit_for_next();
+        let pending = match self.pending.take() {
+            Some(pending) => pending,
+            None => Pending::start(&self.fetch, self.next_offset, limit, false),
+        };
+        let mut page = match pending.wait().await {
+            Ok(page) => page,
+            Err(err) => {
+                self.done = true;
+                return Some(Err(err));
+            }
+        };
+        page.offset = self.next_offset;
+        page.limit = limit;
+        self.pages += 1;
+        let len = page.items.len() as u64;
+        if len == 0 {
+            self.done = true;
+            return None;
+        }
+        if let Err(err) = self.check_progress(&page) {
+            self.done = true;
+            return Some(Err(err));
+        }
+        self.next_offset += len;
+        self.read += len;
+        if let Some(max) = self.walk.max_items
+            && self.read >= max
+        {
+            let keep = (len - (self.read - max)) as usize;
+            page.items.truncate(keep);
+            self.read = max;
+            self.done = true;
+        }
+        if len < limit || self.next_offset >= page.count {
+            self.done = true;
+        }
+        if !self.done {
+            let next_limit = self.limit_for_next();
+            self.pending = Some(Pending::start(
+                &self.fetch,
+                self.next_offset,
+                next_limit,
+                self.walk.prefetch,
+            ));
+        }
+        if self.walk.dedupe {
+            let seen = &mut self.seen;
+            page.items.retain(|item| seen.insert(item.key().to_owned()));
+        }
+        Some(Ok(page))
+    }
+
+    fn check_progress(&mut self, page: &Page<T>) -> Result<(), Error> {
+        let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
+        if self.previous_keys.as_ref() == Some(&keys) {
+            return Err(Error::Pagination(format!(
+                "the server returned the same page at offsets {} and {} (first id {}); it is ignoring `offset`",
+                self.next_offset.saturating_sub(keys.len() as u64),
+                self.next_offset,
+                keys.first().map_or("-", String::as_str)
+            )));
+        }
+        self.previous_keys = Some(keys);
+        let read = self.read + page.items.len() as u64;
+        if read > page.count.saturating_add(self.walk.page_size) {
+            return Err(Error::Pagination(format!(
+                "the server returned {read} items but reports a total of {}",
+                page.count
+            )));
+        }
+        if self.pages > self.walk.max_pages {
+            return Err(Error::Pagination(format!(
+                "more than {} pages; raise `max_pages` if this is expected",
+                self.walk.max_pages
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Walks pages from `walk.start_offset`.
+pub(crate) fn walk_pages<T: Keyed + Send + 'static>(
+    fetch: FetchPage<T>,
+    walk: Walk,
+) -> PageStream<T> {
+    let state = State {
+        fetch,
+        walk,
+        next_offset: walk.start_offset,
+        read: 0,
+        pages: 0,
+        pending: None,
+        previous_keys: None,
+        seen: HashSet::new(),
+        done: walk.max_items == Some(0),
+    };
+    let inner = stream::unfold(state, |mut state| async move {
+        let item = state.step().await?;
+        Some((item, state))
+    });
+    PageStream {
+        inner: inner.boxed(),
+    }
+}
+
+/// A [`Stream`] of pages. Each page is fetched while the caller works on the previous one
+/// (unless prefetch is off).
+///
+/// ```no_run
+/// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+/// let mut pages = client.agent("PROJECT-1").conversations().list().limit(100).pages();
+/// while let Some(page) = pages.try_next().await? {
+///     println!("offset {}: {} items", page.offset(), page.items().len());
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct PageStream<T> {
+    inner: BoxStream<'static, Result<Page<T>, Error>>,
+}
+
+impl<T: Send + 'static> PageStream<T> {
+    /// The next page, `Ok(None)` at the end.
+    pub async fn try_next(&mut self) -> Result<Option<Page<T>>, Error> {
+        self.inner.next().await.transpose()
+    }
+
+    /// A stream of the items of every page.
+    pub fn items(self) -> ItemStream<T> {
+        let inner = self
+            .inner
+            .flat_map(|page| match page {
+                Ok(page) => stream::iter(page.items.into_iter().map(Ok).collect::<Vec<_>>()),
+                Err(err) => stream::iter(vec![Err(err)]),
+            })
+            .boxed();
+        ItemStream { inner }
+    }
+}
+
+impl<T> Stream for PageStream<T> {
+    type Item = Result<Page<T>, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for PageStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageStream")
+    }
+}
+
+/// A [`Stream`] of items across pages.
+///
+/// ```no_run
+/// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+/// let mut all = client.agent("PROJECT-1").conversations().list().dedupe(true).stream();
+/// while let Some(conversation) = all.try_next().await? {
+///     println!("{}", conversation.conversation_id);
+/// }
+/// # Ok(()) }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct ItemStream<T> {
+    inner: BoxStream<'static, Result<T, Error>>,
+}
+
+impl<T: Send + 'static> ItemStream<T> {
+    /// The next item, `Ok(None)` at the end.
+    pub async fn try_next(&mut self) -> Result<Option<T>, Error> {
+        self.inner.next().await.transpose()
+    }
+
+    /// Reads every remaining item into a `Vec`.
+    pub async fn collect_all(mut self) -> Result<Vec<T>, Error> {
+        let mut all = Vec::new();
+        while let Some(item) = self.try_next().await? {
+            all.push(item);
+        }
+        Ok(all)
+    }
+}
+
+impl<T> Stream for ItemStream<T> {
+    type Item = Result<T, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for ItemStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ItemStream")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct It(String);
+    impl Keyed for It {
+        fn key(&self) -> &str {
+            &self.0
+        }
+    }
+
+    /// A fake server over `items` (newest first) that records requests.
+    fn server(
+        items: Arc<Mutex<Vec<String>>>,
+        calls: Arc<Mutex<Vec<(u64, u64)>>>,
+        repeat_first: bool,
+        count_override: Option<u64>,
+    ) -> FetchPage<It> {
+        Arc::new(move |offset, limit| {
+            let items = items.clone();
+            let calls = calls.clone();
+            Box::pin(async move {
+                calls.lock().map(|mut c| c.push((offset, limit))).ok();
+                let all = items.lock().map(|v| v.clone()).unwrap_or_default();
+                let from = if repeat_first { 0 } else { offset as usize };
+                let page: Vec<It> = all
+                    .iter()
+                    .skip(from)
+                    .take(limit as usize)
+                    .cloned()
+                    .map(It)
+                    .collect();
+                Ok(Page {
+                    items: page,
+                    count: count_override.unwrap_or(all.len() as u64),
+                    offset,
+                    limit,
+                })
+            })
+        })
+    }
+
+    fn ids(n: usize) -> Arc<Mutex<Vec<String>>> {
+        Arc::new(Mutex::new((0..n).map(|i| format!("c{i}")).collect()))
+    }
+
+    async fn run(fetch: FetchPage<It>, walk: Walk) -> Result<Vec<It>, Error> {
+        walk_pages(fetch, walk).items().collect_all().await
+    }
+
+    #[tokio::test]
+    async fn empty_listing_makes_one_request() {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let out = run(server(ids(0), calls.clone(), false, None), Walk::default()).await;
+        assert_eq!(out.ok(), Some(vec![]));
+        assert_eq!(
+            *calls.lock().unwrap_or_else(|e| e.into_inner()),
+            vec![(0, 50)]
+        );
+    }
+
+    #[tokio::test]
+    async fn exact_multiple_stops_on_count_without_extra_request() {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let walk = Walk {
+            page_size: 5,
+            ..Walk::default()
+        };
+        let out = run(server(ids(15), calls.clone(), false, None), walk).await;
+        assert_eq!(out.map(|v| v.len()).ok(), Some(15));
+        assert_eq!(
+            *calls.lock().unwrap_or_else(|e| e.into_inner()),
+            vec![(0, 5), (5, 5), (10, 5)]
+        );
+    }
+
+    #[tokio::test]
+    async fn short_page_ends_even_if_count_lies() {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let walk = Walk {
+            page_size: 5,
+            ..Walk::default()
+        };
+        let out = run(server(ids(7), calls.clone(), false, Some(1000)), walk).await;
+        assert_eq!(out.map(|v| v.len()).ok(), Some(7));
+        assert_eq!(calls.lock().map(|c| c.len()).unwrap_or(0), 2);
+    }
+
+    #[tokio::test]
+    async fn max_items_and_start_offset() {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let walk = Walk {
+            page_size: 4,
+            start_offset: 3,
+            max_items: Some(6),
+            ..Walk::default()
+        };
+        let out = run(server(ids(20), calls.clone(), false, None), walk).await;
+        let got: Vec<String> = out.unwrap_or_default().into_iter().map(|i| i.0).collect();
+        assert_eq!(got, ["c3", "c4", "c5", "c6", "c7", "c8"]);
+        assert_eq!(
+            *calls.lock().unwrap_or_else(|e| e.into_inner()),
+            vec![(3, 4), (7, 2)]
+        );
+    }
+
+    #[tokio::test]
+    async fn repeated_page_is_an_error() {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let walk = Walk {
+            page_size: 2,
+            ..Walk::default()
+        };
+        let out = run(server(ids(10), calls.clone(), true, Some(u64::MAX)), walk).await;
+        assert!(matches!(out, Err(Error::Pagination(m)) if m.contains("same page")));
+        assert_eq!(calls.lock().map(|c| c.len()).unwrap_or(0), 2);
+    }
+
+    #[tokio::test]
+    async fn arrivals_mid_walk_duplicate_and_dedupe_removes_them() {
+        let items = ids(6);
+        let calls = Arc::new(Mutex::new(vec![]));
+        let inner = server(items.clone(), calls.clone(), false, None);
+        // After the first page, a new conversation arrives at the front.
+        let fetch: FetchPage<It> = Arc::new(move |offset, limit| {
+            if offset == 3 {
+                items.lock().map(|mut v| v.insert(0, "new".into())).ok();
+            }
+            inner(offset, limit)
+        });
+        let walk = Walk {
+            page_size: 3,
+            prefetch: false,
+            ..Walk::default()
+        };
+        let plain = run(fetch.clone(), walk).await.unwrap_or_default();
+        assert_eq!(plain.iter().filter(|i| i.0 == "c2").count(), 2);
+        let walk = Walk {
+            dedupe: true,
+            page_size: 3,
+            prefetch: false,
+            ..Walk::default()
+        };
+        let deduped = run(fetch, walk).await.unwrap_or_default();
+        let keys: HashSet<_> = deduped.iter().map(|i| i.0.clone()).collect();
+        assert_eq!(keys.len(), deduped.len());
+    }
+
+    #[tokio::test]
+    async fn endless_count_growth_hits_max_pages() {
+        let fetch: FetchPage<It> = Arc::new(|offset, limit| {
+            Box::pin(async move {
+                Ok(Page {
+                    items: (0..limit).map(|i| It(format!("x{}", offset + i))).collect(),
+                    count: offset + limit * 2,
+                    offset,
+                    limit,
+                })
+            })
+        });
+        let walk = Walk {
+            page_size: 10,
+            max_pages: 50,
+            ..Walk::default()
+        };
+        let out = run(fetch, walk).await;
+        assert!(matches!(out, Err(Error::Pagination(m)) if m.contains("max_pages")));
+    }
+
+    #[tokio::test]
+    async fn fetch_errors_end_the_stream() {
+        let fetch: FetchPage<It> =
+            Arc::new(|_, _| Box::pin(async { Err(Error::InvalidRequest("boom".into())) }));
+        let mut pages = walk_pages(fetch, Walk::default());
+        assert!(pages.try_next().await.is_err());
+        assert!(matches!(pages.try_next().await, Ok(None)));
+    }
+}

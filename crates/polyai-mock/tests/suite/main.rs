@@ -1,0 +1,12 @@
+//! The mock's integration suite: one binary, one module per area.
+
+mod audio;
+mod chat;
+mod cli;
+mod common;
+mod conformance;
+mod data;
+mod faults;
+mod malformed;
+mod operations;
+mod state;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Fuzzes the polyai-mock server against the project's normalized OpenAPI document with schemathesis.
+#
+# Installs schemathesis (pinned) into a virtualenv under the cargo target directory, builds and starts
+# the mock on a free loopback port, runs schemathesis with the sandbox key and a bounded number of
+# examples, stops the mock and exits non-zero on any failure.
+#
+# Environment: CARGO_TARGET_DIR (default: target), ST_MAX_EXAMPLES (default 50), PYTHON (default
+# python3), MOCK_FLAGS (extra polyai-mock flags).
+set -euo pipefail
+
+# shellcheck source=scripts/mock-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mock-lib.sh"
+SPEC="$ROOT/openapi/polyai-data.normalized.json"
+VENV="$TARGET/schemathesis-venv"
+SCHEMATHESIS_VERSION="4.32.5"
+MAX_EXAMPLES="${ST_MAX_EXAMPLES:-50}"
+
+[[ -f "$SPEC" ]] || { echo "schemathesis.sh: $SPEC not found" >&2; exit 1; }
+
+if [[ ! -x "$VENV/bin/st" ]] || ! "$VENV/bin/python" -m pip show schemathesis 2>/dev/null | grep -q "^Version: $SCHEMATHESIS_VERSION$"; then
+    echo "==> installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+    "${PYTHON:-python3}" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+echo "==> building and starting polyai-mock"
+# MOCK_FLAGS adds polyai-mock flags, e.g. MOCK_FLAGS="--fail-fraction 0.2" to see the run fail.
+# shellcheck disable=SC2086
+start_mock debug --conversations 300 --chat-timeout 3600 ${MOCK_FLAGS:-}
+echo "    $URL (agent $AGENT)"
+
+# Known conversation ids and a live chat session, so that generated requests reach the success paths.
+"$VENV/bin/python" - "$URL" "$AGENT" "$KEY" "$WORK/schemathesis.toml" <<'PY'
+import json, sys, urllib.error, urllib.request
+
+url, agent, key, out = sys.argv[1:]
+
+def call(method, path, body=None):
+    req = urllib.request.Request(url + path, method=method, headers={"X-API-KEY": key, "Content-Type": "application/json"},
+                                 data=None if body is None else json.dumps(body).encode())
+    for attempt in range(50):  # injected faults (MOCK_FLAGS) may fail some of these
+        try:
+            with urllib.request.urlopen(req) as resp:
+                return json.load(resp)
+        except urllib.error.HTTPError as e:
+            if e.code < 429 or attempt == 49:
+                raise
+
+page = call("GET", f"/v1/agents/{agent}/conversations?limit=300")
+ids = [c["conversationId"] for c in page["conversations"]]
+chats = [call("POST", f"/v1/agents/{agent}/debug-chat", {"clientEnv": "sandbox"})["conversationId"] for _ in range(20)]
+with open(out, "w") as f:
+    f.write(f'[parameters]\n"path.agentId" = "{agent}"\n')
+    f.write('"path.conversationId" = { dictionary = "ids", probability = 0.8 }\n')
+    f.write(f'[dictionaries.ids]\nvalues = {json.dumps(ids[:200] + chats)}\n')
+PY
+
+# positive_data_acceptance is left out on purpose: the mock also enforces rules the schema cannot express
+# (a turnId must index an existing turn, clientEnv must be sandbox/pre-release/live, a variantId must
+# exist) and answers them with the documented 400, which that check would count as a rejection.
+echo "==> running schemathesis (max $MAX_EXAMPLES examples per operation)"
+status=0
+cd "$WORK" # schemathesis keeps a cache folder in the working directory
+"$VENV/bin/st" --config-file "$WORK/schemathesis.toml" run "$SPEC" \
+    --url "$URL" \
+    --header "X-API-KEY: $KEY" \
+    --checks all \
+    --exclude-checks positive_data_acceptance \
+    --max-examples "$MAX_EXAMPLES" \
+    --phases examples,coverage,fuzzing \
+    --workers 2 \
+    --request-timeout 10 \
+    --no-color || status=$?
+
+if [[ $status -ne 0 ]]; then
+    echo "schemathesis.sh: schemathesis reported failures (exit $status)" >&2
+    tail -n 20 "$WORK/mock.log" >&2 || true
+fi
+exit "$status"
