@@ -1,0 +1,201 @@
+//! `chat`: an interactive debug-chat REPL on stdin, and `chat send` for scripted turns.
+
+use std::io::{IsTerminal, Write};
+
+use polyai_data::{ChatOptions, ChatReply, ChatSession, ClientEnv};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::cli::{ChatArgs, ChatCommand, ChatEnv, OutputFormat};
+use crate::commands::{Ctx, stdout_error};
+use crate::exit::CliError;
+use crate::output::{write_json, write_json_line};
+
+/// REPL commands that leave the session.
+const QUIT: [&str; 3] = ["/quit", "/exit", "/q"];
+
+impl From<ChatEnv> for ClientEnv {
+    fn from(env: ChatEnv) -> Self {
+        match env {
+            ChatEnv::Sandbox => ClientEnv::Sandbox,
+            ChatEnv::PreRelease => ClientEnv::PreRelease,
+            ChatEnv::Live => ClientEnv::Live,
+        }
+    }
+}
+
+/// `chat` and `chat send`.
+pub async fn run(ctx: &Ctx<'_>, args: &ChatArgs) -> Result<(), CliError> {
+    let agent = ctx.session.agent()?;
+    let mut options = ChatOptions::new(args.env.into());
+    if let Some(variant) = &args.variant {
+        options = options.variant(variant.clone());
+    }
+    if let Some(lang) = &args.lang {
+        options = options.lang(lang.clone());
+    }
+    let mut session = agent.debug_chat(options).send().await?;
+    let mut printer = Printer::new(ctx.format, args.debug);
+    if ctx.format == OutputFormat::Table {
+        eprintln!(
+            "debug chat {} ({}); /quit to leave",
+            session.id(),
+            ClientEnv::from(args.env)
+        );
+    }
+    printer.reply(session.greeting())?;
+    let result = match &args.command {
+        Some(ChatCommand::Send(send)) => scripted(&mut session, &mut printer, &send.messages).await,
+        None => repl(&mut session, &mut printer).await,
+    };
+    printer.finish()?;
+    result
+}
+
+/// Sends each message as one turn; stops early when the agent ends the conversation.
+async fn scripted(
+    session: &mut ChatSession,
+    printer: &mut Printer,
+    messages: &[String],
+) -> Result<(), CliError> {
+    for message in messages {
+        if session.is_ended() {
+            break;
+        }
+        printer.user(message)?;
+        let reply = session.send(message.clone()).await?;
+        printer.reply(&reply)?;
+    }
+    Ok(())
+}
+
+/// Reads one message per line until end of input, `/quit`, or the agent ends the conversation.
+async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), CliError> {
+    let interactive = std::io::stdin().is_terminal();
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while !session.is_ended() {
+        if interactive {
+            eprint!("you> ");
+        }
+        let Some(line) = lines
+            .next_line()
+            .await
+            .map_err(|e| CliError::file("reading", "<stdin>", e))?
+        else {
+            break;
+        };
+        let message = line.trim();
+        if message.is_empty() {
+            continue;
+        }
+        if QUIT.contains(&message) {
+            break;
+        }
+        if !interactive {
+            printer.user(message)?;
+        }
+        let reply = session.send(message.to_owned()).await?;
+        printer.reply(&reply)?;
+    }
+    Ok(())
+}
+
+/// Prints turns in the chosen format: a transcript for people, JSON for machines.
+struct Printer {
+    format: OutputFormat,
+    debug: bool,
+    replies: Vec<serde_json::Value>,
+}
+
+impl Printer {
+    fn new(format: OutputFormat, debug: bool) -> Self {
+        Printer {
+            format,
+            debug,
+            replies: Vec::new(),
+        }
+    }
+
+    /// Echoes the user's line (only in the transcript, for scripted input).
+    fn user(&mut self, message: &str) -> Result<(), CliError> {
+        if self.format == OutputFormat::Table {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "you>   {message}").map_err(stdout_error)?;
+        }
+        Ok(())
+    }
+
+    fn reply(&mut self, reply: &ChatReply) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        match self.format {
+            OutputFormat::Table => {
+                out.write_all(reply_view(reply, self.debug).as_bytes())
+                    .map_err(stdout_error)?;
+                out.flush().map_err(stdout_error)
+            }
+            OutputFormat::Json => {
+                let value = serde_json::to_value(reply.as_response())
+                    .map_err(|e| CliError::Other(format!("encoding the reply: {e}")))?;
+                self.replies.push(value);
+                Ok(())
+            }
+            OutputFormat::Jsonl | OutputFormat::Csv => {
+                write_json_line(&mut out, reply.as_response()).map_err(stdout_error)?;
+                out.flush().map_err(stdout_error)
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), CliError> {
+        if self.format == OutputFormat::Json {
+            let mut out = std::io::stdout().lock();
+            write_json(&mut out, &self.replies).map_err(stdout_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// The transcript view of one agent turn, with the debug details when asked for.
+fn reply_view(reply: &ChatReply, debug: bool) -> String {
+    let mut text = format!("agent> {}\n", reply.text());
+    if debug {
+        let meta = reply.metadata();
+        let pad = "       ";
+        if !meta.node_trace.is_empty() {
+            text.push_str(&format!("{pad}nodes: {}\n", meta.node_trace.join(" → ")));
+        } else if !meta.current_node.is_empty() {
+            text.push_str(&format!("{pad}node: {}\n", meta.current_node));
+        }
+        let topics = meta.retrieved_topics.as_deref().unwrap_or_default();
+        if !topics.is_empty() {
+            text.push_str(&format!("{pad}topics: {}\n", topics.join(", ")));
+        }
+        if let Some(cited) = meta.cited_topic.as_deref().filter(|c| !c.is_empty()) {
+            text.push_str(&format!("{pad}cited: {cited}\n"));
+        }
+        for event in &meta.function_events {
+            let args = serde_json::to_string(&event.arguments).unwrap_or_default();
+            let took = event
+                .duration
+                .map(|ms| format!(" ({ms:.0} ms)"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "{pad}function: {} {args}{took}\n",
+                event.name.as_deref().unwrap_or("?")
+            ));
+        }
+        if let Some(to) = meta
+            .handoff_destination
+            .as_deref()
+            .filter(|h| !h.is_empty())
+        {
+            text.push_str(&format!("{pad}handoff: {to}\n"));
+        }
+        if reply.is_delayed() {
+            text.push_str(&format!("{pad}(delayed response)\n"));
+        }
+    }
+    if reply.is_ended() {
+        text.push_str("(the agent ended the conversation)\n");
+    }
+    text
+}

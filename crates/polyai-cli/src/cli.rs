@@ -1,0 +1,427 @@
+//! The command-line model: global options, commands and their arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+
+/// `polyai`: every PolyAI Data API task from the terminal.
+#[derive(Debug, Parser)]
+#[command(
+    name = "polyai",
+    version,
+    about = "Every PolyAI Data API task from the terminal: conversations, recordings, QA annotations, notes, debug chat and a resumable bulk export.",
+    long_about = None,
+    after_help = EXIT_CODES_HELP,
+    after_long_help = EXIT_CODES_HELP,
+)]
+pub struct Cli {
+    /// Options every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Fails when more than one input wants stdin (e.g. `--api-key-file -` with the chat REPL).
+    pub fn check_stdin(&self) -> Result<(), String> {
+        let dash = |p: &Option<PathBuf>| p.as_deref() == Some(std::path::Path::new("-"));
+        let mut readers = Vec::new();
+        if dash(&self.global.api_key_file) {
+            readers.push("--api-key-file -");
+        }
+        match &self.command {
+            Command::Chat(chat) if chat.command.is_none() => readers.push("the chat REPL"),
+            Command::Conversations(ConversationsCommand::Note(note)) if dash(&note.file) => {
+                readers.push("note --file -")
+            }
+            Command::Conversations(ConversationsCommand::Annotate(a)) if dash(&a.from) => {
+                readers.push("annotate --from -")
+            }
+            _ => {}
+        }
+        if readers.len() > 1 {
+            return Err(format!(
+                "{} both read stdin; put the key in a file or in POLYAI_API_KEY",
+                readers.join(" and ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where to connect, as whom, and how to print.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// API region of your key's Agent Studio: us, eu, uk, studio (also us-1, euw-1, uk-1, dev, staging).
+    #[arg(long, global = true, env = "POLYAI_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Custom API base URL (a proxy or a local polyai-mock); overrides --region.
+    #[arg(
+        long,
+        global = true,
+        env = "POLYAI_BASE_URL",
+        value_name = "URL",
+        conflicts_with = "sandbox"
+    )]
+    pub base_url: Option<String>,
+
+    /// Agent (Agent Studio "Project ID"), e.g. PROJECT-58RP822I.
+    #[arg(long, global = true, env = "POLYAI_AGENT_ID", value_name = "ID")]
+    pub agent: Option<String>,
+
+    /// Read the API key from this file ('-' for stdin) instead of POLYAI_API_KEY.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short = 'O', global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// Run against an embedded mock of the API on 127.0.0.1 (no key, no network needed).
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+
+    /// Retries of a failed request (429, 502-504, network errors) before giving up.
+    #[arg(long, global = true, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+
+    /// Log requests to stderr (-v: debug, -vv: trace). The API key is never logged.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// How results are printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns and readable views, for people.
+    Table,
+    /// One pretty-printed JSON document.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, read, download, annotate and note conversations.
+    #[command(subcommand, visible_alias = "conv")]
+    Conversations(ConversationsCommand),
+    /// Chat with an agent (interactive REPL on stdin), or `chat send` for scripted turns.
+    Chat(ChatArgs),
+    /// Export every conversation of an agent to JSONL (and WAV files), resumably.
+    Export(ExportArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// `conversations …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConversationsCommand {
+    /// List conversations, newest first.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show one conversation: header, then the transcript turn by turn.
+    Get(GetArgs),
+    /// Download a conversation's recording (WAV).
+    #[command(visible_alias = "get-audio")]
+    Audio(AudioArgs),
+    /// Flag turns after a QA review.
+    Annotate(AnnotateArgs),
+    /// Set (create or replace) the conversation's note.
+    Note(NoteArgs),
+}
+
+/// `conversations list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Page size.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+    /// Conversations to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Every conversation from --offset on, following pages.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `conversations get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Conversation id.
+    pub id: String,
+}
+
+/// Which side of the call a recording holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AudioDirection {
+    /// Both sides mixed.
+    Combined,
+    /// The caller only.
+    User,
+    /// The agent only.
+    Agent,
+}
+
+/// `conversations audio`.
+#[derive(Debug, Args)]
+pub struct AudioArgs {
+    /// Conversation id.
+    pub id: String,
+    /// Which side of the call.
+    #[arg(long, value_enum, default_value_t = AudioDirection::Combined)]
+    pub direction: AudioDirection,
+    /// Ask for the PII-redacted recording.
+    #[arg(long)]
+    pub redacted: bool,
+    /// Where to write the WAV file (default: ID.wav).
+    #[arg(long = "out", short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Which side of a turn an annotation flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnotationRole {
+    /// The caller's input.
+    User,
+    /// The agent's response.
+    Agent,
+}
+
+/// What an annotation reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnotationKind {
+    /// The agent lacked a knowledge-base topic.
+    #[value(name = "missing_topic", alias = "missing-topic")]
+    MissingTopic,
+    /// Speech recognition got the caller wrong.
+    #[value(name = "wrong_transcript", alias = "wrong-transcript")]
+    WrongTranscript,
+    /// The agent said something wrong.
+    #[value(name = "wrong_info", alias = "wrong-info")]
+    WrongInfo,
+}
+
+/// `conversations annotate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Each --turn/--role/--type triple is one annotation; repeat the three flags for more.\n\
+                  --from reads a JSON array of {\"turn\":N,\"role\":\"user\",\"type\":\"wrong_info\"} \
+                  or a CSV file with the header turn,role,type."
+)]
+pub struct AnnotateArgs {
+    /// Conversation id.
+    pub id: String,
+    /// Zero-based turn index (repeatable).
+    #[arg(long, value_name = "N")]
+    pub turn: Vec<i64>,
+    /// Side of the turn (repeatable, one per --turn).
+    #[arg(long, value_enum)]
+    pub role: Vec<AnnotationRole>,
+    /// Issue type (repeatable, one per --turn).
+    #[arg(long = "type", value_enum)]
+    pub kind: Vec<AnnotationKind>,
+    /// Read annotations from a JSON or CSV file ('-' for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+}
+
+/// `conversations note`.
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// Conversation id.
+    pub id: String,
+    /// The note text.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub text: Option<String>,
+    /// Read the note from a file ('-' for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Agent environment for debug chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChatEnv {
+    /// The draft being edited.
+    Sandbox,
+    /// The pre-release deployment.
+    PreRelease,
+    /// The live deployment.
+    Live,
+}
+
+/// `chat` (REPL) and `chat send`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The REPL reads one message per line from stdin (a terminal or a pipe) and stops when \
+                  the agent ends the conversation, at end of input, or on /quit."
+)]
+pub struct ChatArgs {
+    /// Environment to chat with.
+    #[arg(long, value_enum, default_value_t = ChatEnv::Sandbox, global = true)]
+    pub env: ChatEnv,
+    /// Agent variant.
+    #[arg(long, global = true)]
+    pub variant: Option<String>,
+    /// Language code for input and output, e.g. en-GB.
+    #[arg(long, global = true)]
+    pub lang: Option<String>,
+    /// Show the node trace, retrieved topics and function events of each reply.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// One-shot mode.
+    #[command(subcommand)]
+    pub command: Option<ChatCommand>,
+}
+
+/// `chat` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// Send each MESSAGE as one turn and print the replies.
+    Send(ChatSendArgs),
+}
+
+/// `chat send`.
+#[derive(Debug, Args)]
+pub struct ChatSendArgs {
+    /// Messages, one turn each.
+    #[arg(required = true)]
+    pub messages: Vec<String>,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "DIR receives conversations.jsonl (one conversation per line), audio/ID.wav with \
+                  --with-audio, and export.checkpoint.json. Run the same command again after an \
+                  interruption to resume; running it after a complete export appends only new \
+                  conversations."
+)]
+pub struct ExportArgs {
+    /// Output directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Write each conversation's detail (with turns) instead of its summary.
+    #[arg(long)]
+    pub with_details: bool,
+    /// Also download each recording to DIR/audio/ID.wav.
+    #[arg(long)]
+    pub with_audio: bool,
+    /// Conversations fetched at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Conversations per listing page.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    pub page_size: u64,
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_model_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn annotate_flags_repeat() {
+        let cli = Cli::try_parse_from([
+            "polyai",
+            "conversations",
+            "annotate",
+            "CA1",
+            "--turn",
+            "1",
+            "--role",
+            "user",
+            "--type",
+            "wrong_transcript",
+            "--turn",
+            "2",
+            "--role",
+            "agent",
+            "--type",
+            "wrong-info",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Conversations(ConversationsCommand::Annotate(a)) = cli.command else {
+            panic!("wrong command");
+        };
+        assert_eq!(a.turn, [1, 2]);
+        assert_eq!(a.role, [AnnotationRole::User, AnnotationRole::Agent]);
+        assert_eq!(
+            a.kind,
+            [AnnotationKind::WrongTranscript, AnnotationKind::WrongInfo]
+        );
+    }
+
+    #[test]
+    fn chat_options_reach_send() {
+        let cli = Cli::try_parse_from(["polyai", "chat", "--debug", "send", "hi", "bye"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Chat(chat) = cli.command else {
+            panic!("wrong command");
+        };
+        assert!(chat.debug);
+        assert!(
+            matches!(chat.command, Some(ChatCommand::Send(ref s)) if s.messages == ["hi", "bye"])
+        );
+    }
+
+    #[test]
+    fn stdin_has_one_reader() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+        let both = parse(&["polyai", "--api-key-file", "-", "chat"]);
+        assert!(both.check_stdin().is_err());
+        let one = parse(&["polyai", "--api-key-file", "-", "chat", "send", "hi"]);
+        assert!(one.check_stdin().is_ok());
+        let note = parse(&[
+            "polyai",
+            "--api-key-file",
+            "-",
+            "conv",
+            "note",
+            "C",
+            "--file",
+            "-",
+        ]);
+        assert!(note.check_stdin().is_err());
+    }
+
+    #[test]
+    fn sandbox_conflicts_with_base_url() {
+        let err = Cli::try_parse_from([
+            "polyai",
+            "--sandbox",
+            "--base-url",
+            "http://127.0.0.1:1",
+            "conversations",
+            "list",
+        ])
+        .err();
+        assert!(err.is_some());
+    }
+}

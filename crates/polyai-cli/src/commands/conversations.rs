@@ -1,0 +1,379 @@
+//! `conversations list`, `conversations get` and `conversations note`.
+
+use std::io::Write;
+
+use polyai_data::ListConversations;
+use polyai_data::models::{Conversation, ConversationExt, ConversationSummary, Turn};
+
+use crate::cli::{GetArgs, ListArgs, NoteArgs, OutputFormat};
+use crate::commands::{Ctx, stdout_error};
+use crate::exit::CliError;
+use crate::output::{
+    Table, duration, or_dash, short_time, truncate, write_csv_record, write_json, write_json_line,
+    yes_no,
+};
+use crate::session::read_text;
+
+/// Longest summary heading shown in the list table.
+const HEADING_WIDTH: usize = 48;
+
+/// `conversations list`.
+pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
+    let agent = ctx.session.agent()?;
+    let request = agent
+        .conversations()
+        .list()
+        .limit(args.limit)
+        .offset(args.offset);
+    if args.all && matches!(ctx.format, OutputFormat::Jsonl | OutputFormat::Csv) {
+        return stream_all(request.dedupe(true), ctx.format).await;
+    }
+    let (items, footer) = if args.all {
+        let items = request.dedupe(true).all().await?;
+        let footer = format!("{} conversations", items.len());
+        (items, footer)
+    } else {
+        let page = request.send().await?;
+        let shown = page.items().len() as u64;
+        let mut footer = if shown == 0 {
+            format!(
+                "no conversations at offset {} of {}",
+                page.offset(),
+                page.count()
+            )
+        } else {
+            format!(
+                "{}-{} of {} conversations",
+                page.offset() + 1,
+                page.offset() + shown,
+                page.count()
+            )
+        };
+        if let Some(next) = page.next_offset() {
+            footer.push_str(&format!(" (next page: --offset {next})"));
+        }
+        (page.into_items(), footer)
+    };
+    let mut out = std::io::stdout().lock();
+    print_summaries(&mut out, ctx.format, &items, Some(&footer)).map_err(stdout_error)
+}
+
+/// `--all` as JSON Lines or CSV: printed page by page, so memory stays flat.
+async fn stream_all(request: ListConversations, format: OutputFormat) -> Result<(), CliError> {
+    if format == OutputFormat::Csv {
+        write_csv_record(&mut std::io::stdout().lock(), SUMMARY_CSV_HEADER)
+            .map_err(stdout_error)?;
+    }
+    let mut pages = request.pages();
+    while let Some(page) = pages.try_next().await? {
+        let mut out = std::io::stdout().lock();
+        for c in page.items() {
+            match format {
+                OutputFormat::Csv => {
+                    write_csv_record(&mut out, summary_csv_row(c).iter().map(String::as_str))
+                }
+                _ => write_json_line(&mut out, c),
+            }
+            .map_err(stdout_error)?;
+        }
+        out.flush().map_err(stdout_error)?;
+    }
+    Ok(())
+}
+
+/// Prints conversation summaries in `format`; `footer` follows a table.
+fn print_summaries(
+    out: &mut impl Write,
+    format: OutputFormat,
+    items: &[ConversationSummary],
+    footer: Option<&str>,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => write_json(out, items),
+        OutputFormat::Jsonl => items.iter().try_for_each(|c| write_json_line(out, c)),
+        OutputFormat::Csv => summary_csv(items).write_csv(out),
+        OutputFormat::Table => {
+            summary_table(items).write_aligned(out)?;
+            if let Some(footer) = footer {
+                writeln!(out, "{footer}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn summary_table(items: &[ConversationSummary]) -> Table {
+    let mut table = Table::new(vec![
+        "ID",
+        "STARTED",
+        "DURATION",
+        "CHANNEL",
+        "DIRECTION",
+        "HANDOFF",
+        "SUMMARY",
+    ]);
+    for c in items {
+        table.push(vec![
+            c.conversation_id.clone(),
+            c.started_at
+                .as_deref()
+                .or(c.created_at.as_deref())
+                .map_or_else(|| "-".into(), short_time),
+            c.total_duration
+                .or(c.duration)
+                .map_or_else(|| "-".into(), duration),
+            or_dash(c.channel.as_deref()),
+            or_dash(c.direction.as_deref()),
+            yes_no(c.handoff).to_owned(),
+            c.summary_heading()
+                .map_or_else(|| "-".into(), |h| truncate(h, HEADING_WIDTH)),
+        ]);
+    }
+    table
+}
+
+/// CSV columns of a conversation summary: every scalar field, with the summary split in two.
+const SUMMARY_CSV_HEADER: [&str; 26] = [
+    "conversationId",
+    "accountId",
+    "projectId",
+    "createdAt",
+    "startedAt",
+    "finishedAt",
+    "channel",
+    "direction",
+    "fromNumber",
+    "toNumber",
+    "language",
+    "variantId",
+    "clientEnv",
+    "totalDuration",
+    "polyaiDuration",
+    "inProgress",
+    "handoff",
+    "handoffDestination",
+    "handoffReason",
+    "polyScore",
+    "tags",
+    "summaryHeading",
+    "summary",
+    "note",
+    "deploymentId",
+    "audioUrl",
+];
+
+fn summary_csv(items: &[ConversationSummary]) -> Table {
+    let mut table = Table::new(SUMMARY_CSV_HEADER);
+    for c in items {
+        table.push(summary_csv_row(c));
+    }
+    table
+}
+
+/// One CSV row, in the order of [`SUMMARY_CSV_HEADER`].
+fn summary_csv_row(c: &ConversationSummary) -> Vec<String> {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let show = |v: Option<String>| v.unwrap_or_default();
+    vec![
+        c.conversation_id.clone(),
+        c.account_id.clone(),
+        c.project_id.clone(),
+        text(&c.created_at),
+        text(&c.started_at),
+        text(&c.finished_at),
+        text(&c.channel),
+        text(&c.direction),
+        text(&c.from_number),
+        text(&c.to_number),
+        text(&c.language),
+        text(&c.variant_id),
+        text(&c.client_env),
+        show(c.total_duration.map(|v| v.to_string())),
+        show(c.polyai_duration.map(|v| v.to_string())),
+        show(c.in_progress.map(|v| v.to_string())),
+        show(c.handoff.map(|v| v.to_string())),
+        text(&c.handoff_destination),
+        text(&c.handoff_reason),
+        show(c.poly_score.map(|v| v.to_string())),
+        c.tags.as_deref().unwrap_or_default().join(";"),
+        c.summary_heading().unwrap_or_default().to_owned(),
+        c.summary_text().unwrap_or_default().to_owned(),
+        text(&c.note),
+        text(&c.deployment_id),
+        text(&c.audio_url),
+    ]
+}
+
+/// `conversations get`.
+pub async fn get(ctx: &Ctx<'_>, args: &GetArgs) -> Result<(), CliError> {
+    let agent = ctx.session.agent()?;
+    let conversation = agent.conversations().get(&args.id).await?;
+    let mut out = std::io::stdout().lock();
+    match ctx.format {
+        OutputFormat::Json => write_json(&mut out, &conversation),
+        OutputFormat::Jsonl => write_json_line(&mut out, &conversation),
+        OutputFormat::Csv => transcript_csv(&conversation).write_csv(&mut out),
+        OutputFormat::Table => out.write_all(conversation_view(&conversation).as_bytes()),
+    }
+    .map_err(stdout_error)
+}
+
+fn transcript_csv(c: &Conversation) -> Table {
+    let mut table = Table::new(vec![
+        "turn",
+        "turnId",
+        "userInput",
+        "agentResponse",
+        "userInputDatetime",
+        "agentResponseDatetime",
+    ]);
+    for (i, t) in c.turns.as_deref().unwrap_or_default().iter().enumerate() {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        table.push(vec![
+            i.to_string(),
+            t.turn_id.map(|v| v.to_string()).unwrap_or_default(),
+            text(&t.user_input),
+            text(&t.agent_response),
+            text(&t.user_input_datetime),
+            text(&t.agent_response_datetime),
+        ]);
+    }
+    table
+}
+
+/// The human view of one conversation: a header of facts, then the transcript.
+pub fn conversation_view(c: &Conversation) -> String {
+    let mut facts: Vec<(&str, String)> = vec![
+        ("Conversation", c.conversation_id.clone()),
+        ("Agent", c.project_id.clone()),
+    ];
+    let started = c
+        .started_at
+        .as_deref()
+        .or(c.created_at.as_deref())
+        .map_or_else(|| "-".into(), short_time);
+    let length = c.total_duration.or(c.duration).map(duration);
+    facts.push((
+        "Started",
+        match length {
+            Some(length) => format!("{started} ({length})"),
+            None => started,
+        },
+    ));
+    facts.push((
+        "Channel",
+        format!(
+            "{} {}, from {} to {}",
+            or_dash(c.channel.as_deref()),
+            or_dash(c.direction.as_deref()),
+            or_dash(c.from_number.as_deref()),
+            or_dash(c.to_number.as_deref())
+        ),
+    ));
+    facts.push((
+        "Agent env",
+        format!(
+            "{} · variant {} · language {}",
+            or_dash(c.client_env.as_deref()),
+            or_dash(c.variant_id.as_deref()),
+            or_dash(c.language.as_deref())
+        ),
+    ));
+    let handoff = match c.handoff {
+        Some(true) => format!(
+            "yes → {} ({})",
+            or_dash(c.handoff_destination.as_deref()),
+            or_dash(c.handoff_reason.as_deref())
+        ),
+        other => yes_no(other).to_owned(),
+    };
+    facts.push(("Handoff", handoff));
+    if let Some(score) = c.poly_score {
+        facts.push(("Score", score.to_string()));
+    }
+    if let Some(heading) = c.summary_heading() {
+        facts.push(("Summary", heading.to_owned()));
+    }
+    if let Some(text) = c.summary_text() {
+        facts.push(("", text.to_owned()));
+    }
+    if let Some(note) = c.note.as_deref().filter(|n| !n.is_empty()) {
+        facts.push(("Note", note.to_owned()));
+    }
+    facts.push((
+        "Recording",
+        if c.audio_url.is_some() {
+            format!("yes (polyai conversations audio {})", c.conversation_id)
+        } else {
+            "none".into()
+        },
+    ));
+    let mut text = String::new();
+    for (label, value) in facts {
+        text.push_str(&format!("{label:<13}{value}\n"));
+    }
+    let turns = c.turns.as_deref().unwrap_or_default();
+    text.push_str(&format!("\nTranscript ({} turns)\n", turns.len()));
+    for (i, turn) in turns.iter().enumerate() {
+        text.push_str(&turn_view(i, turn));
+    }
+    text
+}
+
+fn turn_view(index: usize, turn: &Turn) -> String {
+    let mut text = String::new();
+    let number = format!("#{index}");
+    let say = |who: &str, what: Option<&str>| -> Option<String> {
+        what.filter(|w| !w.is_empty())
+            .map(|w| format!("{who:<6} {w}"))
+    };
+    let lines: Vec<String> = [
+        say("user", turn.user_input.as_deref()),
+        say("agent", turn.agent_response.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (i, line) in lines.iter().enumerate() {
+        let lead = if i == 0 { number.as_str() } else { "" };
+        text.push_str(&format!("{lead:<5}{line}\n"));
+    }
+    if lines.is_empty() {
+        text.push_str(&format!("{number:<5}(silence)\n"));
+    }
+    if let Some(meta) = &turn.metadata {
+        let topics = meta.retrieved_topics.as_deref().unwrap_or_default();
+        if !topics.is_empty() {
+            text.push_str(&format!("{:<12}topics: {}\n", "", topics.join(", ")));
+        }
+        for event in meta.function_events.as_deref().unwrap_or_default() {
+            let args = serde_json::to_string(&event.arguments).unwrap_or_default();
+            text.push_str(&format!(
+                "{:<12}function: {} {args}\n",
+                "",
+                or_dash(event.name.as_deref())
+            ));
+        }
+    }
+    text
+}
+
+/// `conversations note`.
+pub async fn note(ctx: &Ctx<'_>, args: &NoteArgs) -> Result<(), CliError> {
+    let agent = ctx.session.agent()?;
+    let text = match (&args.text, &args.file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) => read_text(path)?.trim_end().to_owned(),
+        (None, None) => return Err(CliError::Usage("give the note TEXT or --file".into())),
+    };
+    agent.note(&args.id, text.clone()).await?;
+    let mut out = std::io::stdout().lock();
+    match ctx.format {
+        OutputFormat::Table => writeln!(out, "note saved on {}", args.id),
+        _ => ctx.write_record(
+            &mut out,
+            &serde_json::json!({"conversationId": args.id, "note": text}),
+        ),
+    }
+    .map_err(stdout_error)
+}

@@ -1,0 +1,90 @@
+//! One module per command family; [`run`] dispatches a parsed command line.
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, ConversationsCommand, OutputFormat};
+use crate::exit::CliError;
+use crate::output::{Table, write_json, write_json_line};
+use crate::session::Session;
+
+pub mod annotate;
+pub mod audio;
+pub mod conversations;
+
+/// What every command gets: the session and the output format.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// Client, agent and target.
+    pub session: &'a Session,
+    /// `--output`.
+    pub format: OutputFormat,
+}
+
+impl Ctx<'_> {
+    /// Prints a flat JSON object in the machine formats (pretty JSON, one line, or a
+    /// one-row CSV); the table format is the caller's business.
+    pub fn write_record(
+        &self,
+        out: &mut impl Write,
+        record: &serde_json::Value,
+    ) -> std::io::Result<()> {
+        match self.format {
+            OutputFormat::Json => write_json(out, record),
+            OutputFormat::Jsonl | OutputFormat::Table => write_json_line(out, record),
+            OutputFormat::Csv => {
+                let Some(object) = record.as_object() else {
+                    return write_json_line(out, record);
+                };
+                let mut table = Table::new(object.keys().cloned());
+                table.push(
+                    object
+                        .values()
+                        .map(|v| match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                );
+                table.write_csv(out)
+            }
+        }
+    }
+}
+
+/// Maps a failed write to stdout.
+pub fn stdout_error(err: std::io::Error) -> CliError {
+    CliError::file("writing", "<stdout>", err)
+}
+
+/// Runs the command that needs no client (`completions`), if it is one.
+pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
+    let Command::Completions(args) = &cli.command else {
+        return None;
+    };
+    let mut command = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(args.shell, &mut command, "polyai", &mut out);
+    Some(Ok(()))
+}
+
+/// Runs a command that talks to the API.
+pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
+    let ctx = Ctx {
+        session,
+        format: cli.global.output,
+    };
+    match &cli.command {
+        Command::Conversations(command) => match command {
+            ConversationsCommand::List(args) => conversations::list(&ctx, args).await,
+            ConversationsCommand::Get(args) => conversations::get(&ctx, args).await,
+            ConversationsCommand::Audio(args) => audio::download(&ctx, args).await,
+            ConversationsCommand::Annotate(args) => annotate::annotate(&ctx, args).await,
+            ConversationsCommand::Note(args) => conversations::note(&ctx, args).await,
+        },
+        Command::Chat(args) => crate::chat::run(&ctx, args).await,
+        Command::Export(args) => crate::export::run(&ctx, args).await,
+        Command::Completions(_) => run_offline(cli).unwrap_or(Ok(())),
+    }
+}

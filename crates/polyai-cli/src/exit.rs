@@ -1,0 +1,253 @@
+//! Exit codes, the CLI's error type, and the one-line message plus hint printed on failure.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use polyai_data::TransportKind;
+
+/// The exit-code table, shown at the end of `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  other failure (unexpected answer, invalid request)
+  2  usage or configuration error (bad flags, no API key, no agent id)
+  3  authentication or permission refused (HTTP 401/403: wrong key, or key from another region)
+  4  not found (HTTP 404: unknown conversation, agent or recording)
+  5  network error (host unreachable, timeout, connection broken)
+  6  rate limited or server error after retries (HTTP 429, 5xx)
+  7  interrupted (Ctrl-C / SIGTERM); an export resumes when run again
+  8  local file error (exists without --force, cannot write)";
+
+/// Process exit codes, as listed in [`EXIT_CODES_HELP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Everything worked.
+    Ok = 0,
+    /// Any failure without a more specific code.
+    Failure = 1,
+    /// Invalid arguments or configuration.
+    Usage = 2,
+    /// HTTP 401 or 403.
+    Auth = 3,
+    /// HTTP 404.
+    NotFound = 4,
+    /// The API could not be reached or the connection failed.
+    Network = 5,
+    /// HTTP 429 or 5xx after the client's retries.
+    Server = 6,
+    /// Stopped by a signal.
+    Interrupted = 7,
+    /// A local file could not be written or would be overwritten.
+    File = 8,
+}
+
+impl Exit {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum CliError {
+    /// Invalid arguments or configuration; the text says what to change.
+    Usage(String),
+    /// The API client failed.
+    Api(polyai_data::Error),
+    /// A local file problem.
+    File {
+        /// What was being done, e.g. `reading`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A file exists and `--force` was not given.
+    Exists(PathBuf),
+    /// Stopped by Ctrl-C or SIGTERM; the text says how to resume.
+    Interrupted(String),
+    /// Anything else.
+    Other(String),
+}
+
+impl CliError {
+    /// A [`CliError::File`] for `path`.
+    pub fn file(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        CliError::File {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The exit code for this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            CliError::Usage(_) => Exit::Usage,
+            CliError::File { .. } | CliError::Exists(_) => Exit::File,
+            CliError::Interrupted(_) => Exit::Interrupted,
+            CliError::Other(_) => Exit::Failure,
+            CliError::Api(err) => api_exit(err),
+        }
+    }
+}
+
+fn api_exit(err: &polyai_data::Error) -> Exit {
+    use polyai_data::Error as E;
+    match err {
+        E::Api(api) => match api.status() {
+            401 | 403 => Exit::Auth,
+            404 => Exit::NotFound,
+            429 | 500..=599 => Exit::Server,
+            _ => Exit::Failure,
+        },
+        E::Transport { kind, .. } => match kind {
+            TransportKind::Request => Exit::Failure,
+            _ => Exit::Network,
+        },
+        E::Config(_) => Exit::Usage,
+        E::Io { .. } => Exit::File,
+        _ => Exit::Failure,
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Interrupted(m) | CliError::Other(m) => f.write_str(m),
+            CliError::Api(err) => write!(f, "{err}"),
+            CliError::File {
+                action,
+                path,
+                source,
+            } => write!(f, "{action} {}: {source}", path.display()),
+            CliError::Exists(path) => write!(f, "{} already exists", path.display()),
+        }
+    }
+}
+
+impl From<polyai_data::Error> for CliError {
+    fn from(err: polyai_data::Error) -> Self {
+        CliError::Api(err)
+    }
+}
+
+/// What the hints may mention about the target the command talked to.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Host requests went to, e.g. `api.us.poly.ai` or `127.0.0.1:4000`.
+    pub host: String,
+    /// Region name when the host is a PolyAI region.
+    pub region: Option<String>,
+    /// Agent id in use.
+    pub agent: Option<String>,
+}
+
+/// A hint that tells the user what to try next, when there is one.
+pub fn hint(err: &CliError, target: &Target) -> Option<String> {
+    match err {
+        CliError::Exists(_) => Some("pass --force to replace it, or choose another -o FILE".into()),
+        CliError::Interrupted(_) => None,
+        CliError::Api(api) => api_hint(api, target),
+        _ => None,
+    }
+}
+
+fn api_hint(err: &polyai_data::Error, target: &Target) -> Option<String> {
+    use polyai_data::Error as E;
+    let agent = target.agent.as_deref().unwrap_or("?");
+    match err {
+        E::Api(api) => match (api.status(), api.code().unwrap_or("")) {
+            (401, _) => Some(match &target.region {
+                Some(region) => format!(
+                    "this key is not valid for region `{region}`: pass --region matching the Agent Studio \
+                     the key was created in (us, eu, uk, studio), or check POLYAI_API_KEY / --api-key-file"
+                ),
+                None => format!(
+                    "{} did not accept the key: check POLYAI_API_KEY / --api-key-file and --base-url",
+                    target.host
+                ),
+            }),
+            (403, _) => Some(format!(
+                "the key has no access to agent `{agent}`: check --agent / POLYAI_AGENT_ID"
+            )),
+            (404, "CONVERSATIONS_RECORDING_NOT_FOUND") => {
+                Some("this conversation has no recording".into())
+            }
+            (404, "PROJECT_NOT_FOUND") => Some(format!(
+                "no agent `{agent}` here: check --agent / POLYAI_AGENT_ID (Agent Studio → Project ID) and --region"
+            )),
+            (404, _) => Some(format!(
+                "check the conversation id (see `polyai conversations list`) and that it belongs to agent `{agent}`"
+            )),
+            (429, _) => Some(
+                "rate limited even after retries: wait a minute, or lower --concurrency".into(),
+            ),
+            (500..=599, _) => Some(
+                "the API is failing even after retries: try again later (an export resumes where it stopped)"
+                    .into(),
+            ),
+            _ => None,
+        },
+        E::Transport { kind, .. } => match kind {
+            TransportKind::Connect => Some(format!(
+                "cannot reach {}: check --region / --base-url and the network (proxies: HTTPS_PROXY)",
+                target.host
+            )),
+            TransportKind::Timeout | TransportKind::Connection => Some(
+                "the connection failed even after retries: try again (an export resumes where it stopped)"
+                    .into(),
+            ),
+            _ => None,
+        },
+        E::ChatEnded { .. } => Some("run `polyai chat` again to start a new session".into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_documented() {
+        let all = [
+            Exit::Ok,
+            Exit::Failure,
+            Exit::Usage,
+            Exit::Auth,
+            Exit::NotFound,
+            Exit::Network,
+            Exit::Server,
+            Exit::Interrupted,
+            Exit::File,
+        ];
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(usize::from(e.code()), i);
+            assert!(EXIT_CODES_HELP.contains(&format!("  {}  ", e.code())));
+        }
+    }
+
+    #[test]
+    fn local_errors_map_to_their_codes() {
+        assert_eq!(CliError::Usage("x".into()).exit(), Exit::Usage);
+        assert_eq!(CliError::Exists("a.wav".into()).exit(), Exit::File);
+        assert_eq!(CliError::Interrupted("x".into()).exit(), Exit::Interrupted);
+        let config = polyai_data::Error::Config("no key".into());
+        assert_eq!(CliError::Api(config).exit(), Exit::Usage);
+    }
+
+    #[test]
+    fn exists_has_a_hint() {
+        let err = CliError::Exists("a.wav".into());
+        assert_eq!(err.to_string(), "a.wav already exists");
+        assert!(
+            hint(&err, &Target::default())
+                .unwrap_or_default()
+                .contains("--force")
+        );
+    }
+}

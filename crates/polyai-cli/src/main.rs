@@ -1,0 +1,101 @@
+//! `polyai`: every PolyAI Data API task from the terminal. See `polyai --help`.
+
+#![warn(missing_docs)]
+
+mod chat;
+mod checkpoint;
+mod cli;
+mod commands;
+mod exit;
+mod export;
+mod output;
+mod progress;
+mod session;
+mod signals;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::exit::{CliError, Exit, Target};
+use crate::session::Session;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    if let Err(message) = cli.check_stdin() {
+        return finish(Err(CliError::Usage(message)), &Target::default());
+    }
+    if let Some(result) = commands::run_offline(&cli) {
+        return finish(result, &Target::default());
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return finish(
+                Err(CliError::Other(format!("cannot start: {e}"))),
+                &Target::default(),
+            );
+        }
+    };
+    runtime.block_on(async {
+        let session = match Session::open(&cli.global).await {
+            Ok(session) => session,
+            Err(err) => return finish(Err(err), &fallback_target(&cli.global)),
+        };
+        let result = if matches!(cli.command, Command::Export(_)) {
+            // The export handles signals itself, to save its checkpoint.
+            commands::run(&cli, &session).await
+        } else {
+            tokio::select! {
+                result = commands::run(&cli, &session) => result,
+                () = signals::interrupted() => Err(CliError::Interrupted("interrupted".into())),
+            }
+        };
+        finish(result, session.target())
+    })
+}
+
+/// Prints the error (one line) and its hint on stderr, and picks the exit code.
+fn finish(result: Result<(), CliError>, target: &Target) -> ExitCode {
+    let Err(err) = result else {
+        return ExitCode::from(Exit::Ok.code());
+    };
+    if let CliError::File { path, source, .. } = &err
+        && path.as_os_str() == "<stdout>"
+        && source.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::from(Exit::Ok.code());
+    }
+    eprintln!("polyai: error: {err}");
+    if let Some(hint) = exit::hint(&err, target) {
+        eprintln!("polyai: hint: {hint}");
+    }
+    ExitCode::from(err.exit().code())
+}
+
+/// Hint context when the session could not even be built.
+fn fallback_target(global: &GlobalArgs) -> Target {
+    Target {
+        host: global.base_url.clone().unwrap_or_default(),
+        region: global.region.clone(),
+        agent: global.agent.clone(),
+    }
+}
+
+/// `-v` logs the client's calls at debug level, `-vv` at trace level, to stderr.
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .init();
+}

@@ -1,0 +1,132 @@
+//! Turning the global options into a configured client: key, region or base URL, agent id,
+//! and the embedded sandbox.
+
+use std::io::Read;
+use std::path::Path;
+
+use polyai_data::{Agent, Client, Region, RetryPolicy};
+use polyai_mock::{MockConfig, MockServer};
+
+use crate::cli::GlobalArgs;
+use crate::exit::{CliError, Target};
+
+/// Environment variable holding the API key.
+pub const ENV_API_KEY: &str = "POLYAI_API_KEY";
+
+/// A ready client, the agent id to use, and the sandbox server when one runs in-process.
+#[derive(Debug)]
+pub struct Session {
+    client: Client,
+    agent: Option<String>,
+    target: Target,
+    /// Kept alive for the life of the session; dropping it stops the sandbox.
+    _sandbox: Option<MockServer>,
+}
+
+impl Session {
+    /// Builds the client from the global options. With `--sandbox`, starts the embedded mock on
+    /// 127.0.0.1 first and uses its sandbox key and first agent.
+    pub async fn open(global: &GlobalArgs) -> Result<Session, CliError> {
+        let retry = RetryPolicy::default().max_attempts(global.retries.saturating_add(1));
+        let builder = Client::builder().app_name("polyai-cli").retry(retry);
+        if global.sandbox {
+            let server = MockServer::start(MockConfig::default())
+                .await
+                .map_err(|e| CliError::Other(format!("cannot start the sandbox: {e}")))?;
+            let key = server
+                .key()
+                .ok_or_else(|| CliError::Other("the sandbox has no API key".into()))?
+                .to_owned();
+            let agent = global
+                .agent
+                .clone()
+                .or_else(|| server.agent_ids().into_iter().next());
+            tracing::info!(base_url = %server.base_url(), ?agent, "sandbox started");
+            let client = builder.api_key(key).base_url(server.base_url()).build()?;
+            let target = Target {
+                host: client.host().to_owned(),
+                region: None,
+                agent: agent.clone(),
+            };
+            return Ok(Session {
+                client,
+                agent,
+                target,
+                _sandbox: Some(server),
+            });
+        }
+        let key = read_key(global.api_key_file.as_deref())?;
+        let (builder, region) = match (&global.base_url, &global.region) {
+            (Some(url), _) => (builder.base_url(url.clone()), None),
+            (None, Some(name)) => {
+                let region: Region = name
+                    .parse()
+                    .map_err(|e: polyai_data::Error| CliError::Usage(format!("--region: {e}")))?;
+                (builder.region(region), Some(region))
+            }
+            (None, None) => (builder, Some(Region::default())),
+        };
+        let client = builder.api_key(key).build()?;
+        let target = Target {
+            host: client.host().to_owned(),
+            region: region.map(|r| r.name().to_owned()),
+            agent: global.agent.clone(),
+        };
+        Ok(Session {
+            client,
+            agent: global.agent.clone(),
+            target,
+            _sandbox: None,
+        })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The handle on the selected agent; a usage error when no agent id was given.
+    pub fn agent(&self) -> Result<Agent, CliError> {
+        match self.agent.as_deref().map(str::trim) {
+            Some(id) if !id.is_empty() => Ok(self.client.agent(id)),
+            _ => Err(CliError::Usage(
+                "no agent id: pass --agent ID or set POLYAI_AGENT_ID (Agent Studio → Project ID)"
+                    .into(),
+            )),
+        }
+    }
+
+    /// What error hints may mention.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+/// The API key from `--api-key-file` (a path, or `-` for stdin) or else `POLYAI_API_KEY`.
+fn read_key(file: Option<&Path>) -> Result<String, CliError> {
+    let key = match file {
+        Some(path) => read_text(path)?,
+        None => std::env::var(ENV_API_KEY).unwrap_or_default(),
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no API key: set {ENV_API_KEY} or pass --api-key-file PATH ('-' reads stdin); \
+             try --sandbox to explore without one"
+        )));
+    }
+    Ok(key.to_owned())
+}
+
+/// Reads a whole text file, or stdin for `-`.
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::file("reading", "<stdin>", e))?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path).map_err(|e| CliError::file("reading", path, e))
+    }
+}

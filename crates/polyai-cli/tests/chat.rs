@@ -1,0 +1,65 @@
+//! Debug chat: the REPL driven through stdin, and `chat send`.
+
+mod common;
+
+use common::{polyai, stderr, stdout};
+
+#[test]
+fn scripted_repl_reaches_the_agents_goodbye_and_stops() {
+    let out = polyai()
+        .args(["--sandbox", "chat", "--debug"])
+        .write_stdin("I forgot my password\n\nthanks, goodbye\nare you still there?\n")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    insta::assert_snapshot!(text);
+    assert!(text.to_lowercase().contains("goodbye!"), "{text}");
+    assert!(
+        text.ends_with("(the agent ended the conversation)\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("still there"),
+        "sent after the goodbye: {text}"
+    );
+}
+
+#[test]
+fn repl_stops_on_quit_and_at_end_of_input() {
+    for input in ["hello\n/quit\nbye\n", "hello\n"] {
+        let out = polyai()
+            .args(["--sandbox", "chat"])
+            .write_stdin(input)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert_eq!(text.matches("agent> ").count(), 2, "{text}");
+        assert!(!text.contains("ended the conversation"), "{text}");
+    }
+}
+
+#[test]
+fn chat_send_prints_one_reply_per_message_as_json() {
+    let out = polyai()
+        .args([
+            "--sandbox",
+            "chat",
+            "--env",
+            "live",
+            "--lang",
+            "en-GB",
+            "-O",
+            "json",
+        ])
+        .args(["send", "what are your opening hours?", "bye"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replies: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(replies.len(), 3, "greeting + 2 replies");
+    assert_eq!(replies[0]["userInput"], "");
+    assert_eq!(replies[1]["userInput"], "what are your opening hours?");
+    assert_eq!(replies[2]["conversationEnded"], true);
+}

@@ -1,0 +1,465 @@
+//! Every non-export command against the mock: outputs (with snapshots), files, and errors
+//! with their exit codes.
+
+mod common;
+
+use common::{Mock, polyai, stderr, stdout};
+use polyai_mock::{ApiKey, MockConfig};
+
+/// A conversation of the default sandbox (seed 42) with a recording and two turns.
+const SANDBOX_ID: &str = "CAbfb7ebf6d37547be20fdb54ca2677921";
+
+fn sandbox(args: &[&str]) -> std::process::Output {
+    polyai()
+        .arg("--sandbox")
+        .args(args)
+        .output()
+        .expect("polyai runs")
+}
+
+/// Runs `polyai` with `key` in `POLYAI_API_KEY` and nothing else from the environment.
+fn run_with_key(key: &str, args: &[&str]) -> std::process::Output {
+    polyai()
+        .env("POLYAI_API_KEY", key)
+        .args(args)
+        .output()
+        .expect("polyai runs")
+}
+
+/// Asserts the exit code and a piece of the error message.
+fn assert_fails(out: &std::process::Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle), "no `{needle}` in: {err}");
+}
+
+fn ok(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+#[test]
+fn readme_first_command_lists_conversations_as_a_table() {
+    insta::assert_snapshot!(ok(sandbox(&["conversations", "list", "--limit", "8"])));
+}
+
+#[test]
+fn list_as_json_jsonl_and_csv() {
+    let json = ok(sandbox(&[
+        "conversations",
+        "list",
+        "--limit",
+        "3",
+        "-O",
+        "json",
+    ]));
+    insta::assert_snapshot!(json);
+    let items: Vec<serde_json::Value> = serde_json::from_str(&json).expect("JSON array");
+    let lines = ok(sandbox(&[
+        "conversations",
+        "list",
+        "--limit",
+        "3",
+        "-O",
+        "jsonl",
+    ]));
+    let parsed: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(parsed, items);
+    let csv = ok(sandbox(&[
+        "conversations",
+        "list",
+        "--limit",
+        "3",
+        "-O",
+        "csv",
+    ]));
+    let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
+    assert_eq!(rows.len(), 4);
+    assert!(rows[0].starts_with("conversationId,accountId,projectId,"));
+    assert!(rows[1].starts_with(items[0]["conversationId"].as_str().unwrap_or("?")));
+}
+
+#[test]
+fn list_all_and_offset_cover_every_conversation() {
+    let mock = Mock::with_conversations(120);
+    let out = mock.run(&[
+        "conversations",
+        "list",
+        "--all",
+        "--limit",
+        "50",
+        "-O",
+        "jsonl",
+    ]);
+    let ids: std::collections::HashSet<String> = ok(out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("line");
+            v["conversationId"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(ids, mock.conversation_ids());
+    let all = ok(mock.run(&[
+        "conversations",
+        "list",
+        "--all",
+        "--limit",
+        "50",
+        "-O",
+        "csv",
+    ]));
+    let first = ok(mock.run(&["conversations", "list", "--limit", "2", "-O", "csv"]));
+    assert_eq!(all.split("\r\n").filter(|r| !r.is_empty()).count(), 121);
+    assert!(
+        all.starts_with(&first),
+        "streamed CSV differs from one page's"
+    );
+    let page = ok(mock.run(&["conversations", "list", "--limit", "10", "--offset", "115"]));
+    assert!(page.contains("116-120 of 120 conversations"), "{page}");
+    assert!(!page.contains("next page"), "{page}");
+}
+
+#[test]
+fn get_shows_header_and_transcript() {
+    insta::assert_snapshot!(ok(sandbox(&["conversations", "get", SANDBOX_ID])));
+}
+
+#[test]
+fn get_as_json_is_the_api_object() {
+    let json = ok(sandbox(&["conversations", "get", SANDBOX_ID, "-O", "json"]));
+    insta::assert_snapshot!(json);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(value["conversationId"], SANDBOX_ID);
+    assert_eq!(value["turns"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn audio_is_byte_identical_and_not_overwritten_without_force() {
+    let mock = Mock::with_conversations(20);
+    let server = mock.server();
+    let index = (0..20)
+        .find(|&i| server.has_recording(0, i))
+        .expect("a recording");
+    let id = server.conversation_id(0, index);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("call.wav");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let out = mock.run(&[
+        "conversations",
+        "audio",
+        &id,
+        "-o",
+        file_arg,
+        "--direction",
+        "agent",
+    ]);
+    assert!(ok(out).starts_with("saved "));
+    let served = mock.raw_get(&format!(
+        "/v1/agents/{}/conversations/{id}/audio?direction=agent",
+        mock.agent()
+    ));
+    let saved = std::fs::read(&file).expect("saved file");
+    assert!(saved.starts_with(b"RIFF"));
+    assert_eq!(saved, served, "saved audio differs from the served bytes");
+
+    std::fs::write(&file, b"keep me").expect("write");
+    let out = mock.run(&["conversations", "audio", &id, "-o", file_arg]);
+    assert_fails(&out, 8, "already exists");
+    assert!(stderr(&out).contains("--force"));
+    assert_eq!(std::fs::read(&file).expect("file"), b"keep me");
+
+    let out = mock.run(&[
+        "conversations",
+        "audio",
+        &id,
+        "-o",
+        file_arg,
+        "--force",
+        "-O",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&ok(out)).expect("JSON");
+    assert_eq!(report["direction"], "combined");
+    let combined = mock.raw_get(&format!(
+        "/v1/agents/{}/conversations/{id}/audio",
+        mock.agent()
+    ));
+    assert_eq!(report["bytes"], combined.len());
+    assert_eq!(std::fs::read(&file).expect("file"), combined);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn annotate_from_flags_and_files_reaches_the_server() {
+    let mock = Mock::with_conversations(10);
+    let id = mock.server().conversation_id(0, 1);
+    let out = mock
+        .polyai()
+        .args(["conversations", "annotate", &id])
+        .args([
+            "--turn",
+            "1",
+            "--role",
+            "user",
+            "--type",
+            "wrong_transcript",
+        ])
+        .args(["--turn", "0", "--role", "agent", "--type", "wrong_info"])
+        .output()
+        .expect("runs");
+    assert_eq!(ok(out), format!("added 2 annotations to {id}\n"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("qa.csv");
+    std::fs::write(&csv, "turn,role,type\r\n0,agent,missing_topic\r\n").expect("write");
+    let json = dir.path().join("qa.json");
+    std::fs::write(&json, r#"[{"turn":1,"role":"agent","type":"wrong_info"}]"#).expect("write");
+    for file in [&csv, &json] {
+        let out = mock
+            .polyai()
+            .args(["conversations", "annotate", &id, "--from"])
+            .arg(file)
+            .output()
+            .expect("runs");
+        ok(out);
+    }
+    let stored = mock.server().state().annotations;
+    let mine = stored.get(&id).expect("annotations stored");
+    let got: Vec<(u64, &str, &str)> = mine
+        .iter()
+        .map(|a| (a.turn_id, a.role.as_str(), a.annotation_type.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "user", "wrong_transcript"),
+            (0, "agent", "wrong_info"),
+            (0, "agent", "missing_topic"),
+            (1, "agent", "wrong_info"),
+        ]
+    );
+
+    let out = mock.run(&[
+        "conversations",
+        "annotate",
+        &id,
+        "--turn",
+        "1",
+        "--role",
+        "user",
+    ]);
+    assert_fails(&out, 2, "--type");
+}
+
+#[test]
+fn note_from_argument_and_stdin() {
+    let mock = Mock::with_conversations(10);
+    let id = mock.server().conversation_id(0, 2);
+    let out = mock.run(&["conversations", "note", &id, "caller asked for a refund"]);
+    assert_eq!(ok(out), format!("note saved on {id}\n"));
+    assert_eq!(
+        mock.server().state().notes.get(&id).map(String::as_str),
+        Some("caller asked for a refund")
+    );
+    let out = mock
+        .polyai()
+        .args(["conversations", "note", &id, "--file", "-", "-O", "jsonl"])
+        .write_stdin("escalate to billing\n")
+        .output()
+        .expect("runs");
+    let value: serde_json::Value = serde_json::from_str(&ok(out)).expect("JSON");
+    assert_eq!(value["note"], "escalate to billing");
+    let shown = ok(mock.run(&["conversations", "get", &id]));
+    assert!(
+        shown.contains("Note         escalate to billing"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn completions_and_help() {
+    let out = polyai()
+        .args(["completions", "bash"])
+        .output()
+        .expect("runs");
+    assert!(ok(out).contains("_polyai"));
+    let out = polyai().arg("--help").output().expect("runs");
+    let help = ok(out);
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("7  interrupted"), "{help}");
+}
+
+#[test]
+fn wrong_key_exits_3_with_code_correlation_id_and_hint() {
+    let mock = Mock::with_conversations(5);
+    let out = mock.run_with_key("not-a-key", &["conversations", "list"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("HTTP 401"), "{err}");
+    assert!(err.contains("AUTH_USER_NOT_FOUND"), "{err}");
+    assert!(err.contains("correlation id polyai-rs-"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert!(!err.contains("not-a-key"), "the key leaked: {err}");
+}
+
+#[test]
+fn key_from_another_region_exits_3() {
+    let mut config = MockConfig::default().conversations(5);
+    config.region = "eu".into();
+    config.keys = vec![ApiKey::new("eu-key", "eu"), ApiKey::new("us-key", "us")];
+    let mock = Mock::start(config);
+    let out = mock.run_with_key("us-key", &["conversations", "list"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("not valid for this region"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    let out = mock.run_with_key("eu-key", &["conversations", "list", "--limit", "1"]);
+    ok(out);
+}
+
+#[test]
+fn unknown_region_is_a_usage_error() {
+    let out = run_with_key(
+        "k",
+        &["--region", "mars", "--agent", "A", "conversations", "list"],
+    );
+    assert_fails(&out, 2, "mars");
+}
+
+#[test]
+fn unknown_conversation_exits_4() {
+    let out = sandbox(&["conversations", "get", "CA00000000000000000000000000000000"]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert!(err.contains("CONVERSATIONS_NOT_FOUND"), "{err}");
+    assert!(err.contains("correlation id"), "{err}");
+    assert!(err.contains("hint: check the conversation id"), "{err}");
+}
+
+#[test]
+fn unreachable_host_exits_5() {
+    let out = polyai()
+        .env("POLYAI_API_KEY", "k")
+        .args([
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--agent",
+            "A",
+            "--retries",
+            "0",
+        ])
+        .args(["conversations", "list"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(5));
+    let err = stderr(&out);
+    assert!(err.contains("connect"), "{err}");
+    assert!(err.contains("hint: cannot reach 127.0.0.1:9"), "{err}");
+}
+
+#[test]
+fn server_errors_after_retries_exit_6() {
+    let mock = Mock::with_conversations(5);
+    mock.faults().fail_fraction(1.0, &[503]);
+    let out = mock.run(&["--retries", "1", "conversations", "list"]);
+    assert_fails(&out, 6, "503");
+}
+
+#[test]
+fn missing_key_and_agent_are_usage_errors_with_hints() {
+    let out = polyai()
+        .args(["--agent", "A", "conversations", "list"])
+        .output()
+        .expect("runs");
+    assert_fails(&out, 2, "POLYAI_API_KEY");
+    let mock = Mock::with_conversations(5);
+    let out = run_with_key(
+        mock.server().key().expect("key"),
+        &[
+            "--base-url",
+            &mock.server().base_url(),
+            "conversations",
+            "list",
+        ],
+    );
+    assert_fails(&out, 2, "POLYAI_AGENT_ID");
+}
+
+#[test]
+fn api_key_file_reads_a_file_or_stdin() {
+    let mock = Mock::with_conversations(5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("key");
+    std::fs::write(
+        &key_file,
+        format!("{}\n", mock.server().key().expect("key")),
+    )
+    .expect("write");
+    let base = mock.server().base_url();
+    let agent = mock.agent();
+    let out = polyai()
+        .args(["--base-url", &base, "--agent", &agent, "--api-key-file"])
+        .arg(&key_file)
+        .args(["conversations", "list", "--limit", "1"])
+        .output()
+        .expect("runs");
+    ok(out);
+    let out = polyai()
+        .args([
+            "--base-url",
+            &base,
+            "--agent",
+            &agent,
+            "--api-key-file",
+            "-",
+        ])
+        .args(["conversations", "list", "--limit", "1", "-O", "jsonl"])
+        .write_stdin(mock.server().key().expect("key"))
+        .output()
+        .expect("runs");
+    assert_eq!(ok(out).lines().count(), 1);
+}
+
+#[test]
+fn rate_limited_exits_6_with_a_hint() {
+    let mock = Mock::with_conversations(5);
+    mock.faults()
+        .rate_limit(Some(std::time::Duration::from_secs(1)));
+    let out = mock.run(&["--retries", "0", "conversations", "list"]);
+    assert_fails(&out, 6, "HTTP 429");
+    assert!(
+        stderr(&out).contains("hint: rate limited"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verbose_logs_calls_but_never_the_key() {
+    let secret = "s3cr3t-key-0123456789";
+    let mock = Mock::start(
+        MockConfig::default()
+            .conversations(5)
+            .key(ApiKey::new(secret, "us")),
+    );
+    let out = mock.run_with_key(secret, &["-vv", "conversations", "get", "CA-nope"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("get_conversation"), "{err}");
+    assert!(err.contains("correlation_id"), "{err}");
+    assert!(!err.contains(secret), "the key leaked: {err}");
+    assert!(!stdout(&out).contains(secret));
+}
