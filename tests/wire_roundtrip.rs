@@ -155,7 +155,7 @@ fn short_summary_accepts_object_string_and_null() {
 }
 
 #[test]
-fn unknown_fields_do_not_break_decoding_and_nested_ones_are_kept() {
+fn unknown_fields_do_not_break_decoding_and_are_kept() {
     let mut detail: Value =
         serde_json::from_str(include_str!("fixtures/wire/detail.json")).expect("json");
     detail["brandNewField"] = json!({ "anything": [1, 2, 3] });
@@ -167,6 +167,10 @@ fn unknown_fields_do_not_break_decoding_and_nested_ones_are_kept() {
     let decoded: ConversationDetailResponse =
         serde_json::from_value(detail).expect("decodes despite new fields");
 
+    assert_eq!(
+        decoded.extra.get("brandNewField"),
+        Some(&json!({ "anything": [1, 2, 3] }))
+    );
     let turns = decoded.turns.as_ref().expect("turns");
     assert_eq!(turns[0].extra.get("sentiment"), Some(&json!("positive")));
     assert_eq!(
@@ -187,6 +191,11 @@ fn unknown_fields_do_not_break_decoding_and_nested_ones_are_kept() {
         "nested unknown keys survive a round trip"
     );
     assert_eq!(encoded["shortSummary"]["language"], json!("en"));
+    assert_eq!(
+        encoded["brandNewField"],
+        json!({ "anything": [1, 2, 3] }),
+        "top-level unknown keys survive too"
+    );
 }
 
 #[test]

@@ -212,6 +212,8 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub tts_lang_code: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///One conversation with its transcript, metrics and function events.
     #[derive(
@@ -360,6 +362,8 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub variant_id: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///The summary of a conversation: a `{heading, content}` object on the wire, plain text in the published document and in older responses.
     #[derive(
@@ -506,6 +510,8 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub variant_id: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///Settings of a new debug chat session.
     #[derive(
@@ -570,6 +576,8 @@ pub mod types {
         ///The input that produced this reply; empty for the greeting.
         #[serde(rename = "userInput")]
         pub user_input: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///The error envelope of every failed request.
     #[derive(
