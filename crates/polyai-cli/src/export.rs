@@ -280,7 +280,8 @@ impl Fetcher {
         let summary = summary?;
         let id = summary.conversation_id.clone();
         let mut line = if self.with_details {
-            let detail = self.agent.conversations().get(&id).await?;
+            // The detail as the API sent it: an export keeps every field and number form.
+            let detail = self.agent.conversations().get(&id).json().await?;
             serde_json::to_vec(&detail)
         } else {
             serde_json::to_vec(&summary)

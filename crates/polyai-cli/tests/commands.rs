@@ -50,37 +50,26 @@ fn readme_first_command_lists_conversations_as_a_table() {
 
 #[test]
 fn list_as_json_jsonl_and_csv() {
-    let json = ok(sandbox(&[
-        "conversations",
-        "list",
-        "--limit",
-        "3",
-        "-O",
-        "json",
-    ]));
+    let list = |format: &str| {
+        ok(sandbox(&[
+            "conversations",
+            "list",
+            "--limit",
+            "3",
+            "-O",
+            format,
+        ]))
+    };
+    let json = list("json");
     insta::assert_snapshot!(json);
     let items: Vec<serde_json::Value> = serde_json::from_str(&json).expect("JSON array");
-    let lines = ok(sandbox(&[
-        "conversations",
-        "list",
-        "--limit",
-        "3",
-        "-O",
-        "jsonl",
-    ]));
+    let lines = list("jsonl");
     let parsed: Vec<serde_json::Value> = lines
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
     assert_eq!(parsed, items);
-    let csv = ok(sandbox(&[
-        "conversations",
-        "list",
-        "--limit",
-        "3",
-        "-O",
-        "csv",
-    ]));
+    let csv = list("csv");
     let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
     assert_eq!(rows.len(), 4);
     assert!(rows[0].starts_with("conversationId,accountId,projectId,"));
@@ -90,16 +79,18 @@ fn list_as_json_jsonl_and_csv() {
 #[test]
 fn list_all_and_offset_cover_every_conversation() {
     let mock = Mock::with_conversations(120);
-    let out = mock.run(&[
-        "conversations",
-        "list",
-        "--all",
-        "--limit",
-        "50",
-        "-O",
-        "jsonl",
-    ]);
-    let ids: std::collections::HashSet<String> = ok(out)
+    let list_all = |format: &str| {
+        ok(mock.run(&[
+            "conversations",
+            "list",
+            "--all",
+            "--limit",
+            "50",
+            "-O",
+            format,
+        ]))
+    };
+    let ids: std::collections::HashSet<String> = list_all("jsonl")
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("line");
@@ -107,15 +98,7 @@ fn list_all_and_offset_cover_every_conversation() {
         })
         .collect();
     assert_eq!(ids, mock.conversation_ids());
-    let all = ok(mock.run(&[
-        "conversations",
-        "list",
-        "--all",
-        "--limit",
-        "50",
-        "-O",
-        "csv",
-    ]));
+    let all = list_all("csv");
     let first = ok(mock.run(&["conversations", "list", "--limit", "2", "-O", "csv"]));
     assert_eq!(all.split("\r\n").filter(|r| !r.is_empty()).count(), 121);
     assert!(
@@ -152,15 +135,13 @@ fn audio_is_byte_identical_and_not_overwritten_without_force() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("call.wav");
     let file_arg = file.to_str().expect("utf-8 path");
-    let out = mock.run(&[
-        "conversations",
-        "audio",
-        &id,
-        "-o",
-        file_arg,
-        "--direction",
-        "agent",
-    ]);
+    // `conversations audio <id> -o <file>`, then `extra`.
+    let audio = |extra: &[&str]| {
+        let mut args = vec!["conversations", "audio", id.as_str(), "-o", file_arg];
+        args.extend_from_slice(extra);
+        mock.run(&args)
+    };
+    let out = audio(&["--direction", "agent"]);
     assert!(ok(out).starts_with("saved "));
     let served = mock.raw_get(&format!(
         "/v1/agents/{}/conversations/{id}/audio?direction=agent",
@@ -171,21 +152,12 @@ fn audio_is_byte_identical_and_not_overwritten_without_force() {
     assert_eq!(saved, served, "saved audio differs from the served bytes");
 
     std::fs::write(&file, b"keep me").expect("write");
-    let out = mock.run(&["conversations", "audio", &id, "-o", file_arg]);
+    let out = audio(&[]);
     assert_fails(&out, 8, "already exists");
     assert!(stderr(&out).contains("--force"));
     assert_eq!(std::fs::read(&file).expect("file"), b"keep me");
 
-    let out = mock.run(&[
-        "conversations",
-        "audio",
-        &id,
-        "-o",
-        file_arg,
-        "--force",
-        "-O",
-        "json",
-    ]);
+    let out = audio(&["--force", "-O", "json"]);
     let report: serde_json::Value = serde_json::from_str(&ok(out)).expect("JSON");
     assert_eq!(report["direction"], "combined");
     let combined = mock.raw_get(&format!(

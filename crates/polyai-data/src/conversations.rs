@@ -227,14 +227,40 @@ pub struct GetConversation {
 impl GetConversation {
     /// Sends the request (what awaiting the builder does).
     pub async fn send(self) -> Result<Conversation, Error> {
-        let call = Call::agent(
+        let reply = self
+            .agent
+            .inner
+            .execute(self.call(), &self.options, false)
+            .await?;
+        decode("get_conversation", reply)
+    }
+
+    /// Sends the request and returns the conversation as the API sent it: every field, `null`s
+    /// and number forms included. For tools that pass the record on untouched (archives, exports);
+    /// use [`send`](Self::send) for the typed model.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let raw: serde_json::Value = agent.conversations().get("CA1").json().await?;
+    /// println!("{raw}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn json(self) -> Result<serde_json::Value, Error> {
+        let reply = self
+            .agent
+            .inner
+            .execute(self.call(), &self.options, false)
+            .await?;
+        decode("get_conversation", reply)
+    }
+
+    fn call(&self) -> Call {
+        Call::agent(
             "get_conversation",
             Method::GET,
             &self.agent.agent_id,
             &["conversations", &self.conversation_id],
-        );
-        let reply = self.agent.inner.execute(call, &self.options, false).await?;
-        decode("get_conversation", reply)
+        )
     }
 }
 

@@ -151,3 +151,36 @@ async fn injected_faults_are_retried_or_reported() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn json_returns_the_conversation_as_sent() {
+    let (server, client, agent_id) = setup(10).await;
+    let id = server.conversation_id(0, 0);
+    let conversations = client.agent(&agent_id).conversations();
+    let raw = conversations.get(&id).json().await.expect("raw detail");
+    let typed = conversations.get(&id).await.expect("typed detail");
+
+    // Every key the server sent is there, nulls included, in the server's order.
+    let plain = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/agents/{agent_id}/conversations/{id}",
+            server.base_url()
+        ))
+        .header("X-API-KEY", SANDBOX_KEY)
+        .send()
+        .await
+        .expect("plain request")
+        .json::<serde_json::Value>()
+        .await
+        .expect("plain body");
+    assert_eq!(raw, plain);
+    assert!(raw.get("note").is_some_and(serde_json::Value::is_null));
+    assert_eq!(raw["conversationId"], typed.conversation_id.as_str());
+
+    let missing = conversations
+        .get("CA-nope")
+        .json()
+        .await
+        .expect_err("unknown id");
+    assert!(missing.is_not_found(), "{missing}");
+}

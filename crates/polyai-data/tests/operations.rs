@@ -3,7 +3,9 @@
 mod support;
 
 use polyai_data::models::ConversationExt;
-use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Error, Role};
+use polyai_data::{
+    Agent, Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Error, Role,
+};
 use serde_json::{Value, json};
 use support::{Recorded, Reply, TestServer, client_for, list_reply, summary};
 
@@ -67,6 +69,13 @@ fn chat_reply(id: &str, text: &str, ended: bool) -> Value {
     })
 }
 
+/// A server answering with [`router`], and agent `PROJECT-1` of a client pointed at it.
+async fn start() -> (TestServer, Agent) {
+    let server = TestServer::start(router).await;
+    let (client, _) = client_for(&server, KEY);
+    (server, client.agent("PROJECT-1"))
+}
+
 fn router(r: &Recorded) -> Reply {
     match (r.method.as_str(), r.path.as_str()) {
         ("GET", "/v1/agents/PROJECT-1/conversations") => list_reply(r, 3),
@@ -104,10 +113,8 @@ fn router(r: &Recorded) -> Reply {
 
 #[tokio::test]
 async fn list_one_page() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    let page = client
-        .agent("PROJECT-1")
+    let (server, agent) = start().await;
+    let page = agent
         .conversations()
         .list()
         .limit(2)
@@ -123,24 +130,16 @@ async fn list_one_page() {
 
 #[tokio::test]
 async fn list_without_parameters_sends_none() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    let page = client
-        .agent("PROJECT-1")
-        .conversations()
-        .list()
-        .await
-        .expect("page");
+    let (server, agent) = start().await;
+    let page = agent.conversations().list().await.expect("page");
     assert_eq!(page.items().len(), 3);
     assert_eq!(server.requests()[0].query, "");
 }
 
 #[tokio::test]
 async fn get_conversation_decodes_the_wire_detail() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    let c = client
-        .agent("PROJECT-1")
+    let (server, agent) = start().await;
+    let c = agent
         .conversations()
         .get("LOCAL-0725f700")
         .await
@@ -158,14 +157,8 @@ async fn get_conversation_decodes_the_wire_detail() {
 
 #[tokio::test]
 async fn not_found_is_a_typed_error_with_one_line_display() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    let err = client
-        .agent("PROJECT-1")
-        .conversations()
-        .get("missing")
-        .await
-        .expect_err("404");
+    let (server, agent) = start().await;
+    let err = agent.conversations().get("missing").await.expect_err("404");
     assert!(err.is_not_found());
     assert_eq!(err.code(), Some("CONVERSATIONS_NOT_FOUND"));
     assert!(!err.is_retryable());
@@ -188,10 +181,8 @@ async fn not_found_is_a_typed_error_with_one_line_display() {
 
 #[tokio::test]
 async fn audio_request_shape_and_download() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    let download = client
-        .agent("PROJECT-1")
+    let (server, agent) = start().await;
+    let download = agent
         .audio("CA1")
         .direction(Direction::User)
         .redacted(true)
@@ -208,9 +199,7 @@ async fn audio_request_shape_and_download() {
 
 #[tokio::test]
 async fn annotate_sends_typed_items_and_rejects_empty_lists() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    let agent = client.agent("PROJECT-1");
+    let (server, agent) = start().await;
     agent
         .annotate(
             "CA1",
@@ -230,10 +219,8 @@ async fn annotate_sends_typed_items_and_rejects_empty_lists() {
 
 #[tokio::test]
 async fn note_upsert() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    client
-        .agent("PROJECT-1")
+    let (server, agent) = start().await;
+    agent
         .note("CA1", "caller wants a refund")
         .await
         .expect("note");
@@ -242,10 +229,8 @@ async fn note_upsert() {
 
 #[tokio::test]
 async fn debug_chat_session_lifecycle() {
-    let server = TestServer::start(router).await;
-    let (client, _) = client_for(&server, KEY);
-    let mut chat = client
-        .agent("PROJECT-1")
+    let (server, agent) = start().await;
+    let mut chat = agent
         .debug_chat(
             ChatOptions::new(ClientEnv::Sandbox)
                 .variant("v1")

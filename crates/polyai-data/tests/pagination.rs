@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use polyai_data::Error;
 use serde_json::json;
-use support::{Recorded, Reply, TestServer, client_for, list_reply, summary};
+use support::{
+    Recorded, Reply, TestServer, client_for, limit_offset, list_a, list_reply, page_reply, summary,
+};
 
 fn offsets(server: &TestServer) -> Vec<(String, String)> {
     server
@@ -26,16 +28,10 @@ fn offsets(server: &TestServer) -> Vec<(String, String)> {
 async fn empty_listing() {
     let server = TestServer::start(|r: &Recorded| list_reply(r, 0)).await;
     let (client, _) = client_for(&server, "k");
-    let all = client
-        .agent("A")
-        .conversations()
-        .list()
-        .all()
-        .await
-        .expect("walk");
+    let all = list_a(&client).all().await.expect("walk");
     assert!(all.is_empty());
     assert_eq!(server.count(), 1);
-    let mut pages = client.agent("A").conversations().list().pages();
+    let mut pages = list_a(&client).pages();
     assert!(pages.try_next().await.expect("ok").is_none());
 }
 
@@ -43,14 +39,7 @@ async fn empty_listing() {
 async fn exact_multiple_of_the_page_size_needs_no_extra_request() {
     let server = TestServer::start(|r: &Recorded| list_reply(r, 30)).await;
     let (client, _) = client_for(&server, "k");
-    let all = client
-        .agent("A")
-        .conversations()
-        .list()
-        .limit(10)
-        .all()
-        .await
-        .expect("walk");
+    let all = list_a(&client).limit(10).all().await.expect("walk");
     let ids: Vec<_> = all.iter().map(|c| c.conversation_id.clone()).collect();
     assert_eq!(ids.len(), 30);
     assert_eq!(ids[29], "c29");
@@ -64,14 +53,7 @@ async fn exact_multiple_of_the_page_size_needs_no_extra_request() {
 async fn pages_stream_with_start_offset_and_max_items() {
     let server = TestServer::start(|r: &Recorded| list_reply(r, 100)).await;
     let (client, _) = client_for(&server, "k");
-    let mut pages = client
-        .agent("A")
-        .conversations()
-        .list()
-        .limit(20)
-        .offset(50)
-        .max_items(30)
-        .pages();
+    let mut pages = list_a(&client).limit(20).offset(50).max_items(30).pages();
     let first = pages.try_next().await.expect("ok").expect("page");
     assert_eq!(
         (first.offset(), first.items().len(), first.count()),
@@ -90,14 +72,7 @@ async fn count_growing_mid_walk_yields_duplicates_that_dedupe_removes() {
     let make = |arrivals: Arc<AtomicU64>| {
         move |r: &Recorded| {
             let new = arrivals.fetch_add(1, Ordering::SeqCst);
-            let limit: u64 = r
-                .query_param("limit")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(50);
-            let offset: u64 = r
-                .query_param("offset")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let (limit, offset) = limit_offset(r);
             let total = 25 + new;
             let all: Vec<String> = (0..new)
                 .rev()
@@ -110,18 +85,12 @@ async fn count_growing_mid_walk_yields_duplicates_that_dedupe_removes() {
                 .take(limit as usize)
                 .map(|id| summary(id))
                 .collect();
-            Reply::json(
-                200,
-                json!({"conversations": items, "count": total, "limit": limit, "offset": offset}),
-            )
+            page_reply(items, total, limit, offset)
         }
     };
     let server = TestServer::start(make(arrivals.clone())).await;
     let (client, _) = client_for(&server, "k");
-    let plain = client
-        .agent("A")
-        .conversations()
-        .list()
+    let plain = list_a(&client)
         .limit(10)
         .prefetch(false)
         .all()
@@ -135,10 +104,7 @@ async fn count_growing_mid_walk_yields_duplicates_that_dedupe_removes() {
     );
 
     arrivals.store(0, Ordering::SeqCst);
-    let deduped = client
-        .agent("A")
-        .conversations()
-        .list()
+    let deduped = list_a(&client)
         .limit(10)
         .prefetch(false)
         .dedupe(true)
@@ -156,25 +122,13 @@ async fn count_growing_mid_walk_yields_duplicates_that_dedupe_removes() {
 
 #[tokio::test]
 async fn count_shrinking_mid_walk_ends_the_walk() {
-    let calls = Arc::new(AtomicU64::new(0));
-    let server = TestServer::start(move |r: &Recorded| {
-        let total = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            100
-        } else {
-            15
-        };
+    let server = TestServer::counted(|call, r: &Recorded| {
+        let total = if call == 0 { 100 } else { 15 };
         list_reply(r, total)
     })
     .await;
     let (client, _) = client_for(&server, "k");
-    let all = client
-        .agent("A")
-        .conversations()
-        .list()
-        .limit(10)
-        .all()
-        .await
-        .expect("walk");
+    let all = list_a(&client).limit(10).all().await.expect("walk");
     assert_eq!(all.len(), 15);
     assert_eq!(server.count(), 2);
 }
@@ -186,14 +140,7 @@ async fn a_server_repeating_the_same_page_forever_is_stopped() {
     })
     .await;
     let (client, _) = client_for(&server, "k");
-    let err = client
-        .agent("A")
-        .conversations()
-        .list()
-        .limit(2)
-        .all()
-        .await
-        .expect_err("loop");
+    let err = list_a(&client).limit(2).all().await.expect_err("loop");
     assert!(
         matches!(err, Error::Pagination(ref m) if m.contains("same page")),
         "{err}"
@@ -209,7 +156,7 @@ async fn a_server_repeating_the_same_page_forever_is_stopped() {
 async fn prefetch_requests_the_next_page_before_the_caller_asks() {
     let server = TestServer::start(|r: &Recorded| list_reply(r, 30)).await;
     let (client, _) = client_for(&server, "k");
-    let mut pages = client.agent("A").conversations().list().limit(10).pages();
+    let mut pages = list_a(&client).limit(10).pages();
     let _first = pages.try_next().await.expect("ok").expect("page");
     for _ in 0..100 {
         if server.count() >= 2 {

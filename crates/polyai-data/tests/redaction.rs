@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use polyai_data::{Client, RetryPolicy};
 use serde_json::json;
-use support::{Recorded, Reply, TestServer, client_for, list_reply};
+use support::{Recorded, Reply, TestServer, client_for, list_a, list_reply};
 
 const KEY: &str = "sk-LEAK-CANARY-8d1f";
 
@@ -64,14 +64,7 @@ async fn key_is_absent_from_debug_display_errors_and_logs() {
         format!("{:?}", client.agent("A")),
     ];
 
-    client
-        .agent("A")
-        .conversations()
-        .list()
-        .limit(2)
-        .all()
-        .await
-        .expect("walk");
+    list_a(&client).limit(2).all().await.expect("walk");
     for id in ["u", "bad", "retry"] {
         let err = client
             .agent("A")

@@ -4,18 +4,17 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use polyai_data::{Annotation, AnnotationType, Error, RetryPolicy, Role, TransportKind};
+use polyai_data::{
+    AddAnnotations, Annotation, AnnotationType, Client, Error, RetryPolicy, Role, TransportKind,
+};
 use serde_json::json;
-use support::{Recorded, Reply, TestServer, client_for, list_reply};
+use support::{Recorded, Reply, TestServer, client_for, list_a, list_reply};
 
 /// A server that answers the scripted replies in order, then `fallback`.
 async fn scripted(script: Vec<Reply>, fallback: Reply) -> TestServer {
-    let next = Arc::new(AtomicUsize::new(0));
-    TestServer::start(move |_: &Recorded| {
-        let i = next.fetch_add(1, Ordering::SeqCst);
+    TestServer::counted(move |i, _: &Recorded| {
         script.get(i).cloned().unwrap_or_else(|| fallback.clone())
     })
     .await
@@ -37,12 +36,7 @@ fn ok_list() -> Reply {
 async fn retries_503_503_then_succeeds_with_one_correlation_id() {
     let server = scripted(vec![Reply::status(503), Reply::status(503)], ok_list()).await;
     let (client, delays) = client_for(&server, "k");
-    let page = client
-        .agent("A")
-        .conversations()
-        .list()
-        .await
-        .expect("third attempt succeeds");
+    let page = list_a(&client).await.expect("third attempt succeeds");
     assert_eq!(page.count(), 0);
     let requests = server.requests();
     assert_eq!(requests.len(), 3);
@@ -67,8 +61,8 @@ async fn retries_503_503_then_succeeds_with_one_correlation_id() {
 async fn each_logical_call_gets_a_fresh_correlation_id() {
     let server = scripted(vec![], ok_list()).await;
     let (client, _) = client_for(&server, "k");
-    client.agent("A").conversations().list().await.expect("ok");
-    client.agent("A").conversations().list().await.expect("ok");
+    list_a(&client).await.expect("ok");
+    list_a(&client).await.expect("ok");
     let r = server.requests();
     assert_ne!(
         r[0].header("x-polyai-correlation-id"),
@@ -88,12 +82,7 @@ async fn honours_retry_after_seconds_and_http_date() {
     )
     .await;
     let (client, delays) = client_for(&server, "k");
-    client
-        .agent("A")
-        .conversations()
-        .list()
-        .await
-        .expect("succeeds");
+    list_a(&client).await.expect("succeeds");
     let delays = delays.lock().expect("lock").clone();
     assert_eq!(delays[0], Duration::from_secs(7));
     // HTTP-date has one-second resolution.
@@ -115,12 +104,7 @@ async fn retry_after_beyond_the_cap_is_returned_not_waited() {
     )
     .await;
     let (client, delays) = client_for(&server, "k");
-    let err = client
-        .agent("A")
-        .conversations()
-        .list()
-        .await
-        .expect_err("429");
+    let err = list_a(&client).await.expect_err("429");
     assert!(err.is_rate_limited() && err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
     assert!(err.to_string().contains("retry after 3600s"), "{err}");
@@ -148,27 +132,27 @@ async fn gives_up_after_max_attempts() {
 async fn no_retry_override() {
     let server = scripted(vec![], Reply::status(503)).await;
     let (client, _) = client_for(&server, "k");
-    let _ = client.agent("A").conversations().list().no_retry().await;
+    let _ = list_a(&client).no_retry().await;
     assert_eq!(server.count(), 1);
 }
 
-fn annotation() -> [Annotation; 1] {
-    [Annotation::new(
-        1,
-        Role::Agent,
-        AnnotationType::MissingTopic,
-    )]
+/// The non-idempotent call of these tests: one annotation on conversation `c` of agent `A`.
+fn annotate(client: &Client) -> AddAnnotations {
+    client.agent("A").annotate(
+        "c",
+        [Annotation::new(
+            1,
+            Role::Agent,
+            AnnotationType::MissingTopic,
+        )],
+    )
 }
 
 #[tokio::test]
 async fn non_idempotent_call_is_not_retried_after_the_server_received_it() {
     let server = scripted(vec![Reply::status(503)], ack()).await;
     let (client, _) = client_for(&server, "k");
-    let err = client
-        .agent("A")
-        .annotate("c", annotation())
-        .await
-        .expect_err("503");
+    let err = annotate(&client).await.expect_err("503");
     assert_eq!(err.status(), Some(503));
     assert_eq!(
         server.count(),
@@ -187,18 +171,12 @@ async fn non_idempotent_call_is_not_retried_after_the_server_received_it() {
 async fn non_idempotent_call_is_retried_on_429_and_on_opt_in() {
     let server = scripted(vec![Reply::status(429)], ack()).await;
     let (client, _) = client_for(&server, "k");
-    client
-        .agent("A")
-        .annotate("c", annotation())
-        .await
-        .expect("429 retried");
+    annotate(&client).await.expect("429 retried");
     assert_eq!(server.count(), 2);
 
     let server = scripted(vec![Reply::status(503)], ack()).await;
     let (client, _) = client_for(&server, "k");
-    client
-        .agent("A")
-        .annotate("c", annotation())
+    annotate(&client)
         .retry(RetryPolicy::default().retry_non_idempotent(true))
         .await
         .expect("opted in");
@@ -209,10 +187,7 @@ async fn non_idempotent_call_is_retried_on_429_and_on_opt_in() {
 async fn timeouts_are_retried_for_reads_only() {
     let server = scripted(vec![ok_list().delay(Duration::from_millis(400))], ok_list()).await;
     let (client, delays) = client_for(&server, "k");
-    client
-        .agent("A")
-        .conversations()
-        .list()
+    list_a(&client)
         .timeout(Duration::from_millis(100))
         .await
         .expect("second attempt in time");
@@ -220,9 +195,7 @@ async fn timeouts_are_retried_for_reads_only() {
 
     let server = scripted(vec![], ack().delay(Duration::from_millis(400))).await;
     let (client, _) = client_for(&server, "k");
-    let err = client
-        .agent("A")
-        .annotate("c", annotation())
+    let err = annotate(&client)
         .timeout(Duration::from_millis(100))
         .await
         .expect_err("timeout");
@@ -259,11 +232,7 @@ async fn connect_errors_are_retried_even_for_non_idempotent_calls() {
         })
         .build()
         .expect("client");
-    let err = client
-        .agent("A")
-        .annotate("c", annotation())
-        .await
-        .expect_err("refused");
+    let err = annotate(&client).await.expect_err("refused");
     assert!(
         matches!(
             err,
@@ -300,7 +269,7 @@ async fn retries_work_under_paused_tokio_time_with_the_default_sleeper() {
         .expect("client");
     let started = std::time::Instant::now();
     tokio::time::pause();
-    client.agent("A").conversations().list().await.expect("ok");
+    list_a(&client).await.expect("ok");
     tokio::time::resume();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(server.count(), 2);
@@ -308,9 +277,8 @@ async fn retries_work_under_paused_tokio_time_with_the_default_sleeper() {
 
 #[tokio::test]
 async fn list_walk_retries_a_failing_page() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let server = TestServer::start(move |r: &Recorded| {
-        if calls.fetch_add(1, Ordering::SeqCst) == 1 {
+    let server = TestServer::counted(|call, r: &Recorded| {
+        if call == 1 {
             Reply::status(504)
         } else {
             list_reply(r, 25)
@@ -318,14 +286,7 @@ async fn list_walk_retries_a_failing_page() {
     })
     .await;
     let (client, _) = client_for(&server, "k");
-    let all = client
-        .agent("A")
-        .conversations()
-        .list()
-        .limit(10)
-        .all()
-        .await
-        .expect("walk");
+    let all = list_a(&client).limit(10).all().await.expect("walk");
     assert_eq!(all.len(), 25);
     assert_eq!(server.count(), 4);
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use polyai_data::Client;
-use support::{Recorded, Reply, TestServer, client_for, list_reply};
+use support::{Recorded, Reply, TestServer, client_for, list_a, list_reply};
 
 const KEY: &str = "sk-LEAK-CANARY-8d1f";
 
@@ -15,12 +15,7 @@ async fn unauthorized_names_the_host_and_the_studio_rule() {
     })
     .await;
     let (client, _) = client_for(&server, KEY);
-    let err = client
-        .agent("A")
-        .conversations()
-        .list()
-        .await
-        .expect_err("401");
+    let err = list_a(&client).await.expect_err("401");
     let text = err.to_string();
     assert!(err.is_unauthorized());
     assert!(text.contains(&format!("from {}", server.addr)), "{text}");
@@ -41,12 +36,7 @@ async fn cross_host_redirect_does_not_receive_the_key() {
     let server =
         TestServer::start(move |_: &Recorded| Reply::status(307).header("location", &target)).await;
     let (client, _) = client_for(&server, KEY);
-    let err = client
-        .agent("A")
-        .conversations()
-        .list()
-        .await
-        .expect_err("redirect not followed");
+    let err = list_a(&client).await.expect_err("redirect not followed");
     assert_eq!(err.status(), Some(307));
     assert_eq!(other.count(), 0, "the other host received a request");
 
@@ -82,12 +72,7 @@ async fn same_host_redirect_is_followed() {
         .base_url(format!("{}/old", server.url()))
         .build()
         .expect("client");
-    let page = client
-        .agent("A")
-        .conversations()
-        .list()
-        .await
-        .expect("followed");
+    let page = list_a(&client).await.expect("followed");
     assert_eq!(page.items().len(), 2);
     assert_eq!(server.count(), 2);
 }

@@ -61,11 +61,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/v1/agents/{agent_id}/conversations/{conversation_id}/annotation",
-            post(add_annotations),
+            post(mutate::<Annotations>),
         )
         .route(
             "/v1/agents/{agent_id}/conversations/{conversation_id}/note",
-            post(upsert_note),
+            post(mutate::<Note>),
         )
         .route("/v1/agents/{agent_id}/debug-chat", post(create_debug_chat))
         .route(
@@ -528,23 +528,52 @@ fn storage_error(e: crate::state::StateError) -> ApiError {
     )
 }
 
-async fn add_annotations(
-    State(state): Shared,
-    headers: HeaderMap,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let (_, c) = target(&state, &headers, path)?;
-    let body = json_body(body, ApiError::validation)?;
-    let items = parse_annotations(&body, c.turns.len())?;
-    state
-        .store
-        .add_annotations(&c.id, items)
-        .map_err(storage_error)?;
-    Ok(success(StatusCode::CREATED))
+/// A per-conversation mutation: validates the JSON body and stores what it carries.
+trait Mutation {
+    fn apply(state: &AppState, c: &Conversation, body: &Map<String, Value>)
+    -> Result<(), ApiError>;
 }
 
-async fn upsert_note(
+/// `addAnnotations`.
+enum Annotations {}
+
+impl Mutation for Annotations {
+    fn apply(
+        state: &AppState,
+        c: &Conversation,
+        body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let items = parse_annotations(body, c.turns.len())?;
+        state
+            .store
+            .add_annotations(&c.id, items)
+            .map_err(storage_error)
+    }
+}
+
+/// `upsertNote`.
+enum Note {}
+
+impl Mutation for Note {
+    fn apply(
+        state: &AppState,
+        c: &Conversation,
+        body: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let note = opt_string(body, "note", ApiError::validation)?
+            .ok_or_else(|| ApiError::validation("note is required."))?;
+        if note.chars().count() > MAX_NOTE_CHARS {
+            return Err(ApiError::validation(format!(
+                "note may be at most {MAX_NOTE_CHARS} characters."
+            )));
+        }
+        state.store.set_note(&c.id, note).map_err(storage_error)
+    }
+}
+
+/// The handler of the per-conversation mutations: looks the conversation up, reads the JSON
+/// body, applies `M` and answers `201 {"success": true}`.
+async fn mutate<M: Mutation>(
     State(state): Shared,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -552,14 +581,7 @@ async fn upsert_note(
 ) -> Result<Response, ApiError> {
     let (_, c) = target(&state, &headers, path)?;
     let body = json_body(body, ApiError::validation)?;
-    let note = opt_string(&body, "note", ApiError::validation)?
-        .ok_or_else(|| ApiError::validation("note is required."))?;
-    if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::validation(format!(
-            "note may be at most {MAX_NOTE_CHARS} characters."
-        )));
-    }
-    state.store.set_note(&c.id, note).map_err(storage_error)?;
+    M::apply(&state, &c, &body)?;
     Ok(success(StatusCode::CREATED))
 }
 

@@ -207,13 +207,27 @@ fn summary_csv_row(c: &ConversationSummary) -> Vec<String> {
 /// `conversations get`.
 pub async fn get(ctx: &Ctx<'_>, args: &GetArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
-    let conversation = agent.conversations().get(&args.id).await?;
-    let mut out = std::io::stdout().lock();
+    let request = agent.conversations().get(&args.id);
     match ctx.format {
-        OutputFormat::Json => write_json(&mut out, &conversation),
-        OutputFormat::Jsonl => write_json_line(&mut out, &conversation),
-        OutputFormat::Csv => transcript_csv(&conversation).write_csv(&mut out),
-        OutputFormat::Table => out.write_all(conversation_view(&conversation).as_bytes()),
+        // JSON output is the record exactly as the API sent it (nulls and number forms included).
+        OutputFormat::Json | OutputFormat::Jsonl => {
+            let raw = request.json().await?;
+            let mut out = std::io::stdout().lock();
+            if ctx.format == OutputFormat::Json {
+                write_json(&mut out, &raw)
+            } else {
+                write_json_line(&mut out, &raw)
+            }
+        }
+        OutputFormat::Csv | OutputFormat::Table => {
+            let conversation = request.await?;
+            let mut out = std::io::stdout().lock();
+            if ctx.format == OutputFormat::Csv {
+                transcript_csv(&conversation).write_csv(&mut out)
+            } else {
+                out.write_all(conversation_view(&conversation).as_bytes())
+            }
+        }
     }
     .map_err(stdout_error)
 }

@@ -150,6 +150,18 @@ impl TestServer {
         }
     }
 
+    /// Like [`start`](TestServer::start), with the handler also told which request this is
+    /// (0 for the first).
+    pub async fn counted(
+        handler: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        TestServer::start(move |r: &Recorded| {
+            handler(calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst), r)
+        })
+        .await
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -317,8 +329,8 @@ pub fn summary(id: &str) -> serde_json::Value {
     })
 }
 
-/// A list response over `total` conversations `c0…`, honouring `limit`/`offset`.
-pub fn list_reply(request: &Recorded, total: u64) -> Reply {
+/// The `limit` and `offset` a list request asks for (defaults 50 and 0).
+pub fn limit_offset(request: &Recorded) -> (u64, u64) {
     let limit: u64 = request
         .query_param("limit")
         .and_then(|v| v.parse().ok())
@@ -327,11 +339,27 @@ pub fn list_reply(request: &Recorded, total: u64) -> Reply {
         .query_param("offset")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let items: Vec<_> = (offset..total.min(offset + limit))
-        .map(|i| summary(&format!("c{i}")))
-        .collect();
+    (limit, offset)
+}
+
+/// A list response carrying `items` out of `total`.
+pub fn page_reply(items: Vec<serde_json::Value>, total: u64, limit: u64, offset: u64) -> Reply {
     Reply::json(
         200,
         serde_json::json!({"conversations": items, "count": total, "limit": limit, "offset": offset}),
     )
+}
+
+/// A list response over `total` conversations `c0…`, honouring `limit`/`offset`.
+pub fn list_reply(request: &Recorded, total: u64) -> Reply {
+    let (limit, offset) = limit_offset(request);
+    let items: Vec<_> = (offset..total.min(offset + limit))
+        .map(|i| summary(&format!("c{i}")))
+        .collect();
+    page_reply(items, total, limit, offset)
+}
+
+/// The conversation listing of agent `A`, the agent the scripted servers answer for.
+pub fn list_a(client: &polyai_data::Client) -> polyai_data::ListConversations {
+    client.agent("A").conversations().list()
 }
