@@ -4,6 +4,7 @@ use reqwest::Method;
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::meta::ResponseMeta;
 use crate::models::{AddAnnotationsBody, AnnotationItem};
 use crate::transport::{Call, CallOptions, decode_ack};
 
@@ -88,6 +89,23 @@ impl AddAnnotations {
     /// Sends the request (what awaiting the builder does). Fails with
     /// [`Error::InvalidRequest`] before sending when the list is empty.
     pub async fn send(self) -> Result<(), Error> {
+        self.send_with_meta().await.map(|((), _)| ())
+    }
+
+    /// Like [`send`](Self::send), and returns the response's status, correlation id and
+    /// headers.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// use polyai_data::{Annotation, AnnotationType, Role};
+    /// let ((), meta) = agent
+    ///     .annotate("CA1", [Annotation::new(2, Role::Agent, AnnotationType::WrongInfo)])
+    ///     .send_with_meta()
+    ///     .await?;
+    /// println!("annotated ({}), correlation id {}", meta.status(), meta.correlation_id());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with_meta(self) -> Result<((), ResponseMeta), Error> {
         if self.annotations.is_empty() {
             return Err(Error::InvalidRequest(
                 "add_annotations needs at least one annotation".into(),
@@ -104,7 +122,7 @@ impl AddAnnotations {
         )
         .json_body(&body)?;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
-        decode_ack("add_annotations", reply)
+        decode_ack("add_annotations", reply).map(|meta| ((), meta))
     }
 }
 

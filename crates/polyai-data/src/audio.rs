@@ -9,11 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use reqwest::Method;
-use reqwest::header::CONTENT_TYPE;
 use tokio::io::{AsyncRead, AsyncWriteExt, BufWriter};
 
 use crate::client::Inner;
 use crate::error::{Error, TransportKind};
+use crate::meta::ResponseMeta;
 use crate::transport::{Call, CallOptions, Payload};
 
 /// Which side of the call a recording holds.
@@ -125,19 +125,13 @@ impl AudioRequest {
             call.query.push(("redacted", redacted.to_string()));
         }
         let reply = self.inner.execute(call, &self.options, true).await?;
-        let content_type = reply
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let Payload::Stream(response) = reply.payload else {
             return Err(Error::Config("internal: audio body was buffered".into()));
         };
         Ok(AudioDownload {
             conversation_id: self.conversation_id,
             content_length: response.content_length(),
-            content_type,
-            correlation_id: reply.correlation_id,
+            meta: reply.meta,
             idle_timeout: self.inner.idle_timeout,
             host: self.inner.host.clone(),
             response,
@@ -196,8 +190,7 @@ pub struct SavedAudio {
 pub struct AudioDownload {
     conversation_id: String,
     content_length: Option<u64>,
-    content_type: Option<String>,
-    correlation_id: String,
+    meta: ResponseMeta,
     idle_timeout: Duration,
     host: String,
     response: reqwest::Response,
@@ -208,8 +201,8 @@ impl std::fmt::Debug for AudioDownload {
         f.debug_struct("AudioDownload")
             .field("conversation_id", &self.conversation_id)
             .field("content_length", &self.content_length)
-            .field("content_type", &self.content_type)
-            .field("correlation_id", &self.correlation_id)
+            .field("content_type", &self.content_type())
+            .field("correlation_id", &self.correlation_id())
             .finish_non_exhaustive()
     }
 }
@@ -222,12 +215,24 @@ impl AudioDownload {
 
     /// `Content-Type` of the response (normally `audio/wav`).
     pub fn content_type(&self) -> Option<&str> {
-        self.content_type.as_deref()
+        self.meta.header("content-type")
     }
 
     /// Correlation id of the request.
     pub fn correlation_id(&self) -> &str {
-        &self.correlation_id
+        self.meta.correlation_id()
+    }
+
+    /// Status, correlation id and headers of the response.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let download = agent.audio("CA1").await?;
+    /// println!("{} {:?}", download.meta().status(), download.meta().header("content-disposition"));
+    /// # Ok(()) }
+    /// ```
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
     }
 
     /// The conversation the recording belongs to.
@@ -250,7 +255,7 @@ impl AudioDownload {
             expected: self.content_length,
             received: 0,
             idle: self.idle_timeout,
-            meta: (self.conversation_id, self.correlation_id, self.host),
+            meta: (self.conversation_id, self.meta.correlation_id, self.host),
             response: self.response,
             done: false,
         };

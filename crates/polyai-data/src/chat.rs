@@ -4,6 +4,7 @@ use reqwest::Method;
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::meta::ResponseMeta;
 use crate::models::{
     ChatMetadataResponse, CreateDebugChatBody, DebugChatResponse, RespondDebugChatBody,
 };
@@ -180,7 +181,8 @@ impl StartChat {
         )
         .json_body(&body)?;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
-        let greeting = ChatReply(decode("create_debug_chat", reply)?);
+        let (response, meta) = decode("create_debug_chat", reply)?;
+        let greeting = ChatReply { response, meta };
         let mut options = self.options;
         options.correlation_id = None;
         Ok(ChatSession {
@@ -277,7 +279,7 @@ impl ChatSession {
         let result = self.agent.inner.execute(call, &self.options, false).await;
         let reply =
             match result.and_then(|r| decode::<DebugChatResponse>("send_debug_chat_message", r)) {
-                Ok(reply) => ChatReply(reply),
+                Ok((response, meta)) => ChatReply { response, meta },
                 Err(err) => {
                     if err.status() == Some(410) || err.code() == Some("CHAT_CONVERSATION_ENDED") {
                         self.ended = true;
@@ -332,6 +334,8 @@ impl ChatMessage {
 
 /// One agent turn of a debug chat.
 ///
+/// Two replies are equal when their wire models are; [`meta`](Self::meta) is not compared.
+///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
 /// use polyai_data::{ChatOptions, ClientEnv};
@@ -340,47 +344,70 @@ impl ChatMessage {
 /// println!("{} (node {})", reply.text(), reply.metadata().current_node);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChatReply(DebugChatResponse);
+#[derive(Debug, Clone)]
+pub struct ChatReply {
+    response: DebugChatResponse,
+    meta: ResponseMeta,
+}
+
+impl PartialEq for ChatReply {
+    fn eq(&self, other: &Self) -> bool {
+        self.response == other.response
+    }
+}
 
 impl ChatReply {
     /// The agent's reply text.
     pub fn text(&self) -> &str {
-        &self.0.response
+        &self.response.response
     }
 
     /// The user input this reply answers (`""` for the greeting).
     pub fn user_input(&self) -> &str {
-        &self.0.user_input
+        &self.response.user_input
     }
 
     /// Whether the agent ended the conversation with this turn.
     pub fn is_ended(&self) -> bool {
-        self.0.conversation_ended
+        self.response.conversation_ended
     }
 
     /// Whether the reply was deferred (e.g. while a slow function runs).
     pub fn is_delayed(&self) -> bool {
-        self.0.delayed_response
+        self.response.delayed_response
     }
 
     /// Session id.
     pub fn conversation_id(&self) -> &str {
-        &self.0.conversation_id
+        &self.response.conversation_id
     }
 
     /// Per-turn debug information: state, current node, node trace, function events, ….
     pub fn metadata(&self) -> &ChatMetadataResponse {
-        &self.0.metadata
+        &self.response.metadata
+    }
+
+    /// Status, correlation id and headers of the response that carried this turn.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// use polyai_data::{ChatOptions, ClientEnv};
+    /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
+    /// let reply = chat.send("hello").await?;
+    /// println!("{} (correlation id {})", reply.text(), reply.meta().correlation_id());
+    /// # Ok(()) }
+    /// ```
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
     }
 
     /// The full wire model.
     pub fn as_response(&self) -> &DebugChatResponse {
-        &self.0
+        &self.response
     }
 
     /// Takes the full wire model.
     pub fn into_response(self) -> DebugChatResponse {
-        self.0
+        self.response
     }
 }

@@ -6,9 +6,10 @@ use reqwest::Method;
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
 use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
-use crate::transport::{Call, CallOptions, decode};
+use crate::transport::{Call, CallOptions, Reply, decode};
 
 /// Conversation operations of one agent; from [`Agent::conversations`].
 ///
@@ -194,13 +195,14 @@ async fn fetch_page(
         call.query.push(("offset", offset.to_string()));
     }
     let reply = agent.inner.execute(call, options, false).await?;
-    let body: GetConversationsResponse = decode("list_conversations", reply)?;
+    let (body, meta): (GetConversationsResponse, _) = decode("list_conversations", reply)?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Page {
         count: non_negative(body.count),
         offset: offset.unwrap_or_else(|| non_negative(body.offset)),
         limit: limit.unwrap_or_else(|| non_negative(body.limit)),
         items: body.conversations,
+        meta,
     })
 }
 
@@ -227,12 +229,22 @@ pub struct GetConversation {
 impl GetConversation {
     /// Sends the request (what awaiting the builder does).
     pub async fn send(self) -> Result<Conversation, Error> {
-        let reply = self
-            .agent
-            .inner
-            .execute(self.call(), &self.options, false)
-            .await?;
-        decode("get_conversation", reply)
+        self.send_with_meta()
+            .await
+            .map(|(conversation, _)| conversation)
+    }
+
+    /// Sends the request and returns the conversation with the response's status,
+    /// correlation id and headers.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let (conversation, meta) = agent.conversations().get("CA1").send_with_meta().await?;
+    /// println!("{} (status {}, correlation id {})", conversation.conversation_id, meta.status(), meta.correlation_id());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with_meta(self) -> Result<(Conversation, ResponseMeta), Error> {
+        decode("get_conversation", self.reply().await?)
     }
 
     /// Sends the request and returns the conversation as the API sent it: every field, `null`s
@@ -246,21 +258,17 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json(self) -> Result<serde_json::Value, Error> {
-        let reply = self
-            .agent
-            .inner
-            .execute(self.call(), &self.options, false)
-            .await?;
-        decode("get_conversation", reply)
+        decode("get_conversation", self.reply().await?).map(|(raw, _)| raw)
     }
 
-    fn call(&self) -> Call {
-        Call::agent(
+    async fn reply(self) -> Result<Reply, Error> {
+        let call = Call::agent(
             "get_conversation",
             Method::GET,
             &self.agent.agent_id,
             &["conversations", &self.conversation_id],
-        )
+        );
+        self.agent.inner.execute(call, &self.options, false).await
     }
 }
 

@@ -51,6 +51,8 @@
 //!   offset, max items, prefetch, de-duplication and loop guards (see [`paginate`]).
 //! - **Audio** ([`AudioDownload`]): content length, byte stream, `AsyncRead`, and a checked,
 //!   atomic [`save_to`](AudioDownload::save_to) with progress; memory stays flat.
+//! - **Response metadata** ([`ResponseMeta`]): status, correlation id and headers of a
+//!   successful call, from `send_with_meta()`, [`Page::meta`] and [`ChatReply::meta`].
 //! - **Errors**: one [`Error`] with `status()`, `code()`, `is_not_found()`,
 //!   `is_rate_limited()`, `is_retryable()`, `correlation_id()`; decode errors name the JSON
 //!   path.
@@ -76,6 +78,7 @@ mod client;
 mod config;
 mod conversations;
 mod error;
+mod meta;
 pub mod models;
 mod notes;
 mod options;
@@ -94,6 +97,7 @@ pub use config::{
 };
 pub use conversations::{Conversations, GetConversation, ListConversations};
 pub use error::{ApiError, DecodeError, Error, TransportKind};
+pub use meta::ResponseMeta;
 pub use models::{Conversation, ConversationExt, ConversationSummary};
 pub use notes::UpsertNote;
 pub use paginate::{ItemStream, Page, PageStream};

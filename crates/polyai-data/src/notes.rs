@@ -4,6 +4,7 @@ use reqwest::Method;
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::meta::ResponseMeta;
 use crate::models::UpsertNoteBody;
 use crate::retry::Idempotency;
 use crate::transport::{Call, CallOptions, decode_ack};
@@ -29,6 +30,19 @@ pub struct UpsertNote {
 impl UpsertNote {
     /// Sends the request (what awaiting the builder does).
     pub async fn send(self) -> Result<(), Error> {
+        self.send_with_meta().await.map(|((), _)| ())
+    }
+
+    /// Like [`send`](Self::send), and returns the response's status, correlation id and
+    /// headers.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let ((), meta) = agent.note("CA1", "called back").send_with_meta().await?;
+    /// println!("saved ({}), correlation id {}", meta.status(), meta.correlation_id());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with_meta(self) -> Result<((), ResponseMeta), Error> {
         let mut call = Call::agent(
             "upsert_note",
             Method::POST,
@@ -38,7 +52,7 @@ impl UpsertNote {
         .json_body(&UpsertNoteBody { note: self.note })?;
         call.idempotency = Idempotency::Idempotent;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
-        decode_ack("upsert_note", reply)
+        decode_ack("upsert_note", reply).map(|meta| ((), meta))
     }
 }
 

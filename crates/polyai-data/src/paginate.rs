@@ -26,6 +26,7 @@ use std::task::{Context, Poll};
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 
 use crate::error::Error;
+use crate::meta::ResponseMeta;
 
 /// One page of results.
 ///
@@ -41,6 +42,7 @@ pub struct Page<T> {
     pub(crate) count: u64,
     pub(crate) offset: u64,
     pub(crate) limit: u64,
+    pub(crate) meta: ResponseMeta,
 }
 
 impl<T> Page<T> {
@@ -69,6 +71,17 @@ impl<T> Page<T> {
         let next = self.offset + self.items.len() as u64;
         (!self.items.is_empty() && (self.items.len() as u64) >= self.limit && next < self.count)
             .then_some(next)
+    }
+    /// Status, correlation id and headers of the response that carried this page.
+    ///
+    /// ```no_run
+    /// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+    /// let page = client.agent("PROJECT-1").conversations().list().correlation_id("audit-7").await?;
+    /// println!("{} items, correlation id {}", page.items().len(), page.meta().correlation_id());
+    /// # Ok(()) }
+    /// ```
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
     }
 }
 
@@ -403,6 +416,7 @@ mod tests {
                     count: count_override.unwrap_or(all.len() as u64),
                     offset,
                     limit,
+                    meta: ResponseMeta::empty(),
                 })
             })
         })
@@ -523,6 +537,7 @@ mod tests {
                     count: offset + limit * 2,
                     offset,
                     limit,
+                    meta: ResponseMeta::empty(),
                 })
             })
         });

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use crate::client::Inner;
 use crate::error::{ApiError, DecodeError, Error, TransportKind, snippet};
+use crate::meta::ResponseMeta;
 use crate::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after};
 
 /// Request header carrying the correlation id.
@@ -88,8 +89,8 @@ impl Call {
 
 /// A successful answer.
 pub(crate) struct Reply {
-    pub(crate) headers: HeaderMap,
-    pub(crate) correlation_id: String,
+    /// Status, correlation id (echoed, else sent) and headers.
+    pub(crate) meta: ResponseMeta,
     pub(crate) payload: Payload,
 }
 
@@ -176,7 +177,8 @@ impl Inner {
                 )),
             };
             let (failure, retry_after, error) = match outcome {
-                Ok((status, reply)) => {
+                Ok(reply) => {
+                    let status = reply.meta.status;
                     span.record("status", status);
                     span.record("duration_ms", started.elapsed().as_millis() as u64);
                     tracing::debug!(status, attempt, "call succeeded");
@@ -233,7 +235,7 @@ impl Inner {
         url: &Url,
         correlation_id: &str,
         stream: bool,
-    ) -> Result<(u16, Reply), AttemptError> {
+    ) -> Result<Reply, AttemptError> {
         let mut request = self
             .http
             .request(call.method.clone(), url.clone())
@@ -267,14 +269,14 @@ impl Inner {
         } else {
             Payload::Body(response.bytes().await.map_err(transport)?)
         };
-        Ok((
-            status,
-            Reply {
-                headers,
+        Ok(Reply {
+            meta: ResponseMeta {
+                status,
                 correlation_id,
-                payload,
+                headers,
             },
-        ))
+            payload,
+        })
     }
 
     fn api_error(
@@ -379,27 +381,29 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> Bytes {
     Bytes::from(body)
 }
 
-/// Decodes a JSON body, naming the JSON path of the first mismatch.
+/// Decodes a JSON body, naming the JSON path of the first mismatch; hands back the
+/// response metadata with it.
 pub(crate) fn decode<T: DeserializeOwned>(
     operation: &'static str,
     reply: Reply,
-) -> Result<T, Error> {
+) -> Result<(T, ResponseMeta), Error> {
     let body = match reply.payload {
         Payload::Body(body) => body,
         Payload::Stream(_) => Bytes::new(),
     };
-    decode_bytes(operation, &body, &reply.correlation_id)
+    let value = decode_bytes(operation, &body, &reply.meta.correlation_id)?;
+    Ok((value, reply.meta))
 }
 
 /// Decodes the acknowledgement of a mutation: an empty body or `{"success": true}`.
-pub(crate) fn decode_ack(operation: &'static str, reply: Reply) -> Result<(), Error> {
+pub(crate) fn decode_ack(operation: &'static str, reply: Reply) -> Result<ResponseMeta, Error> {
     if let Payload::Body(body) = &reply.payload
         && body.iter().all(u8::is_ascii_whitespace)
     {
-        return Ok(());
+        return Ok(reply.meta);
     }
-    let _: crate::models::OperationSuccessResponse = decode(operation, reply)?;
-    Ok(())
+    let (_, meta): (crate::models::OperationSuccessResponse, _) = decode(operation, reply)?;
+    Ok(meta)
 }
 
 pub(crate) fn decode_bytes<T: DeserializeOwned>(

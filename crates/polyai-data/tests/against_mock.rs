@@ -184,3 +184,83 @@ async fn json_returns_the_conversation_as_sent() {
         .expect_err("unknown id");
     assert!(missing.is_not_found(), "{missing}");
 }
+
+#[tokio::test]
+async fn successful_calls_carry_their_response_meta() {
+    let (server, client, agent_id) = setup(10).await;
+    let agent = client.agent(&agent_id);
+    let json = |meta: &polyai_data::ResponseMeta| {
+        meta.header("content-type")
+            .is_some_and(|v| v.starts_with("application/json"))
+    };
+
+    let page = agent
+        .conversations()
+        .list()
+        .correlation_id("meta-list")
+        .await
+        .expect("page");
+    assert_eq!(page.meta().status(), 200);
+    assert_eq!(page.meta().correlation_id(), "meta-list");
+    assert!(json(page.meta()), "{:?}", page.meta());
+    let id = page.items()[0].conversation_id.clone();
+
+    let (detail, meta) = agent
+        .conversations()
+        .get(&id)
+        .correlation_id("meta-get")
+        .send_with_meta()
+        .await
+        .expect("detail");
+    assert_eq!(detail.conversation_id, id);
+    assert_eq!((meta.status(), meta.correlation_id()), (200, "meta-get"));
+    assert!(json(&meta), "{meta:?}");
+    assert_eq!(meta.header("Content-Type"), meta.header("content-type"));
+    assert_eq!(meta.header("X-PolyAI-Correlation-Id"), Some("meta-get"));
+    assert!(
+        meta.headers()
+            .any(|(name, value)| name == "x-polyai-correlation-id" && value == b"meta-get"),
+        "{meta:?}"
+    );
+
+    let ((), meta) = agent
+        .annotate(
+            &id,
+            [Annotation::new(0, Role::User, AnnotationType::MissingTopic)],
+        )
+        .correlation_id("meta-annotate")
+        .send_with_meta()
+        .await
+        .expect("annotate");
+    assert_eq!(
+        (meta.status(), meta.correlation_id()),
+        (201, "meta-annotate")
+    );
+    assert!(json(&meta), "{meta:?}");
+
+    let ((), meta) = agent
+        .note(&id, "meta checked")
+        .correlation_id("meta-note")
+        .send_with_meta()
+        .await
+        .expect("note");
+    assert_eq!((meta.status(), meta.correlation_id()), (201, "meta-note"));
+    assert!(json(&meta), "{meta:?}");
+
+    let mut chat = agent
+        .debug_chat(ChatOptions::new(ClientEnv::Sandbox))
+        .correlation_id("meta-chat")
+        .await
+        .expect("chat");
+    let greeting = chat.greeting().meta();
+    assert_eq!(
+        (greeting.status(), greeting.correlation_id()),
+        (201, "meta-chat")
+    );
+    let reply = chat.send("hello").await.expect("reply");
+    assert_eq!(reply.meta().status(), 200);
+    assert!(reply.meta().correlation_id().starts_with("polyai-rs-"));
+    assert_ne!(reply.meta().correlation_id(), "meta-chat");
+    assert!(json(reply.meta()), "{:?}", reply.meta());
+    server.shutdown().await;
+}
