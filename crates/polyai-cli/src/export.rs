@@ -219,9 +219,7 @@ fn prepare_audio_dir(audio: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(audio).map_err(|e| CliError::file("creating", audio, e))?;
     let entries = std::fs::read_dir(audio).map_err(|e| CliError::file("reading", audio, e))?;
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".part") {
+        if polyai_data::is_partial_download(&entry.path()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

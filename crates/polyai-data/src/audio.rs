@@ -449,6 +449,26 @@ impl std::fmt::Debug for AudioStream {
     }
 }
 
+/// Ending of the temporary files [`AudioDownload::save_to`] writes (`.<name>.<random>.part`).
+const PART_SUFFIX: &str = ".part";
+
+/// Whether `path` names a temporary file that [`AudioDownload::save_to`] writes next to its
+/// target (`.<name>.<random>.part`). A finished or failed save removes its own; a killed process
+/// leaves one behind, which is safe to delete while no download into that folder is running.
+///
+/// ```
+/// use std::path::Path;
+///
+/// assert!(polyai_data::is_partial_download(Path::new("audio/.CA1.wav.0123456789ab.part")));
+/// assert!(!polyai_data::is_partial_download(Path::new("audio/CA1.wav")));
+/// ```
+pub fn is_partial_download(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| {
+        let name = name.to_string_lossy();
+        name.starts_with('.') && name.ends_with(PART_SUFFIX)
+    })
+}
+
 /// A `.part` file next to the target, removed on drop unless disarmed.
 struct TempFile {
     path: PathBuf,
@@ -462,7 +482,7 @@ impl TempFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "audio.wav".into());
         let unique = uuid::Uuid::new_v4().simple().to_string();
-        let file = format!(".{name}.{}.part", &unique[..12]);
+        let file = format!(".{name}.{}{PART_SUFFIX}", &unique[..12]);
         TempFile {
             path: target.with_file_name(file),
             armed: true,
@@ -589,6 +609,7 @@ mod tests {
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with(".a.wav."))
         );
+        assert!(is_partial_download(&temp.path));
         std::fs::write(&temp.path, b"x").ok();
         let p = temp.path.clone();
         drop(temp);

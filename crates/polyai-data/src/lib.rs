@@ -88,7 +88,9 @@ mod retry;
 mod transport;
 
 pub use annotations::{AddAnnotations, Annotation, AnnotationType, Role};
-pub use audio::{AudioDownload, AudioRequest, AudioStream, Direction, Progress, SavedAudio};
+pub use audio::{
+    AudioDownload, AudioRequest, AudioStream, Direction, Progress, SavedAudio, is_partial_download,
+};
 pub use auth::ApiKey;
 pub use chat::{ChatMessage, ChatOptions, ChatReply, ChatSession, ClientEnv, StartChat};
 pub use client::{Agent, Client};
