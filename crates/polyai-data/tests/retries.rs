@@ -185,18 +185,20 @@ async fn non_idempotent_call_is_retried_on_429_and_on_opt_in() {
 
 #[tokio::test]
 async fn timeouts_are_retried_for_reads_only() {
-    let server = scripted(vec![ok_list().delay(Duration::from_millis(400))], ok_list()).await;
+    // Margins are wide on purpose (a 1 s per-attempt timeout against a 10 s stall): on a loaded CI
+    // machine a loopback call can take well over 100 ms, and the second attempt must fit the timeout.
+    let server = scripted(vec![ok_list().delay(Duration::from_secs(10))], ok_list()).await;
     let (client, delays) = client_for(&server, "k");
     list_a(&client)
-        .timeout(Duration::from_millis(100))
+        .timeout(Duration::from_secs(1))
         .await
         .expect("second attempt in time");
     assert_eq!(delays.lock().expect("lock").len(), 1);
 
-    let server = scripted(vec![], ack().delay(Duration::from_millis(400))).await;
+    let server = scripted(vec![], ack().delay(Duration::from_secs(10))).await;
     let (client, _) = client_for(&server, "k");
     let err = annotate(&client)
-        .timeout(Duration::from_millis(100))
+        .timeout(Duration::from_secs(1))
         .await
         .expect_err("timeout");
     assert!(

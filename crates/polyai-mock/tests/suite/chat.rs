@@ -106,7 +106,8 @@ async fn chat_ids_are_deterministic_and_caller_ids_honoured() {
 #[tokio::test]
 async fn idle_sessions_time_out() {
     let env = start(MockConfig {
-        chat_idle_timeout: Duration::from_millis(300),
+        // Wide enough that the first message always arrives in time on a loaded machine.
+        chat_idle_timeout: Duration::from_secs(3),
         ..MockConfig::default()
     })
     .await;
@@ -115,7 +116,7 @@ async fn idle_sessions_time_out() {
         .post(&path, json!({"clientEnv": "sandbox", "message": "hi"}))
         .await;
     assert_eq!(status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let (status, body) = env
         .post(&path, json!({"clientEnv": "sandbox", "message": "hi"}))
         .await;

@@ -1,7 +1,5 @@
 //! Determinism and scale of the generated data.
 
-use std::time::Instant;
-
 use polyai_mock::MockConfig;
 use reqwest::{Method, StatusCode};
 
@@ -41,7 +39,6 @@ async fn same_seed_same_bytes() {
 async fn a_million_conversations_cost_nothing() {
     let before = rss_kib();
     let env = start(MockConfig::default().conversations(1_000_000)).await;
-    let started = Instant::now();
     let (status, body) = env
         .get(&env.agent_path("/conversations?limit=50&offset=999950"))
         .await;
@@ -58,11 +55,7 @@ async fn a_million_conversations_cost_nothing() {
     assert_eq!(detail["conversationId"], last);
     let (_, first) = env.get(&env.agent_path("/conversations?limit=1")).await;
     assert!(first["conversations"][0]["createdAt"].as_str() > items[49]["createdAt"].as_str());
-    assert!(
-        started.elapsed().as_secs_f64() < 2.0,
-        "took {:?}",
-        started.elapsed()
-    );
+    // How fast paging at a deep offset is belongs to scripts/bench-mock.sh, not to a timed test.
     let growth_mib = rss_kib().saturating_sub(before) / 1024;
     assert!(growth_mib < 32, "RSS grew {growth_mib} MiB");
 }
