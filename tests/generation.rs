@@ -315,3 +315,77 @@ fn unreadable_files_are_named() {
     assert!(e.reason.contains("cannot read"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The document with other prose (descriptions and summaries blanked, examples dropped): what a new
+/// upstream version looks like to the corrections.
+fn without_prose(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "example" | "examples"))
+                .map(|(k, v)| match k.as_str() {
+                    "description" | "summary" if v.is_string() => (k.clone(), json!("")),
+                    _ => (k.clone(), without_prose(v)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_prose).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Generated code without its doc comments, which come from prose.
+fn code_lines(code: &str) -> Vec<&str> {
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with("///"))
+        .collect()
+}
+
+#[test]
+fn upstream_shaped_documents_regenerate_the_same_client() {
+    // `openapi/polyai-data.json` is structurally identical to PolyAI's published 1.0.9 (checked with
+    // `cargo xtask diff`), so stripping our prose gives the published document's structure. The
+    // corrections must apply to it and give the same client, doc comments aside.
+    let (spec, overlay) = spec_and_overlay();
+    let checked_in = generated();
+    let bare = without_prose(&spec);
+    assert!(
+        xtask::diff::changelog(&spec, &bare, "ours", "bare").contains("No structural difference"),
+        "prose removal must not change structure"
+    );
+    let code = run(bare.clone(), &overlay, "bare", "overlay")
+        .expect("the published structure regenerates")
+        .code;
+    assert_eq!(code_lines(&code), code_lines(&checked_in));
+
+    // The earliest published version (2026-06-04) had no Error schema and no error bodies.
+    let mut earliest = bare;
+    earliest["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas")
+        .shift_remove("Error");
+    for item in earliest["paths"]
+        .as_object_mut()
+        .expect("paths")
+        .values_mut()
+    {
+        for op in item.as_object_mut().expect("path item").values_mut() {
+            if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                for (status, response) in responses.iter_mut() {
+                    if !status.starts_with('2') {
+                        response
+                            .as_object_mut()
+                            .expect("response")
+                            .shift_remove("content");
+                    }
+                }
+            }
+        }
+    }
+    let diff = xtask::diff::changelog(&earliest, &spec, "earliest", "ours");
+    assert!(diff.contains("added: `Error`"), "{diff}");
+    let code = run(earliest, &overlay, "earliest", "overlay")
+        .expect("the earliest structure regenerates")
+        .code;
+    assert_eq!(code_lines(&code), code_lines(&checked_in));
+}

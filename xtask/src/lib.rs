@@ -11,6 +11,7 @@
 //! Every failure is a [`SpecError`] naming the document, a JSON pointer and the reason.
 
 pub mod codegen;
+pub mod diff;
 pub mod downconvert;
 pub mod error;
 pub mod overlay;

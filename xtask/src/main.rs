@@ -1,4 +1,5 @@
 //! `cargo xtask generate [--check]`: regenerates the raw Data API client, or checks it is current.
+//! `cargo xtask diff OLD NEW`: the structural changes between two versions of the document.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,11 +7,14 @@ use std::process::ExitCode;
 use similar::TextDiff;
 use xtask::{Layout, run_files};
 
-const USAGE: &str = "usage: cargo xtask generate [--check]
+const USAGE: &str = "usage: cargo xtask generate [--check] | cargo xtask diff OLD NEW
 
   generate          regenerate crates/polyai-data-raw/src/generated.rs and
                     openapi/polyai-data.normalized.json from openapi/
-  generate --check  fail with a diff if either checked-in file is stale";
+  generate --check  fail with a diff if either checked-in file is stale
+  diff OLD NEW      print, as Markdown, what changed in structure between two
+                    versions of the document (operations, parameters, fields,
+                    types, nullability, enums), ignoring prose";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +26,7 @@ fn main() -> ExitCode {
     {
         ["generate"] => false,
         ["generate", "--check"] => true,
+        ["diff", old, new] => return diff(Path::new(old), Path::new(new)),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -83,6 +88,29 @@ fn main() -> ExitCode {
             started.elapsed().as_millis()
         );
     }
+    ExitCode::SUCCESS
+}
+
+fn diff(old: &Path, new: &Path) -> ExitCode {
+    let read = |path: &Path| {
+        xtask::read_json(path).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        })
+    };
+    let (before, after) = match (read(old), read(new)) {
+        (Ok(before), Ok(after)) => (before, after),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    print!(
+        "{}",
+        xtask::diff::changelog(
+            &before,
+            &after,
+            &old.display().to_string(),
+            &new.display().to_string()
+        )
+    );
     ExitCode::SUCCESS
 }
 

@@ -5,7 +5,8 @@
 //! Merging follows the Overlay specification: objects merge recursively, an update replaces any other
 //! value, and an update aimed at an array is appended to it. An action whose target selects nothing is
 //! an error, because with a new upstream document it means the correction no longer applies and must be
-//! reviewed.
+//! reviewed — unless the action says `"x-optional": true`: a correction that fills in what older
+//! versions of the document lack, and so selects nothing in the versions that have it.
 
 use serde_json::Value;
 use serde_json_path::JsonPath;
@@ -72,6 +73,21 @@ pub fn apply(doc: &mut Value, overlay: &Value, name: &str) -> Result<(), SpecErr
             .locations()
             .map(|location| location.to_json_pointer())
             .collect();
+        // `x-optional: true` marks a correction for older versions of the document (it adds what
+        // they lack), so selecting nothing in a newer one is expected rather than a sign of drift.
+        let optional = match action.get("x-optional") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(err(
+                    &format!("{at}/x-optional"),
+                    "`x-optional` must be true or false".into(),
+                ));
+            }
+        };
+        if pointers.is_empty() && optional {
+            continue;
+        }
         if pointers.is_empty() {
             let what = action
                 .get("description")
@@ -192,6 +208,20 @@ mod tests {
             e.reason.contains("selects nothing") && e.reason.contains("why"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_optional_action_may_select_nothing() {
+        let mut doc = json!({ "a": {} });
+        let ov = overlay(json!([
+            { "target": "$.nope", "update": { "x": 1 }, "x-optional": true },
+            { "target": "$.a", "update": { "y": 2 }, "x-optional": true }
+        ]));
+        apply(&mut doc, &ov, "o").expect("optional actions apply where they match");
+        assert_eq!(doc, json!({ "a": { "y": 2 } }));
+        let ov = overlay(json!([{ "target": "$.a", "update": {}, "x-optional": "yes" }]));
+        let e = apply(&mut doc, &ov, "o").unwrap_err();
+        assert_eq!(e.pointer, "/actions/0/x-optional");
     }
 
     #[test]

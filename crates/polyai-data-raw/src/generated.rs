@@ -1103,7 +1103,7 @@ impl ClientInfo<()> for Client {
 impl ClientHooks<()> for &Client {}
 #[allow(clippy::all)]
 impl Client {
-    /// List conversations for a project
+    /// List an agent's conversations, one page at a time
     ///
     /// Returns one page of conversation summaries for the agent, newest first. `count` in the response is the total number of conversations, not the length of the page.
     ///
@@ -1168,7 +1168,7 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /// Get a conversation by ID
+    /// Read one conversation in full
     ///
     /// Returns one conversation with its transcript turns, metrics and function events.
     ///
@@ -1230,7 +1230,7 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /// Add annotations to a conversation
+    /// Flag turns of a conversation with QA annotations
     ///
     /// Flags one or more turns of the conversation for QA: a missing knowledge topic, a wrong transcript or wrong information, on the user's or the agent's side of the turn.
     ///
@@ -1298,7 +1298,7 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /// Get audio recording for a conversation
+    /// Download a conversation's recording as WAV
     ///
     /// Downloads the call recording as a WAV file: both sides mixed, or only the caller or only the agent. Callers without PII permission always receive the redacted recording; callers with it receive the raw recording unless `redacted` is true.
     ///
@@ -1365,7 +1365,7 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /// Upsert a note on a conversation
+    /// Create or replace a conversation's note
     ///
     /// Creates the conversation's free-text note, or replaces it if one exists. The note is returned as `note` on the conversation.
     ///
@@ -1433,7 +1433,7 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /// Create a new debug chat session
+    /// Start a debug chat session
     ///
     /// Starts a text session with the agent in the given environment (and optionally variant). The response already holds the agent's greeting, with an empty `userInput`.
     ///
@@ -1495,7 +1495,7 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    /// Send a message to a debug chat session
+    /// Send a user message in a debug chat session
     ///
     /// Sends one user turn into an existing debug chat session and returns the agent's reply with its debug metadata.
     ///
