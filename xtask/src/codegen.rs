@@ -4,7 +4,7 @@ use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{Command, Stdio};
 
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
 use crate::error::SpecError;
 
@@ -19,7 +19,16 @@ pub fn generate(spec: &openapiv3::OpenAPI, name: &str) -> Result<String, SpecErr
         .with_tag(TagStyle::Merged)
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq")
-        .with_map_type("::std::collections::BTreeMap");
+        .with_map_type("::std::collections::BTreeMap")
+        // The raw crate's handwritten lib.rs defines `Hooks` and implements `ClientHooks` for the
+        // generated client (only that crate may): polyai-data takes each request the generated
+        // methods build, so every path, method and parameter comes from the spec.
+        .with_inner_type(
+            "crate::Hooks"
+                .parse::<proc_macro2::TokenStream>()
+                .expect("a path parses as tokens"),
+        )
+        .with_hooks(HooksMode::Expected);
 
     // The generator reports some unsupported input by panicking; catch it, keep its message and
     // silence the default hook so that no backtrace reaches the user.

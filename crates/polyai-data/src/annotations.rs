@@ -1,7 +1,5 @@
 //! QA annotations on conversation turns.
 
-use reqwest::Method;
-
 use crate::client::Agent;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
@@ -114,13 +112,17 @@ impl AddAnnotations {
         let body = AddAnnotationsBody {
             annotations: self.annotations.into_iter().map(Into::into).collect(),
         };
-        let call = Call::agent(
-            "add_annotations",
-            Method::POST,
-            &self.agent.agent_id,
-            &["conversations", &self.conversation_id, "annotation"],
-        )
-        .json_body(&body)?;
+        let cid = self.options.correlation_id();
+        let spec = self.agent.inner.spec();
+        let built = spec
+            .add_annotations(
+                &self.agent.agent_id,
+                &self.conversation_id,
+                Some(&cid),
+                &body,
+            )
+            .await;
+        let call = Call::from_spec("add_annotations", &spec, built, cid)?;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
         decode_ack("add_annotations", reply).map(|meta| ((), meta))
     }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
-use reqwest::Method;
 use tokio::io::{AsyncRead, AsyncWriteExt, BufWriter};
 
 use crate::client::Inner;
@@ -42,6 +41,16 @@ impl Direction {
             Direction::Combined => "combined",
             Direction::User => "user",
             Direction::Agent => "agent",
+        }
+    }
+
+    /// The spec's value for the `direction` query parameter.
+    fn to_spec(self) -> polyai_data_raw::types::GetConversationAudioDirection {
+        use polyai_data_raw::types::GetConversationAudioDirection as Spec;
+        match self {
+            Direction::Combined => Spec::Combined,
+            Direction::User => Spec::User,
+            Direction::Agent => Spec::Agent,
         }
     }
 }
@@ -110,20 +119,19 @@ impl AudioRequest {
     /// Sends the request; returns once the response headers are in. The body is streamed by
     /// the returned [`AudioDownload`].
     pub async fn send(self) -> Result<AudioDownload, Error> {
-        let mut call = Call::agent(
-            "get_conversation_audio",
-            Method::GET,
-            &self.agent_id,
-            &["conversations", &self.conversation_id, "audio"],
-        );
+        let cid = self.options.correlation_id();
+        let spec = self.inner.spec();
+        let built = spec
+            .get_conversation_audio(
+                &self.agent_id,
+                &self.conversation_id,
+                self.direction.map(Direction::to_spec),
+                self.redacted,
+                Some(&cid),
+            )
+            .await;
+        let mut call = Call::from_spec("get_conversation_audio", &spec, built, cid)?;
         call.accept = "audio/wav";
-        if let Some(direction) = self.direction {
-            call.query
-                .push(("direction", direction.as_str().to_owned()));
-        }
-        if let Some(redacted) = self.redacted {
-            call.query.push(("redacted", redacted.to_string()));
-        }
         let reply = self.inner.execute(call, &self.options, true).await?;
         let Payload::Stream(response) = reply.payload else {
             return Err(Error::Config("internal: audio body was buffered".into()));

@@ -1,7 +1,5 @@
 //! Debug chat: a text session against an agent environment or variant.
 
-use reqwest::Method;
-
 use crate::client::Agent;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
@@ -173,13 +171,12 @@ impl StartChat {
             channel: chat.channel.clone(),
             integration_attributes: chat.integration_attributes.clone(),
         };
-        let call = Call::agent(
-            "create_debug_chat",
-            Method::POST,
-            &self.agent.agent_id,
-            &["debug-chat"],
-        )
-        .json_body(&body)?;
+        let cid = self.options.correlation_id();
+        let spec = self.agent.inner.spec();
+        let built = spec
+            .create_debug_chat(&self.agent.agent_id, Some(&cid), &body)
+            .await;
+        let call = Call::from_spec("create_debug_chat", &spec, built, cid)?;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
         let (response, meta) = decode("create_debug_chat", reply)?;
         let greeting = ChatReply { response, meta };
@@ -269,13 +266,17 @@ impl ChatSession {
             message: message.text,
             metadata: message.metadata,
         };
-        let call = Call::agent(
-            "send_debug_chat_message",
-            Method::POST,
-            &self.agent.agent_id,
-            &["debug-chat", &self.conversation_id],
-        )
-        .json_body(&body)?;
+        let cid = self.options.correlation_id();
+        let spec = self.agent.inner.spec();
+        let built = spec
+            .send_debug_chat_message(
+                &self.agent.agent_id,
+                &self.conversation_id,
+                Some(&cid),
+                &body,
+            )
+            .await;
+        let call = Call::from_spec("send_debug_chat_message", &spec, built, cid)?;
         let result = self.agent.inner.execute(call, &self.options, false).await;
         let reply =
             match result.and_then(|r| decode::<DebugChatResponse>("send_debug_chat_message", r)) {

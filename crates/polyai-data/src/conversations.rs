@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use reqwest::Method;
-
 use crate::client::Agent;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
@@ -182,18 +180,17 @@ async fn fetch_page(
     offset: Option<u64>,
     options: &CallOptions,
 ) -> Result<Page<ConversationSummary>, Error> {
-    let mut call = Call::agent(
-        "list_conversations",
-        Method::GET,
-        &agent.agent_id,
-        &["conversations"],
-    );
-    if let Some(limit) = limit {
-        call.query.push(("limit", limit.to_string()));
-    }
-    if let Some(offset) = offset {
-        call.query.push(("offset", offset.to_string()));
-    }
+    let cid = options.correlation_id();
+    let spec = agent.inner.spec();
+    let built = spec
+        .list_conversations(
+            &agent.agent_id,
+            limit.and_then(std::num::NonZeroU64::new),
+            offset,
+            Some(&cid),
+        )
+        .await;
+    let call = Call::from_spec("list_conversations", &spec, built, cid)?;
     let reply = agent.inner.execute(call, options, false).await?;
     let (body, meta): (GetConversationsResponse, _) = decode("list_conversations", reply)?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -262,12 +259,12 @@ impl GetConversation {
     }
 
     async fn reply(self) -> Result<Reply, Error> {
-        let call = Call::agent(
-            "get_conversation",
-            Method::GET,
-            &self.agent.agent_id,
-            &["conversations", &self.conversation_id],
-        );
+        let cid = self.options.correlation_id();
+        let spec = self.agent.inner.spec();
+        let built = spec
+            .get_conversation(&self.agent.agent_id, &self.conversation_id, Some(&cid))
+            .await;
+        let call = Call::from_spec("get_conversation", &spec, built, cid)?;
         self.agent.inner.execute(call, &self.options, false).await
     }
 }

@@ -1,7 +1,5 @@
 //! The free-text note of a conversation.
 
-use reqwest::Method;
-
 use crate::client::Agent;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
@@ -43,13 +41,18 @@ impl UpsertNote {
     /// # Ok(()) }
     /// ```
     pub async fn send_with_meta(self) -> Result<((), ResponseMeta), Error> {
-        let mut call = Call::agent(
-            "upsert_note",
-            Method::POST,
-            &self.agent.agent_id,
-            &["conversations", &self.conversation_id, "note"],
-        )
-        .json_body(&UpsertNoteBody { note: self.note })?;
+        let body = UpsertNoteBody { note: self.note };
+        let cid = self.options.correlation_id();
+        let spec = self.agent.inner.spec();
+        let built = spec
+            .upsert_note(
+                &self.agent.agent_id,
+                &self.conversation_id,
+                Some(&cid),
+                &body,
+            )
+            .await;
+        let mut call = Call::from_spec("upsert_note", &spec, built, cid)?;
         call.idempotency = Idempotency::Idempotent;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
         decode_ack("upsert_note", reply).map(|meta| ((), meta))

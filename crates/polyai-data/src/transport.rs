@@ -1,20 +1,23 @@
-//! One logical call: build the request, send it with retries, classify the answer.
+//! One logical call: take the request the spec describes, send it with retries, classify the answer.
 //!
-//! Requests are made with `reqwest` directly rather than through the generated
-//! `polyai_data_raw::Client`; the generated *types* are what this crate decodes into. Reasons:
-//! - the key must ride on each request (a caller-supplied `reqwest::Client` cannot be given
-//!   default headers afterwards, and progenitor's `ClientHooks` cannot be implemented outside
-//!   the generated crate);
-//! - error snippets and JSON-path decode errors need the raw body, which the generated client
-//!   only returns for some failure shapes;
-//! - audio needs the response head before the body (content length, idle timeout per chunk);
-//! - per-attempt timeouts and response headers (`Retry-After`, correlation id) on every answer.
+//! Every request is built by the generated client (`polyai_data_raw`): its methods turn the
+//! operation's arguments into the method, URL (path parameters percent-encoded, query parameters by
+//! their spec names), headers and JSON body that `openapi/` describes, and a capturing
+//! [`Hooks`](polyai_data_raw::Hooks) hands that `reqwest::Request` over instead of sending it. So no
+//! path, method or parameter name is written by hand in this crate: a change of the spec changes
+//! `generated.rs`, and the requests sent here follow.
+//!
+//! This module then sends it — with the key and the correlation id on every attempt, retries,
+//! per-attempt timeouts and tracing — and reads the answer itself rather than through the generated
+//! response handling, which cannot give three things this crate needs: the status and raw body of
+//! every failure (an error body that does not decode, e.g. an HTML 401 from a proxy, loses its
+//! status there), a JSON-path decode error with a body snippet, and the response head of an audio
+//! download before its body (content length, idle timeout per chunk).
 
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
-use reqwest::{Method, Url};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
@@ -41,49 +44,57 @@ pub(crate) struct CallOptions {
     pub(crate) correlation_id: Option<String>,
 }
 
-/// What to send.
+impl CallOptions {
+    /// The correlation id of the next call: the one set by the caller, else a fresh one.
+    pub(crate) fn correlation_id(&self) -> String {
+        self.correlation_id
+            .clone()
+            .unwrap_or_else(new_correlation_id)
+    }
+}
+
+/// What to send: the request built from the spec, and how the call may be retried.
 pub(crate) struct Call {
     pub(crate) operation: &'static str,
-    pub(crate) method: Method,
-    pub(crate) path: Vec<String>,
-    pub(crate) query: Vec<(&'static str, String)>,
-    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) request: reqwest::Request,
+    pub(crate) correlation_id: String,
     pub(crate) accept: &'static str,
     pub(crate) idempotency: Idempotency,
 }
 
 impl Call {
-    /// A call to `/v1/agents/{agent}/{rest…}`.
-    pub(crate) fn agent(
+    /// Takes the request that a method of `spec` (a client from [`Inner::spec`]) has just built.
+    /// `built` is what that method returned: with a capturing client, an error that only says the
+    /// request was captured — or the reason it could not be built.
+    pub(crate) fn from_spec<T, E: std::fmt::Debug>(
         operation: &'static str,
-        method: Method,
-        agent: &str,
-        rest: &[&str],
-    ) -> Self {
-        let mut path = vec!["v1".to_owned(), "agents".to_owned(), agent.to_owned()];
-        path.extend(rest.iter().map(|s| (*s).to_owned()));
-        let idempotency = if method == Method::GET {
+        spec: &polyai_data_raw::Client,
+        built: Result<T, polyai_data_raw::Error<E>>,
+        correlation_id: String,
+    ) -> Result<Self, Error> {
+        let request = spec.take_request().ok_or_else(|| match built {
+            Err(polyai_data_raw::Error::InvalidRequest(reason)) => Error::InvalidRequest(format!(
+                "{operation}: the request cannot be built: {reason}"
+            )),
+            Err(other) => {
+                Error::InvalidRequest(format!("{operation}: the request cannot be built: {other}"))
+            }
+            Ok(_) => Error::Config(format!(
+                "internal: {operation} sent a request instead of building it"
+            )),
+        })?;
+        let idempotency = if request.method() == reqwest::Method::GET {
             Idempotency::Idempotent
         } else {
             Idempotency::NonIdempotent
         };
-        Call {
+        Ok(Call {
             operation,
-            method,
-            path,
-            query: Vec::new(),
-            body: None,
+            request,
+            correlation_id,
             accept: "application/json",
             idempotency,
-        }
-    }
-
-    pub(crate) fn json_body<T: serde::Serialize>(mut self, body: &T) -> Result<Self, Error> {
-        let bytes = serde_json::to_vec(body).map_err(|e| {
-            Error::InvalidRequest(format!("could not encode the request body: {e}"))
-        })?;
-        self.body = Some(bytes);
-        Ok(self)
+        })
     }
 }
 
@@ -112,16 +123,12 @@ enum AttemptError {
 }
 
 impl Inner {
-    fn url(&self, call: &Call) -> Result<Url, Error> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .map_err(|()| Error::Config("the base URL cannot carry a path".into()))?
-            .pop_if_empty()
-            .extend(&call.path);
-        if !call.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(&call.query);
-        }
-        Ok(url)
+    /// A generated client that builds requests without sending them (see [`Call::from_spec`]).
+    pub(crate) fn spec(&self) -> polyai_data_raw::Client {
+        polyai_data_raw::Client::capturing(
+            self.base.as_str().trim_end_matches('/'),
+            self.http.clone(),
+        )
     }
 
     /// Runs `call` with retries. With `stream`, a success body is left unread.
@@ -131,10 +138,7 @@ impl Inner {
         options: &CallOptions,
         stream: bool,
     ) -> Result<Reply, Error> {
-        let correlation_id = options
-            .correlation_id
-            .clone()
-            .unwrap_or_else(new_correlation_id);
+        let correlation_id = call.correlation_id.clone();
         let span = tracing::info_span!(
             "polyai.call",
             operation = call.operation,
@@ -158,18 +162,12 @@ impl Inner {
     ) -> Result<Reply, Error> {
         let policy = options.retry.as_ref().unwrap_or(&self.retry);
         let timeout = options.timeout.unwrap_or(self.timeout);
-        let url = self.url(&call)?;
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             span.record("attempt", attempt);
-            let outcome = match tokio::time::timeout(
-                timeout,
-                self.attempt(&call, &url, &correlation_id, stream),
-            )
-            .await
-            {
+            let outcome = match tokio::time::timeout(timeout, self.attempt(&call, stream)).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(AttemptError::Transport(
                     TransportKind::Timeout,
@@ -229,26 +227,20 @@ impl Inner {
         }
     }
 
-    async fn attempt(
-        &self,
-        call: &Call,
-        url: &Url,
-        correlation_id: &str,
-        stream: bool,
-    ) -> Result<Reply, AttemptError> {
-        let mut request = self
-            .http
-            .request(call.method.clone(), url.clone())
-            .header(crate::auth::API_KEY_HEADER, self.key_header.clone())
-            .header(USER_AGENT, self.user_agent.clone())
-            .header(ACCEPT, call.accept)
-            .header(CORRELATION_HEADER, correlation_id);
-        if let Some(body) = &call.body {
-            request = request
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(body.clone());
-        }
-        let response = request.send().await.map_err(transport)?;
+    async fn attempt(&self, call: &Call, stream: bool) -> Result<Reply, AttemptError> {
+        let correlation_id = call.correlation_id.as_str();
+        // Bodies are JSON held in memory, so a request always clones.
+        let mut request = call.request.try_clone().ok_or_else(|| {
+            AttemptError::Transport(
+                TransportKind::Request,
+                "the request body cannot be sent twice".into(),
+            )
+        })?;
+        let headers = request.headers_mut();
+        headers.insert(crate::auth::API_KEY_HEADER, self.key_header.clone());
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        headers.insert(ACCEPT, HeaderValue::from_static(call.accept));
+        let response = self.http.execute(request).await.map_err(transport)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         if !response.status().is_success() {

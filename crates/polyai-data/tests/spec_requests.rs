@@ -1,0 +1,201 @@
+//! Requests come from the spec: every operation sends exactly the method, path, query and body
+//! that the generated client (`polyai_data_raw`) builds for the same arguments, and no path,
+//! method or parameter name is written by hand in `polyai-data`.
+
+mod support;
+
+use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Role};
+use polyai_data_raw::types;
+use serde_json::json;
+use support::{Recorded, Reply, TestServer, client_for, list_reply, summary};
+
+/// What the generated client builds, as (method, path, query, JSON body).
+async fn built(
+    base: &str,
+    call: impl AsyncFnOnce(&polyai_data_raw::Client),
+) -> (String, String, String, Option<serde_json::Value>) {
+    let spec = polyai_data_raw::Client::capturing(base, reqwest::Client::new());
+    call(&spec).await;
+    let request = spec.take_request().expect("the method built a request");
+    let body = request
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(|b| serde_json::from_slice(b).expect("JSON body"));
+    (
+        request.method().to_string(),
+        request.url().path().to_owned(),
+        request.url().query().unwrap_or("").to_owned(),
+        body,
+    )
+}
+
+fn sent(r: &Recorded) -> (String, String, String, Option<serde_json::Value>) {
+    let body = (!r.body.is_empty()).then(|| serde_json::from_slice(&r.body).expect("JSON body"));
+    (r.method.clone(), r.path.clone(), r.query.clone(), body)
+}
+
+fn chat_reply() -> Reply {
+    Reply::json(
+        201,
+        json!({"conversationId": "AS_CHAT_1", "response": "hi", "userInput": "",
+               "metadata": {"currentNode": "start", "nodeTrace": [], "functionEvents": [],
+                            "state": {}, "metrics": {}}, "conversationEnded": false, "delayedResponse": false}),
+    )
+}
+
+#[tokio::test]
+async fn every_operation_sends_what_the_spec_builds() {
+    let server = TestServer::start(|r: &Recorded| {
+        if r.path.ends_with("/audio") {
+            Reply::wav(64)
+        } else if r.path.ends_with("/conversations") {
+            list_reply(r, 3)
+        } else if r.path.contains("debug-chat") {
+            chat_reply()
+        } else if r.method == "POST" {
+            Reply::json(201, json!({"success": true}))
+        } else {
+            Reply::json(200, summary("CA 1/2"))
+        }
+    })
+    .await;
+    let base = server.url();
+    let (client, _) = client_for(&server, "k");
+    let agent = client.agent("PROJECT 1");
+    // Ids with characters that must be percent-encoded, so the encoding is compared too.
+    let id = "CA 1/2?#%";
+
+    agent
+        .conversations()
+        .list()
+        .limit(7)
+        .offset(3)
+        .await
+        .expect("list");
+    agent.conversations().get(id).await.expect("get");
+    agent
+        .annotate(
+            id,
+            [Annotation::new(
+                1,
+                Role::User,
+                AnnotationType::WrongTranscript,
+            )],
+        )
+        .await
+        .expect("annotate");
+    agent.note(id, "called back").await.expect("note");
+    agent
+        .audio(id)
+        .direction(Direction::Agent)
+        .redacted(true)
+        .send()
+        .await
+        .expect("audio");
+    let mut chat = agent
+        .debug_chat(ChatOptions::new(ClientEnv::Sandbox))
+        .await
+        .expect("chat");
+    chat.send("hello").await.expect("send");
+
+    let expected = [
+        built(&base, async |c| {
+            let _ = c
+                .list_conversations("PROJECT 1", std::num::NonZeroU64::new(7), Some(3), None)
+                .await;
+        })
+        .await,
+        built(&base, async |c| {
+            let _ = c.get_conversation("PROJECT 1", id, None).await;
+        })
+        .await,
+        built(&base, async |c| {
+            let body = types::AddAnnotationsBody {
+                annotations: vec![types::AnnotationItem {
+                    turn_id: 1,
+                    role: types::AnnotationItemRole::User,
+                    annotation_type: types::AnnotationItemAnnotationType::WrongTranscript,
+                }],
+            };
+            let _ = c.add_annotations("PROJECT 1", id, None, &body).await;
+        })
+        .await,
+        built(&base, async |c| {
+            let body = types::UpsertNoteBody {
+                note: "called back".into(),
+            };
+            let _ = c.upsert_note("PROJECT 1", id, None, &body).await;
+        })
+        .await,
+        built(&base, async |c| {
+            let _ = c
+                .get_conversation_audio(
+                    "PROJECT 1",
+                    id,
+                    Some(types::GetConversationAudioDirection::Agent),
+                    Some(true),
+                    None,
+                )
+                .await;
+        })
+        .await,
+    ];
+    let requests = server.requests();
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(&sent(&requests[i]), want, "request {i}");
+    }
+    // The chat bodies carry defaults of our own; the method and path come from the spec.
+    let create = built(&base, async |c| {
+        let body = serde_json::from_value(json!({"clientEnv": "sandbox"})).expect("body");
+        let _ = c.create_debug_chat("PROJECT 1", None, &body).await;
+    })
+    .await;
+    let reply = built(&base, async |c| {
+        let body = serde_json::from_value(json!({"clientEnv": "sandbox", "message": "hello"}))
+            .expect("body");
+        let _ = c
+            .send_debug_chat_message("PROJECT 1", "AS_CHAT_1", None, &body)
+            .await;
+    })
+    .await;
+    for (i, want) in [(5, create), (6, reply)] {
+        let got = sent(&requests[i]);
+        assert_eq!(
+            (&got.0, &got.1, &got.2),
+            (&want.0, &want.1, &want.2),
+            "request {i}"
+        );
+    }
+    assert_eq!(requests[0].path, "/v1/agents/PROJECT%201/conversations");
+    assert_eq!(
+        requests[1].path,
+        "/v1/agents/PROJECT%201/conversations/CA%201%2F2%3F%23%25"
+    );
+}
+
+#[test]
+fn no_path_method_or_parameter_name_is_written_by_hand() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).expect("src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        for forbidden in [
+            "\"/v1",
+            "\"v1\"",
+            "\"agents\"",
+            "\"annotation\"",
+            "\"debug-chat\"",
+            "Method::POST",
+            "(\"limit\"",
+            "(\"offset\"",
+            "(\"direction\"",
+            "(\"redacted\"",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} writes {forbidden} by hand; take it from the generated client",
+                path.display()
+            );
+        }
+    }
+}
