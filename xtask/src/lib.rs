@@ -1,12 +1,15 @@
 //! The generation pipeline behind `cargo xtask generate`:
 //!
-//! 1. read the upstream-form spec (`openapi/polyai-data.json`, OpenAPI 3.1) and our corrections
-//!    (`openapi/corrections.overlay.json`, OpenAPI Overlay 1.0);
+//! 1. read one API's upstream-form spec (e.g. `openapi/polyai-data.json`, OpenAPI 3.1) and our
+//!    corrections to it (e.g. `openapi/corrections.overlay.json`, OpenAPI Overlay 1.0);
 //! 2. [`overlay::apply`] the corrections;
-//! 3. [`downconvert::to_openapi_30`]: OpenAPI 3.1 → 3.0.3, which progenitor 0.15 reads;
+//! 3. [`downconvert::to_openapi_30`]: OpenAPI 3.1 → 3.0.3, which progenitor 0.15 reads (a 3.0
+//!    document passes through, checked);
 //! 4. [`validate::validate`]: refs resolve, unique operationIds, one success and one error body type
 //!    per operation, supported media types; parse into the generator's model;
 //! 5. [`codegen::generate`]: progenitor, then prettyplease and rustfmt.
+//!
+//! The pipeline runs once per API of [`Layout::all`]; each has its own four files.
 //!
 //! Every failure is a [`SpecError`] naming the document, a JSON pointer and the reason.
 
@@ -23,9 +26,11 @@ use serde_json::Value;
 
 pub use error::SpecError;
 
-/// Where the pipeline reads and writes, relative to the workspace root.
+/// Where the pipeline reads and writes for one API, relative to the workspace root.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// Short name of the API, e.g. `data`.
+    pub api: &'static str,
     /// The upstream-form OpenAPI 3.1 document.
     pub spec: PathBuf,
     /// Our corrections, an Overlay 1.0 document.
@@ -37,14 +42,32 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout of this workspace, rooted at `root`.
+    /// The Data API (`/v1/agents/...`), rooted at `root`: the raw crate's top-level module.
     pub fn new(root: &Path) -> Self {
         Layout {
+            api: "data",
             spec: root.join("openapi/polyai-data.json"),
             overlay: root.join("openapi/corrections.overlay.json"),
             normalized: root.join("openapi/polyai-data.normalized.json"),
             generated: root.join("crates/polyai-data-raw/src/generated.rs"),
         }
+    }
+
+    /// The Conversations API v3 (`/v3/{account_id}/{project_id}/conversations`), rooted at `root`:
+    /// the raw crate's `conversations_v3` module.
+    pub fn conversations_v3(root: &Path) -> Self {
+        Layout {
+            api: "conversations-v3",
+            spec: root.join("openapi/conversations-v3.json"),
+            overlay: root.join("openapi/conversations-v3.overlay.json"),
+            normalized: root.join("openapi/conversations-v3.normalized.json"),
+            generated: root.join("crates/polyai-data-raw/src/conversations_v3.rs"),
+        }
+    }
+
+    /// Every API the workspace generates, in the order `cargo xtask generate` runs them.
+    pub fn all(root: &Path) -> Vec<Self> {
+        vec![Layout::new(root), Layout::conversations_v3(root)]
     }
 }
 
@@ -97,7 +120,7 @@ pub fn run(
     let normalized = normalize(spec, overlay, spec_name, overlay_name)?;
     let name = format!("{spec_name} (corrected, as OpenAPI 3.0.3)");
     let parsed = validate::validate(&normalized, &name)?;
-    let code = codegen::generate(&parsed, &name)?;
+    let code = codegen::generate(&parsed, &name, &codegen::header(spec_name, overlay_name))?;
     let mut text = serde_json::to_string_pretty(&normalized)
         .map_err(|e| SpecError::new(&name, "", format!("cannot serialize: {e}")))?;
     text.push('\n');

@@ -1,5 +1,5 @@
-//! `cargo xtask generate [--check]`: regenerates the raw Data API client, or checks it is current.
-//! `cargo xtask diff OLD NEW`: the structural changes between two versions of the document.
+//! `cargo xtask generate [--check]`: regenerates the raw client of every API, or checks each is
+//! current. `cargo xtask diff OLD NEW`: the structural changes between two versions of a document.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,11 +9,11 @@ use xtask::{Layout, run_files};
 
 const USAGE: &str = "usage: cargo xtask generate [--check] | cargo xtask diff OLD NEW
 
-  generate          regenerate crates/polyai-data-raw/src/generated.rs and
-                    openapi/polyai-data.normalized.json from openapi/
-  generate --check  fail with a diff if either checked-in file is stale
+  generate          for every API in openapi/ (the Data API, the Conversations API v3),
+                    regenerate its normalized document and its module of polyai-data-raw
+  generate --check  fail with a diff if any checked-in file is stale
   diff OLD NEW      print, as Markdown, what changed in structure between two
-                    versions of the document (operations, parameters, fields,
+                    versions of a document (operations, parameters, fields,
                     types, nullability, enums), ignoring prose";
 
 fn main() -> ExitCode {
@@ -36,26 +36,31 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let layout = Layout::new(&workspace_root());
     let started = std::time::Instant::now();
-    let output = match run_files(&layout) {
-        Ok(output) => output,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let files = [
-        (&layout.normalized, &output.normalized),
-        (&layout.generated, &output.code),
-    ];
-    if check {
-        let mut stale = false;
+    let mut stale = false;
+    let mut lines = 0;
+    for layout in Layout::all(&workspace_root()) {
+        let output = match run_files(&layout) {
+            Ok(output) => output,
+            Err(e) => {
+                eprintln!("error: {} API: {e}", layout.api);
+                return ExitCode::FAILURE;
+            }
+        };
+        lines += output.code.lines().count();
+        let files = [
+            (&layout.normalized, &output.normalized),
+            (&layout.generated, &output.code),
+        ];
         for (path, fresh) in files {
-            let current = std::fs::read_to_string(path).unwrap_or_default();
-            if current != *fresh {
+            let current = std::fs::read_to_string(path).ok();
+            if current.as_deref() == Some(fresh.as_str()) {
+                continue;
+            }
+            if check {
                 stale = true;
                 eprintln!("{} is stale; run `cargo xtask generate`:", relative(path));
+                let current = current.unwrap_or_default();
                 let diff = TextDiff::from_lines(current.as_str(), fresh.as_str());
                 eprint!(
                     "{}",
@@ -63,30 +68,22 @@ fn main() -> ExitCode {
                         .context_radius(2)
                         .header("checked in", "generated")
                 );
-            }
-        }
-        if stale {
-            return ExitCode::FAILURE;
-        }
-        println!(
-            "generated code is up to date ({} ms)",
-            started.elapsed().as_millis()
-        );
-    } else {
-        for (path, fresh) in files {
-            if std::fs::read_to_string(path).ok().as_deref() != Some(fresh.as_str()) {
-                if let Err(e) = std::fs::write(path, fresh) {
-                    eprintln!("error: cannot write {}: {e}", relative(path));
-                    return ExitCode::FAILURE;
-                }
+            } else if let Err(e) = std::fs::write(path, fresh) {
+                eprintln!("error: cannot write {}: {e}", relative(path));
+                return ExitCode::FAILURE;
+            } else {
                 println!("wrote {}", relative(path));
             }
         }
-        println!(
-            "generated {} lines of Rust in {} ms",
-            output.code.lines().count(),
-            started.elapsed().as_millis()
-        );
+    }
+    let ms = started.elapsed().as_millis();
+    if stale {
+        return ExitCode::FAILURE;
+    }
+    if check {
+        println!("generated code is up to date ({ms} ms)");
+    } else {
+        println!("generated {lines} lines of Rust in {ms} ms");
     }
     ExitCode::SUCCESS
 }
