@@ -4,6 +4,9 @@
 //! conversations cost no memory. Index 0 is the newest. Ids encode `(a, i)` through a keyed permutation,
 //! so a lookup by id needs no table and unknown ids are recognised.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -17,6 +20,10 @@ use crate::time::Timestamp;
 const BASE_SECS: i64 = 1_780_495_200;
 /// Mean spacing between consecutive conversations of an agent, in seconds.
 const SPACING_SECS: i64 = 97;
+/// Index bit of a conversation that arrived after the data set was made ([`Dataset::add_arrivals`]).
+pub const ARRIVAL_BIT: u64 = 1 << 47;
+/// Index bits of a conversation id.
+const INDEX_MASK: u64 = 0xFFFF_FFFF_FFFF;
 
 /// One generated agent (project).
 #[derive(Debug, Clone)]
@@ -40,6 +47,8 @@ pub struct Dataset {
     pub conversations: u64,
     /// The account (workspace) id every conversation carries.
     pub account_id: String,
+    /// Conversations that arrived since the server started, shared by every agent.
+    arrived: Arc<AtomicU64>,
 }
 
 /// A side of a call.
@@ -170,6 +179,39 @@ impl Dataset {
             agents,
             conversations: config.conversations,
             account_id: format!("ws-{}", rng.hex(8)),
+            arrived: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// "Now" for the data: the moment the seeded conversations were recorded
+    /// (2026-06-03T14:00:00Z); conversation 0 started just before it.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_secs(BASE_SECS)
+    }
+
+    /// How many conversations arrived since the server started.
+    pub fn arrived(&self) -> u64 {
+        self.arrived.load(Ordering::SeqCst)
+    }
+
+    /// Records `n` new conversations for every agent, each newer than all before it (they start
+    /// after [`Dataset::now`], one about every 97 seconds). Returns how many have arrived in all.
+    pub fn add_arrivals(&self, n: u64) -> u64 {
+        self.arrived.fetch_add(n, Ordering::SeqCst) + n
+    }
+
+    /// Conversations per agent once `arrived` have arrived.
+    pub fn total(&self, arrived: u64) -> u64 {
+        self.conversations + arrived
+    }
+
+    /// The index of the conversation at newest-first `position` once `arrived` have arrived:
+    /// the arrivals first (newest first), then the seeded conversations `0..`.
+    pub fn index_at(&self, position: u64, arrived: u64) -> u64 {
+        if position < arrived {
+            ARRIVAL_BIT | (arrived - 1 - position)
+        } else {
+            position - arrived
         }
     }
 
@@ -184,7 +226,7 @@ impl Dataset {
 
     /// The id of conversation `index` of agent `agent`.
     pub fn conversation_id(&self, agent: usize, index: u64) -> String {
-        let hi = ((agent as u64) << 48) | (index & 0xFFFF_FFFF_FFFF);
+        let hi = ((agent as u64) << 48) | (index & INDEX_MASK);
         let (l, r) = self.perm.encrypt((hi, self.check_word(hi)));
         format!("CA{l:016x}{r:016x}")
     }
@@ -205,14 +247,55 @@ impl Dataset {
         if check != self.check_word(hi) || (hi >> 48) as usize != agent {
             return None;
         }
-        let index = hi & 0xFFFF_FFFF_FFFF;
-        (index < self.conversations).then_some(index)
+        let index = hi & INDEX_MASK;
+        let known = if index & ARRIVAL_BIT != 0 {
+            index & !ARRIVAL_BIT < self.arrived()
+        } else {
+            index < self.conversations
+        };
+        known.then_some(index)
+    }
+
+    /// The first draws of conversation `index`: channel, direction, environment and start time.
+    fn head(rng: &mut Rng, index: u64) -> (&'static str, &'static str, &'static str, Timestamp) {
+        let channel = match rng.below(20) {
+            0..=14 => "VOICE-SIP",
+            15..=17 => "CHAT",
+            _ => "WEBCHAT",
+        };
+        let direction = if channel == "VOICE-SIP" && rng.chance(0.2) {
+            "outbound"
+        } else {
+            "inbound"
+        };
+        let client_env = match rng.below(20) {
+            0..=11 => "live",
+            12..=16 => "sandbox",
+            _ => "pre-release",
+        };
+        let jitter_us = rng.below(SPACING_SECS as u64 * 1_000_000 - 1) as i64;
+        let slot = if index & ARRIVAL_BIT != 0 {
+            BASE_SECS + (index & !ARRIVAL_BIT) as i64 * SPACING_SECS
+        } else {
+            BASE_SECS - (index as i64 + 1) * SPACING_SECS
+        };
+        let created = Timestamp::from_secs(slot).plus_micros(jitter_us);
+        (channel, direction, client_env, created)
+    }
+
+    fn rng(&self, agent: usize, index: u64) -> (u64, Rng) {
+        let cseed = hash(&[self.seed, 0xC0, agent as u64, index]);
+        (cseed, Rng::new(&[cseed]))
+    }
+
+    /// When conversation `index` of `agent` started (cheaper than deriving all of it).
+    pub fn started(&self, agent: usize, index: u64) -> Timestamp {
+        Self::head(&mut self.rng(agent, index).1, index).3
     }
 
     /// Derives conversation `index` of agent `agent`.
     pub fn conversation(&self, agent: usize, index: u64) -> Conversation {
-        let cseed = hash(&[self.seed, 0xC0, agent as u64, index]);
-        let mut rng = Rng::new(&[cseed]);
+        let (cseed, mut rng) = self.rng(agent, index);
         let business = self
             .agents
             .get(agent)
@@ -224,25 +307,8 @@ impl Dataset {
             .map(|a| a.variants.as_slice())
             .unwrap_or(&[]);
 
-        let channel = match rng.below(20) {
-            0..=14 => "VOICE-SIP",
-            15..=17 => "CHAT",
-            _ => "WEBCHAT",
-        };
+        let (channel, direction, client_env, created) = Self::head(&mut rng, index);
         let voice = channel == "VOICE-SIP";
-        let direction = if voice && rng.chance(0.2) {
-            "outbound"
-        } else {
-            "inbound"
-        };
-        let client_env = match rng.below(20) {
-            0..=11 => "live",
-            12..=16 => "sandbox",
-            _ => "pre-release",
-        };
-        let jitter_us = rng.below(SPACING_SECS as u64 * 1_000_000 - 1) as i64;
-        let created = Timestamp::from_secs(BASE_SECS - (index as i64 + 1) * SPACING_SECS)
-            .plus_micros(jitter_us);
         let in_progress = index < 4 && rng.chance(0.5);
 
         // Turns.
@@ -646,6 +712,85 @@ impl Conversation {
         obj.insert("metrics".into(), Value::Object(metrics));
         obj.insert("functionEvents".into(), Value::Object(events));
         Value::Object(obj)
+    }
+}
+
+impl Conversation {
+    /// The v3 listing's `ConversationSummaryResponse` (snake_case, turns inline, empty strings
+    /// rather than nulls); each turn carries `latency` (seconds) only with `include_latency`.
+    pub fn v3_json(&self, project_id: &str, account_id: &str, include_latency: bool) -> Value {
+        let mut silences = 0;
+        let turns: Vec<Value> = self
+            .turns
+            .iter()
+            .enumerate()
+            .map(|(k, turn)| {
+                let silence = k > 0 && turn.user_input.is_empty();
+                silences += u64::from(silence);
+                let mut item = json!({
+                    "user_input": turn.user_input,
+                    "user_input_dtmf": "",
+                    "user_input_datetime": self.at(turn.user_span.0).iso_offset(),
+                    "agent_response": turn.agent_response,
+                    "agent_response_datetime": self.at(turn.agent_span.0).iso_offset(),
+                    "translated_user_input": turn.user_input,
+                    "english_agent_response": turn.agent_response,
+                    "intents": turn.topic.map(|t| vec![TOPICS[t].node]).unwrap_or_default(),
+                    "entities": [],
+                    "is_ood": false,
+                    "is_silence": silence,
+                });
+                if include_latency {
+                    let gap_ms = turn.agent_span.0.saturating_sub(turn.user_span.1);
+                    item["latency"] = json!(gap_ms as f64 / 1000.0);
+                }
+                item
+            })
+            .collect();
+        let mut metrics = Map::new();
+        metrics.insert("CALL_DURATION".into(), json!(self.total_duration.to_string()));
+        metrics.insert("TOTAL_AGENT_TURNS".into(), json!(self.turns.len().to_string()));
+        if let Some((_, reason)) = self.handoff {
+            metrics.insert("HANDOFF_REASON".into(), json!(reason));
+        }
+        let topics: Vec<&str> = self
+            .turns
+            .iter()
+            .filter_map(|t| t.topic.map(|t| TOPICS[t].name))
+            .collect();
+        if topics.len() > 1 {
+            metrics.insert("TOPIC".into(), json!(topics));
+        }
+        let last_node = self
+            .turns
+            .iter()
+            .rev()
+            .find_map(|t| t.topic.map(|t| TOPICS[t].node))
+            .unwrap_or("start");
+        json!({
+            "id": self.id,
+            "account_id": account_id,
+            "project_id": project_id,
+            "variant_id": self.variant.map(crate::v3::variant_id).unwrap_or_default(),
+            "variant_name": self.variant.unwrap_or_default(),
+            "environment": self.client_env,
+            "started_at": self.created.iso_offset(),
+            "channel": self.channel,
+            "from_number": self.from_number,
+            "to_number": self.to_number,
+            "in_progress": self.in_progress,
+            "num_turns": self.turns.len(),
+            "total_duration": self.total_duration,
+            "polyai_duration": self.polyai_duration,
+            "handoff": self.handoff.is_some(),
+            "handoff_reason": self.handoff.map(|h| h.1).unwrap_or_default(),
+            "handoff_destination": self.handoff.map(|h| h.0).unwrap_or_default(),
+            "num_silences": silences,
+            "num_ood": 0,
+            "metrics": metrics,
+            "state": {"last_node": last_node, "topics": topics},
+            "turns": turns,
+        })
     }
 }
 

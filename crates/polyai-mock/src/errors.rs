@@ -41,6 +41,10 @@ pub mod codes {
     pub const AUTH_USER_INVALID_TOKEN: &str = "AUTH_USER_INVALID_TOKEN";
     /// 403: the key may not access this agent.
     pub const ACCOUNT_INSUFFICIENT_PERMISSIONS: &str = "ACCOUNT_INSUFFICIENT_PERMISSIONS";
+    /// 400 (v3 listing): a filter, paging parameter or cursor is invalid.
+    pub const GET_CONVERSATIONS_FILTER_PARSE_ERROR: &str = "GET_CONVERSATIONS_FILTER_PARSE_ERROR";
+    /// 404 (v3 listing): the account (workspace) does not exist.
+    pub const ACCOUNT_NOT_FOUND: &str = "ACCOUNT_NOT_FOUND";
     /// 404: the agent (project) does not exist.
     pub const PROJECT_NOT_FOUND: &str = "PROJECT_NOT_FOUND";
     /// 400: a request body or parameter failed generic validation.

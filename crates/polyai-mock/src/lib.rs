@@ -51,6 +51,7 @@ pub mod script;
 mod server;
 pub mod state;
 pub mod time;
+pub mod v3;
 
 pub use config::{
     ApiKey, DEFAULT_REGION, DEFAULT_SEED, MockConfig, SANDBOX_AGENT, SANDBOX_KEY, SampleRate,

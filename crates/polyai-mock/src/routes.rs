@@ -35,6 +35,8 @@ const MAX_ANNOTATIONS: usize = 1_000;
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub config: MockConfig,
+    /// Sampling walks started so far (each gets its own shuffle).
+    pub samples: std::sync::atomic::AtomicU64,
     pub data: Dataset,
     pub store: Store,
     pub chats: ChatSessions,
@@ -68,6 +70,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             post(mutate::<Note>),
         )
         .route("/v1/agents/{agent_id}/debug-chat", post(create_debug_chat))
+        .route(
+            "/v3/{account_id}/{project_id}/conversations",
+            get(crate::v3::list_conversations_v3),
+        )
         .route(
             "/v1/agents/{agent_id}/debug-chat/{conversation_id}",
             post(send_debug_chat_message),
@@ -146,11 +152,11 @@ async fn fault_layer(State(state): Shared, req: Request, next: Next) -> Response
 // ---------------------------------------------------------------------------------------------
 // Extraction helpers: every rejection becomes a 400 envelope.
 
-fn path_error(e: PathRejection) -> ApiError {
+pub(crate) fn path_error(e: PathRejection) -> ApiError {
     ApiError::validation(format!("Invalid path parameter: {}", e.body_text()))
 }
 
-fn query_pairs(
+pub(crate) fn query_pairs(
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Vec<(String, String)>, ApiError> {
     q.map(|Query(v)| v)
@@ -270,22 +276,22 @@ fn client_env(body: &Map<String, Value>) -> Result<String, ApiError> {
 // ---------------------------------------------------------------------------------------------
 // Access checks shared by the handlers.
 
-struct Access<'s> {
-    agent: usize,
-    agent_id: &'s str,
-    key: &'s ApiKey,
+pub(crate) struct Access<'s> {
+    pub(crate) agent: usize,
+    pub(crate) agent_id: &'s str,
+    pub(crate) key: &'s ApiKey,
 }
 
 /// How an operation answers an agent that does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum UnknownAgent {
+pub(crate) enum UnknownAgent {
     /// 404 `PROJECT_NOT_FOUND` (operations whose spec declares a 404).
     NotFound,
     /// 403 `ACCOUNT_INSUFFICIENT_PERMISSIONS` (list and create-chat, whose spec declares no 404).
     Forbidden,
 }
 
-fn access<'s>(
+pub(crate) fn access<'s>(
     state: &'s AppState,
     headers: &HeaderMap,
     agent_id: &str,
@@ -345,12 +351,16 @@ async fn list_conversations(
     let pairs = query_pairs(query)?;
     let limit = int_param(&pairs, "limit", 50, 1)?;
     let offset = int_param(&pairs, "offset", 0, 0)?;
-    let total = state.data.conversations;
+    let arrived = state.data.arrived();
+    let total = state.data.total(arrived);
     let page = limit.min(state.config.max_page);
     let start = offset.min(total);
     let end = start.saturating_add(page).min(total);
     let conversations: Vec<Conversation> = (start..end)
-        .map(|i| state.data.conversation(access.agent, i))
+        .map(|p| {
+            let index = state.data.index_at(p, arrived);
+            state.data.conversation(access.agent, index)
+        })
         .collect();
     let notes: Vec<Option<String>> = conversations
         .iter()

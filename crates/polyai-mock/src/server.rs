@@ -49,9 +49,9 @@ pub struct MockServer {
 impl MockServer {
     /// Binds `config.addr` and starts serving on the current tokio runtime.
     pub async fn start(config: MockConfig) -> Result<MockServer, StartError> {
-        if config.conversations >= 1 << 48 {
+        if config.conversations >= crate::data::ARRIVAL_BIT {
             return Err(StartError::Config(
-                "at most 2^48 conversations per agent".into(),
+                "at most 2^47 conversations per agent".into(),
             ));
         }
         if config.agent_ids.as_ref().map_or(config.agents, Vec::len) >= 1 << 16 {
@@ -69,6 +69,7 @@ impl MockServer {
             source,
         })?;
         let state = Arc::new(AppState {
+            samples: std::sync::atomic::AtomicU64::new(0),
             data: Dataset::new(&config),
             store,
             chats: ChatSessions::new(config.seed, config.chat_idle_timeout),
@@ -141,6 +142,43 @@ impl MockServer {
     /// The id of conversation `index` (0 = newest) of agent number `agent`.
     pub fn conversation_id(&self, agent: usize, index: u64) -> String {
         self.state.data.conversation_id(agent, index)
+    }
+
+    /// Records `n` new conversations for every agent, each newer than all before it, as if calls
+    /// had just ended: listings show them first, offsets shift by `n`, v3 cursors taken earlier
+    /// do not see them. Returns how many conversations have arrived since the server started.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = polyai_mock::MockServer::start(polyai_mock::MockConfig::default()).await?;
+    /// assert_eq!(server.add_conversations(3), 3);
+    /// assert_eq!(server.conversation_count(), 203);
+    /// # Ok(()) }
+    /// ```
+    pub fn add_conversations(&self, n: u64) -> u64 {
+        self.state.data.add_arrivals(n)
+    }
+
+    /// Conversations per agent now: the configured number plus those added since.
+    pub fn conversation_count(&self) -> u64 {
+        self.state.data.total(self.state.data.arrived())
+    }
+
+    /// The id of the `k`-th conversation added by [`MockServer::add_conversations`] (0 = first
+    /// added, the oldest of them) of agent number `agent`.
+    pub fn added_conversation_id(&self, agent: usize, k: u64) -> String {
+        self.state
+            .data
+            .conversation_id(agent, crate::data::ARRIVAL_BIT | k)
+    }
+
+    /// The data's clock: 2026-06-03T14:00:00Z, when the seeded conversations were recorded
+    /// (conversation 0 started about a minute and a half before). Relative time ranges against
+    /// the mock, such as `polyai --sandbox conversations list --since 7d`, count back from it.
+    pub fn now(&self) -> std::time::SystemTime {
+        let micros = self.state.data.now().micros;
+        std::time::UNIX_EPOCH + std::time::Duration::from_micros(micros.max(0) as u64)
     }
 
     /// Whether conversation `index` of agent number `agent` has a recording.
