@@ -115,7 +115,10 @@ fn no_operation_is_generated_from_two_documents() {
             .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
             .collect()
     };
-    assert_eq!(keys(&v3, "/paths"), ["/v3/{account_id}/{project_id}/conversations"]);
+    assert_eq!(
+        keys(&v3, "/paths"),
+        ["/v3/{account_id}/{project_id}/conversations"]
+    );
     for path in keys(&v3, "/paths") {
         assert!(!keys(&data, "/paths").contains(&path), "{path} in both");
     }
@@ -130,22 +133,37 @@ fn no_operation_is_generated_from_two_documents() {
         .collect();
     assert_eq!(v1.len(), 4, "{v1:?}");
     for path in &v1 {
-        assert!(keys(&data, "/paths").contains(path), "{path} is not in the Data API document");
+        assert!(
+            keys(&data, "/paths").contains(path),
+            "{path} is not in the Data API document"
+        );
     }
     let overlay = read(&Layout::conversations_v3(root()).overlay);
     let removals: Vec<&Value> = overlay["actions"]
         .as_array()
         .expect("actions")
         .iter()
-        .filter(|a| a["remove"] == true && a["target"].as_str().is_some_and(|t| t.contains("/v1/agents/")))
+        .filter(|a| {
+            a["remove"] == true
+                && a["target"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("/v1/agents/"))
+        })
         .collect();
     for path in &v1 {
         let action = removals
             .iter()
-            .find(|a| a["target"].as_str().is_some_and(|t| t.contains(&format!("'{path}'"))))
+            .find(|a| {
+                a["target"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(&format!("'{path}'")))
+            })
             .unwrap_or_else(|| panic!("no overlay action removes {path}"));
         let why = action["description"].as_str().unwrap_or_default();
-        assert!(why.contains("polyai-data.json") && why.contains("ARCHITECTURE.md"), "{why}");
+        assert!(
+            why.contains("polyai-data.json") && why.contains("ARCHITECTURE.md"),
+            "{why}"
+        );
     }
 }
 
@@ -323,11 +341,14 @@ fn siblings_of_a_response_reference_are_dropped() {
     let upstream = read_json(&layout.spec).expect("v3 spec");
     let responses = "/paths/~1v3~1{account_id}~1{project_id}~1conversations/get/responses";
     let bad_request = format!("{responses}/400");
-    assert!(upstream.pointer(&format!("{bad_request}/content")).is_some());
-    let normalized: Value = serde_json::from_str(
-        &std::fs::read_to_string(&layout.normalized).expect("normalized"),
-    )
-    .expect("JSON");
+    assert!(
+        upstream
+            .pointer(&format!("{bad_request}/content"))
+            .is_some()
+    );
+    let normalized: Value =
+        serde_json::from_str(&std::fs::read_to_string(&layout.normalized).expect("normalized"))
+            .expect("JSON");
     assert_eq!(
         normalized.pointer(&bad_request),
         Some(&json!({ "$ref": "#/components/responses/BadRequest" }))

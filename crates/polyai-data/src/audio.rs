@@ -130,7 +130,7 @@ impl AudioRequest {
                 Some(&cid),
             )
             .await;
-        let mut call = Call::from_spec("get_conversation_audio", &spec, built, cid)?;
+        let mut call = Call::from_spec("get_conversation_audio", spec.take_request(), built, cid)?;
         call.accept = "audio/wav";
         let reply = self.inner.execute(call, &self.options, true).await?;
         let Payload::Stream(response) = reply.payload else {

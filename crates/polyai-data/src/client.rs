@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) base: Url,
     pub(crate) host: String,
+    /// Base URL of the Conversations API v3, or why this client has none (its region lacks one).
+    pub(crate) v3_base: Result<Url, String>,
     pub(crate) key_header: HeaderValue,
     pub(crate) user_agent: HeaderValue,
     pub(crate) retry: RetryPolicy,
@@ -33,6 +35,7 @@ impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.base.as_str())
+            .field("v3_base_url", &self.v3_base.as_ref().map(Url::as_str).ok())
             .field("api_key", &"***")
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
@@ -105,6 +108,43 @@ impl Client {
     /// The host requests go to, e.g. `api.us.poly.ai` (with `:port` when not the default).
     pub fn host(&self) -> &str {
         &self.inner.host
+    }
+
+    /// The base URL of the Conversations API v3 (e.g. `https://api.us-1.platform.polyai.app`),
+    /// or `None` when the client's region has no v3 host. With a custom base URL it is that URL,
+    /// unless [`ClientBuilder::v3_base_url`] set another.
+    ///
+    /// ```
+    /// use polyai_data::{Client, Region};
+    /// let client = Client::builder().api_key("k").region(Region::Eu).build()?;
+    /// assert_eq!(client.v3_base_url(), Some("https://api.euw-1.platform.polyai.app"));
+    /// let studio = Client::builder().api_key("k").region(Region::Studio).build()?;
+    /// assert_eq!(studio.v3_base_url(), None);
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn v3_base_url(&self) -> Option<&str> {
+        self.inner
+            .v3_base
+            .as_ref()
+            .ok()
+            .map(|url| url.as_str().trim_end_matches('/'))
+    }
+
+    /// A handle on one account (Agent Studio "Workspace ID", e.g. `ws-fd112d8f`) for the
+    /// Conversations API v3; pick a project with [`project`](crate::v3::Workspace::project).
+    ///
+    /// ```
+    /// let client = polyai_data::Client::builder().api_key("key").build()?;
+    /// let project = client.workspace("ws-fd112d8f").project("PROJECT-58RP822I");
+    /// assert_eq!(project.account_id(), "ws-fd112d8f");
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn workspace(&self, account_id: impl Into<String>) -> crate::v3::Workspace {
+        crate::v3::Workspace::new(self.clone(), account_id.into())
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
     }
 
     /// A handle on one agent (Agent Studio "Project ID / Agent ID", e.g. `PROJECT-58RP822I`;

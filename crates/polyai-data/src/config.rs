@@ -61,6 +61,7 @@ pub struct ClientBuilder {
     api_key: Option<ApiKey>,
     region: Option<Region>,
     base_url: Option<String>,
+    v3_base_url: Option<String>,
     env_error: Option<String>,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
@@ -77,6 +78,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("api_key", &self.api_key)
             .field("region", &self.region)
             .field("base_url", &self.base_url)
+            .field("v3_base_url", &self.v3_base_url)
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("idle_timeout", &self.idle_timeout)
@@ -137,6 +139,24 @@ impl ClientBuilder {
     /// `localhost`).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// A base URL for the Conversations API v3 alone (a proxy, a mock). Without it, v3 goes to
+    /// the region's platform host (`https://api.us-1.platform.polyai.app` for `us`), or to
+    /// [`base_url`](Self::base_url) when that is set. Same rules as `base_url`.
+    ///
+    /// ```
+    /// let client = polyai_data::Client::builder()
+    ///     .api_key("k")
+    ///     .v3_base_url("http://127.0.0.1:9000")
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), "https://api.us.poly.ai");
+    /// assert_eq!(client.v3_base_url(), Some("http://127.0.0.1:9000"));
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn v3_base_url(mut self, url: impl Into<String>) -> Self {
+        self.v3_base_url = Some(url.into());
         self
     }
 
@@ -245,6 +265,14 @@ impl ClientBuilder {
             None => parse_base_url(&region.base_url())?,
         };
         let host = host_label(&base);
+        let v3_base = match (&self.v3_base_url, &self.base_url) {
+            (Some(url), _) => Ok(parse_base_url(url)?),
+            (None, Some(_)) => Ok(base.clone()),
+            (None, None) => match region.v3_base_url() {
+                Ok(url) => Ok(parse_base_url(&url)?),
+                Err(e) => Err(e.to_string()),
+            },
+        };
         let user_agent = match &self.app_name {
             Some(app) => format!("{app} {USER_AGENT}"),
             None => USER_AGENT.to_owned(),
@@ -261,6 +289,7 @@ impl ClientBuilder {
             http,
             base,
             host,
+            v3_base,
             key_header,
             user_agent: HeaderValue::from_str(&user_agent).map_err(|_| {
                 Error::Config(format!("invalid app name in user agent `{user_agent}`"))

@@ -190,7 +190,7 @@ async fn fetch_page(
             Some(&cid),
         )
         .await;
-    let call = Call::from_spec("list_conversations", &spec, built, cid)?;
+    let call = Call::from_spec("list_conversations", spec.take_request(), built, cid)?;
     let reply = agent.inner.execute(call, options, false).await?;
     let (body, meta): (GetConversationsResponse, _) = decode("list_conversations", reply)?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -264,7 +264,7 @@ impl GetConversation {
         let built = spec
             .get_conversation(&self.agent.agent_id, &self.conversation_id, Some(&cid))
             .await;
-        let call = Call::from_spec("get_conversation", &spec, built, cid)?;
+        let call = Call::from_spec("get_conversation", spec.take_request(), built, cid)?;
         self.agent.inner.execute(call, &self.options, false).await
     }
 }

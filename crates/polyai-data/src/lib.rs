@@ -58,6 +58,9 @@
 //!   path.
 //! - **Tracing**: one `polyai.call` span per call with `operation`, `attempt`, `status`,
 //!   `duration_ms` and `correlation_id`. Headers are never logged.
+//! - **Conversations API v3** ([`v3`]): `client.workspace("ws-…").project("PROJECT-…")
+//!   .conversations()` lists by time range with transcript or semantic search, random sampling
+//!   and filters, turns inline, as a stream over cursor pages; [`Region`] maps to its hosts.
 //! - **Models**: [`models`] re-exports the generated models; you never import the raw crate.
 //!
 //! # Features
@@ -83,9 +86,12 @@ pub mod models;
 mod notes;
 mod options;
 pub mod paginate;
+mod prefetch;
 mod region;
 mod retry;
+mod timestamp;
 mod transport;
+pub mod v3;
 
 pub use annotations::{AddAnnotations, Annotation, AnnotationType, Role};
 pub use audio::{
@@ -105,6 +111,7 @@ pub use notes::UpsertNote;
 pub use paginate::{ItemStream, Page, PageStream};
 pub use region::Region;
 pub use retry::{RetryPolicy, SleepFuture, Sleeper};
+pub use timestamp::Timestamp;
 
 /// Result alias for this crate.
 ///

@@ -52,7 +52,7 @@ impl UpsertNote {
                 &body,
             )
             .await;
-        let mut call = Call::from_spec("upsert_note", &spec, built, cid)?;
+        let mut call = Call::from_spec("upsert_note", spec.take_request(), built, cid)?;
         call.idempotency = Idempotency::Idempotent;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
         decode_ack("upsert_note", reply).map(|meta| ((), meta))

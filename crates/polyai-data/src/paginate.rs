@@ -349,6 +349,10 @@ pub struct ItemStream<T> {
 }
 
 impl<T: Send + 'static> ItemStream<T> {
+    pub(crate) fn from_stream(inner: BoxStream<'static, Result<T, Error>>) -> Self {
+        ItemStream { inner }
+    }
+
     /// The next item, `Ok(None)` at the end.
     pub async fn try_next(&mut self) -> Result<Option<T>, Error> {
         self.inner.next().await.transpose()

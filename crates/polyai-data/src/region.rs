@@ -105,17 +105,60 @@ impl Region {
         }
     }
 
-    /// The region whose API host is `host`, if any.
+    /// The host of the Conversations API v3 in this region, e.g. `api.us-1.platform.polyai.app`;
+    /// `None` for the regions PolyAI serves no v3 in (studio, dev, staging).
+    ///
+    /// ```
+    /// use polyai_data::Region;
+    /// assert_eq!(Region::Eu.platform_host(), Some("api.euw-1.platform.polyai.app"));
+    /// assert_eq!(Region::Studio.platform_host(), None);
+    /// ```
+    pub fn platform_host(self) -> Option<&'static str> {
+        match self {
+            Region::Us => Some("api.us-1.platform.polyai.app"),
+            Region::Eu => Some("api.euw-1.platform.polyai.app"),
+            Region::Uk => Some("api.uk-1.platform.polyai.app"),
+            Region::Studio | Region::Dev | Region::Staging => None,
+        }
+    }
+
+    /// Base URL of the Conversations API v3 in this region, e.g.
+    /// `https://api.uk-1.platform.polyai.app`, or a configuration error naming the regions that
+    /// have one.
+    ///
+    /// ```
+    /// use polyai_data::Region;
+    /// assert_eq!(Region::Uk.v3_base_url()?, "https://api.uk-1.platform.polyai.app");
+    /// let err = Region::Studio.v3_base_url().unwrap_err().to_string();
+    /// assert!(err.contains("no Conversations API v3 host") && err.contains("us (us-1)"));
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn v3_base_url(self) -> Result<String, crate::Error> {
+        self.platform_host()
+            .map(|host| format!("https://{host}"))
+            .ok_or_else(|| {
+                crate::Error::Config(format!(
+                    "region {} has no Conversations API v3 host: PolyAI serves v3 in us (us-1), eu (euw-1) and uk (uk-1); \
+                     pick one of those, or set a v3 base URL on the client builder",
+                    self.name()
+                ))
+            })
+    }
+
+    /// The region whose API host (Data API or v3) is `host`, if any.
     ///
     /// ```
     /// use polyai_data::Region;
     /// assert_eq!(Region::from_host("api.uk.poly.ai"), Some(Region::Uk));
+    /// assert_eq!(Region::from_host("api.euw-1.platform.polyai.app"), Some(Region::Eu));
     /// assert_eq!(Region::from_host("127.0.0.1"), None);
     /// ```
     pub fn from_host(host: &str) -> Option<Region> {
-        Region::ALL
-            .into_iter()
-            .find(|r| r.host().eq_ignore_ascii_case(host))
+        Region::ALL.into_iter().find(|r| {
+            r.host().eq_ignore_ascii_case(host)
+                || r.platform_host()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(host))
+        })
     }
 }
 
@@ -152,7 +195,7 @@ pub(crate) fn key_hint(host: &str) -> String {
         Some(region) => format!(
             "the API key must be created in the matching Agent Studio ({} for {}); keys from another region's Studio are rejected",
             region.studio_host(),
-            region.host()
+            host
         ),
         None => format!(
             "check the API key: keys only work against the API host of the Agent Studio they were created in \

@@ -63,16 +63,17 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// Takes the request that a method of `spec` (a client from [`Inner::spec`]) has just built.
-    /// `built` is what that method returned: with a capturing client, an error that only says the
-    /// request was captured — or the reason it could not be built.
+    /// Takes the request that a method of a capturing client (from [`Inner::spec`] or
+    /// [`Inner::spec_v3`]) has just built: `captured` is its `take_request()`, `built` what the
+    /// method returned — an error that only says the request was captured, or the reason it could
+    /// not be built.
     pub(crate) fn from_spec<T, E: std::fmt::Debug>(
         operation: &'static str,
-        spec: &polyai_data_raw::Client,
+        captured: Option<reqwest::Request>,
         built: Result<T, polyai_data_raw::Error<E>>,
         correlation_id: String,
     ) -> Result<Self, Error> {
-        let request = spec.take_request().ok_or_else(|| match built {
+        let request = captured.ok_or_else(|| match built {
             Err(polyai_data_raw::Error::InvalidRequest(reason)) => Error::InvalidRequest(format!(
                 "{operation}: the request cannot be built: {reason}"
             )),
@@ -131,6 +132,18 @@ impl Inner {
         )
     }
 
+    /// The same for the Conversations API v3, on its own host; an error where the region has none.
+    pub(crate) fn spec_v3(&self) -> Result<polyai_data_raw::conversations_v3::Client, Error> {
+        let base = self
+            .v3_base
+            .as_ref()
+            .map_err(|e| Error::Config(e.clone()))?;
+        Ok(polyai_data_raw::conversations_v3::Client::capturing(
+            base.as_str().trim_end_matches('/'),
+            self.http.clone(),
+        ))
+    }
+
     /// Runs `call` with retries. With `stream`, a success body is left unread.
     pub(crate) async fn execute(
         &self,
@@ -162,6 +175,7 @@ impl Inner {
     ) -> Result<Reply, Error> {
         let policy = options.retry.as_ref().unwrap_or(&self.retry);
         let timeout = options.timeout.unwrap_or(self.timeout);
+        let host = crate::config::host_label(call.request.url());
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -187,7 +201,7 @@ impl Inner {
                     let error = Error::Transport {
                         operation: call.operation,
                         kind,
-                        host: self.host.clone(),
+                        host: host.clone(),
                         message,
                         correlation_id: correlation_id.clone(),
                     };
@@ -200,8 +214,14 @@ impl Inner {
                 }) => {
                     span.record("status", status);
                     tracing::debug!(status, attempt, "attempt answered with an error status");
-                    let api =
-                        self.api_error(call.operation, status, &headers, &body, &correlation_id);
+                    let api = self.api_error(
+                        call.operation,
+                        &host,
+                        status,
+                        &headers,
+                        &body,
+                        &correlation_id,
+                    );
                     (
                         Failure::Status(status),
                         api.retry_after,
@@ -274,6 +294,7 @@ impl Inner {
     fn api_error(
         &self,
         operation: &'static str,
+        host: &str,
         status: u16,
         headers: &HeaderMap,
         body: &[u8],
@@ -296,7 +317,7 @@ impl Inner {
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         ApiError {
             operation,
-            host: self.host.clone(),
+            host: host.to_owned(),
             status,
             code: envelope.error_code,
             message,

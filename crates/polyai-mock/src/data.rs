@@ -748,8 +748,14 @@ impl Conversation {
             })
             .collect();
         let mut metrics = Map::new();
-        metrics.insert("CALL_DURATION".into(), json!(self.total_duration.to_string()));
-        metrics.insert("TOTAL_AGENT_TURNS".into(), json!(self.turns.len().to_string()));
+        metrics.insert(
+            "CALL_DURATION".into(),
+            json!(self.total_duration.to_string()),
+        );
+        metrics.insert(
+            "TOTAL_AGENT_TURNS".into(),
+            json!(self.turns.len().to_string()),
+        );
         if let Some((_, reason)) = self.handoff {
             metrics.insert("HANDOFF_REASON".into(), json!(reason));
         }

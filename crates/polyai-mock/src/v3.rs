@@ -138,8 +138,14 @@ impl Cursor {
         )
     }
 
-    fn decode(text: &str, data_seed: u64, agent: usize, fingerprint: u64) -> Result<Self, ApiError> {
-        let malformed = || bad("cursor is malformed: pass the `cursor` value of the previous page unchanged.");
+    fn decode(
+        text: &str,
+        data_seed: u64,
+        agent: usize,
+        fingerprint: u64,
+    ) -> Result<Self, ApiError> {
+        let malformed =
+            || bad("cursor is malformed: pass the `cursor` value of the previous page unchanged.");
         let parts: Vec<&str> = text.split('.').collect();
         let [version, arrived, next, seed, check] = parts.as_slice() else {
             return Err(malformed());
@@ -172,7 +178,10 @@ fn parse_bool(name: &str, raw: &str) -> Result<bool, ApiError> {
 
 fn parse_count(name: &str, raw: &str) -> Result<u64, ApiError> {
     let digits = raw.trim();
-    if digits.starts_with('-') && digits[1..].bytes().all(|b| b.is_ascii_digit()) && digits.len() > 1 {
+    if digits.starts_with('-')
+        && digits[1..].bytes().all(|b| b.is_ascii_digit())
+        && digits.len() > 1
+    {
         return Err(bad(format!("{name} must not be negative, got {raw}.")));
     }
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -208,8 +217,8 @@ fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     const STOP: &[&str] = &[
         "a", "an", "and", "are", "be", "can", "do", "for", "i", "i'd", "i'm", "in", "is", "it",
-        "me", "my", "of", "on", "or", "please", "that", "the", "to", "was", "we", "what",
-        "you", "your",
+        "me", "my", "of", "on", "or", "please", "that", "the", "to", "was", "we", "what", "you",
+        "your",
     ];
     text.split(|c: char| !c.is_alphanumeric() && c != '\'')
         .map(|w| w.trim_matches('\'').to_lowercase())
@@ -219,32 +228,45 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 impl ListQuery {
     fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
         let one = |name: &str| -> Option<&str> {
-            pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
         };
         let query = one("query");
         let side = match one("turn_type") {
             None => None,
             Some("user") => Some(Side::User),
             Some("agent") => Some(Side::Agent),
-            Some(other) => return Err(bad(format!("turn_type must be user or agent, got {other:?}."))),
+            Some(other) => {
+                return Err(bad(format!(
+                    "turn_type must be user or agent, got {other:?}."
+                )));
+            }
         };
         let mode = match (one("query_type"), one("sample")) {
             (Some(_), Some(_)) => {
-                return Err(bad("query_type and sample exclude each other: search or sample, not both."));
+                return Err(bad(
+                    "query_type and sample exclude each other: search or sample, not both.",
+                ));
             }
             (None, Some("random")) => Mode::Sample,
-            (None, Some(other)) => return Err(bad(format!("sample must be random, got {other:?}."))),
+            (None, Some(other)) => {
+                return Err(bad(format!("sample must be random, got {other:?}.")));
+            }
             (Some(kind), None) => {
-                let text = query.map(str::trim).filter(|q| !q.is_empty()).ok_or_else(|| {
-                    bad(format!("query_type={kind} needs a non-empty query."))
-                })?;
+                let text = query
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty())
+                    .ok_or_else(|| bad(format!("query_type={kind} needs a non-empty query.")))?;
                 match kind {
                     "transcript" => Mode::Transcript {
                         needle: text.to_lowercase(),
                         side,
                     },
                     "semantic" => {
-                        let words: Vec<String> = words(text).collect::<HashSet<_>>().into_iter().collect();
+                        let words: Vec<String> =
+                            words(text).collect::<HashSet<_>>().into_iter().collect();
                         if words.is_empty() {
                             return Err(bad(format!("query {text:?} has no words to search for.")));
                         }
@@ -267,8 +289,12 @@ impl ListQuery {
         if side.is_some() && !matches!(mode, Mode::Transcript { .. }) {
             return Err(bad("turn_type only applies to query_type=transcript."));
         }
-        let start = one("start_time").map(|t| parse_time("start_time", t)).transpose()?;
-        let end = one("end_time").map(|t| parse_time("end_time", t)).transpose()?;
+        let start = one("start_time")
+            .map(|t| parse_time("start_time", t))
+            .transpose()?;
+        let end = one("end_time")
+            .map(|t| parse_time("end_time", t))
+            .transpose()?;
         if let (Some(start), Some(end)) = (start, end)
             && start > end
         {
@@ -298,7 +324,9 @@ impl ListQuery {
         if variant_id.is_some() && variant_name.is_some() {
             return Err(bad("give variant_id or variant_name, not both."));
         }
-        let in_progress = one("in_progress").map(|v| parse_bool("in_progress", v)).transpose()?;
+        let in_progress = one("in_progress")
+            .map(|v| parse_bool("in_progress", v))
+            .transpose()?;
         let include_latency = one("include_latency")
             .map(|v| parse_bool("include_latency", v))
             .transpose()?
@@ -308,12 +336,16 @@ impl ListQuery {
             Some(raw) => {
                 let limit = parse_count("limit", raw)?;
                 if !(1..=MAX_LIMIT).contains(&limit) {
-                    return Err(bad(format!("limit must be between 1 and {MAX_LIMIT}, got {raw}.")));
+                    return Err(bad(format!(
+                        "limit must be between 1 and {MAX_LIMIT}, got {raw}."
+                    )));
                 }
                 limit
             }
         };
-        let offset = one("offset").map(|o| parse_count("offset", o)).transpose()?;
+        let offset = one("offset")
+            .map(|o| parse_count("offset", o))
+            .transpose()?;
         let cursor = one("cursor").map(str::to_owned);
         if offset.is_some() && cursor.is_some() {
             return Err(bad("pass cursor or offset, not both."));
@@ -383,7 +415,8 @@ impl ListQuery {
         }
         match &self.mode {
             Mode::Transcript { needle, side } => c.turns.iter().any(|t| {
-                let user = side != &Some(Side::Agent) && t.user_input.to_lowercase().contains(needle);
+                let user =
+                    side != &Some(Side::Agent) && t.user_input.to_lowercase().contains(needle);
                 let agent =
                     side != &Some(Side::User) && t.agent_response.to_lowercase().contains(needle);
                 user || agent
@@ -458,10 +491,9 @@ impl Walk<'_> {
             .query
             .end
             .map_or(0, |end| partition_point(total, |p| started(p) >= end));
-        let hi = self
-            .query
-            .start
-            .map_or(total, |start| partition_point(total, |p| started(p) >= start));
+        let hi = self.query.start.map_or(total, |start| {
+            partition_point(total, |p| started(p) >= start)
+        });
         (lo, hi.max(lo))
     }
 
@@ -554,7 +586,9 @@ pub(crate) async fn list_conversations_v3(
     let arrived_now = state.data.arrived();
     let arrived = cursor.map_or(arrived_now, |c| c.arrived);
     if arrived > arrived_now || cursor.is_some_and(|c| c.next > state.data.total(arrived)) {
-        return Err(bad("cursor is malformed: it points past the end of the data."));
+        return Err(bad(
+            "cursor is malformed: it points past the end of the data.",
+        ));
     }
     let sample_seed = match (&query.mode, cursor) {
         (Mode::Sample, Some(c)) => c.sample_seed,
@@ -590,7 +624,13 @@ pub(crate) async fn list_conversations_v3(
     let conversations: Vec<Value> = selection
         .items
         .iter()
-        .map(|c| c.v3_json(access.agent_id, &state.data.account_id, query.include_latency))
+        .map(|c| {
+            c.v3_json(
+                access.agent_id,
+                &state.data.account_id,
+                query.include_latency,
+            )
+        })
         .collect();
     let mut body = json!({ "conversations": conversations, "cursor": next_cursor });
     if cursor.is_none() && selection.next.is_some() {
@@ -604,7 +644,9 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        q.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -613,7 +655,10 @@ mod tests {
         assert_eq!(z, Some(1_780_495_200_000_000));
         assert_eq!(parse_time("t", "2026-06-03T15:00:00+01:00").ok(), z);
         assert_eq!(parse_time("t", "2026-06-03T14:00:00").ok(), z);
-        assert_eq!(parse_time("t", "2026-06-03").ok(), Some(1_780_444_800_000_000));
+        assert_eq!(
+            parse_time("t", "2026-06-03").ok(),
+            Some(1_780_444_800_000_000)
+        );
         assert!(parse_time("t", "yesterday").is_err());
     }
 
@@ -622,10 +667,18 @@ mod tests {
         for q in [
             &[("query_type", "transcript")][..],
             &[("query_type", "semantic"), ("query", "  ")],
-            &[("query_type", "transcript"), ("query", "x"), ("sample", "random")],
+            &[
+                ("query_type", "transcript"),
+                ("query", "x"),
+                ("sample", "random"),
+            ],
             &[("query", "refund")],
             &[("turn_type", "user")],
-            &[("query_type", "semantic"), ("query", "x"), ("turn_type", "user")],
+            &[
+                ("query_type", "semantic"),
+                ("query", "x"),
+                ("turn_type", "user"),
+            ],
             &[("variant_id", "a"), ("variant_name", "b")],
             &[("limit", "0")],
             &[("limit", "1001")],
@@ -634,13 +687,17 @@ mod tests {
             &[("offset", "1"), ("cursor", "x")],
             &[("client_env", "prod")],
             &[("in_progress", "maybe")],
-            &[("start_time", "2026-06-03T00:00:00Z"), ("end_time", "2026-06-02T00:00:00Z")],
+            &[
+                ("start_time", "2026-06-03T00:00:00Z"),
+                ("end_time", "2026-06-02T00:00:00Z"),
+            ],
             &[("channel", "")],
             &[("sample", "all")],
         ] {
             let err = ListQuery::parse(&pairs(q)).err();
             assert!(
-                err.as_ref().is_some_and(|e| e.code == codes::GET_CONVERSATIONS_FILTER_PARSE_ERROR),
+                err.as_ref()
+                    .is_some_and(|e| e.code == codes::GET_CONVERSATIONS_FILTER_PARSE_ERROR),
                 "{q:?}: {err:?}"
             );
         }
