@@ -213,7 +213,7 @@ fn parse_time(name: &str, raw: &str) -> Result<i64, ApiError> {
     )))
 }
 
-/// Lower-case words of `text`, without the commonest English ones.
+/// Lower-case words of `text` without the commonest English ones, a plural `s` dropped.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     const STOP: &[&str] = &[
         "a", "an", "and", "are", "be", "can", "do", "for", "i", "i'd", "i'm", "in", "is", "it",
@@ -223,6 +223,10 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric() && c != '\'')
         .map(|w| w.trim_matches('\'').to_lowercase())
         .filter(|w| !w.is_empty() && !STOP.contains(&w.as_str()))
+        .map(|w| match w.strip_suffix('s') {
+            Some(stem) if stem.len() > 3 && !stem.ends_with('s') => stem.to_owned(),
+            _ => w,
+        })
 }
 
 impl ListQuery {
@@ -431,18 +435,29 @@ pub fn variant_id(name: &str) -> String {
     format!("VAR-{:08x}", text_hash(name) as u32)
 }
 
-/// How well `c` matches the query words: the number of them found in its turns and topics.
+/// How well `c` matches the query words: two points per word said in a turn, one per word only
+/// among the keywords of a topic it touched.
 fn semantic_score(c: &Conversation, query: &[String]) -> u64 {
-    let mut vocabulary: HashSet<String> = HashSet::new();
+    let mut said: HashSet<String> = HashSet::new();
+    let mut topics: HashSet<String> = HashSet::new();
     for turn in &c.turns {
-        vocabulary.extend(words(&turn.user_input));
-        vocabulary.extend(words(&turn.agent_response));
+        said.extend(words(&turn.user_input));
+        said.extend(words(&turn.agent_response));
         if let Some(topic) = turn.topic.map(|t| &TOPICS[t]) {
-            vocabulary.extend(words(topic.name));
-            vocabulary.extend(topic.keywords.iter().flat_map(|k| words(k)));
+            topics.extend(words(topic.name));
+            topics.extend(topic.keywords.iter().flat_map(|k| words(k)));
         }
     }
-    query.iter().filter(|w| vocabulary.contains(*w)).count() as u64
+    query
+        .iter()
+        .map(|w| {
+            if said.contains(w) {
+                2
+            } else {
+                u64::from(topics.contains(w))
+            }
+        })
+        .sum()
 }
 
 /// The first position in `0..len` where `pred` turns false (`pred` true on a prefix).
@@ -722,7 +737,8 @@ mod tests {
 
     #[test]
     fn semantic_words_drop_filler() {
-        let w: Vec<String> = words("I'd like my MONEY back, please!").collect();
-        assert_eq!(w, ["like", "money", "back"]);
+        let w: Vec<String> =
+            words("I'd like my MONEY back, please! Two payments; business").collect();
+        assert_eq!(w, ["like", "money", "back", "two", "payment", "business"]);
     }
 }
