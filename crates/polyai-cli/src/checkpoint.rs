@@ -16,6 +16,10 @@
 //!   length may be garbage). The ids kept are skipped by the new run, and the listing is
 //!   walked from the start again, de-duplicated by `conversationId`, so conversations that
 //!   arrived meanwhile (which shift offset pages) are picked up too.
+//! - An export through the Conversations API v3 ([`V3Source`]) writes v3 records, keyed by `id`,
+//!   and keeps in the checkpoint the resolved time window and the cursor of the first page not
+//!   yet fully in the journal: a resumed run continues from that cursor (ids already written
+//!   are skipped), and starts over from the first page if the server no longer accepts it.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -53,6 +57,35 @@ pub struct Checkpoint {
     pub records: u64,
     /// Whether the last run finished the listing.
     pub complete: bool,
+    /// Set when the export reads the Conversations API v3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v3: Option<V3Source>,
+}
+
+/// What a v3 export lists, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct V3Source {
+    /// Account (workspace) exported.
+    pub account_id: String,
+    /// `--since` as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_arg: Option<String>,
+    /// `--until` as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_arg: Option<String>,
+    /// `--since` resolved (RFC 3339), fixed for the whole export and its resumptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// `--until` resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    /// `--env`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_env: Option<String>,
+    /// Where a resumed run continues: the cursor of the first page not yet fully written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 impl Checkpoint {
@@ -67,6 +100,7 @@ impl Checkpoint {
             committed_bytes: 0,
             records: 0,
             complete: false,
+            v3: None,
         }
     }
 
@@ -106,6 +140,32 @@ impl Checkpoint {
         }
         if self.with_audio != wanted.with_audio {
             differences.push(format!("--with-audio {}", flag(self.with_audio)));
+        }
+        match (&self.v3, &wanted.v3) {
+            (None, None) => {}
+            (Some(v3), None) => differences.push(format!(
+                "the Conversations API v3 (account {})",
+                v3.account_id
+            )),
+            (None, Some(_)) => differences.push("the Data API".into()),
+            (Some(was), Some(now)) => {
+                if was.account_id != now.account_id {
+                    differences.push(format!(
+                        "account {} (now {})",
+                        was.account_id, now.account_id
+                    ));
+                }
+                let arg = |a: &Option<String>| a.clone().unwrap_or_else(|| "none".into());
+                if was.since_arg != now.since_arg {
+                    differences.push(format!("--since {}", arg(&was.since_arg)));
+                }
+                if was.until_arg != now.until_arg {
+                    differences.push(format!("--until {}", arg(&was.until_arg)));
+                }
+                if was.client_env != now.client_env {
+                    differences.push(format!("--env {}", arg(&was.client_env)));
+                }
+            }
         }
         if differences.is_empty() {
             Ok(())
@@ -168,9 +228,10 @@ pub struct Journal {
     committed: u64,
 }
 
+/// The id of a journal line: `conversationId` (Data API records) or `id` (v3 records).
 #[derive(Deserialize)]
 struct LineId {
-    #[serde(rename = "conversationId")]
+    #[serde(rename = "conversationId", alias = "id")]
     conversation_id: String,
 }
 

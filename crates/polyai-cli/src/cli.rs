@@ -74,6 +74,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "POLYAI_AGENT_ID", value_name = "ID")]
     pub agent: Option<String>,
 
+    /// Account (Agent Studio "Workspace ID"), e.g. ws-fd112d8f: lists and exports through the
+    /// Conversations API v3 (time ranges, search, sampling, turns inline).
+    #[arg(long, global = true, env = "POLYAI_ACCOUNT_ID", value_name = "ID")]
+    pub account: Option<String>,
+
     /// Read the API key from this file ('-' for stdin) instead of POLYAI_API_KEY.
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
@@ -141,16 +146,108 @@ pub enum ConversationsCommand {
 
 /// `conversations list`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "With an account (--account or POLYAI_ACCOUNT_ID) the list comes from the Conversations API v3, \
+                  which also takes the filters below; without one, from the Data API (newest first, --limit and \
+                  --offset only). Times are RFC 3339 (2026-06-02T00:00:00Z), a date (2026-06-02, UTC), or an age \
+                  such as 90m, 24h, 7d or 2w. v3 lists live conversations unless --env says otherwise. In the \
+                  sandbox the v3 filters use the sandbox's own account, and ages count back from its clock \
+                  (2026-06-03T14:00:00Z)."
+)]
 pub struct ListArgs {
-    /// Page size.
+    /// Page size (at most 1000 through v3).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: u64,
     /// Conversations to skip.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "cursor")]
     pub offset: u64,
-    /// Every conversation from --offset on, following pages.
+    /// Every conversation from --offset (or --cursor) on, following pages.
     #[arg(long)]
     pub all: bool,
+    /// The Conversations API v3 filters.
+    #[command(flatten)]
+    pub v3: V3Filters,
+}
+
+/// Filters only the Conversations API v3 has.
+#[derive(Debug, Args, Default)]
+pub struct V3Filters {
+    /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h, 7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only conversations that started before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only conversations whose transcript contains TEXT (with --semantic: ranked by meaning).
+    #[arg(long, value_name = "TEXT", conflicts_with = "sample")]
+    pub search: Option<String>,
+    /// Make --search a semantic search: the closest conversations first.
+    #[arg(long, requires = "search")]
+    pub semantic: bool,
+    /// With --search: only what the user said, or only what the agent said.
+    #[arg(long, value_enum, requires = "search", conflicts_with = "semantic")]
+    pub side: Option<Side>,
+    /// A random sample: the conversations in random order (the first page of --limit N is a sample of N).
+    #[arg(long)]
+    pub sample: bool,
+    /// Only this channel, e.g. VOICE-SIP, WEBCHAT or voice (repeatable).
+    #[arg(long, value_name = "CHANNEL")]
+    pub channel: Vec<String>,
+    /// Only conversations of this environment (v3's default: live).
+    #[arg(long, value_enum)]
+    pub env: Option<ChatEnv>,
+    /// Only conversations of the variant with this name.
+    #[arg(long, value_name = "NAME", conflicts_with = "variant_id")]
+    pub variant: Option<String>,
+    /// Only conversations of this variant id.
+    #[arg(long, value_name = "ID")]
+    pub variant_id: Option<String>,
+    /// Only conversations still going on.
+    #[arg(long, conflicts_with = "finished")]
+    pub in_progress: bool,
+    /// Only finished conversations.
+    #[arg(long)]
+    pub finished: bool,
+    /// Include each turn's latency.
+    #[arg(long)]
+    pub latency: bool,
+    /// Continue from the cursor a previous page printed.
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+}
+
+impl V3Filters {
+    /// The flags that only the Conversations API v3 can serve, as typed on the command line.
+    pub fn used(&self) -> Vec<&'static str> {
+        let mut used = Vec::new();
+        let mut flag = |on: bool, name: &'static str| {
+            if on {
+                used.push(name);
+            }
+        };
+        flag(self.since.is_some(), "--since");
+        flag(self.until.is_some(), "--until");
+        flag(self.search.is_some(), "--search");
+        flag(self.sample, "--sample");
+        flag(!self.channel.is_empty(), "--channel");
+        flag(self.env.is_some(), "--env");
+        flag(self.variant.is_some(), "--variant");
+        flag(self.variant_id.is_some(), "--variant-id");
+        flag(self.in_progress, "--in-progress");
+        flag(self.finished, "--finished");
+        flag(self.latency, "--latency");
+        flag(self.cursor.is_some(), "--cursor");
+        used
+    }
+}
+
+/// Which side of the turns a transcript search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Side {
+    /// What the user said.
+    User,
+    /// What the agent said.
+    Agent,
 }
 
 /// `conversations get`.
@@ -308,7 +405,12 @@ pub struct ChatSendArgs {
     after_help = "DIR receives conversations.jsonl (one conversation per line), audio/ID.wav with \
                   --with-audio, and export.checkpoint.json. Run the same command again after an \
                   interruption to resume; running it after a complete export appends only new \
-                  conversations."
+                  conversations.\n\n\
+                  With an account (--account or POLYAI_ACCOUNT_ID; the sandbox's own with --since or \
+                  --until) the export reads the Conversations API v3: each line is the v3 record with \
+                  its turns, a page of up to 1000 per request, and an interrupted export resumes from \
+                  the saved cursor. --with-details then adds what v3 does not carry (function events, \
+                  summary, note, recording URL, ...) from the Data API."
 )]
 pub struct ExportArgs {
     /// Output directory (created if missing).
@@ -323,9 +425,19 @@ pub struct ExportArgs {
     /// Conversations fetched at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// Conversations per listing page.
-    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
-    pub page_size: u64,
+    /// Conversations per listing page (default 250; 1000 through v3, its maximum).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub page_size: Option<u64>,
+    /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h,
+    /// 7d); needs an account: the export then reads the Conversations API v3, turns inline.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only conversations that started before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Through v3: only conversations of this environment (v3's default: live).
+    #[arg(long, value_enum)]
+    pub env: Option<ChatEnv>,
 }
 
 /// `completions`.

@@ -17,6 +17,7 @@ use crate::checkpoint::{Checkpoint, Journal};
 use crate::cli::{ExportArgs, OutputFormat};
 use crate::commands::{Ctx, stdout_error};
 use crate::exit::CliError;
+use crate::export_v3::{self, SharedTracker, Tracker};
 use crate::{progress, signals};
 
 /// Folder of the recordings inside the export directory.
@@ -25,6 +26,8 @@ pub const AUDIO_DIR: &str = "audio";
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// Summaries listed ahead of the workers.
 const QUEUE: usize = 1024;
+/// Data API conversations per listing page unless `--page-size` says otherwise.
+const PAGE_SIZE: u64 = 250;
 
 /// What one finished conversation produced.
 #[derive(Debug)]
@@ -32,6 +35,17 @@ struct Record {
     id: String,
     line: Vec<u8>,
     audio: Audio,
+    /// The v3 page it came on.
+    page: Option<u64>,
+}
+
+/// A conversation to export, as its source listed it.
+#[derive(Debug)]
+enum Listed {
+    /// A Data API summary.
+    Summary(ConversationSummary),
+    /// A v3 record, turns included.
+    V3(export_v3::Item),
 }
 
 /// The recording outcome of one conversation.
@@ -65,13 +79,17 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
     let dir = args.out.as_path();
     std::fs::create_dir_all(dir).map_err(|e| CliError::file("creating", dir, e))?;
-    let wanted = Checkpoint::new(
-        agent.id(),
-        ctx.session.client().host(),
-        args.with_details,
-        args.with_audio,
-    );
     let previous = Checkpoint::load(dir)?;
+    let v3 = export_v3::Plan::new(ctx, args, previous.as_ref())?;
+    let wanted = Checkpoint {
+        v3: v3.as_ref().map(|plan| plan.source.clone()),
+        ..Checkpoint::new(
+            agent.id(),
+            ctx.session.client().host(),
+            args.with_details,
+            args.with_audio,
+        )
+    };
     match &previous {
         Some(previous) => previous.check_same_export(&wanted)?,
         None if journal_has_data(dir) => {
@@ -102,14 +120,31 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let bar = progress::items(None);
     let done = Arc::new(done);
-    let (tx, rx) = mpsc::channel::<Result<ConversationSummary, Error>>(QUEUE);
-    let lister = tokio::spawn(list_pending(
-        agent.clone(),
-        args.page_size,
-        done.clone(),
-        tx,
-        bar.clone(),
-    ));
+    let (tx, rx) = mpsc::channel::<Result<Listed, Error>>(QUEUE);
+    let tracker: SharedTracker = Arc::new(std::sync::Mutex::new(Tracker::new(
+        wanted.v3.as_ref().and_then(|source| source.cursor.clone()),
+    )));
+    let lister = match &v3 {
+        Some(plan) => {
+            eprintln!("{}", plan.describe());
+            tokio::spawn(export_v3::list_pending(
+                plan.clone(),
+                ctx.session.project(&plan.source.account_id)?,
+                args.page_size.unwrap_or(export_v3::PAGE_SIZE),
+                done.clone(),
+                tx,
+                Listed::V3,
+                tracker.clone(),
+            ))
+        }
+        None => tokio::spawn(list_pending(
+            agent.clone(),
+            args.page_size.unwrap_or(PAGE_SIZE),
+            done.clone(),
+            tx,
+            bar.clone(),
+        )),
+    };
     let summaries = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|s| (s, rx)) });
     let fetcher = Fetcher {
         agent,
@@ -142,10 +177,16 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
             Some(Ok(record)) => record,
         };
         if done.contains(&record.id) || !written.insert(record.id.clone()) {
+            if let Some(page) = record.page {
+                export_v3::lock(&tracker).written(page);
+            }
             continue;
         }
         if let Err(err) = journal.append(&record.line) {
             break Outcome::Failed(err);
+        }
+        if let Some(page) = record.page {
+            export_v3::lock(&tracker).written(page);
         }
         stats.new += 1;
         stats.bytes += record.line.len() as u64;
@@ -159,7 +200,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         }
         bar.inc(1);
         if last_commit.elapsed() >= COMMIT_EVERY {
-            if let Err(err) = commit(&mut journal, &wanted, dir, false) {
+            if let Err(err) = commit(&mut journal, &wanted, &tracker, dir, false) {
                 break Outcome::Failed(err);
             }
             last_commit = Instant::now();
@@ -170,7 +211,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     lister.abort();
     bar.finish_and_clear();
     let finished = matches!(outcome, Outcome::Finished);
-    let saved = commit(&mut journal, &wanted, dir, finished);
+    let saved = commit(&mut journal, &wanted, &tracker, dir, finished);
     let elapsed = started.elapsed();
     eprintln!(
         "{}",
@@ -193,18 +234,25 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     }
 }
 
-/// `fsync`s the journal, then records its length in the checkpoint.
+/// `fsync`s the journal, then records its length (and, through v3, the resume cursor) in the
+/// checkpoint.
 fn commit(
     journal: &mut Journal,
     wanted: &Checkpoint,
+    tracker: &SharedTracker,
     dir: &Path,
     complete: bool,
 ) -> Result<(), CliError> {
     let (committed_bytes, records) = journal.commit()?;
+    let cursor = export_v3::lock(tracker).resume_cursor();
     Checkpoint {
         committed_bytes,
         records,
         complete,
+        v3: wanted.v3.clone().map(|source| crate::checkpoint::V3Source {
+            cursor: cursor.filter(|_| !complete),
+            ..source
+        }),
         ..wanted.clone()
     }
     .store(dir)
@@ -232,7 +280,7 @@ async fn list_pending(
     agent: Agent,
     page_size: u64,
     done: Arc<HashSet<String>>,
-    tx: mpsc::Sender<Result<ConversationSummary, Error>>,
+    tx: mpsc::Sender<Result<Listed, Error>>,
     bar: ProgressBar,
 ) {
     let mut pages = agent
@@ -252,7 +300,7 @@ async fn list_pending(
                 for summary in page.into_items() {
                     if done.contains(&summary.conversation_id) {
                         bar.inc(1);
-                    } else if tx.send(Ok(summary)).await.is_err() {
+                    } else if tx.send(Ok(Listed::Summary(summary))).await.is_err() {
                         return;
                     }
                 }
@@ -274,23 +322,42 @@ struct Fetcher {
 }
 
 impl Fetcher {
-    async fn fetch(&self, summary: Result<ConversationSummary, Error>) -> Result<Record, CliError> {
-        let summary = summary?;
-        let id = summary.conversation_id.clone();
-        let mut line = if self.with_details {
-            // The detail as the API sent it: an export keeps every field and number form.
-            let detail = self.agent.conversations().get(&id).json().await?;
-            serde_json::to_vec(&detail)
-        } else {
-            serde_json::to_vec(&summary)
-        }
-        .map_err(|e| CliError::Other(format!("encoding conversation {id}: {e}")))?;
+    async fn fetch(&self, listed: Result<Listed, Error>) -> Result<Record, CliError> {
+        let (id, line, page) = match listed? {
+            Listed::Summary(summary) => {
+                let id = summary.conversation_id.clone();
+                let line = if self.with_details {
+                    // The detail as the API sent it: an export keeps every field and number form.
+                    let detail = self.agent.conversations().get(&id).json().await?;
+                    serde_json::to_vec(&detail)
+                } else {
+                    serde_json::to_vec(&summary)
+                };
+                (id, line, None)
+            }
+            Listed::V3(mut item) => {
+                // The v3 record carries the turns; only what it lacks comes from the Data API.
+                if self.with_details {
+                    let detail = self.agent.conversations().get(&item.id).json().await?;
+                    export_v3::add_details(&mut item.record, &detail);
+                }
+                let line = serde_json::to_vec(&item.record);
+                (item.id, line, Some(item.page))
+            }
+        };
+        let mut line =
+            line.map_err(|e| CliError::Other(format!("encoding conversation {id}: {e}")))?;
         line.push(b'\n');
         let audio = match &self.audio_dir {
             None => Audio::NotAsked,
             Some(dir) => self.recording(&id, &dir.join(audio_file_name(&id))).await?,
         };
-        Ok(Record { id, line, audio })
+        Ok(Record {
+            id,
+            line,
+            audio,
+            page,
+        })
     }
 
     async fn recording(&self, id: &str, path: &Path) -> Result<Audio, CliError> {

@@ -8,10 +8,12 @@ mod cli;
 mod commands;
 mod exit;
 mod export;
+mod export_v3;
 mod output;
 mod progress;
 mod session;
 mod signals;
+mod when;
 
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use polyai_data::{Agent, Client, Region, RetryPolicy};
+use polyai_data::{Agent, Client, Region, RetryPolicy, Timestamp};
 use polyai_mock::{MockConfig, MockServer};
 
 use crate::cli::GlobalArgs;
@@ -18,6 +18,12 @@ pub const ENV_API_KEY: &str = "POLYAI_API_KEY";
 pub struct Session {
     client: Client,
     agent: Option<String>,
+    /// `--account` / `POLYAI_ACCOUNT_ID`.
+    account: Option<String>,
+    /// The sandbox's own account, used when a v3-only flag needs one and none was given.
+    sandbox_account: Option<String>,
+    /// The clock relative times count back from: the sandbox's data clock, or the system's.
+    now: Option<Timestamp>,
     target: Target,
     /// Kept alive for the life of the session; dropping it stops the sandbox.
     _sandbox: Option<MockServer>,
@@ -51,6 +57,9 @@ impl Session {
             return Ok(Session {
                 client,
                 agent,
+                account: global.account.clone(),
+                sandbox_account: Some(server.account_id().to_owned()),
+                now: Some(server.now().into()),
                 target,
                 _sandbox: Some(server),
             });
@@ -75,6 +84,9 @@ impl Session {
         Ok(Session {
             client,
             agent: global.agent.clone(),
+            account: global.account.clone(),
+            sandbox_account: None,
+            now: None,
             target,
             _sandbox: None,
         })
@@ -94,6 +106,43 @@ impl Session {
                     .into(),
             )),
         }
+    }
+
+    /// The account to reach the Conversations API v3 with: `--account` / `POLYAI_ACCOUNT_ID`,
+    /// or, when `v3_only_flags` name flags only v3 serves, the sandbox's own account; `None`
+    /// means the Data API. Fails when such flags were given and no account is known.
+    pub fn v3_account(&self, v3_only_flags: &[&str]) -> Result<Option<String>, CliError> {
+        let explicit = self
+            .account
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty());
+        if let Some(account) = explicit {
+            return Ok(Some(account.to_owned()));
+        }
+        if v3_only_flags.is_empty() {
+            return Ok(None);
+        }
+        match &self.sandbox_account {
+            Some(account) => Ok(Some(account.clone())),
+            None => Err(CliError::Usage(format!(
+                "{} need{} the Conversations API v3: pass --account ID or set POLYAI_ACCOUNT_ID \
+                 (Agent Studio → Workspace ID, e.g. ws-fd112d8f)",
+                v3_only_flags.join(", "),
+                if v3_only_flags.len() == 1 { "s" } else { "" }
+            ))),
+        }
+    }
+
+    /// The v3 handle on the selected agent in `account`.
+    pub fn project(&self, account: &str) -> Result<polyai_data::v3::Project, CliError> {
+        let agent = self.agent()?;
+        Ok(self.client.workspace(account).project(agent.id()))
+    }
+
+    /// "Now" for relative times (`--since 24h`): the sandbox's clock, else the system's.
+    pub fn now(&self) -> Timestamp {
+        self.now.unwrap_or_else(Timestamp::now)
     }
 
     /// What error hints may mention.

@@ -17,8 +17,12 @@ use crate::session::read_text;
 /// Longest summary heading shown in the list table.
 const HEADING_WIDTH: usize = 48;
 
-/// `conversations list`.
+/// `conversations list`: through the Conversations API v3 when an account is known, else the
+/// Data API.
 pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
+    if let Some(account) = ctx.session.v3_account(&args.v3.used())? {
+        return crate::commands::v3::list(ctx, args, &account).await;
+    }
     let agent = ctx.session.agent()?;
     let request = agent
         .conversations()

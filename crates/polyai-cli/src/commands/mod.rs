@@ -12,6 +12,7 @@ use crate::session::Session;
 pub mod annotate;
 pub mod audio;
 pub mod conversations;
+pub mod v3;
 
 /// What every command gets: the session and the output format.
 #[derive(Debug)]

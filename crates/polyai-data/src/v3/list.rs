@@ -257,6 +257,14 @@ impl ListConversations {
         self.fetch(self.cursor.clone(), limit).await
     }
 
+    /// One page with each conversation as the JSON the server sent (see
+    /// [`json_pages`](Self::json_pages)).
+    pub async fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
+        self.check()?;
+        let limit = self.limit;
+        self.fetch(self.cursor.clone(), limit).await
+    }
+
     /// Every page, following cursors, the next one fetched ahead.
     pub fn pages(self) -> PageStream<Conversation> {
         self.walk_as()

@@ -57,7 +57,7 @@ mod list;
 mod models;
 mod walk;
 
-pub use list::{ListConversations, TurnType};
+pub use list::{ListConversations, MAX_LIMIT, TurnType};
 pub use models::{ConversationExt, Metric, TurnExt};
 pub use walk::{Page, PageStream};
 

@@ -55,8 +55,12 @@ fn convert_nullable(v: &mut Value) {
 
 impl Spec {
     fn load() -> Spec {
+        Spec::load_file("polyai-data.normalized.json")
+    }
+
+    fn load_file(name: &str) -> Spec {
         let dir = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).expect("manifest dir");
-        let path = dir.join("../../openapi/polyai-data.normalized.json");
+        let path = dir.join("../../openapi").join(name);
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut doc: Value = serde_json::from_str(&text).expect("spec is JSON");
@@ -469,4 +473,102 @@ async fn injected_failures_use_the_error_schema() {
     }
     spec.validate(&error, &json!({"success": true}))
         .expect_err("the validator rejects");
+}
+
+/// The v3 listing, on success and error paths, against `conversations-v3.normalized.json`.
+#[tokio::test]
+async fn every_v3_answer_matches_the_v3_document() {
+    let spec = Spec::load_file("conversations-v3.normalized.json");
+    let env = start(
+        MockConfig::default().key(ApiKey::new("scoped", "us").scoped_to(["PROJECT-ELSEWHERE"])),
+    )
+    .await;
+    let account = env.server.account_id().to_string();
+    let agent = env.agent.clone();
+    let mut w = Walker {
+        spec,
+        env,
+        seen: BTreeSet::new(),
+        failures: Vec::new(),
+    };
+    let op = "list_conversations_v3";
+    let list = |query: &str| format!("/v3/{account}/{agent}/conversations?{query}");
+    let first = w
+        .call(op, Method::GET, &list("limit=7"), Some(SANDBOX_KEY), None)
+        .await;
+    let cursor = first["cursor"].as_str().expect("a cursor").to_string();
+    assert_eq!(first["conversations"].as_array().map(Vec::len), Some(7));
+    let ok = [
+        String::new(),
+        "limit=3&include_latency=true".into(),
+        format!("limit=7&cursor={cursor}"),
+        "offset=10&limit=5".into(),
+        "query_type=transcript&query=refund&turn_type=user".into(),
+        "query_type=transcript&query=Refund&turn_type=agent&limit=2".into(),
+        "query_type=semantic&query=money%20back%20for%20a%20double%20payment".into(),
+        "sample=random&limit=5".into(),
+        "channel=VOICE-SIP&channel=chat&client_env=sandbox".into(),
+        "client_env=pre-release&in_progress=false".into(),
+        "in_progress=true&client_env=sandbox".into(),
+        "variant_name=Main%20Line".into(),
+        "variant_id=VAR-00000000".into(),
+        "start_time=2026-06-03T12:00:00Z&end_time=2026-06-03T13:00:00%2B00:00".into(),
+        "start_time=2030-01-01".into(),
+    ];
+    for query in &ok {
+        w.call(op, Method::GET, &list(query), Some(SANDBOX_KEY), None)
+            .await;
+    }
+    let bad = [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "offset=-3",
+        "query_type=semantic",
+        "query_type=transcript&query=a&sample=random",
+        "turn_type=agent",
+        "client_env=prod",
+        "in_progress=yes",
+        "start_time=yesterday",
+        "cursor=v3.0.0.0.0000000000000000",
+        "variant_id=a&variant_name=b",
+    ];
+    for query in bad {
+        let body = w
+            .call(op, Method::GET, &list(query), Some(SANDBOX_KEY), None)
+            .await;
+        assert_eq!(
+            body["error_code"], "GET_CONVERSATIONS_FILTER_PARSE_ERROR",
+            "{query}: {body}"
+        );
+    }
+    for (path, key, status) in [
+        (list(""), None, 401),
+        (list(""), Some("wrong"), 401),
+        (list(""), Some("scoped"), 403),
+        (
+            format!("/v3/ws-nope/{agent}/conversations"),
+            Some(SANDBOX_KEY),
+            404,
+        ),
+        (
+            format!("/v3/{account}/PROJECT-NOPE/conversations"),
+            Some(SANDBOX_KEY),
+            404,
+        ),
+    ] {
+        w.call(op, Method::GET, &path, key, None).await;
+        assert!(
+            w.seen.contains(&(op.to_string(), status)),
+            "{path}: no {status}"
+        );
+    }
+    assert!(
+        w.failures.is_empty(),
+        "non-conforming answers:\n{}",
+        w.failures.join("\n")
+    );
+    for status in [200, 400, 401, 403, 404] {
+        assert!(w.seen.contains(&(op.to_string(), status)), "no {status}");
+    }
 }

@@ -1,0 +1,277 @@
+//! `conversations list` through the Conversations API v3: time ranges, search, sampling, filters.
+
+use std::io::Write;
+
+use polyai_data::v3::{Conversation, ConversationExt, ListConversations, TurnType};
+use polyai_data::{ClientEnv, Timestamp};
+
+use crate::cli::{ChatEnv, ListArgs, OutputFormat, Side, V3Filters};
+use crate::commands::{Ctx, stdout_error};
+use crate::exit::CliError;
+use crate::output::{
+    Table, duration, short_time, truncate, write_csv_record, write_json, write_json_line,
+};
+use crate::when;
+
+/// Longest first user request shown in the table.
+const REQUEST_WIDTH: usize = 48;
+
+/// The environment a `--env` value names.
+pub fn client_env(env: ChatEnv) -> ClientEnv {
+    match env {
+        ChatEnv::Sandbox => ClientEnv::Sandbox,
+        ChatEnv::PreRelease => ClientEnv::PreRelease,
+        ChatEnv::Live => ClientEnv::Live,
+    }
+}
+
+/// The time window `--since`/`--until` set on `listing`.
+pub fn with_window(
+    mut listing: ListConversations,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> ListConversations {
+    if let Some(since) = since {
+        listing = listing.start_time(since);
+    }
+    if let Some(until) = until {
+        listing = listing.end_time(until);
+    }
+    listing
+}
+
+/// The v3 listing the filters describe.
+fn listing(
+    ctx: &Ctx<'_>,
+    account: &str,
+    filters: &V3Filters,
+    limit: u64,
+) -> Result<ListConversations, CliError> {
+    if limit > polyai_data::v3::MAX_LIMIT {
+        return Err(CliError::Usage(format!(
+            "--limit {limit}: the Conversations API v3 returns at most {} per page; use --all to walk every page",
+            polyai_data::v3::MAX_LIMIT
+        )));
+    }
+    let (since, until) = when::window(
+        filters.since.as_deref(),
+        filters.until.as_deref(),
+        ctx.session.now(),
+    )?;
+    let mut listing = with_window(ctx.session.project(account)?.conversations(), since, until)
+        .limit(limit)
+        .channels(filters.channel.iter().cloned())
+        .include_latency(filters.latency);
+    if let Some(text) = &filters.search {
+        listing = if filters.semantic {
+            listing.semantic_search(text)
+        } else {
+            listing.transcript_search(text)
+        };
+    }
+    if let Some(side) = filters.side {
+        listing = listing.turn_type(match side {
+            Side::User => TurnType::User,
+            Side::Agent => TurnType::Agent,
+        });
+    }
+    if filters.sample {
+        listing = listing.sample_random();
+    }
+    if let Some(env) = filters.env {
+        listing = listing.client_env(client_env(env));
+    }
+    if let Some(name) = &filters.variant {
+        listing = listing.variant_name(name);
+    }
+    if let Some(id) = &filters.variant_id {
+        listing = listing.variant_id(id);
+    }
+    if filters.in_progress || filters.finished {
+        listing = listing.in_progress(filters.in_progress);
+    }
+    if let Some(cursor) = &filters.cursor {
+        listing = listing.cursor(cursor);
+    }
+    Ok(listing)
+}
+
+/// `conversations list` with an account.
+pub async fn list(ctx: &Ctx<'_>, args: &ListArgs, account: &str) -> Result<(), CliError> {
+    let mut listing = listing(ctx, account, &args.v3, args.limit)?;
+    if args.offset > 0 {
+        listing = listing.offset(args.offset);
+    }
+    let json = matches!(ctx.format, OutputFormat::Json | OutputFormat::Jsonl);
+    if args.all && ctx.format != OutputFormat::Json {
+        return stream_all(listing, ctx.format).await;
+    }
+    if json {
+        // The records as the API sent them.
+        let items = if args.all {
+            listing.json_pages().items().collect_all().await?
+        } else {
+            listing.send_json().await?.into_items()
+        };
+        let mut out = std::io::stdout().lock();
+        return if ctx.format == OutputFormat::Json {
+            write_json(&mut out, &items)
+        } else {
+            items.iter().try_for_each(|c| write_json_line(&mut out, c))
+        }
+        .map_err(stdout_error);
+    }
+    let (items, footer) = if args.all {
+        let items = listing.all().await?;
+        let footer = format!("{} conversations", items.len());
+        (items, footer)
+    } else {
+        let page = listing.send().await?;
+        let mut footer = format!("{} conversations", page.items().len());
+        if let Some(cursor) = page.cursor() {
+            footer.push_str(&format!(" (next page: --cursor {cursor})"));
+        }
+        (page.into_items(), footer)
+    };
+    let mut out = std::io::stdout().lock();
+    match ctx.format {
+        OutputFormat::Csv => csv(&items).write_csv(&mut out),
+        _ => table(&items)
+            .write_aligned(&mut out)
+            .and_then(|()| writeln!(out, "{footer}")),
+    }
+    .map_err(stdout_error)
+}
+
+/// `--all` as JSON Lines or CSV (or a table, page by page): memory stays flat.
+async fn stream_all(listing: ListConversations, format: OutputFormat) -> Result<(), CliError> {
+    if format == OutputFormat::Jsonl {
+        let mut pages = listing.json_pages();
+        while let Some(page) = pages.try_next().await? {
+            let mut out = std::io::stdout().lock();
+            for c in page.items() {
+                write_json_line(&mut out, c).map_err(stdout_error)?;
+            }
+            out.flush().map_err(stdout_error)?;
+        }
+        return Ok(());
+    }
+    if format == OutputFormat::Csv {
+        write_csv_record(&mut std::io::stdout().lock(), CSV_HEADER).map_err(stdout_error)?;
+    }
+    let mut pages = listing.pages();
+    let mut total = 0;
+    while let Some(page) = pages.try_next().await? {
+        total += page.items().len();
+        let mut out = std::io::stdout().lock();
+        match format {
+            OutputFormat::Csv => page.items().iter().try_for_each(|c| {
+                write_csv_record(&mut out, csv_row(c).iter().map(String::as_str))
+            }),
+            _ => table(page.items()).write_aligned(&mut out),
+        }
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)?;
+    }
+    if format == OutputFormat::Table {
+        writeln!(std::io::stdout().lock(), "{total} conversations").map_err(stdout_error)?;
+    }
+    Ok(())
+}
+
+fn table(items: &[Conversation]) -> Table {
+    let mut table = Table::new(vec![
+        "ID",
+        "STARTED",
+        "DURATION",
+        "CHANNEL",
+        "ENV",
+        "TURNS",
+        "HANDOFF",
+        "FIRST REQUEST",
+    ]);
+    for c in items {
+        let request = c
+            .turns()
+            .iter()
+            .filter_map(|t| t.user_input.as_deref())
+            .find(|text| !text.is_empty())
+            .map_or_else(|| "-".to_owned(), |text| truncate(text, REQUEST_WIDTH));
+        table.push(vec![
+            c.id.clone(),
+            short_time(&c.started_at),
+            c.total_duration.map_or_else(|| "-".into(), duration),
+            c.channel.clone(),
+            c.environment.clone(),
+            c.num_turns.unwrap_or(c.turns().len() as i64).to_string(),
+            match c.handoff {
+                Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => "-".into(),
+            },
+            if c.in_progress {
+                format!("(live) {request}")
+            } else {
+                request
+            },
+        ]);
+    }
+    table
+}
+
+/// CSV columns: every scalar field of a v3 conversation.
+const CSV_HEADER: [&str; 19] = [
+    "id",
+    "account_id",
+    "project_id",
+    "started_at",
+    "channel",
+    "environment",
+    "variant_id",
+    "variant_name",
+    "from_number",
+    "to_number",
+    "in_progress",
+    "num_turns",
+    "total_duration",
+    "polyai_duration",
+    "handoff",
+    "handoff_reason",
+    "handoff_destination",
+    "num_silences",
+    "num_ood",
+];
+
+fn csv(items: &[Conversation]) -> Table {
+    let mut table = Table::new(CSV_HEADER);
+    for c in items {
+        table.push(csv_row(c));
+    }
+    table
+}
+
+fn csv_row(c: &Conversation) -> Vec<String> {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let show = |v: Option<String>| v.unwrap_or_default();
+    vec![
+        c.id.clone(),
+        c.account_id.clone(),
+        c.project_id.clone(),
+        c.started_at.clone(),
+        c.channel.clone(),
+        c.environment.clone(),
+        text(&c.variant_id),
+        text(&c.variant_name),
+        text(&c.from_number),
+        text(&c.to_number),
+        c.in_progress.to_string(),
+        show(c.num_turns.map(|v| v.to_string())),
+        show(c.total_duration.map(|v| v.to_string())),
+        show(c.polyai_duration.map(|v| v.to_string())),
+        show(c.handoff.map(|v| v.to_string())),
+        text(&c.handoff_reason),
+        text(&c.handoff_destination),
+        show(c.num_silences.map(|v| v.to_string())),
+        show(c.num_ood.map(|v| v.to_string())),
+    ]
+}
