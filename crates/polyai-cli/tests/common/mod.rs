@@ -124,6 +124,7 @@ fn std_polyai() -> std::process::Command {
         "POLYAI_REGION",
         "POLYAI_BASE_URL",
         "POLYAI_AGENT_ID",
+        "POLYAI_ACCOUNT_ID",
     ] {
         cmd.env_remove(var);
     }
@@ -140,7 +141,8 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The ids in an export's journal; panics on a duplicate or a malformed line.
+/// The ids in an export's journal (`conversationId`, or `id` for v3 records); panics on a
+/// malformed line.
 pub fn journal_ids(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("conversations.jsonl")).expect("journal");
     assert!(text.is_empty() || text.ends_with('\n'), "partial last line");
@@ -149,7 +151,8 @@ pub fn journal_ids(dir: &Path) -> Vec<String> {
             let value: serde_json::Value = serde_json::from_str(line).expect("JSON line");
             value["conversationId"]
                 .as_str()
-                .expect("conversationId")
+                .or(value["id"].as_str())
+                .expect("conversationId or id")
                 .to_owned()
         })
         .collect()

@@ -1,0 +1,409 @@
+//! The Conversations API v3 from the command line: `conversations list` with an account and its
+//! filters, the sandbox's default account, and `export` through v3 — complete, killed and resumed
+//! from its cursor, and rerun after conversations arrived.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Mock, assert_exact_export, journal_ids, polyai, stderr, stdout};
+use serde_json::Value;
+
+fn lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+fn said(record: &Value, side: Option<&str>) -> String {
+    record["turns"]
+        .as_array()
+        .expect("turns")
+        .iter()
+        .flat_map(|t| {
+            let user = side != Some("agent");
+            let agent = side != Some("user");
+            [
+                user.then(|| t["user_input"].as_str().unwrap_or_default().to_owned()),
+                agent.then(|| t["agent_response"].as_str().unwrap_or_default().to_owned()),
+            ]
+        })
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[test]
+fn the_sandbox_searches_the_last_week() {
+    let out = polyai()
+        .args([
+            "--sandbox",
+            "conversations",
+            "list",
+            "--since",
+            "7d",
+            "--search",
+            "refund",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("ID  "), "{text}");
+    assert!(
+        text.contains("FIRST REQUEST") && text.contains("live"),
+        "{text}"
+    );
+    let rows = text.lines().filter(|l| l.starts_with("CA")).count();
+    assert!(rows > 5, "{text}");
+
+    let out = polyai()
+        .args([
+            "--sandbox",
+            "-O",
+            "jsonl",
+            "conversations",
+            "list",
+            "--since",
+            "7d",
+            "--search",
+            "refund",
+            "--all",
+        ])
+        .output()
+        .expect("runs");
+    let records = lines(&stdout(&out));
+    assert!(records.len() >= rows);
+    for r in &records {
+        assert!(said(r, None).contains("refund"), "{r}");
+        assert_eq!(r["environment"], "live");
+    }
+}
+
+#[test]
+fn every_filter_reaches_the_listing() {
+    let mock = Mock::with_conversations(300);
+    let account = mock.server().account_id().to_owned();
+    let list = |args: &[&str]| -> Vec<Value> {
+        let out = mock
+            .polyai()
+            .args([
+                "--account",
+                &account,
+                "-O",
+                "jsonl",
+                "conversations",
+                "list",
+                "--all",
+            ])
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        lines(&stdout(&out))
+    };
+    let everything = list(&["--env", "sandbox"]);
+    assert!(everything.len() > 30);
+
+    let window = list(&[
+        "--env",
+        "sandbox",
+        "--since",
+        "2026-06-03T10:00:00Z",
+        "--until",
+        "2026-06-03T12:00:00Z",
+    ]);
+    assert!(!window.is_empty() && window.len() < everything.len());
+    for r in &window {
+        let at = r["started_at"].as_str().expect("started_at");
+        assert!(
+            ("2026-06-03T10:00:00".."2026-06-03T12:00:00").contains(&&at[..19]),
+            "{at}"
+        );
+    }
+    let chats = list(&[
+        "--env",
+        "sandbox",
+        "--channel",
+        "CHAT",
+        "--channel",
+        "webchat",
+    ]);
+    assert!(!chats.is_empty());
+    assert!(
+        chats
+            .iter()
+            .all(|r| r["channel"] == "CHAT" || r["channel"] == "WEBCHAT")
+    );
+    let finished = list(&["--env", "sandbox", "--finished"]);
+    let going = list(&["--env", "sandbox", "--in-progress"]);
+    assert_eq!(finished.len() + going.len(), everything.len());
+    assert!(going.iter().all(|r| r["in_progress"] == true));
+    let name = everything
+        .iter()
+        .find_map(|r| r["variant_name"].as_str().filter(|n| !n.is_empty()))
+        .expect("a variant")
+        .to_owned();
+    let by_name = list(&["--env", "sandbox", "--variant", &name]);
+    assert!(!by_name.is_empty() && by_name.iter().all(|r| r["variant_name"] == name.as_str()));
+    let user_side = list(&["--env", "sandbox", "--search", "order", "--side", "user"]);
+    assert!(
+        !user_side.is_empty()
+            && user_side
+                .iter()
+                .all(|r| said(r, Some("user")).contains("order"))
+    );
+    let semantic = list(&[
+        "--env",
+        "sandbox",
+        "--search",
+        "parcel delivery",
+        "--semantic",
+    ]);
+    assert!(
+        said(&semantic[0], None).contains("parcel"),
+        "{}",
+        semantic[0]
+    );
+    let with_latency = list(&["--env", "sandbox", "--latency", "--since", "3h"]);
+    assert!(
+        with_latency
+            .iter()
+            .all(|r| r["turns"][0].get("latency").is_some())
+    );
+
+    // A sample of 5, then the page after it by cursor.
+    let out = mock
+        .polyai()
+        .args([
+            "--account",
+            &account,
+            "conversations",
+            "list",
+            "--sample",
+            "--limit",
+            "5",
+        ])
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("CA")).count(),
+        5,
+        "{text}"
+    );
+    let cursor = text
+        .split("--cursor ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("a next-page cursor")
+        .to_owned();
+    let out = mock
+        .polyai()
+        .args([
+            "--account",
+            &account,
+            "conversations",
+            "list",
+            "--sample",
+            "--limit",
+            "5",
+            "--cursor",
+            &cursor,
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first: HashSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("CA"))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let next = stdout(&out);
+    assert!(
+        next.lines()
+            .filter(|l| l.starts_with("CA"))
+            .all(|l| !first.contains(l.split(' ').next().unwrap_or_default()))
+    );
+}
+
+#[test]
+fn v3_flags_without_an_account_are_a_usage_error() {
+    let mock = Mock::with_conversations(10);
+    for args in [
+        &["conversations", "list", "--since", "1d"][..],
+        &["conversations", "list", "--search", "refund", "--semantic"],
+        &["export", "--out", "unused", "--until", "1d"],
+    ] {
+        let out = mock.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("--account") && err.contains("POLYAI_ACCOUNT_ID"),
+            "{err}"
+        );
+    }
+    let out = mock.run(&[
+        "--account",
+        "ws-x",
+        "conversations",
+        "list",
+        "--limit",
+        "1001",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at most 1000"), "{}", stderr(&out));
+    let out = mock.run(&["--account", "ws-nope", "conversations", "list"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+}
+
+/// The live conversations of the mock's first agent, through the CLI.
+fn live_ids(mock: &Mock, account: &str) -> HashSet<String> {
+    let out = mock
+        .polyai()
+        .args([
+            "--account",
+            account,
+            "-O",
+            "jsonl",
+            "conversations",
+            "list",
+            "--all",
+        ])
+        .output()
+        .expect("runs");
+    lines(&stdout(&out))
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[test]
+fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
+    let mock = Mock::with_conversations(600);
+    let account = mock.server().account_id().to_owned();
+    let before = live_ids(&mock, &account);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().to_str().expect("utf-8").to_owned();
+    let export = [
+        "--account",
+        &account,
+        "export",
+        "--out",
+        &out_dir,
+        "--since",
+        "2026-05-01",
+        "--page-size",
+        "40",
+    ];
+
+    // Slow details make the export slow enough to kill part-way.
+    mock.faults().set_latency(Duration::from_millis(10));
+    let mut child = mock
+        .std_polyai()
+        .args(export)
+        .args(["--with-details", "--concurrency", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while journal_len(dir.path()) < 100 {
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "export ended early"
+        );
+        assert!(Instant::now() < deadline, "export too slow");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    mock.faults().set_latency(Duration::ZERO);
+    let partial = journal_ids(dir.path()).len();
+    assert!(partial < before.len(), "{partial} of {}", before.len());
+
+    // Conversations arrive before the resume: a cursor resume does not see them.
+    mock.server().add_conversations(30);
+    let checkpoint: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("export.checkpoint.json")).expect("checkpoint"),
+    )
+    .expect("JSON");
+    let cursor = checkpoint["v3"]["cursor"].as_str().expect("a saved cursor");
+    assert!(cursor.starts_with("v3."), "{cursor}");
+    assert_eq!(checkpoint["v3"]["startTime"], "2026-05-01T00:00:00Z");
+    let out = mock
+        .polyai()
+        .args(export)
+        .arg("--with-details")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact_export(dir.path(), &before);
+    let record: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.path().join("conversations.jsonl"))
+            .expect("journal")
+            .lines()
+            .next()
+            .expect("a line"),
+    )
+    .expect("JSON");
+    assert!(
+        record["turns"].as_array().is_some_and(|t| !t.is_empty())
+            && record.get("functionEvents").is_some()
+    );
+
+    // Once complete, a rerun walks again and appends what arrived.
+    let out = mock
+        .polyai()
+        .args(export)
+        .arg("--with-details")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = live_ids(&mock, &account);
+    assert!(after.len() > before.len(), "some arrivals are live");
+    assert_exact_export(dir.path(), &after);
+}
+
+#[test]
+fn a_refused_cursor_restarts_the_walk_without_duplicates() {
+    let mock = Mock::with_conversations(120);
+    let account = mock.server().account_id().to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().to_str().expect("utf-8").to_owned();
+    let export = [
+        "--account",
+        &account,
+        "export",
+        "--out",
+        &out_dir,
+        "--page-size",
+        "10",
+    ];
+    let out = mock.polyai().args(export).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Make the checkpoint say "unfinished, continue from a cursor the server cannot read".
+    let path = dir.path().join("export.checkpoint.json");
+    let mut checkpoint: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+    checkpoint["complete"] = Value::Bool(false);
+    checkpoint["v3"]["cursor"] = Value::String("v3.0.0.0.0000000000000000".into());
+    std::fs::write(&path, checkpoint.to_string()).expect("write");
+    let out = mock.polyai().args(export).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("saved cursor was refused"),
+        "{}",
+        stderr(&out)
+    );
+    assert_exact_export(dir.path(), &live_ids(&mock, &account));
+}
+
+fn journal_len(dir: &std::path::Path) -> usize {
+    std::fs::read(dir.join("conversations.jsonl"))
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
