@@ -14,6 +14,10 @@
 //!   [`SANDBOX_KEY`] is accepted by default.
 //! - **State** ([`state`]): notes and annotations, kept in memory or in a JSON file.
 //! - **Debug chat** ([`chat`]): `AS_CHAT_<uuid>` sessions with a scripted agent ([`script`]).
+//! - **Conversations API v3** ([`v3`]): `GET /v3/{account_id}/{project_id}/conversations` over the
+//!   same conversations (the account is [`MockServer::account_id`]): time ranges, transcript and
+//!   word-overlap search, seeded sampling, filters, cursor and offset paging.
+//!   [`MockServer::add_conversations`] makes calls arrive mid-walk.
 //! - **Faults** ([`faults`]): a [`Faults`] handle per server, also settable from the command line.
 //!
 //! The `polyai-mock` binary runs the same server from the command line (`polyai-mock --help`).
