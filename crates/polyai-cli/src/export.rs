@@ -43,7 +43,7 @@ struct Record {
 #[derive(Debug)]
 enum Listed {
     /// A Data API summary.
-    Summary(ConversationSummary),
+    Summary(Box<ConversationSummary>),
     /// A v3 record, turns included.
     V3(export_v3::Item),
 }
@@ -300,7 +300,11 @@ async fn list_pending(
                 for summary in page.into_items() {
                     if done.contains(&summary.conversation_id) {
                         bar.inc(1);
-                    } else if tx.send(Ok(Listed::Summary(summary))).await.is_err() {
+                    } else if tx
+                        .send(Ok(Listed::Summary(Box::new(summary))))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

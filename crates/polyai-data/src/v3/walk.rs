@@ -246,11 +246,14 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
+    /// The requests a fake server saw: (cursor, items asked for).
+    type Calls = Arc<Mutex<Vec<(Option<String>, Option<u64>)>>>;
+
     /// A fake server over `n` items in pages of `size`, cursors `"c<offset>"`; records requests.
     fn server(
         n: u64,
         size: u64,
-        calls: Arc<Mutex<Vec<(Option<String>, Option<u64>)>>>,
+        calls: Calls,
         stuck: bool,
     ) -> impl Fn(Option<String>, Option<u64>) -> BoxFuture<Result<Page<u64>, Error>> + Send + Sync
     {
