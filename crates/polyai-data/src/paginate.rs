@@ -309,14 +309,7 @@ impl<T: Send + 'static> PageStream<T> {
 
     /// A stream of the items of every page.
     pub fn items(self) -> ItemStream<T> {
-        let inner = self
-            .inner
-            .flat_map(|page| match page {
-                Ok(page) => stream::iter(page.items.into_iter().map(Ok).collect::<Vec<_>>()),
-                Err(err) => stream::iter(vec![Err(err)]),
-            })
-            .boxed();
-        ItemStream { inner }
+        ItemStream::flatten(self.inner, |page| page.items)
     }
 }
 
@@ -349,7 +342,17 @@ pub struct ItemStream<T> {
 }
 
 impl<T: Send + 'static> ItemStream<T> {
-    pub(crate) fn from_stream(inner: BoxStream<'static, Result<T, Error>>) -> Self {
+    /// The items of a stream of pages, in order; an error ends it.
+    pub(crate) fn flatten<P: Send + 'static>(
+        pages: BoxStream<'static, Result<P, Error>>,
+        items: fn(P) -> Vec<T>,
+    ) -> Self {
+        let inner = pages
+            .flat_map(move |page| match page {
+                Ok(page) => stream::iter(items(page).into_iter().map(Ok).collect::<Vec<_>>()),
+                Err(err) => stream::iter(vec![Err(err)]),
+            })
+            .boxed();
         ItemStream { inner }
     }
 

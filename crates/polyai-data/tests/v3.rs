@@ -487,24 +487,17 @@ async fn errors_are_typed() {
         err.is_not_found() && code(&err).as_deref() == Some("PROJECT_NOT_FOUND"),
         "{err}"
     );
-    let bad_key = client(&env.server, "wrong-key");
-    let err = bad_key
-        .workspace(env.server.account_id())
-        .project(&project)
-        .conversations()
-        .send()
-        .await
-        .expect_err("401");
+    let as_key = |key: &str| {
+        client(&env.server, key)
+            .workspace(env.server.account_id())
+            .project(&project)
+            .conversations()
+            .send()
+    };
+    let err = as_key("wrong-key").await.expect_err("401");
     assert_eq!(err.status(), Some(401));
     assert!(err.to_string().contains("Agent Studio"), "{err}");
-    let scoped = client(&env.server, "scoped");
-    let err = scoped
-        .workspace(env.server.account_id())
-        .project(&project)
-        .conversations()
-        .send()
-        .await
-        .expect_err("403");
+    let err = as_key("scoped").await.expect_err("403");
     assert_eq!(err.status(), Some(403));
     let err = env
         .project

@@ -217,14 +217,7 @@ impl<T: Send + 'static> PageStream<T> {
 
     /// A stream of the items of every page.
     pub fn items(self) -> ItemStream<T> {
-        ItemStream::from_stream(
-            self.inner
-                .flat_map(|page| match page {
-                    Ok(page) => stream::iter(page.items.into_iter().map(Ok).collect::<Vec<_>>()),
-                    Err(err) => stream::iter(vec![Err(err)]),
-                })
-                .boxed(),
-        )
+        ItemStream::flatten(self.inner, |page| page.items)
     }
 }
 
