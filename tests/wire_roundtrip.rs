@@ -215,3 +215,29 @@ fn request_bodies_encode_as_the_api_expects() {
         json!({ "annotations": [{ "annotationType": "wrong_info", "role": "agent", "turnId": 3 }] })
     );
 }
+
+/// A v3 page: snake_case, turns inline, metric values and a turn latency in more than one shape,
+/// unknown fields kept.
+#[test]
+fn v3_page_with_turns_inline() {
+    use polyai_data_raw::conversations_v3::types::GetConversationsResponse as V3Page;
+    let page: V3Page = round_trip(include_str!("fixtures/wire/v3_page.json"));
+    assert_eq!(page.cursor.as_deref(), Some("v3.0.1.0.7f397ecd308d574c"));
+    assert_eq!(page.next_offset, Some(1));
+    let c = &page.conversations[0];
+    assert_eq!(
+        (c.id.as_str(), c.environment.as_str()),
+        ("CA622743c677af9cabc2ddfd3eec796b36", "live")
+    );
+    let turns = c.turns.as_ref().expect("turns");
+    assert_eq!(turns.len() as i64, c.num_turns.unwrap_or_default());
+    assert_eq!(
+        turns[1].latency,
+        Some(
+            json!({"label": null, "perceived_latency": 1.82, "perceived_latency_percentile_1d": null})
+        )
+    );
+    assert_eq!(turns[1].extra["barge_in"], false);
+    assert_eq!(c.extra["sentiment"], "neutral");
+    assert_eq!(c.metrics.as_ref().map(|m| m.len()), Some(3));
+}

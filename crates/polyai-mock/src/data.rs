@@ -715,88 +715,140 @@ impl Conversation {
     }
 }
 
+/// A turn as the v3 listing sends it.
+#[derive(Debug, Clone, Serialize)]
+pub struct V3Turn<'a> {
+    user_input: &'a str,
+    user_input_dtmf: &'static str,
+    user_input_datetime: String,
+    agent_response: &'a str,
+    agent_response_datetime: String,
+    translated_user_input: &'a str,
+    english_agent_response: &'a str,
+    intents: Vec<&'static str>,
+    entities: [(); 0],
+    is_ood: bool,
+    is_silence: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency: Option<f64>,
+}
+
+/// The custom metrics of a v3 conversation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+struct V3Metrics {
+    call_duration: String,
+    total_agent_turns: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handoff_reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic: Option<Vec<&'static str>>,
+}
+
+/// The dialogue state of a v3 conversation.
+#[derive(Debug, Clone, Serialize)]
+struct V3State {
+    last_node: &'static str,
+    topics: Vec<&'static str>,
+}
+
+/// A conversation as the v3 listing sends it: `ConversationSummaryResponse`, snake_case, turns
+/// inline, empty strings rather than nulls.
+#[derive(Debug, Clone, Serialize)]
+pub struct V3Conversation<'a> {
+    id: &'a str,
+    account_id: &'a str,
+    project_id: &'a str,
+    variant_id: String,
+    variant_name: &'static str,
+    environment: &'static str,
+    started_at: String,
+    channel: &'static str,
+    from_number: &'a str,
+    to_number: &'a str,
+    in_progress: bool,
+    num_turns: usize,
+    total_duration: u64,
+    polyai_duration: u64,
+    handoff: bool,
+    handoff_reason: &'static str,
+    handoff_destination: &'static str,
+    num_silences: usize,
+    num_ood: u64,
+    metrics: V3Metrics,
+    state: V3State,
+    turns: Vec<V3Turn<'a>>,
+}
+
 impl Conversation {
-    /// The v3 listing's `ConversationSummaryResponse` (snake_case, turns inline, empty strings
-    /// rather than nulls); each turn carries `latency` (seconds) only with `include_latency`.
-    pub fn v3_json(&self, project_id: &str, account_id: &str, include_latency: bool) -> Value {
-        let mut silences = 0;
-        let turns: Vec<Value> = self
+    /// The v3 listing's `ConversationSummaryResponse`; each turn carries `latency` (seconds) only
+    /// with `include_latency`.
+    pub fn v3<'a>(
+        &'a self,
+        project_id: &'a str,
+        account_id: &'a str,
+        include_latency: bool,
+    ) -> V3Conversation<'a> {
+        let turns: Vec<V3Turn<'a>> = self
             .turns
             .iter()
             .enumerate()
-            .map(|(k, turn)| {
-                let silence = k > 0 && turn.user_input.is_empty();
-                silences += u64::from(silence);
-                let mut item = json!({
-                    "user_input": turn.user_input,
-                    "user_input_dtmf": "",
-                    "user_input_datetime": self.at(turn.user_span.0).iso_offset(),
-                    "agent_response": turn.agent_response,
-                    "agent_response_datetime": self.at(turn.agent_span.0).iso_offset(),
-                    "translated_user_input": turn.user_input,
-                    "english_agent_response": turn.agent_response,
-                    "intents": turn.topic.map(|t| vec![TOPICS[t].node]).unwrap_or_default(),
-                    "entities": [],
-                    "is_ood": false,
-                    "is_silence": silence,
-                });
-                if include_latency {
-                    let gap_ms = turn.agent_span.0.saturating_sub(turn.user_span.1);
-                    item["latency"] = json!(gap_ms as f64 / 1000.0);
-                }
-                item
+            .map(|(k, turn)| V3Turn {
+                user_input: &turn.user_input,
+                user_input_dtmf: "",
+                user_input_datetime: self.at(turn.user_span.0).iso_offset(),
+                agent_response: &turn.agent_response,
+                agent_response_datetime: self.at(turn.agent_span.0).iso_offset(),
+                translated_user_input: &turn.user_input,
+                english_agent_response: &turn.agent_response,
+                intents: turn.topic.map(|t| vec![TOPICS[t].node]).unwrap_or_default(),
+                entities: [],
+                is_ood: false,
+                is_silence: k > 0 && turn.user_input.is_empty(),
+                latency: include_latency
+                    .then(|| turn.agent_span.0.saturating_sub(turn.user_span.1) as f64 / 1000.0),
             })
             .collect();
-        let mut metrics = Map::new();
-        metrics.insert(
-            "CALL_DURATION".into(),
-            json!(self.total_duration.to_string()),
-        );
-        metrics.insert(
-            "TOTAL_AGENT_TURNS".into(),
-            json!(self.turns.len().to_string()),
-        );
-        if let Some((_, reason)) = self.handoff {
-            metrics.insert("HANDOFF_REASON".into(), json!(reason));
-        }
-        let topics: Vec<&str> = self
+        let topics: Vec<&'static str> = self
             .turns
             .iter()
             .filter_map(|t| t.topic.map(|t| TOPICS[t].name))
             .collect();
-        if topics.len() > 1 {
-            metrics.insert("TOPIC".into(), json!(topics));
-        }
         let last_node = self
             .turns
             .iter()
             .rev()
             .find_map(|t| t.topic.map(|t| TOPICS[t].node))
             .unwrap_or("start");
-        json!({
-            "id": self.id,
-            "account_id": account_id,
-            "project_id": project_id,
-            "variant_id": self.variant.map(crate::v3::variant_id).unwrap_or_default(),
-            "variant_name": self.variant.unwrap_or_default(),
-            "environment": self.client_env,
-            "started_at": self.created.iso_offset(),
-            "channel": self.channel,
-            "from_number": self.from_number,
-            "to_number": self.to_number,
-            "in_progress": self.in_progress,
-            "num_turns": self.turns.len(),
-            "total_duration": self.total_duration,
-            "polyai_duration": self.polyai_duration,
-            "handoff": self.handoff.is_some(),
-            "handoff_reason": self.handoff.map(|h| h.1).unwrap_or_default(),
-            "handoff_destination": self.handoff.map(|h| h.0).unwrap_or_default(),
-            "num_silences": silences,
-            "num_ood": 0,
-            "metrics": metrics,
-            "state": {"last_node": last_node, "topics": topics},
-            "turns": turns,
-        })
+        V3Conversation {
+            id: &self.id,
+            account_id,
+            project_id,
+            variant_id: self.variant.map(crate::v3::variant_id).unwrap_or_default(),
+            variant_name: self.variant.unwrap_or_default(),
+            environment: self.client_env,
+            started_at: self.created.iso_offset(),
+            channel: self.channel,
+            from_number: &self.from_number,
+            to_number: &self.to_number,
+            in_progress: self.in_progress,
+            num_turns: self.turns.len(),
+            total_duration: self.total_duration,
+            polyai_duration: self.polyai_duration,
+            handoff: self.handoff.is_some(),
+            handoff_reason: self.handoff.map(|h| h.1).unwrap_or_default(),
+            handoff_destination: self.handoff.map(|h| h.0).unwrap_or_default(),
+            num_silences: turns.iter().filter(|t| t.is_silence).count(),
+            num_ood: 0,
+            metrics: V3Metrics {
+                call_duration: self.total_duration.to_string(),
+                total_agent_turns: self.turns.len().to_string(),
+                handoff_reason: self.handoff.map(|h| h.1),
+                topic: (topics.len() > 1).then(|| topics.clone()),
+            },
+            state: V3State { last_node, topics },
+            turns,
+        }
     }
 }
 

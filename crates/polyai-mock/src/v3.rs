@@ -29,9 +29,8 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Value, json};
 
-use crate::data::{Conversation, Dataset};
+use crate::data::{Conversation, Dataset, V3Conversation};
 use crate::errors::{ApiError, codes, json_response};
 use crate::prng::{hash, mix64};
 use crate::routes::{AppState, UnknownAgent, access, path_error, query_pairs};
@@ -474,6 +473,15 @@ fn partition_point(len: u64, pred: impl Fn(u64) -> bool) -> u64 {
     lo
 }
 
+/// `GetConversationsResponse`.
+#[derive(serde::Serialize)]
+struct V3Page<'a> {
+    conversations: Vec<V3Conversation<'a>>,
+    cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_offset: Option<u64>,
+}
+
 /// One page: the conversations, and the position after them if more follow.
 struct Selection {
     items: Vec<Conversation>,
@@ -636,21 +644,21 @@ pub(crate) async fn list_conversations_v3(
         }
         .encode(data_seed, access.agent, query.fingerprint)
     });
-    let conversations: Vec<Value> = selection
-        .items
-        .iter()
-        .map(|c| {
-            c.v3_json(
-                access.agent_id,
-                &state.data.account_id,
-                query.include_latency,
-            )
-        })
-        .collect();
-    let mut body = json!({ "conversations": conversations, "cursor": next_cursor });
-    if cursor.is_none() && selection.next.is_some() {
-        body["next_offset"] = json!(offset + len);
-    }
+    let body = V3Page {
+        conversations: selection
+            .items
+            .iter()
+            .map(|c| {
+                c.v3(
+                    access.agent_id,
+                    &state.data.account_id,
+                    query.include_latency,
+                )
+            })
+            .collect(),
+        cursor: next_cursor,
+        next_offset: (cursor.is_none() && selection.next.is_some()).then_some(offset + len),
+    };
     Ok(json_response(StatusCode::OK, &body))
 }
 
