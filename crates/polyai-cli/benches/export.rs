@@ -38,7 +38,7 @@ fn main() {
     let key = server.key().expect("key").to_owned();
     let base = server.base_url();
     println!(
-        "export --with-details of {n} conversations, mock latency {} ms per request, {} cores",
+        "export of {n} conversations with their turns, mock latency {} ms per request, {} cores",
         LATENCY.as_millis(),
         std::thread::available_parallelism().map_or(1, |p| p.get())
     );

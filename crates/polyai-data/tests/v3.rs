@@ -611,3 +611,77 @@ async fn odd_values_of_untyped_fields_never_fail_a_page() {
     assert_eq!(turn.extra["barge_in"], true);
     assert!(page.cursor().is_none());
 }
+
+/// The generated client is the spec's executable reference: for the same query, polyai-data
+/// sends the same path and the same query parameters as `polyai_data_raw`'s
+/// `list_conversations_v3` (compared as sets: the order differs).
+#[tokio::test]
+async fn requests_match_the_generated_client() {
+    use polyai_data_raw::conversations_v3::types::{
+        ListConversationsV3ClientEnv, ListConversationsV3QueryType, ListConversationsV3TurnType,
+    };
+
+    let server =
+        TestServer::start(|_| Reply::json(200, json!({"conversations": [], "cursor": null}))).await;
+    let (client, _) = support::client_for(&server, "k");
+    let start: Timestamp = "2026-06-02T00:00:00Z".parse().expect("time");
+    let end: Timestamp = "2026-06-03T00:00:00Z".parse().expect("time");
+    client
+        .workspace("ws 1")
+        .project("P/1")
+        .conversations()
+        .start_time(start)
+        .end_time(end)
+        .transcript_search("cancel my plan")
+        .turn_type(TurnType::User)
+        .channels(["VOICE-SIP", "WEBCHAT"])
+        .client_env(ClientEnv::PreRelease)
+        .variant_name("Main Line")
+        .in_progress(true)
+        .include_latency(true)
+        .limit(500)
+        .cursor("v3.1.2")
+        .send()
+        .await
+        .expect("page");
+
+    let raw = polyai_data_raw::conversations_v3::Client::new_with_client(
+        &server.url(),
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client"),
+    );
+    let channels = vec!["VOICE-SIP".to_owned(), "WEBCHAT".to_owned()];
+    raw.list_conversations_v3(
+        "ws 1",
+        "P/1",
+        Some(&channels),
+        Some(ListConversationsV3ClientEnv::PreRelease),
+        Some("v3.1.2"),
+        Some("2026-06-03T00:00:00Z"),
+        Some(true),
+        Some(true),
+        std::num::NonZeroU64::new(500),
+        None,
+        Some("cancel my plan"),
+        Some(ListConversationsV3QueryType::Transcript),
+        None,
+        Some("2026-06-02T00:00:00Z"),
+        Some(ListConversationsV3TurnType::User),
+        None,
+        Some("Main Line"),
+        None,
+    )
+    .await
+    .expect("the generated client's page");
+
+    let requests = server.requests();
+    let shape = |r: &support::Recorded| {
+        let mut pairs: Vec<&str> = r.query.split('&').collect();
+        pairs.sort_unstable();
+        (r.method.clone(), r.path.clone(), pairs.join("&"))
+    };
+    assert_eq!(shape(&requests[0]), shape(&requests[1]));
+    assert_eq!(requests[0].path, "/v3/ws%201/P%2F1/conversations");
+}
