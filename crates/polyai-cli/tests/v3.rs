@@ -300,12 +300,13 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
         "40",
     ];
 
-    // Slow details make the export slow enough to kill part-way.
-    mock.faults().set_latency(Duration::from_millis(10));
+    // Slow details (one at a time, 20 ms each) make the export take about 7 s: it is killed at
+    // 100 lines, after its first checkpoint (written once a second).
+    mock.faults().set_latency(Duration::from_millis(20));
     let mut child = mock
         .std_polyai()
         .args(export)
-        .args(["--with-details", "--concurrency", "2"])
+        .args(["--with-details", "--concurrency", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
