@@ -563,8 +563,8 @@ async fn requests_carry_the_key_and_every_parameter() {
     );
     assert_eq!(
         request.query,
-        "query_type=semantic&query=money+back&channel=VOICE-SIP&channel=WEBCHAT&client_env=sandbox\
-         &start_time=2026-06-02T00%3A00%3A00Z&limit=10&variant_id=v%2F1&in_progress=false&include_latency=true"
+        "channel=VOICE-SIP&channel=WEBCHAT&client_env=sandbox&in_progress=false&include_latency=true\
+         &limit=10&query=money+back&query_type=semantic&start_time=2026-06-02T00%3A00%3A00Z&variant_id=v%2F1"
     );
 }
 
@@ -651,6 +651,7 @@ async fn requests_match_the_generated_client() {
             .no_proxy()
             .build()
             .expect("client"),
+        polyai_data_raw::Hooks::send(),
     );
     let channels = vec!["VOICE-SIP".to_owned(), "WEBCHAT".to_owned()];
     raw.list_conversations_v3(

@@ -467,50 +467,6 @@ mod tests {
     }
 
     #[test]
-    fn every_filter_becomes_its_parameter() {
-        let l = listing()
-            .start_time(Timestamp::from_unix_micros(0).unwrap_or_else(Timestamp::now))
-            .transcript_search("refund")
-            .turn_type(TurnType::User)
-            .channels(["VOICE-SIP", "WEBCHAT"])
-            .client_env(ClientEnv::Sandbox)
-            .variant_id("v1")
-            .variant_name("Main Line")
-            .in_progress(true)
-            .include_latency(true)
-            .offset(5);
-        assert!(l.check().is_ok());
-        let q: Vec<String> = l
-            .query(None, Some(10))
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        assert_eq!(
-            q,
-            [
-                "query_type=transcript",
-                "query=refund",
-                "turn_type=user",
-                "channel=VOICE-SIP",
-                "channel=WEBCHAT",
-                "client_env=sandbox",
-                "start_time=1970-01-01T00:00:00Z",
-                "limit=10",
-                "offset=5",
-                "variant_name=Main Line",
-                "in_progress=true",
-                "include_latency=true",
-            ]
-        );
-        // A cursor replaces the offset; the last mode set wins.
-        let q = listing().offset(5).sample_random().query(Some("c1"), None);
-        assert_eq!(
-            q,
-            [("sample", "random".to_owned()), ("cursor", "c1".to_owned())]
-        );
-    }
-
-    #[test]
     fn what_the_server_would_refuse_is_refused_first() {
         for (l, hint) in [
             (listing().limit(0), "between 1 and 1000"),
