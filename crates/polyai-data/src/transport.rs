@@ -424,6 +424,11 @@ pub(crate) fn decode_bytes<T: DeserializeOwned>(
     body: &[u8],
     correlation_id: &str,
 ) -> Result<T, Error> {
+    // Plain serde_json first: tracking the path costs ~1.7x on real pages, so it runs only to
+    // explain a body that did not decode.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let fail = |path: String, message: String| {
         Error::Decode(Box::new(DecodeError {
             operation,
