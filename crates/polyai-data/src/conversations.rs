@@ -124,8 +124,10 @@ impl ListConversations {
         self
     }
 
-    /// Drop conversations already seen in this walk (by `conversationId`). Off by default;
-    /// keeps one id per conversation in memory.
+    /// Drop conversations seen again in this walk (by `conversationId`), as offset paging
+    /// repeats them when conversations arrive mid-walk. Off by default. Memory stays flat: the
+    /// walk remembers a window of the most recent ids (see [the notes on
+    /// de-duplication](crate::paginate)), which is where repeats appear.
     pub fn dedupe(mut self, dedupe: bool) -> Self {
         self.walk.dedupe = dedupe;
         self
@@ -197,7 +199,8 @@ async fn fetch_page(
     Ok(Page {
         count: non_negative(body.count),
         offset: offset.unwrap_or_else(|| non_negative(body.offset)),
-        limit: limit.unwrap_or_else(|| non_negative(body.limit)),
+        limit: non_negative(body.limit),
+        received: body.conversations.len() as u64,
         items: body.conversations,
         meta,
     })

@@ -10,14 +10,22 @@
 //! [`dedupe(true)`](crate::ListConversations::dedupe) to drop repeats by `conversationId`, and
 //! treat a walk as a snapshot that may miss conversations created after it started.
 //!
+//! De-duplication looks back over a bounded window of the most recent ids (at least
+//! [`DEDUPE_WINDOW`] and two pages), which is where shifted items reappear, so memory stays flat
+//! however long the walk. A tool that must never write an item twice across a whole walk (or
+//! across runs) keeps its own record of what it has written, as `polyai export` does.
+//!
 //! # When a walk ends
 //!
-//! After an empty page, a page shorter than the requested limit, once `offset >= count`, or
-//! once `max_items` items were read. The walk stops with [`Error::Pagination`] when the server
+//! After an empty page, once the next offset reaches the total the server reports (`count`, read
+//! again from every page), or once `max_items` items were read. A page shorter than asked for
+//! does **not** end the walk: servers cap the page size (the Data API behind some gateways at 100
+//! or 1000) while still reporting the full `count`, so the next page is requested at the offset
+//! after the items actually received. The walk stops with [`Error::Pagination`] when the server
 //! returns the same page twice in a row, returns more items than its own `count` by more than a
 //! page, or exceeds `max_pages`.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -42,8 +50,13 @@ pub struct Page<T> {
     pub(crate) count: u64,
     pub(crate) offset: u64,
     pub(crate) limit: u64,
+    /// Items the server sent, before de-duplication removed any.
+    pub(crate) received: u64,
     pub(crate) meta: ResponseMeta,
 }
+
+/// Ids a de-duplicating walk remembers at least (more when two pages hold more).
+pub const DEDUPE_WINDOW: usize = 10_000;
 
 impl<T> Page<T> {
     /// The items of this page.
@@ -62,15 +75,26 @@ impl<T> Page<T> {
     pub fn offset(&self) -> u64 {
         self.offset
     }
-    /// Page size this page was requested with.
+    /// Page size the server reported (its echo of `limit`). A server that caps pages reports its
+    /// cap here, which can be less than the size asked for.
     pub fn limit(&self) -> u64 {
         self.limit
     }
-    /// Offset of the next page, or `None` when this page is the last.
+    /// Offset of the next page: this page's offset plus the items the server actually sent
+    /// (counted before de-duplication), or `None` when this page is the last — it was empty, or
+    /// the next offset reaches `count`. A page shorter than asked for is not the last one when
+    /// `count` says more follow.
+    ///
+    /// ```no_run
+    /// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
+    /// let page = client.agent("PROJECT-1").conversations().list().limit(5000).await?;
+    /// // A server that caps pages at 1000 sends 1000 and reports `count` 3000: next is 1000.
+    /// println!("{:?}", page.next_offset());
+    /// # Ok(()) }
+    /// ```
     pub fn next_offset(&self) -> Option<u64> {
-        let next = self.offset + self.items.len() as u64;
-        (!self.items.is_empty() && (self.items.len() as u64) >= self.limit && next < self.count)
-            .then_some(next)
+        let next = self.offset.saturating_add(self.received);
+        (self.received > 0 && next < self.count).then_some(next)
     }
     /// Status, correlation id and headers of the response that carried this page.
     ///
@@ -162,8 +186,32 @@ struct State<T> {
     pages: u64,
     pending: Option<Pending<T>>,
     previous_keys: Option<Vec<String>>,
-    seen: HashSet<String>,
+    recent: RecentIds,
     done: bool,
+}
+
+/// The ids of the most recent items of a walk, for de-duplication in bounded memory.
+#[derive(Debug, Default)]
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl RecentIds {
+    /// Records `id`; `false` when it is already in the window.
+    fn insert(&mut self, id: &str, window: usize) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        self.set.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
+        while self.order.len() > window {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 impl<T: Keyed + Send + 'static> State<T> {
@@ -192,9 +240,9 @@ impl<T: Keyed + Send + 'static> State<T> {
             }
         };
         page.offset = self.next_offset;
-        page.limit = limit;
         self.pages += 1;
         let len = page.items.len() as u64;
+        page.received = len;
         if len == 0 {
             self.done = true;
             return None;
@@ -203,6 +251,7 @@ impl<T: Keyed + Send + 'static> State<T> {
             self.done = true;
             return Some(Err(err));
         }
+        // Page by what arrived, not by what was asked for: a capped page is not the last one.
         self.next_offset += len;
         self.read += len;
         if let Some(max) = self.walk.max_items
@@ -210,10 +259,11 @@ impl<T: Keyed + Send + 'static> State<T> {
         {
             let keep = (len - (self.read - max)) as usize;
             page.items.truncate(keep);
+            page.received = keep as u64;
             self.read = max;
             self.done = true;
         }
-        if len < limit || self.next_offset >= page.count {
+        if self.next_offset >= page.count {
             self.done = true;
         }
         if !self.done {
@@ -226,8 +276,9 @@ impl<T: Keyed + Send + 'static> State<T> {
             ));
         }
         if self.walk.dedupe {
-            let seen = &mut self.seen;
-            page.items.retain(|item| seen.insert(item.key().to_owned()));
+            let window = DEDUPE_WINDOW.max(2 * page.items.len());
+            let recent = &mut self.recent;
+            page.items.retain(|item| recent.insert(item.key(), window));
         }
         Some(Ok(page))
     }
@@ -273,7 +324,7 @@ pub(crate) fn walk_pages<T: Keyed + Send + 'static>(
         pages: 0,
         pending: None,
         previous_keys: None,
-        seen: HashSet::new(),
+        recent: RecentIds::default(),
         done: walk.max_items == Some(0),
     };
     let inner = stream::unfold(state, |mut state| async move {
@@ -419,6 +470,7 @@ mod tests {
                     .map(It)
                     .collect();
                 Ok(Page {
+                    received: page.len() as u64,
                     items: page,
                     count: count_override.unwrap_or(all.len() as u64),
                     offset,
@@ -464,7 +516,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn short_page_ends_even_if_count_lies() {
+    async fn a_count_larger_than_the_data_ends_on_the_empty_page() {
         let calls = Arc::new(Mutex::new(vec![]));
         let walk = Walk {
             page_size: 5,
@@ -472,7 +524,87 @@ mod tests {
         };
         let out = run(server(ids(7), calls.clone(), false, Some(1000)), walk).await;
         assert_eq!(out.map(|v| v.len()).ok(), Some(7));
-        assert_eq!(calls.lock().map(|c| c.len()).unwrap_or(0), 2);
+        assert_eq!(
+            *calls.lock().unwrap_or_else(|e| e.into_inner()),
+            vec![(0, 5), (5, 5), (7, 5)],
+            "the short page is not the end; the empty page after it is"
+        );
+    }
+
+    /// A server that sends at most `cap` items per page whatever the limit, reporting the full
+    /// count.
+    fn capped(total: usize, cap: u64, calls: Arc<Mutex<Vec<(u64, u64)>>>) -> FetchPage<It> {
+        let inner = server(ids(total), Arc::default(), false, None);
+        Arc::new(move |offset, limit| {
+            calls.lock().map(|mut c| c.push((offset, limit))).ok();
+            inner(offset, limit.min(cap))
+        })
+    }
+
+    #[tokio::test]
+    async fn capped_pages_are_followed_by_what_arrived() {
+        for cap in [1u64, 100, 1000] {
+            let calls = Arc::new(Mutex::new(vec![]));
+            let walk = Walk {
+                page_size: 5000,
+                ..Walk::default()
+            };
+            let out = run(capped(3000, cap, calls.clone()), walk).await;
+            let got = out.unwrap_or_default();
+            assert_eq!(got.len(), 3000, "cap {cap}");
+            assert_eq!(got.last().map(|i| i.0.as_str()), Some("c2999"));
+            let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            assert_eq!(
+                calls.len() as u64,
+                3000 / cap,
+                "cap {cap}: no extra request"
+            );
+            assert!(
+                calls
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &(offset, limit))| offset == i as u64 * cap && limit == 5000),
+                "cap {cap}: offsets advance by what arrived"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn next_offset_follows_received_items_not_the_limit() {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let mut pages = walk_pages(
+            capped(250, 100, calls),
+            Walk {
+                page_size: 500,
+                ..Walk::default()
+            },
+        );
+        let first = pages.try_next().await.ok().flatten();
+        assert_eq!(first.as_ref().and_then(Page::next_offset), Some(100));
+        assert_eq!(
+            first.as_ref().map(Page::limit),
+            Some(100),
+            "the server's cap"
+        );
+        let _second = pages.try_next().await;
+        let last = pages.try_next().await.ok().flatten();
+        assert_eq!(last.as_ref().map(|p| p.items().len()), Some(50));
+        assert_eq!(last.as_ref().and_then(Page::next_offset), None);
+    }
+
+    #[tokio::test]
+    async fn dedupe_memory_is_a_bounded_window() {
+        let mut recent = RecentIds::default();
+        for i in 0..50_000 {
+            assert!(recent.insert(&format!("id{i}"), 100));
+        }
+        assert_eq!(recent.set.len(), 100);
+        assert_eq!(recent.order.len(), 100);
+        assert!(
+            !recent.insert("id49999", 100),
+            "recent ids are still caught"
+        );
+        assert!(recent.insert("id0", 100), "old ones have left the window");
     }
 
     #[tokio::test]
@@ -544,6 +676,7 @@ mod tests {
                     count: offset + limit * 2,
                     offset,
                     limit,
+                    received: limit,
                     meta: ResponseMeta::empty(),
                 })
             })

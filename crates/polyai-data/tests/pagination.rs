@@ -172,3 +172,66 @@ async fn prefetch_requests_the_next_page_before_the_caller_asks() {
     );
     drop(pages);
 }
+
+/// A server that sends at most `cap` conversations per page whatever `limit` asks, while
+/// reporting the full `count` (and its cap as `limit`), as gateways in front of real APIs do.
+fn capped_reply(request: &Recorded, total: u64, cap: u64) -> Reply {
+    let (limit, offset) = limit_offset(request);
+    let page = limit.min(cap);
+    let items: Vec<_> = (offset..total.min(offset + page))
+        .map(|i| summary(&format!("c{i}")))
+        .collect();
+    page_reply(items, total, page, offset)
+}
+
+#[tokio::test]
+async fn servers_capping_pages_at_1_100_and_1000_are_walked_to_the_end() {
+    for cap in [1u64, 100, 1000] {
+        let total = if cap == 1 { 250 } else { 3000 };
+        let server = TestServer::start(move |r: &Recorded| capped_reply(r, total, cap)).await;
+        let (client, _) = client_for(&server, "k");
+        let all = list_a(&client).limit(5000).all().await.expect("walk");
+        assert_eq!(all.len() as u64, total, "cap {cap}");
+        let unique: std::collections::HashSet<_> =
+            all.iter().map(|c| c.conversation_id.as_str()).collect();
+        assert_eq!(unique.len() as u64, total, "cap {cap}: each once");
+        assert_eq!(
+            server.count() as u64,
+            total / cap,
+            "cap {cap}: one request per page, none after count"
+        );
+        let asked = offsets(&server);
+        assert!(
+            asked.iter().enumerate().all(|(i, (offset, limit))| *offset
+                == (i as u64 * cap).to_string()
+                && limit == "5000"),
+            "cap {cap}: offsets advance by what arrived: {:?}",
+            &asked[..asked.len().min(4)]
+        );
+        let first = list_a(&client).limit(5000).await.expect("page");
+        assert_eq!(first.limit(), cap, "the server's reported page size");
+        assert_eq!(first.next_offset(), Some(cap));
+    }
+}
+
+#[tokio::test]
+async fn dedupe_keeps_memory_bounded_and_still_drops_shifted_repeats() {
+    // 30 000 distinct ids, then the last page repeats the previous page's last item.
+    let server = TestServer::start(|r: &Recorded| {
+        let (limit, offset) = limit_offset(r);
+        let total = 30_001;
+        let items: Vec<_> = (offset..total.min(offset + limit))
+            .map(|i| summary(&format!("c{}", if i == 30_000 { 29_999 } else { i })))
+            .collect();
+        page_reply(items, total, limit, offset)
+    })
+    .await;
+    let (client, _) = client_for(&server, "k");
+    let all = list_a(&client)
+        .limit(1000)
+        .dedupe(true)
+        .all()
+        .await
+        .expect("walk");
+    assert_eq!(all.len(), 30_000, "the repeat on the next page is dropped");
+}
