@@ -13,7 +13,7 @@ use crate::config::ClientBuilder;
 use crate::conversations::Conversations;
 use crate::error::Error;
 use crate::notes::UpsertNote;
-use crate::retry::{RetryPolicy, Sleeper};
+use crate::retry::{RetryBudget, RetryPolicy, Sleeper};
 use crate::transport::CallOptions;
 
 /// Shared state behind every handle.
@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub(crate) key_header: HeaderValue,
     pub(crate) user_agent: HeaderValue,
     pub(crate) retry: RetryPolicy,
+    /// Retries left to every call of this client (sized by `retry`).
+    pub(crate) budget: RetryBudget,
     pub(crate) timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) sleeper: Sleeper,

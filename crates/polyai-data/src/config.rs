@@ -285,6 +285,7 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?,
         };
+        let retry = self.retry.unwrap_or_default();
         Ok(Client::from_inner(Inner {
             http,
             base,
@@ -294,7 +295,8 @@ impl ClientBuilder {
             user_agent: HeaderValue::from_str(&user_agent).map_err(|_| {
                 Error::Config(format!("invalid app name in user agent `{user_agent}`"))
             })?,
-            retry: self.retry.unwrap_or_default(),
+            budget: crate::retry::RetryBudget::new(retry.get_retry_budget()),
+            retry,
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             idle_timeout: self.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT),
             sleeper: self.sleeper.unwrap_or_else(crate::retry::tokio_sleeper),

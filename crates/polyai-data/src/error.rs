@@ -309,7 +309,7 @@ impl Error {
         self.status() == Some(401)
     }
 
-    /// `true` when trying the same call again later may succeed: 429, 502, 503, 504,
+    /// `true` when trying the same call again later may succeed: 429, 500, 502, 503, 504,
     /// connect failures, timeouts and broken connections.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -19,11 +19,21 @@ use crate::error::TransportKind;
 /// at 20 s, and a server's `Retry-After` (seconds or HTTP-date) honoured up to 60 s — a longer
 /// `Retry-After` is not waited out; the 429 is returned with [`Error::retry_after`](crate::Error::retry_after) set.
 ///
-/// What is retried: `429`, `502`, `503`, `504`, connect failures, timeouts and broken
-/// connections. Reading a conversation, downloading audio and upserting a note are idempotent and
-/// retried on all of these. Adding annotations and debug-chat calls are retried only on a connect
-/// failure (the request surely never reached the server) or a `429`, unless
-/// [`retry_non_idempotent`](Self::retry_non_idempotent) is set.
+/// What is retried: `429`, `500`, `502`, `503`, `504`, connect failures, timeouts and broken
+/// connections. Listing and reading conversations, downloading audio and upserting a note are
+/// idempotent and retried on all of these (a recording whose body breaks part-way is fetched
+/// again by [`AudioRequest::save_to`](crate::AudioRequest::save_to)). Adding annotations and
+/// debug-chat calls are retried only on a connect failure (the request surely never reached the
+/// server) or a `429`, unless [`retry_non_idempotent`](Self::retry_non_idempotent) is set.
+///
+/// # Retry budget
+///
+/// Retries also draw on one budget per [`Client`](crate::Client), so a server that fails most
+/// requests is not hit with several times the load: the budget holds
+/// [`retry_budget`](Self::retry_budget) retries (100 by default), each retry takes one, and
+/// every two successful calls put one back. While it is empty, failures are returned at once
+/// (still with their status and correlation id); successes refill it. The client's policy
+/// sizes the budget; the budget setting of a per-call policy is ignored.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,6 +53,7 @@ pub struct RetryPolicy {
     max_delay: Duration,
     max_retry_after: Duration,
     retry_non_idempotent: bool,
+    retry_budget: Option<u32>,
 }
 
 impl Default for RetryPolicy {
@@ -53,9 +64,13 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(60),
             retry_non_idempotent: false,
+            retry_budget: Some(DEFAULT_RETRY_BUDGET),
         }
     }
 }
+
+/// Retries a client's budget holds by default.
+const DEFAULT_RETRY_BUDGET: u32 = 100;
 
 impl RetryPolicy {
     /// A policy that never retries (one attempt).
@@ -90,10 +105,25 @@ impl RetryPolicy {
         self
     }
 
-    /// Also retry non-idempotent calls (annotations, debug chat) on 502/503/504, timeouts and
-    /// broken connections, accepting that the server may then process them twice.
+    /// Also retry non-idempotent calls (annotations, debug chat) on 500/502/503/504, timeouts
+    /// and broken connections, accepting that the server may then process them twice.
     pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
         self.retry_non_idempotent = yes;
+        self
+    }
+
+    /// Size of the client's [retry budget](Self#retry-budget), in retries; `None` removes the
+    /// budget (every call retries up to its attempts whatever the others do).
+    ///
+    /// ```
+    /// use polyai_data::RetryPolicy;
+    ///
+    /// assert_eq!(RetryPolicy::default().get_retry_budget(), Some(100));
+    /// let unlimited = RetryPolicy::default().retry_budget(None);
+    /// assert_eq!(unlimited.get_retry_budget(), None);
+    /// ```
+    pub fn retry_budget(mut self, retries: Option<u32>) -> Self {
+        self.retry_budget = retries;
         self
     }
 
@@ -120,6 +150,11 @@ impl RetryPolicy {
     /// Whether non-idempotent calls are retried after they may have reached the server.
     pub fn get_retry_non_idempotent(&self) -> bool {
         self.retry_non_idempotent
+    }
+
+    /// Size of the retry budget in retries (`None`: no budget).
+    pub fn get_retry_budget(&self) -> Option<u32> {
+        self.retry_budget
     }
 
     /// Whether a failed attempt may be retried under this policy (ignoring attempts left).
@@ -167,9 +202,57 @@ pub(crate) enum Failure {
     Transport(TransportKind),
 }
 
-/// Statuses worth retrying: 429, 502, 503, 504.
+/// Statuses worth retrying: 429, 500, 502, 503, 504.
 pub(crate) fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// What a retry takes from a [`RetryBudget`], in units.
+const RETRY_COST: u64 = 2;
+/// What a successful call puts back, in units.
+const SUCCESS_REFUND: u64 = 1;
+
+/// The retries left to one client: a token bucket that retries drain and successes refill.
+#[derive(Debug)]
+pub(crate) struct RetryBudget {
+    /// Units left; `u64::MAX` when there is no budget.
+    units: AtomicU64,
+    capacity: u64,
+}
+
+impl RetryBudget {
+    /// A full budget of `retries` retries, or none at all.
+    pub(crate) fn new(retries: Option<u32>) -> Self {
+        let capacity = retries.map_or(u64::MAX, |r| u64::from(r) * RETRY_COST);
+        RetryBudget {
+            units: AtomicU64::new(capacity),
+            capacity,
+        }
+    }
+
+    /// Takes one retry; `false` when the budget is empty.
+    pub(crate) fn try_spend(&self) -> bool {
+        if self.capacity == u64::MAX {
+            return true;
+        }
+        self.units
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |units| {
+                units.checked_sub(RETRY_COST)
+            })
+            .is_ok()
+    }
+
+    /// Puts back what one successful call earns.
+    pub(crate) fn refund(&self) {
+        if self.capacity == u64::MAX {
+            return;
+        }
+        let _ = self
+            .units
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |units| {
+                (units < self.capacity).then(|| (units + SUCCESS_REFUND).min(self.capacity))
+            });
+    }
 }
 
 /// Parses `Retry-After` as delay-seconds or an HTTP-date (relative to `now`).
@@ -287,6 +370,7 @@ mod tests {
         let p = RetryPolicy::default();
         for f in [
             Status(429),
+            Status(500),
             Status(502),
             Status(503),
             Status(504),
@@ -296,8 +380,9 @@ mod tests {
         ] {
             assert!(p.may_retry(Idempotent, f), "{f:?}");
         }
-        assert!(!p.may_retry(Idempotent, Status(500)));
         assert!(!p.may_retry(Idempotent, Status(404)));
+        assert!(!p.may_retry(Idempotent, Status(501)));
+        assert!(!p.may_retry(NonIdempotent, Status(500)));
         assert!(p.may_retry(NonIdempotent, Status(429)));
         assert!(p.may_retry(NonIdempotent, Transport(TransportKind::Connect)));
         assert!(!p.may_retry(NonIdempotent, Status(503)));
@@ -305,5 +390,23 @@ mod tests {
         let opt_in = p.retry_non_idempotent(true);
         assert!(opt_in.may_retry(NonIdempotent, Status(503)));
         assert!(opt_in.may_retry(NonIdempotent, Transport(TransportKind::Timeout)));
+    }
+
+    #[test]
+    fn budget_drains_on_retries_and_refills_on_successes() {
+        let budget = RetryBudget::new(Some(3));
+        assert!(budget.try_spend() && budget.try_spend() && budget.try_spend());
+        assert!(!budget.try_spend(), "three retries, then none");
+        budget.refund();
+        assert!(!budget.try_spend(), "one success earns half a retry");
+        budget.refund();
+        assert!(budget.try_spend(), "two successes earn one");
+        for _ in 0..100 {
+            budget.refund();
+        }
+        let spent = (0..10).take_while(|_| budget.try_spend()).count();
+        assert_eq!(spent, 3, "refills stop at the capacity");
+        let unlimited = RetryBudget::new(None);
+        assert!((0..10_000).all(|_| unlimited.try_spend()));
     }
 }

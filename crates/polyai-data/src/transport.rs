@@ -190,6 +190,7 @@ impl Inner {
             };
             let (failure, retry_after, error) = match outcome {
                 Ok(reply) => {
+                    self.budget.refund();
                     let status = reply.meta.status;
                     span.record("status", status);
                     span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -232,7 +233,8 @@ impl Inner {
             let delay = (attempt < policy.get_max_attempts()
                 && policy.may_retry(call.idempotency, failure))
             .then(|| policy.delay(attempt, retry_after))
-            .flatten();
+            .flatten()
+            .filter(|_| self.spend_retry());
             match delay {
                 Some(delay) => {
                     tracing::info!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
@@ -245,6 +247,15 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Takes one retry from the client's budget; `false` (logged) when it is empty.
+    pub(crate) fn spend_retry(&self) -> bool {
+        let granted = self.budget.try_spend();
+        if !granted {
+            tracing::warn!("retry budget exhausted: returning the failure without retrying");
+        }
+        granted
     }
 
     async fn attempt(&self, call: &Call, stream: bool) -> Result<Reply, AttemptError> {

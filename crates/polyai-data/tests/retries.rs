@@ -292,3 +292,58 @@ async fn list_walk_retries_a_failing_page() {
     assert_eq!(all.len(), 25);
     assert_eq!(server.count(), 4);
 }
+
+#[tokio::test]
+async fn http_500_is_retried_for_reads_and_not_for_annotations() {
+    let server = scripted(vec![Reply::error(500, "INTERNAL_ERROR", "boom")], ok_list()).await;
+    let (client, delays) = client_for(&server, "k");
+    list_a(&client).await.expect("500 retried");
+    assert_eq!(server.count(), 2);
+    assert_eq!(delays.lock().expect("lock").len(), 1);
+
+    let server = scripted(vec![Reply::status(500)], ack()).await;
+    let (client, _) = client_for(&server, "k");
+    let err = annotate(&client).await.expect_err("not retried");
+    assert_eq!(err.status(), Some(500));
+    assert!(err.is_retryable(), "500 may succeed when tried again later");
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn an_empty_retry_budget_returns_failures_at_once_until_successes_refill_it() {
+    let server = scripted(vec![], Reply::status(503)).await;
+    let delays = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = delays.clone();
+    let client = Client::builder()
+        .api_key("k")
+        .base_url(server.url())
+        .retry(RetryPolicy::default().max_attempts(4).retry_budget(Some(5)))
+        .sleeper(move |d| {
+            seen.lock().expect("lock").push(d);
+            Box::pin(async {})
+        })
+        .build()
+        .expect("client");
+    // The first call retries 3 times, the second takes the last 2 retries, the third none.
+    for expected in [4, 3, 1] {
+        let before = server.count();
+        let err = list_a(&client).await.expect_err("503");
+        assert_eq!(err.status(), Some(503));
+        assert_eq!(server.count() - before, expected);
+    }
+    assert_eq!(delays.lock().expect("lock").len(), 5);
+
+    // A client without a budget retries every call in full.
+    let unlimited = Client::builder()
+        .api_key("k")
+        .base_url(server.url())
+        .retry(RetryPolicy::default().max_attempts(2).retry_budget(None))
+        .sleeper(|_| Box::pin(async {}))
+        .build()
+        .expect("client");
+    for _ in 0..200 {
+        let before = server.count();
+        let _ = list_a(&unlimited).await;
+        assert_eq!(server.count() - before, 2);
+    }
+}
