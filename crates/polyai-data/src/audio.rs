@@ -147,6 +147,61 @@ impl AudioRequest {
     }
 }
 
+impl AudioRequest {
+    /// Downloads the recording to `path` (checked and renamed into place as
+    /// [`AudioDownload::save_to`] does), and when the body breaks part-way — a reset or timed-out
+    /// connection, fewer bytes than announced, a body that fails the WAV checks — fetches it again
+    /// from the start, under the same [`RetryPolicy`](crate::RetryPolicy) (attempts, backoff,
+    /// retry budget) as the request itself. An error answer (404, 401, …) or a local file error is
+    /// returned at once.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let saved = agent.audio("CA1").redacted(true).save_to("CA1.wav").await?;
+    /// println!("{} bytes", saved.bytes);
+    /// # Ok(()) }
+    /// ```
+    pub async fn save_to(self, path: impl AsRef<Path>) -> Result<SavedAudio, Error> {
+        let path = path.as_ref();
+        let policy = self
+            .options
+            .retry
+            .clone()
+            .unwrap_or_else(|| self.inner.retry.clone());
+        let mut attempt: u32 = 1;
+        loop {
+            let download = self.clone().send().await?;
+            let err = match download.save_to(path).await {
+                Ok(saved) => return Ok(saved),
+                Err(err) => err,
+            };
+            let body_broke = match &err {
+                Error::Audio { .. } => true,
+                Error::Transport { kind, .. } => {
+                    matches!(kind, TransportKind::Timeout | TransportKind::Connection)
+                }
+                _ => false,
+            };
+            let delay = (body_broke && attempt < policy.get_max_attempts())
+                .then(|| policy.delay(attempt, None))
+                .flatten()
+                .filter(|_| self.inner.spend_retry());
+            let Some(delay) = delay else {
+                return Err(err);
+            };
+            tracing::info!(
+                conversation_id = %self.conversation_id,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                error = %err,
+                "recording body broke; fetching it again"
+            );
+            (self.inner.sleeper)(delay).await;
+            attempt += 1;
+        }
+    }
+}
+
 crate::options::request_options!(AudioRequest => AudioDownload);
 
 /// Progress of a download, passed to the callback of
@@ -372,15 +427,17 @@ impl AudioDownload {
         let path = path.as_ref().to_path_buf();
         let conversation_id = self.conversation_id.clone();
         let total = self.content_length;
-        let temp = TempFile::new(&path);
+        let (temp, file) = TempFile::create(&path).map_err(|(temp, source)| Error::Io {
+            action: "creating",
+            path: temp,
+            source,
+        })?;
         let io = |action, source| Error::Io {
             action,
             path: temp.path.clone(),
             source,
         };
-        let file = tokio::fs::File::create(&temp.path)
-            .await
-            .map_err(|e| io("creating", e))?;
+        let file = tokio::fs::File::from_std(file);
         let mut writer = BufWriter::with_capacity(256 * 1024, file);
         let mut header = WavHeader::default();
         let mut received: u64 = 0;
@@ -495,6 +552,27 @@ impl TempFile {
             path: target.with_file_name(file),
             armed: true,
         }
+    }
+
+    /// Creates the file and arms its removal in one step, synchronously: with an async create
+    /// (a blocking-pool task), a future dropped while the create is pending would remove
+    /// nothing and the pool would create the file afterwards, leaving an empty `.part` behind.
+    fn create(target: &Path) -> Result<(TempFile, std::fs::File), (PathBuf, std::io::Error)> {
+        let temp = TempFile::new(target);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp.path)
+        {
+            Ok(file) => Ok((temp, file)),
+            Err(e) => Err((temp.disarmed_path(), e)),
+        }
+    }
+
+    /// The path, with removal disarmed (the file was never created).
+    fn disarmed_path(mut self) -> PathBuf {
+        self.armed = false;
+        std::mem::take(&mut self.path)
     }
 
     fn disarm(mut self) {

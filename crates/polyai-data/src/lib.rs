@@ -23,12 +23,11 @@
 //! let detail = agent.conversations().get("CA681f3ad0d037c1884614548178a5bc1b").await?;
 //! println!("{} turns", detail.turns.as_ref().map_or(0, Vec::len));
 //!
-//! // Its recording, streamed to disk and renamed into place only when complete.
+//! // Its recording, streamed to disk and renamed into place only when complete
+//! // (fetched again if the connection breaks part-way).
 //! agent
 //!     .audio(&detail.conversation_id)
 //!     .direction(Direction::Combined)
-//!     .send()
-//!     .await?
 //!     .save_to("call.wav")
 //!     .await?;
 //! # Ok(()) }
@@ -43,14 +42,16 @@
 //!   header and redacted in every `Debug`; a `401` names the host and the matching Agent
 //!   Studio; redirects to another host are not followed, so the key never leaves the host.
 //! - **Retries** ([`RetryPolicy`]): on by default, full-jitter exponential backoff, `429`,
-//!   `502`, `503`, `504`, connect errors and timeouts, `Retry-After` in seconds or HTTP-date.
-//!   Non-idempotent calls (annotations, debug chat) are only retried when the request surely
-//!   never reached the server or on `429`. Every logical call sends a fresh
+//!   `500`, `502`, `503`, `504`, connect errors and timeouts, `Retry-After` in seconds or
+//!   HTTP-date, within a per-client retry budget. Non-idempotent calls (annotations, debug
+//!   chat) are only retried when the request surely never reached the server or on `429`.
+//!   Every logical call sends a fresh
 //!   `X-PolyAI-Correlation-Id: polyai-rs-<uuid>`, the same across its retries.
 //! - **Pagination** ([`ListConversations`]): a stream of items or of pages, page size, start
 //!   offset, max items, prefetch, de-duplication and loop guards (see [`paginate`]).
 //! - **Audio** ([`AudioDownload`]): content length, byte stream, `AsyncRead`, and a checked,
 //!   atomic [`save_to`](AudioDownload::save_to) with progress; memory stays flat.
+//!   [`AudioRequest::save_to`] also fetches the recording again when its body breaks.
 //! - **Response metadata** ([`ResponseMeta`]): status, correlation id and headers of a
 //!   successful call, from `send_with_meta()`, [`Page::meta`] and [`ChatReply::meta`].
 //! - **Errors**: one [`Error`] with `status()`, `code()`, `is_not_found()`,
@@ -122,3 +123,13 @@ pub use timestamp::Timestamp;
 /// assert!(region("us-1").is_ok());
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Version of the Data API document this client was generated from (its `info.version`), e.g.
+/// for the records an export keeps about how it was made.
+///
+/// ```
+/// assert!(!polyai_data::api_version().is_empty());
+/// ```
+pub fn api_version() -> &'static str {
+    <polyai_data_raw::Client as polyai_data_raw::ClientInfo<()>>::api_version()
+}

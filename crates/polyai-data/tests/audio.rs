@@ -4,6 +4,8 @@ mod support;
 
 use futures_util::StreamExt;
 use polyai_data::Error;
+use std::time::Duration;
+
 use support::{Body, Recorded, Reply, TestServer, client_for};
 use tokio::io::AsyncReadExt;
 
@@ -239,4 +241,101 @@ async fn stalled_body_hits_the_idle_timeout() {
     );
     assert!(files_in(dir.path()).is_empty());
     task.abort();
+}
+
+/// A recording that announces 200 000 bytes, sends 70 000 and closes.
+fn broken_recording() -> Reply {
+    Reply {
+        body: Body::Wav {
+            len: 70_000,
+            announce: Some(200_000),
+        },
+        ..Reply::wav(0)
+    }
+}
+
+#[tokio::test]
+async fn a_recording_whose_body_breaks_is_fetched_again() {
+    let server = TestServer::counted(|call, _: &Recorded| {
+        if call < 2 {
+            broken_recording()
+        } else {
+            Reply::wav(200_000)
+        }
+    })
+    .await;
+    let (client, delays) = client_for(&server, "k");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("call.wav");
+    let saved = client
+        .agent("A")
+        .audio("CA1")
+        .save_to(&target)
+        .await
+        .expect("third fetch completes");
+    assert_eq!(saved.bytes, 200_000);
+    assert_eq!(server.count(), 3);
+    assert_eq!(
+        delays.lock().expect("lock").len(),
+        2,
+        "backoff between fetches"
+    );
+    assert_eq!(files_in(dir.path()), ["call.wav"]);
+
+    // With no attempts left the break is returned, and no file is left.
+    let server = TestServer::start(|_: &Recorded| broken_recording()).await;
+    let (client, _) = client_for(&server, "k");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = client
+        .agent("A")
+        .audio("CA1")
+        .retry(polyai_data::RetryPolicy::default().max_attempts(2))
+        .save_to(dir.path().join("call.wav"))
+        .await
+        .expect_err("always broken");
+    assert!(
+        matches!(err, Error::Audio { .. } | Error::Transport { .. }),
+        "{err}"
+    );
+    assert_eq!(server.count(), 2);
+    assert!(
+        files_in(dir.path()).is_empty(),
+        "{:?}",
+        files_in(dir.path())
+    );
+
+    // A 404 is not fetched again.
+    let server = TestServer::start(|_: &Recorded| {
+        Reply::error(404, "CONVERSATIONS_RECORDING_NOT_FOUND", "no audio")
+    })
+    .await;
+    let (client, _) = client_for(&server, "k");
+    let err = client
+        .agent("A")
+        .audio("CA1")
+        .save_to(dir.path().join("call.wav"))
+        .await
+        .expect_err("404");
+    assert!(err.is_not_found());
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn a_save_dropped_at_its_first_step_leaves_no_empty_part_file() {
+    let server = TestServer::start(|_: &Recorded| broken_recording()).await;
+    let (client, _) = client_for(&server, "k");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..20 {
+        let download = client.agent("A").audio("CA1").await.expect("head");
+        let save = download.save_to(dir.path().join(format!("{i}.wav")));
+        // Poll once (the temporary file is created in this first step), then drop the save.
+        let _ = tokio::time::timeout(Duration::ZERO, save).await;
+    }
+    // Let any file creation still pending on the blocking pool run.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        files_in(dir.path()).is_empty(),
+        "{:?}",
+        files_in(dir.path())
+    );
 }
