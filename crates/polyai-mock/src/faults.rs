@@ -41,6 +41,12 @@ pub struct FaultConfig {
     pub fail_next: u64,
     /// Status for `fail_next` (a 429 carries `Retry-After: 1`).
     pub fail_next_status: u16,
+    /// Fraction (0..=1) of requests whose body `reset_mid_body`, `truncate_body` and `slow_body`
+    /// break; `None` breaks every body.
+    pub body_fault_fraction: Option<f64>,
+    /// Answer a conversation's detail with its id upper-cased after the `CA` prefix, as a server
+    /// whose detail id differs in case from its listing id does.
+    pub upper_case_detail_ids: bool,
 }
 
 /// How a response body is to be broken.
@@ -159,6 +165,21 @@ impl Faults {
         self.lock().slow_body = bytes_per_sec.filter(|&b| b > 0);
     }
 
+    /// Breaks only a `fraction` of bodies (chosen from the seed); `None` breaks every body.
+    pub fn body_fault_fraction(&self, fraction: Option<f64>) {
+        self.lock().body_fault_fraction = fraction.map(|f| f.clamp(0.0, 1.0));
+    }
+
+    /// Answers details with the conversation id upper-cased after `CA` (or as listed).
+    pub fn upper_case_detail_ids(&self, on: bool) {
+        self.lock().upper_case_detail_ids = on;
+    }
+
+    /// Whether details carry an upper-cased id.
+    pub(crate) fn detail_ids_upper(&self) -> bool {
+        self.lock().upper_case_detail_ids
+    }
+
     /// Makes the next `n` requests answer `status`.
     pub fn fail_next(&self, n: u64, status: u16) {
         let mut c = self.lock();
@@ -191,7 +212,12 @@ impl Faults {
                 early = Some(failure(status, None));
             }
         }
-        let body = if c.reset_mid_body {
+        let body_hit = c
+            .body_fault_fraction
+            .is_none_or(|fraction| Rng::new(&[hash(&[self.0.seed, 0xB0D7]), n]).chance(fraction));
+        let body = if !body_hit {
+            BodyFault::None
+        } else if c.reset_mid_body {
             BodyFault::Reset
         } else if c.truncate_body {
             BodyFault::Truncate

@@ -81,6 +81,15 @@ struct Cli {
     /// Status for --fail-next.
     #[arg(long, default_value_t = 503)]
     fail_next_status: u16,
+    /// Break only this fraction (0..1) of bodies with --reset-mid-body, --truncate-body or --slow-body.
+    #[arg(long, value_name = "FRACTION")]
+    body_fault_fraction: Option<f64>,
+    /// Answer details with the conversation id upper-cased (a listing/detail id case mismatch).
+    #[arg(long)]
+    upper_case_detail_ids: bool,
+    /// Largest page the list endpoint returns (larger limits are capped; `count` stays the total).
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_page_size: u64,
     /// Write the base URL to this file once listening (handy with --port 0).
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
@@ -94,6 +103,12 @@ fn config(cli: Cli) -> Result<(MockConfig, Option<PathBuf>), String> {
     };
     if !(0.0..=1.0).contains(&cli.fail_fraction) {
         return Err("--fail-fraction must be between 0 and 1".into());
+    }
+    if cli
+        .body_fault_fraction
+        .is_some_and(|f| !(0.0..=1.0).contains(&f))
+    {
+        return Err("--body-fault-fraction must be between 0 and 1".into());
     }
     let mut keys = Vec::new();
     if !cli.no_sandbox_key {
@@ -127,7 +142,10 @@ fn config(cli: Cli) -> Result<(MockConfig, Option<PathBuf>), String> {
             slow_body: cli.slow_body.filter(|&b| b > 0),
             fail_next: cli.fail_next,
             fail_next_status: cli.fail_next_status,
+            body_fault_fraction: cli.body_fault_fraction,
+            upper_case_detail_ids: cli.upper_case_detail_ids,
         },
+        max_page: cli.max_page_size,
         ..MockConfig::default()
     };
     Ok((config, cli.ready_file))

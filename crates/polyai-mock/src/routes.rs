@@ -396,15 +396,18 @@ async fn get_conversation(
     let (access, c) = target(&state, &headers, path)?;
     let note = state.store.note(&c.id);
     let annotations = state.store.annotations(&c.id);
-    Ok(json_response(
-        StatusCode::OK,
-        &c.detail_json(
-            access.agent_id,
-            &state.data.account_id,
-            note.as_deref(),
-            &annotations,
-        ),
-    ))
+    let mut detail = c.detail_json(
+        access.agent_id,
+        &state.data.account_id,
+        note.as_deref(),
+        &annotations,
+    );
+    if state.faults.detail_ids_upper()
+        && let Some(hex) = c.id.strip_prefix("CA")
+    {
+        detail["conversationId"] = Value::String(format!("CA{}", hex.to_ascii_uppercase()));
+    }
+    Ok(json_response(StatusCode::OK, &detail))
 }
 
 async fn get_audio(

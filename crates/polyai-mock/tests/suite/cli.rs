@@ -28,6 +28,7 @@ async fn the_binary_serves_with_its_flags() {
             "--no-sandbox-key",
         ])
         .args(["--fail-next", "1", "--fail-next-status", "502"])
+        .args(["--max-page-size", "3"])
         .arg("--ready-file")
         .arg(&ready)
         .stdout(Stdio::null())
@@ -49,6 +50,8 @@ async fn the_binary_serves_with_its_flags() {
     assert_eq!(ok.status().as_u16(), 200);
     let body: serde_json::Value = ok.json().await.expect("json");
     assert_eq!(body["count"], 7);
+    assert_eq!(body["limit"], 3, "capped at --max-page-size");
+    assert_eq!(body["conversations"].as_array().map(Vec::len), Some(3));
     assert_eq!(
         get("sandbox-key").await.expect("sent").status().as_u16(),
         401

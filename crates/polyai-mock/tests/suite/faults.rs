@@ -189,3 +189,39 @@ async fn slow_bodies_are_throttled() {
         t.elapsed()
     );
 }
+
+#[tokio::test]
+async fn body_faults_hit_only_their_fraction_and_the_same_requests_each_run() {
+    async fn run() -> Vec<bool> {
+        let env = start_default().await;
+        env.server.faults().truncate_body(true);
+        env.server.faults().body_fault_fraction(Some(0.3));
+        let path = env.agent_path("/conversations?limit=5");
+        let mut broken = Vec::new();
+        for _ in 0..40 {
+            let (declared, got, _) = raw_get(&env, &path).await;
+            broken.push(got < declared);
+        }
+        broken
+    }
+    let a = run().await;
+    assert_eq!(a, run().await, "seeded: the same requests break");
+    let hit = a.iter().filter(|&&b| b).count();
+    assert!((4..=24).contains(&hit), "{hit} of 40 broken");
+}
+
+#[tokio::test]
+async fn detail_ids_can_differ_in_case_from_the_listing() {
+    let env = start_default().await;
+    let id = env.conv(0);
+    env.server.faults().upper_case_detail_ids(true);
+    let (status, body) = env
+        .get(&env.agent_path(&format!("/conversations/{id}")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let upper = format!("CA{}", id[2..].to_ascii_uppercase());
+    assert_ne!(upper, id);
+    assert_eq!(body["conversationId"], upper.as_str());
+    let (_, list) = env.get(&env.agent_path("/conversations?limit=1")).await;
+    assert_eq!(list["conversations"][0]["conversationId"], id.as_str());
+}
