@@ -165,6 +165,11 @@ impl Faults {
         self.lock().slow_body = bytes_per_sec.filter(|&b| b > 0);
     }
 
+    /// Requests the server has answered so far (every route, failed ones included).
+    pub fn requests(&self) -> u64 {
+        self.0.requests.load(Ordering::Relaxed)
+    }
+
     /// Breaks only a `fraction` of bodies (chosen from the seed); `None` breaks every body.
     pub fn body_fault_fraction(&self, fraction: Option<f64>) {
         self.lock().body_fault_fraction = fraction.map(|f| f.clamp(0.0, 1.0));

@@ -214,6 +214,7 @@ async fn body_faults_hit_only_their_fraction_and_the_same_requests_each_run() {
 async fn detail_ids_can_differ_in_case_from_the_listing() {
     let env = start_default().await;
     let id = env.conv(0);
+    assert_eq!(env.server.faults().requests(), 0);
     env.server.faults().upper_case_detail_ids(true);
     let (status, body) = env
         .get(&env.agent_path(&format!("/conversations/{id}")))
@@ -224,4 +225,5 @@ async fn detail_ids_can_differ_in_case_from_the_listing() {
     assert_eq!(body["conversationId"], upper.as_str());
     let (_, list) = env.get(&env.agent_path("/conversations?limit=1")).await;
     assert_eq!(list["conversations"][0]["conversationId"], id.as_str());
+    assert_eq!(env.server.faults().requests(), 2, "requests are counted");
 }
