@@ -91,7 +91,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub sandbox: bool,
 
-    /// Retries of a failed request (429, 502-504, network errors) before giving up.
+    /// Retries of a failed request (429, 500, 502-504, network errors) before giving up.
     #[arg(long, global = true, default_value_t = 3, value_name = "N")]
     pub retries: u32,
 
@@ -403,9 +403,12 @@ pub struct ChatSendArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "DIR receives conversations.jsonl (one conversation per line), audio/ID.wav with \
-                  --with-audio, and export.checkpoint.json. Run the same command again after an \
-                  interruption to resume; running it after a complete export appends only new \
-                  conversations.\n\n\
+                  --with-audio, and, once the listing is walked to its end, manifest.json (counts, \
+                  options, versions, and each file's size and SHA-256). Conversations that still fail \
+                  after retries are listed in failures.jsonl, the run goes on, and it exits 9 \
+                  (partial). Run the same command again to resume an interrupted export, or to \
+                  retry exactly the failed conversations; after a complete export it appends only \
+                  new conversations. One export at a time per DIR: a second one exits 10 at once.\n\n\
                   With an account (--account or POLYAI_ACCOUNT_ID; the sandbox's own with --since or \
                   --until) the export reads the Conversations API v3: each line is the v3 record with \
                   its turns, a page of up to 1000 per request, and an interrupted export resumes from \
@@ -422,6 +425,9 @@ pub struct ExportArgs {
     /// Also download each recording to DIR/audio/ID.wav.
     #[arg(long)]
     pub with_audio: bool,
+    /// Download the PII-redacted recordings.
+    #[arg(long, requires = "with_audio")]
+    pub redacted: bool,
     /// Conversations fetched at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,

@@ -16,7 +16,10 @@ Exit codes:
   5  network error (host unreachable, timeout, connection broken)
   6  rate limited or server error after retries (HTTP 429, 5xx)
   7  interrupted (Ctrl-C / SIGTERM); an export resumes when run again
-  8  local file error (exists without --force, cannot write)";
+  8  local file error (exists without --force, cannot write)
+  9  export partial: it finished, but some conversations failed even after retries;
+     they are listed in DIR/failures.jsonl and the next run retries exactly those
+ 10  export folder busy: another export is writing into the same --out DIR";
 
 /// Process exit codes, as listed in [`EXIT_CODES_HELP`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,10 @@ pub enum Exit {
     Interrupted = 7,
     /// A local file could not be written or would be overwritten.
     File = 8,
+    /// An export finished with conversations that failed (listed in its failures file).
+    Partial = 9,
+    /// Another export holds the output folder.
+    Busy = 10,
 }
 
 impl Exit {
@@ -69,6 +76,10 @@ pub enum CliError {
     Exists(PathBuf),
     /// Stopped by Ctrl-C or SIGTERM; the text says how to resume.
     Interrupted(String),
+    /// An export finished but some conversations failed; the text says where they are listed.
+    Partial(String),
+    /// Another process holds the export folder.
+    Busy(String),
     /// Anything else.
     Other(String),
 }
@@ -89,6 +100,8 @@ impl CliError {
             CliError::Usage(_) => Exit::Usage,
             CliError::File { .. } | CliError::Exists(_) => Exit::File,
             CliError::Interrupted(_) => Exit::Interrupted,
+            CliError::Partial(_) => Exit::Partial,
+            CliError::Busy(_) => Exit::Busy,
             CliError::Other(_) => Exit::Failure,
             CliError::Api(err) => api_exit(err),
         }
@@ -117,7 +130,11 @@ fn api_exit(err: &polyai_data::Error) -> Exit {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Interrupted(m) | CliError::Other(m) => f.write_str(m),
+            CliError::Usage(m)
+            | CliError::Interrupted(m)
+            | CliError::Partial(m)
+            | CliError::Busy(m)
+            | CliError::Other(m) => f.write_str(m),
             CliError::Api(err) => write!(f, "{err}"),
             CliError::File {
                 action,
@@ -150,7 +167,10 @@ pub struct Target {
 pub fn hint(err: &CliError, target: &Target) -> Option<String> {
     match err {
         CliError::Exists(_) => Some("pass --force to replace it, or choose another -o FILE".into()),
-        CliError::Interrupted(_) => None,
+        CliError::Interrupted(_) | CliError::Busy(_) => None,
+        CliError::Partial(_) => {
+            Some("run the same command again to retry exactly those conversations".into())
+        }
         CliError::Api(api) => api_hint(api, target),
         _ => None,
     }
@@ -224,10 +244,15 @@ mod tests {
             Exit::Server,
             Exit::Interrupted,
             Exit::File,
+            Exit::Partial,
+            Exit::Busy,
         ];
         for (i, e) in all.iter().enumerate() {
             assert_eq!(usize::from(e.code()), i);
-            assert!(EXIT_CODES_HELP.contains(&format!("  {}  ", e.code())));
+            assert!(
+                EXIT_CODES_HELP.contains(&format!("\n{:>3}  ", e.code())),
+                "{e:?}"
+            );
         }
     }
 
@@ -236,6 +261,8 @@ mod tests {
         assert_eq!(CliError::Usage("x".into()).exit(), Exit::Usage);
         assert_eq!(CliError::Exists("a.wav".into()).exit(), Exit::File);
         assert_eq!(CliError::Interrupted("x".into()).exit(), Exit::Interrupted);
+        assert_eq!(CliError::Partial("x".into()).exit(), Exit::Partial);
+        assert_eq!(CliError::Busy("x".into()).exit(), Exit::Busy);
         let config = polyai_data::Error::Config("no key".into());
         assert_eq!(CliError::Api(config).exit(), Exit::Usage);
     }

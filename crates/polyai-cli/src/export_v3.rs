@@ -1,7 +1,7 @@
 //! The export's Conversations API v3 source: v3 pages of up to 1000 conversations with their
 //! turns, walked by cursor, with the resume position kept in the checkpoint.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use polyai_data::v3::{ListConversations, Project};
@@ -9,11 +9,12 @@ use polyai_data::{Error, Timestamp};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::checkpoint::{Checkpoint, V3Source};
 use crate::cli::ExportArgs;
 use crate::commands::Ctx;
 use crate::commands::v3::{client_env, with_window};
 use crate::exit::CliError;
+use crate::export::checkpoint::{Checkpoint, V3Source};
+use crate::export::idset::{IdSet, key};
 use crate::when;
 
 /// Conversations per v3 page unless `--page-size` says otherwise: the API's maximum.
@@ -230,7 +231,7 @@ pub async fn list_pending<T>(
     plan: Plan,
     project: Project,
     page_size: u64,
-    done: Arc<HashSet<String>>,
+    done: Arc<Mutex<IdSet>>,
     tx: mpsc::Sender<Result<T, Error>>,
     wrap: fn(Item) -> T,
     tracker: SharedTracker,
@@ -262,18 +263,20 @@ pub async fn list_pending<T>(
                 }
             };
             let next = page.cursor().map(str::to_owned);
-            let items: Vec<Item> = page
-                .into_items()
-                .into_iter()
-                .filter_map(|record| {
-                    let id = record.get("id").and_then(Value::as_str)?.to_owned();
-                    (!done.contains(&id)).then_some(Item {
-                        id,
-                        record,
-                        page: number,
+            let items: Vec<Item> = {
+                let done = done.lock().unwrap_or_else(PoisonError::into_inner);
+                page.into_items()
+                    .into_iter()
+                    .filter_map(|record| {
+                        let id = record.get("id").and_then(Value::as_str)?.to_owned();
+                        (!done.contains(key(&id))).then_some(Item {
+                            id,
+                            record,
+                            page: number,
+                        })
                     })
-                })
-                .collect();
+                    .collect()
+            };
             lock(&tracker).listed(number, items.len(), next);
             for item in items {
                 if tx.send(Ok(wrap(item))).await.is_err() {

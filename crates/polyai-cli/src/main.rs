@@ -3,7 +3,6 @@
 #![warn(missing_docs)]
 
 mod chat;
-mod checkpoint;
 mod cli;
 mod commands;
 mod exit;

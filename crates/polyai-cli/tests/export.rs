@@ -1,13 +1,16 @@
-//! `export`: complete runs, and runs interrupted (SIGKILL, SIGINT, faults, the server going
-//! away) then resumed, checked to hold exactly the mock's conversations, each once.
+//! `export`: complete runs, and runs interrupted (SIGKILL, SIGINT, failures, the server going
+//! away) then resumed, checked to hold exactly the mock's conversations, each once. The fault
+//! matrix is in `fault_matrix.rs`.
 
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-use common::{Mock, assert_exact_export, journal_ids, stderr};
+use common::{
+    Mock, assert_exact_export, assert_manifest, journal_ids, journal_lines, stderr, wait_until,
+};
 use polyai_mock::MockConfig;
 
 fn export_args(dir: &Path) -> Vec<String> {
@@ -19,36 +22,17 @@ fn export_args(dir: &Path) -> Vec<String> {
     ]
 }
 
-/// Lines in the journal so far (0 before it exists).
-fn lines_so_far(dir: &Path) -> usize {
-    std::fs::read(dir.join("conversations.jsonl"))
-        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-        .unwrap_or(0)
-}
-
 /// Waits until the running export has written at least `n` lines.
 fn wait_for_lines(child: &mut Child, dir: &Path, n: usize) {
-    // Only a guard against a hung export; generous because CI machines are shared.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while lines_so_far(dir) < n {
-        assert!(
-            child.try_wait().expect("child status").is_none(),
-            "export ended before writing {n} lines"
-        );
-        assert!(Instant::now() < deadline, "export too slow");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(child, &format!("{n} lines"), || journal_lines(dir) >= n);
 }
 
 fn spawn_export(mock: &Mock, dir: &Path, extra: &[&str]) -> Child {
-    mock.std_polyai()
-        .args(export_args(dir))
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn polyai")
+    let args: Vec<&str> = ["--with-details"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    mock.spawn_export(dir, &args)
 }
 
 fn resume(mock: &Mock, dir: &Path) -> std::process::Output {
@@ -85,19 +69,21 @@ fn full_export_with_audio_then_incremental_rerun() {
     );
     assert!(summary.contains("conversations/s"), "{summary}");
     assert_exact_export(dir.path(), &mock.conversation_ids());
-    let server = mock.server();
-    let with_audio: Vec<u64> = (0..40).filter(|&i| server.has_recording(0, i)).collect();
-    let files = std::fs::read_dir(dir.path().join("audio"))
-        .expect("audio dir")
-        .count();
-    assert_eq!(files, with_audio.len());
-    let id = server.conversation_id(0, with_audio[0]);
-    let served = mock.raw_get(&format!(
-        "/v1/agents/{}/conversations/{id}/audio",
-        mock.agent()
-    ));
-    let saved = std::fs::read(dir.path().join("audio").join(format!("{id}.wav"))).expect("wav");
-    assert_eq!(saved, served);
+    mock.assert_recordings_complete(dir.path());
+    let manifest = assert_manifest(dir.path(), "complete");
+    assert_eq!(manifest["agentId"], mock.agent().as_str());
+    assert_eq!(manifest["baseUrl"], mock.server().base_url().as_str());
+    assert_eq!(manifest["options"]["withDetails"], true);
+    assert_eq!(manifest["options"]["redacted"], false);
+    assert_eq!(manifest["counts"]["failed"], 0);
+    assert_eq!(manifest["api"]["specVersion"], polyai_data::api_version());
+    assert_eq!(manifest["tool"]["version"], env!("CARGO_PKG_VERSION"));
+    let range = &manifest["timeRange"];
+    assert!(
+        range["earliest"].as_str() <= range["latest"].as_str() && range["earliest"].is_string(),
+        "{range}"
+    );
+    assert!(!dir.path().join("failures.jsonl").exists());
     // Lines are details: they carry turns.
     let first = std::fs::read_to_string(dir.path().join("conversations.jsonl")).expect("journal");
     let line: serde_json::Value =
@@ -176,31 +162,8 @@ fn killed_audio_export_leaves_no_partial_recordings() {
     mock.faults().reset();
     resume_with(&mock, dir.path(), &audio);
     assert_exact_export(dir.path(), &mock.conversation_ids());
-    let server = mock.server();
-    let mut expected: Vec<String> = (0..60)
-        .filter(|&i| server.has_recording(0, i))
-        .map(|i| format!("{}.wav", server.conversation_id(0, i)))
-        .collect();
-    expected.sort();
-    let mut files: Vec<String> = std::fs::read_dir(dir.path().join("audio"))
-        .expect("audio dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    assert_eq!(
-        files, expected,
-        "recordings differ (or temporary files were left)"
-    );
-    for name in &expected {
-        let id = name.trim_end_matches(".wav");
-        let served = mock.raw_get(&format!(
-            "/v1/agents/{}/conversations/{id}/audio",
-            mock.agent()
-        ));
-        let saved = std::fs::read(dir.path().join("audio").join(name)).expect("wav");
-        assert_eq!(saved, served, "{name} differs from the served bytes");
-    }
+    mock.assert_recordings_complete(dir.path());
+    assert_manifest(dir.path(), "complete");
 }
 
 #[cfg(unix)]
@@ -240,33 +203,156 @@ fn ctrl_c_saves_the_checkpoint_exits_7_and_resumes() {
 }
 
 #[test]
-fn injected_faults_stop_the_export_and_retries_carry_it_through() {
+fn failed_conversations_are_listed_the_run_goes_on_and_the_next_run_retries_exactly_those() {
     let mock = Mock::with_conversations(150);
     let dir = tempfile::tempdir().expect("tempdir");
-    // 500 is not retried: the export stops, keeping what it wrote.
-    mock.faults().fail_fraction(0.05, &[500]);
+    // Without retries, a seeded fifth of the detail requests fail with HTTP 500. The one list
+    // request (page size above the total) is the first request, which the seed lets through.
+    mock.faults().fail_fraction(0.2, &[500]);
     let out = mock
         .polyai()
         .args(export_args(dir.path()))
-        .args(["--concurrency", "4", "--page-size", "20"])
+        .args(["--concurrency", "4", "--page-size", "500", "--retries", "0"])
+        .args(["-O", "json"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("export stopped by an error"), "{err}");
-    assert!(err.contains("HTTP 500"), "{err}");
+    assert!(err.contains("export partial"), "{err}");
+    assert!(err.contains("failures.jsonl"), "{err}");
+    assert!(err.contains("retry exactly those"), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(report["status"], "partial");
+    let failed: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("failures.jsonl"))
+        .expect("failures file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("failure line"))
+        .collect();
+    assert!(!failed.is_empty() && failed.len() < 150, "{}", failed.len());
+    assert_eq!(report["failed"], failed.len());
+    assert!(failed.iter().all(|f| f["status"] == 500
+        && f["error"].as_str().is_some_and(|e| e.contains("HTTP 500"))
+        && f["correlationId"].is_string()));
+    let written = journal_ids(dir.path());
+    assert_eq!(
+        written.len() + failed.len(),
+        150,
+        "every conversation is in one of the two"
+    );
+    let manifest = assert_manifest(dir.path(), "partial");
+    assert_eq!(manifest["counts"]["failed"], failed.len());
+
+    // The next run fetches exactly the failed ones (plus the one list page, to find new ones).
+    mock.faults().reset();
+    let before = mock.faults().requests();
+    let out = resume_with(&mock, dir.path(), &["--page-size", "500", "-O", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(report["status"], "complete", "{}", stderr(&out));
+    assert_eq!(report["retried"], failed.len());
+    assert_eq!(report["recovered"], failed.len());
+    assert_eq!(report["new"], failed.len());
+    assert_eq!(mock.faults().requests() - before, failed.len() as u64 + 1);
+    assert_exact_export(dir.path(), &mock.conversation_ids());
+    assert!(!dir.path().join("failures.jsonl").exists());
+    assert_manifest(dir.path(), "complete");
+}
+
+#[test]
+fn an_interrupted_export_resumes_its_listing_where_it_stopped() {
+    let mock = Mock::with_conversations(200);
+    mock.faults().set_latency(Duration::from_millis(8));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = spawn_export(
+        &mock,
+        dir.path(),
+        &["--concurrency", "2", "--page-size", "10"],
+    );
+    wait_for_lines(&mut child, dir.path(), 120);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
     let partial = journal_ids(dir.path()).len();
-    assert!(partial < 150, "{partial}");
-    // 503s are retried by the client: the resumed export completes through them.
-    mock.faults().fail_fraction(0.1, &[503]);
+    mock.faults().set_latency(Duration::ZERO);
+    let before = mock.faults().requests();
+    let out = resume_with(&mock, dir.path(), &["--page-size", "10"]);
+    let err = stderr(&out);
+    let start: u64 = err
+        .split("listing resumes at offset ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no resume offset in: {err}"));
+    assert!(start >= 80, "resumed at {start} after {partial} records");
+    assert_exact_export(dir.path(), &mock.conversation_ids());
+    // One list request per page from `start`, one detail request per missing conversation:
+    // nothing before `start` is listed again.
+    let pages = (200 - start).div_ceil(10);
+    assert_eq!(
+        mock.faults().requests() - before,
+        pages + (200 - partial as u64),
+        "{err}"
+    );
+}
+
+#[test]
+fn detail_ids_in_another_case_are_not_fetched_again_on_resume() {
+    let mock = Mock::with_conversations(30);
+    mock.faults().upper_case_detail_ids(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    resume(&mock, dir.path());
+    let before = mock.faults().requests();
+    let out = resume(&mock, dir.path());
+    assert!(
+        stderr(&out).contains("0 new, 30 already present, 30 in file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        mock.faults().requests() - before,
+        1,
+        "one list page, no detail"
+    );
+    let ids = journal_ids(dir.path());
+    assert_eq!(ids.len(), 30);
+    let upper: std::collections::HashSet<String> = mock
+        .conversation_ids()
+        .iter()
+        .map(|id| format!("CA{}", id[2..].to_ascii_uppercase()))
+        .collect();
+    assert_eq!(
+        ids.into_iter().collect::<std::collections::HashSet<_>>(),
+        upper,
+        "records kept as the server sent them"
+    );
+}
+
+#[test]
+fn redacted_recordings_are_exported_and_recorded_in_the_manifest() {
+    let mut config = MockConfig::default().conversations(12);
+    config.audio_bytes_override = Some(16 * 1024);
+    let mock = Mock::start(config);
+    let dir = tempfile::tempdir().expect("tempdir");
+    resume_with(&mock, dir.path(), &["--with-audio", "--redacted"]);
+    let manifest = assert_manifest(dir.path(), "complete");
+    assert_eq!(manifest["options"]["redacted"], true);
+    let server = mock.server();
+    let i = (0..12)
+        .find(|&i| server.has_recording(0, i))
+        .expect("a recording");
+    let id = server.conversation_id(0, i);
+    let served = mock.raw_get(&format!(
+        "/v1/agents/{}/conversations/{id}/audio?redacted=true",
+        mock.agent()
+    ));
+    let saved = std::fs::read(dir.path().join("audio").join(format!("{id}.wav"))).expect("wav");
+    assert_eq!(saved, served);
     let out = mock
         .polyai()
         .args(export_args(dir.path()))
-        .args(["--concurrency", "4", "--page-size", "20", "--retries", "6"])
+        .arg("--with-audio")
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_exact_export(dir.path(), &mock.conversation_ids());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--redacted on"), "{}", stderr(&out));
 }
 
 #[test]

@@ -131,5 +131,5 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert!(!polyai_data::api_version().is_empty());
 /// ```
 pub fn api_version() -> &'static str {
-    <polyai_data_raw::Client as polyai_data_raw::ClientInfo<()>>::api_version()
+    <polyai_data_raw::Client as polyai_data_raw::ClientInfo<polyai_data_raw::Hooks>>::api_version()
 }

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use polyai_mock::{Faults, MockConfig, MockServer};
@@ -167,4 +168,119 @@ pub fn assert_exact_export(dir: &Path, expected: &HashSet<String>) {
         &unique, expected,
         "journal differs from the mock's conversations"
     );
+}
+
+impl Mock {
+    /// Asserts that `dir/audio` holds exactly the recordings of the first agent's
+    /// conversations, each byte-identical to what the mock serves (a complete WAV), and no
+    /// temporary file. Call with the faults cleared.
+    pub fn assert_recordings_complete(&self, dir: &Path) {
+        let server = self.server();
+        let mut expected: Vec<String> = (0..server.config().conversations)
+            .filter(|&i| server.has_recording(0, i))
+            .map(|i| format!("{}.wav", server.conversation_id(0, i)))
+            .collect();
+        expected.sort();
+        let mut files: Vec<String> = std::fs::read_dir(dir.join("audio"))
+            .expect("audio dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(
+            files, expected,
+            "recordings differ (or temporary files were left)"
+        );
+        for name in &expected {
+            let id = name.trim_end_matches(".wav");
+            let served = self.raw_get(&format!(
+                "/v1/agents/{}/conversations/{id}/audio",
+                self.agent()
+            ));
+            let saved = std::fs::read(dir.join("audio").join(name)).expect("wav");
+            assert!(
+                saved.starts_with(b"RIFF") && saved[8..12] == *b"WAVE",
+                "{name}"
+            );
+            assert_eq!(saved, served, "{name} differs from the served bytes");
+        }
+    }
+}
+
+/// The export's manifest, checked against the folder: every file listed exists with the
+/// listed size and SHA-256, the journal and every recording are listed, and the conversation
+/// count matches the journal. Returns the manifest.
+pub fn assert_manifest(dir: &Path, status: &str) -> serde_json::Value {
+    use sha2::Digest;
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("manifest.json")).expect("manifest.json"),
+    )
+    .expect("manifest JSON");
+    assert_eq!(manifest["status"], status, "{manifest:#}");
+    assert_eq!(
+        manifest["counts"]["conversations"],
+        journal_ids(dir).len(),
+        "{manifest:#}"
+    );
+    let files = manifest["files"].as_array().expect("files");
+    let mut listed = HashSet::new();
+    for file in files {
+        let path = file["path"].as_str().expect("path");
+        let bytes = std::fs::read(dir.join(path)).expect("listed file exists");
+        assert_eq!(file["bytes"], bytes.len(), "{path}");
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(file["sha256"], sha.as_str(), "{path}");
+        assert!(listed.insert(path.to_owned()), "{path} listed twice");
+    }
+    assert!(listed.contains("conversations.jsonl"));
+    if let Ok(audio) = std::fs::read_dir(dir.join("audio")) {
+        for entry in audio.flatten() {
+            let path = format!("audio/{}", entry.file_name().to_string_lossy());
+            assert!(listed.contains(&path), "{path} missing from the manifest");
+        }
+        assert_eq!(
+            manifest["counts"]["recordings"],
+            listed.len() - 1 - usize::from(listed.contains("failures.jsonl")),
+        );
+    }
+    manifest
+}
+
+impl Mock {
+    /// Starts `polyai export --out DIR ARGS…` in the background (stderr piped), for tests that
+    /// stop, freeze or kill it.
+    pub fn spawn_export(&self, dir: &Path, args: &[&str]) -> Child {
+        self.std_polyai()
+            .args(["export", "--out"])
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn polyai")
+    }
+}
+
+/// Lines in an export's journal so far (0 before it exists).
+pub fn journal_lines(dir: &Path) -> usize {
+    std::fs::read(dir.join("conversations.jsonl"))
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// Polls until `ready` holds; panics if `child` ends first or it takes over 180 s (only a
+/// guard against a hung export; generous because CI machines are shared).
+pub fn wait_until(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !ready() {
+        if let Some(status) = child.try_wait().expect("child status") {
+            panic!("export ended ({status}) before {what}");
+        }
+        assert!(Instant::now() < deadline, "export too slow to reach {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
