@@ -243,7 +243,7 @@ fn sigkill_at_seeded_points_then_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut state = 0x5EED_0009;
     let mut points: Vec<usize> = (0..3)
-        .map(|_| 1 + (split_mix(&mut state) % (n as u64 - 30)) as usize)
+        .map(|_| 1 + (split_mix(&mut state) % (n - 30)) as usize)
         .collect();
     points.sort_unstable();
     let started = Instant::now();

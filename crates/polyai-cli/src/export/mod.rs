@@ -112,7 +112,7 @@ enum Audio {
 /// What a worker hands back.
 enum Done {
     Record(Box<Record>),
-    Failed(Work, CliError),
+    Failed(Box<Work>, CliError),
     /// The listing failed: the run stops.
     Fatal(CliError),
 }
@@ -744,7 +744,7 @@ impl Fetcher {
                 line,
                 audio,
             })),
-            Err(err) => Done::Failed(work, err),
+            Err(err) => Done::Failed(Box::new(work), err),
         }
     }
 
