@@ -239,7 +239,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         Some(plan) => {
             eprintln!("{}", plan.describe());
             Walk::V3 {
-                plan: plan.clone(),
+                plan: Box::new(plan.clone()),
                 project: ctx.session.project(&plan.source.account_id)?,
                 tracker: tracker.clone(),
             }
@@ -601,7 +601,7 @@ enum Walk {
     },
     /// The Conversations API v3, by cursor.
     V3 {
-        plan: export_v3::Plan,
+        plan: Box<export_v3::Plan>,
         project: polyai_data::v3::Project,
         tracker: SharedTracker,
     },
@@ -651,7 +651,7 @@ impl Lister {
                     page: Some(item.page),
                 };
                 export_v3::list_pending(
-                    plan,
+                    *plan,
                     project,
                     self.page_size,
                     self.done,
