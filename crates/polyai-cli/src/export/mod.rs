@@ -185,6 +185,8 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
     let dir = args.out.as_path();
+    // Arguments first, so a usage error leaves no folder or lock behind.
+    export_v3::Plan::new(ctx, args, Checkpoint::load(dir).ok().flatten().as_ref())?;
     std::fs::create_dir_all(dir).map_err(|e| CliError::file("creating", dir, e))?;
     let _lock = FolderLock::acquire(dir)?;
     let run_started_at = jiff::Timestamp::now();
