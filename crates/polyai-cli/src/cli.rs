@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES_HELP;
 
@@ -26,6 +26,21 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Parses the process's arguments like [`Parser::parse`], except that an option's
+    /// environment variable (`POLYAI_BASE_URL`, `POLYAI_REGION`, `POLYAI_AGENT_ID`) that is set
+    /// but empty counts as unset: `POLYAI_BASE_URL=` must not override `--region` or conflict
+    /// with `--sandbox`.
+    pub fn parse_args() -> Cli {
+        let command = Cli::command().mut_args(|arg| {
+            let empty = arg
+                .get_env()
+                .is_some_and(|name| std::env::var_os(name).is_some_and(|value| value.is_empty()));
+            if empty { arg.env(None) } else { arg }
+        });
+        let mut matches = command.get_matches();
+        Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.exit())
+    }
+
     /// Fails when more than one input wants stdin (e.g. `--api-key-file -` with the chat REPL).
     pub fn check_stdin(&self) -> Result<(), String> {
         let dash = |p: &Option<PathBuf>| p.as_deref() == Some(std::path::Path::new("-"));

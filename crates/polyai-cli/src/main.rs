@@ -16,14 +16,12 @@ mod when;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::exit::{CliError, Exit, Target};
 use crate::session::Session;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     init_tracing(cli.global.verbose);
     if let Err(message) = cli.check_stdin() {
         return finish(Err(CliError::Usage(message)), &Target::default());

@@ -435,3 +435,54 @@ fn verbose_logs_calls_but_never_the_key() {
     assert!(!err.contains(secret), "the key leaked: {err}");
     assert!(!stdout(&out).contains(secret));
 }
+
+#[test]
+fn empty_polyai_variables_count_as_unset() {
+    let mock = Mock::with_conversations(3);
+    // An empty POLYAI_BASE_URL neither overrides --region nor conflicts with --sandbox.
+    let out = polyai()
+        .env("POLYAI_API_KEY", "k")
+        .env("POLYAI_BASE_URL", "")
+        .args(["--region", "mars", "--agent", "A", "conversations", "list"])
+        .output()
+        .expect("runs");
+    assert_fails(&out, 2, "--region");
+    assert!(!stderr(&out).contains("base URL"), "{}", stderr(&out));
+    let out = polyai()
+        .env("POLYAI_BASE_URL", "")
+        .env("POLYAI_REGION", "")
+        .env("POLYAI_AGENT_ID", "")
+        .args([
+            "--sandbox",
+            "conversations",
+            "list",
+            "--limit",
+            "1",
+            "-O",
+            "jsonl",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(ok(out).lines().count(), 1);
+    // An empty POLYAI_REGION falls back to the default region instead of failing to parse.
+    let out = mock
+        .polyai()
+        .env("POLYAI_REGION", "")
+        .args(["conversations", "list", "--limit", "1", "-O", "jsonl"])
+        .output()
+        .expect("runs");
+    assert_eq!(ok(out).lines().count(), 1);
+    // An empty POLYAI_AGENT_ID is a missing agent, not an agent named "".
+    let out = polyai()
+        .env("POLYAI_API_KEY", "k")
+        .env("POLYAI_AGENT_ID", "")
+        .args([
+            "--base-url",
+            &mock.server().base_url(),
+            "conversations",
+            "list",
+        ])
+        .output()
+        .expect("runs");
+    assert_fails(&out, 2, "no agent id");
+}
