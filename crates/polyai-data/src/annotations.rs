@@ -122,7 +122,16 @@ impl AddAnnotations {
                 &body,
             )
             .await;
-        let call = Call::from_spec("add_annotations", spec.take_request(), built, cid)?;
+        let call = Call::from_spec(
+            "add_annotations",
+            &[
+                ("agent id", &self.agent.agent_id),
+                ("conversation id", &self.conversation_id),
+            ],
+            spec.take_request(),
+            built,
+            cid,
+        )?;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
         decode_ack("add_annotations", reply).map(|meta| ((), meta))
     }

@@ -4,16 +4,18 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 
+use crate::body::content_length;
 use crate::client::Inner;
 use crate::error::{Error, TransportKind};
 use crate::meta::ResponseMeta;
 use crate::transport::{Call, CallOptions, Payload};
+use crate::wav::WavCheck;
 
 /// Which side of the call a recording holds.
 ///
@@ -130,17 +132,32 @@ impl AudioRequest {
                 Some(&cid),
             )
             .await;
-        let mut call = Call::from_spec("get_conversation_audio", spec.take_request(), built, cid)?;
+        let mut call = Call::from_spec(
+            "get_conversation_audio",
+            &[
+                ("agent id", &self.agent_id),
+                ("conversation id", &self.conversation_id),
+            ],
+            spec.take_request(),
+            built,
+            cid,
+        )?;
         call.accept = "audio/wav";
         let reply = self.inner.execute(call, &self.options, true).await?;
         let Payload::Stream(response) = reply.payload else {
             return Err(Error::Config("internal: audio body was buffered".into()));
         };
+        let (min_rate, rate_window) = self.inner.min_download_rate;
         Ok(AudioDownload {
             conversation_id: self.conversation_id,
-            content_length: response.content_length(),
+            content_length: content_length(response.headers()),
             meta: reply.meta,
-            idle_timeout: self.inner.idle_timeout,
+            limits: Limits {
+                idle: self.inner.idle_timeout,
+                min_rate,
+                rate_window,
+                total: self.inner.download_timeout,
+            },
             host: self.inner.host.clone(),
             response,
         })
@@ -241,7 +258,9 @@ pub struct SavedAudio {
 /// Consume it one of four ways: [`save_to`](Self::save_to) (checked, atomic),
 /// [`bytes_stream`](Self::bytes_stream), [`into_async_read`](Self::into_async_read), or
 /// [`bytes`](Self::bytes) for small files. Memory stays flat for all but `bytes`. Each chunk
-/// must arrive within the client's idle timeout; there is no total timeout.
+/// must arrive within the client's idle timeout, every window must bring the client's minimum
+/// rate ([`ClientBuilder::min_download_rate`](crate::ClientBuilder::min_download_rate)), and
+/// the whole body must arrive within its download timeout, if one is set.
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
@@ -254,9 +273,137 @@ pub struct AudioDownload {
     conversation_id: String,
     content_length: Option<u64>,
     meta: ResponseMeta,
-    idle_timeout: Duration,
+    limits: Limits,
     host: String,
     response: reqwest::Response,
+}
+
+/// How long and how slowly a download body may take.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Longest silence between chunks.
+    idle: Duration,
+    /// Least bytes per second over each `rate_window` (0: no check).
+    min_rate: u64,
+    rate_window: Duration,
+    /// Longest time for the whole body.
+    total: Option<Duration>,
+}
+
+/// A download body being read, with the clocks that bound it.
+struct Body {
+    response: reqwest::Response,
+    limits: Limits,
+    received: u64,
+    expected: Option<u64>,
+    deadline: Option<Instant>,
+    window_start: Instant,
+    window_bytes: u64,
+    last_data: Instant,
+    conversation_id: String,
+    correlation_id: String,
+    host: String,
+}
+
+impl Body {
+    /// The next chunk, `None` at a complete end, or the error that ends the download.
+    async fn next(&mut self) -> Option<Result<Bytes, Error>> {
+        loop {
+            let now = Instant::now();
+            let mut until = self.last_data + self.limits.idle;
+            if self.limits.min_rate > 0 {
+                until = until.min(self.window_start + self.limits.rate_window);
+            }
+            if let Some(deadline) = self.deadline {
+                until = until.min(deadline);
+            }
+            let chunk =
+                tokio::time::timeout(until.saturating_duration_since(now), self.response.chunk())
+                    .await;
+            match chunk {
+                Ok(Ok(None)) => {
+                    return match self.expected {
+                        Some(expected) if expected != self.received => Some(Err(Error::Audio {
+                            conversation_id: self.conversation_id.clone(),
+                            message: format!(
+                                "truncated: received {} of {expected} bytes",
+                                self.received
+                            ),
+                        })),
+                        _ => None,
+                    };
+                }
+                Ok(Err(err)) => {
+                    let (kind, message) = crate::transport::classify(err);
+                    let message = format!("after {} bytes: {message}", self.received);
+                    return Some(Err(self.failure(kind, message)));
+                }
+                Ok(Ok(Some(chunk))) => {
+                    self.received += chunk.len() as u64;
+                    self.window_bytes += chunk.len() as u64;
+                    self.last_data = Instant::now();
+                    return Some(self.check_clocks().map(|()| chunk));
+                }
+                Err(_) => {
+                    if let Err(error) = self.check_clocks() {
+                        return Some(Err(error));
+                    }
+                    if Instant::now() >= self.last_data + self.limits.idle {
+                        let message = format!(
+                            "no data for {:?} after {} bytes",
+                            self.limits.idle, self.received
+                        );
+                        return Some(Err(self.failure(TransportKind::Timeout, message)));
+                    }
+                    // A window ended with enough bytes: keep waiting for the chunk.
+                }
+            }
+        }
+    }
+
+    /// Fails when the total deadline has passed or a finished window was too slow; starts
+    /// the next window.
+    fn check_clocks(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        if let Some(total) = self.limits.total
+            && self.deadline.is_some_and(|deadline| now >= deadline)
+        {
+            return Err(self.failure(
+                TransportKind::Timeout,
+                format!(
+                    "the download did not finish within {total:?} ({} bytes received)",
+                    self.received
+                ),
+            ));
+        }
+        let window = self.limits.rate_window;
+        if self.limits.min_rate > 0 && now >= self.window_start + window {
+            let needed = self.limits.min_rate as f64 * window.as_secs_f64();
+            if (self.window_bytes as f64) < needed {
+                return Err(self.failure(
+                    TransportKind::Timeout,
+                    format!(
+                        "too slow: {} bytes in {window:?}, below the minimum of {} bytes/s \
+                         ({} bytes received in all)",
+                        self.window_bytes, self.limits.min_rate, self.received
+                    ),
+                ));
+            }
+            self.window_start = now;
+            self.window_bytes = 0;
+        }
+        Ok(())
+    }
+
+    fn failure(&self, kind: TransportKind, message: String) -> Error {
+        Error::Transport {
+            operation: "get_conversation_audio",
+            kind,
+            host: self.host.clone(),
+            message,
+            correlation_id: self.correlation_id.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AudioDownload {
@@ -304,63 +451,29 @@ impl AudioDownload {
     }
 
     /// The body as a stream of chunks. Ends with an error if the connection breaks, a chunk
-    /// takes longer than the idle timeout, or fewer bytes than `Content-Length` arrive.
+    /// takes longer than the idle timeout, the download is slower than the minimum rate or
+    /// outlasts the download timeout, or fewer bytes than `Content-Length` arrive.
     pub fn bytes_stream(self) -> AudioStream {
-        struct St {
-            response: reqwest::Response,
-            received: u64,
-            expected: Option<u64>,
-            idle: Duration,
-            meta: (String, String, String),
-            done: bool,
-        }
-        let state = St {
-            expected: self.content_length,
+        let now = Instant::now();
+        let body = Body {
+            deadline: self.limits.total.and_then(|total| now.checked_add(total)),
+            window_start: now,
+            window_bytes: 0,
+            last_data: now,
             received: 0,
-            idle: self.idle_timeout,
-            meta: (self.conversation_id, self.meta.correlation_id, self.host),
+            expected: self.content_length,
+            limits: self.limits,
+            conversation_id: self.conversation_id,
+            correlation_id: self.meta.correlation_id,
+            host: self.host,
             response: self.response,
-            done: false,
         };
-        let inner = stream::unfold(state, |mut st| async move {
-            if st.done {
-                return None;
+        let inner = stream::unfold(Some(body), |body| async move {
+            let mut body = body?;
+            match body.next().await? {
+                Ok(chunk) => Some((Ok(chunk), Some(body))),
+                Err(error) => Some((Err(error), None)),
             }
-            let (conversation_id, correlation_id, host) = &st.meta;
-            let chunk = tokio::time::timeout(st.idle, st.response.chunk()).await;
-            let failure = |kind, message| Error::Transport {
-                operation: "get_conversation_audio",
-                kind,
-                host: host.clone(),
-                message,
-                correlation_id: correlation_id.clone(),
-            };
-            let item = match chunk {
-                Err(_) => Err(failure(
-                    TransportKind::Timeout,
-                    format!("no data for {:?} after {} bytes", st.idle, st.received),
-                )),
-                Ok(Err(err)) => {
-                    let (kind, message) = crate::transport::classify(err);
-                    Err(failure(
-                        kind,
-                        format!("after {} bytes: {message}", st.received),
-                    ))
-                }
-                Ok(Ok(Some(chunk))) => {
-                    st.received += chunk.len() as u64;
-                    return Some((Ok(chunk), st));
-                }
-                Ok(Ok(None)) => match st.expected {
-                    Some(expected) if expected != st.received => Err(Error::Audio {
-                        conversation_id: conversation_id.clone(),
-                        message: format!("truncated: received {} of {expected} bytes", st.received),
-                    }),
-                    _ => return None,
-                },
-            };
-            st.done = true;
-            Some((item, st))
         });
         AudioStream {
             inner: inner.boxed(),
@@ -401,14 +514,24 @@ impl AudioDownload {
         self.save_to_with_progress(path, |_| {}).await
     }
 
-    /// Streams the recording to a temporary file next to `path`, checks it, and renames it to
-    /// `path` only when complete.
+    /// Streams the recording to `path`, checked, calling `progress` after each chunk.
     ///
-    /// Checks: the body starts with a `RIFF`/`WAVE` header, its length matches
-    /// `Content-Length` when sent and is at least the size the RIFF header declares. The file
-    /// is flushed and `fsync`ed before the rename. On any failure (including the future being
-    /// dropped) the temporary file is removed and `path` is left untouched, so a partial
-    /// download never looks like a complete file. `progress` is called after each chunk.
+    /// Checks: the body is a RIFF/WAVE file with a `fmt ` chunk and a `data` chunk, its length
+    /// matches `Content-Length` when sent and is at least what the RIFF header and the `data`
+    /// chunk declare.
+    ///
+    /// What happens depends on what `path` is:
+    /// - **missing or a regular file**: the body goes to a new temporary file next to `path`
+    ///   (`.<name>.<random>.part`, created exclusively), which is flushed, `fsync`ed and
+    ///   renamed to `path` only when complete and checked. On any failure (including the
+    ///   future being dropped) the temporary file is removed and `path` is left untouched, so
+    ///   a partial download never looks like a complete file.
+    /// - **a FIFO, a character or block device or a socket** (`/dev/null`, a named pipe): the
+    ///   body is written to it directly, never replacing it; bytes written before a failed
+    ///   check cannot be taken back.
+    /// - **a symbolic link, a directory or anything else**: refused with [`Error::Io`], and
+    ///   nothing is written. A link is neither replaced nor followed; pass the path it points
+    ///   to if that is where the recording belongs.
     ///
     /// ```no_run
     /// # async fn f(download: polyai_data::AudioDownload) -> Result<(), polyai_data::Error> {
@@ -422,51 +545,65 @@ impl AudioDownload {
     pub async fn save_to_with_progress(
         self,
         path: impl AsRef<Path>,
-        mut progress: impl FnMut(Progress) + Send,
+        progress: impl FnMut(Progress) + Send,
     ) -> Result<SavedAudio, Error> {
         let path = path.as_ref().to_path_buf();
-        let conversation_id = self.conversation_id.clone();
-        let total = self.content_length;
+        let target = match tokio::fs::symlink_metadata(&path).await {
+            Ok(meta) => Some(meta.file_type()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "inspecting",
+                    path,
+                    source,
+                });
+            }
+        };
+        let refuse = |what: &str| Error::Io {
+            action: "refusing to replace",
+            path: path.clone(),
+            source: std::io::Error::other(format!(
+                "it is {what}; give the path of a file to write"
+            )),
+        };
+        match target {
+            None => {}
+            Some(kind) if kind.is_file() => {}
+            Some(kind) if kind.is_symlink() => {
+                return Err(refuse(
+                    "a symbolic link (neither replaced nor followed; pass the path it points to)",
+                ));
+            }
+            Some(kind) if kind.is_dir() => return Err(refuse("a directory")),
+            Some(kind) if is_special(kind) => {
+                let mut file = tokio::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .await
+                    .map_err(|source| Error::Io {
+                        action: "opening",
+                        path: path.clone(),
+                        source,
+                    })?;
+                let bytes = self.copy_checked(&mut file, &path, progress).await?;
+                return Ok(SavedAudio { path, bytes });
+            }
+            Some(_) => return Err(refuse("not a regular file")),
+        }
         let (temp, file) = TempFile::create(&path).map_err(|(temp, source)| Error::Io {
             action: "creating",
             path: temp,
             source,
         })?;
-        let io = |action, source| Error::Io {
-            action,
-            path: temp.path.clone(),
-            source,
-        };
         let file = tokio::fs::File::from_std(file);
         let mut writer = BufWriter::with_capacity(256 * 1024, file);
-        let mut header = WavHeader::default();
-        let mut received: u64 = 0;
-        let mut stream = self.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            header.feed(&chunk);
-            if let Some(message) = header.invalid() {
-                return Err(Error::Audio {
-                    conversation_id,
-                    message,
-                });
-            }
-            writer
-                .write_all(&chunk)
-                .await
-                .map_err(|e| io("writing", e))?;
-            received += chunk.len() as u64;
-            progress(Progress { received, total });
-        }
-        if let Some(message) = header.check_complete(received) {
-            return Err(Error::Audio {
-                conversation_id,
-                message,
-            });
-        }
-        writer.flush().await.map_err(|e| io("flushing", e))?;
+        let bytes = self.copy_checked(&mut writer, &temp.path, progress).await?;
         let file = writer.into_inner();
-        file.sync_all().await.map_err(|e| io("syncing", e))?;
+        file.sync_all().await.map_err(|source| Error::Io {
+            action: "syncing",
+            path: temp.path.clone(),
+            source,
+        })?;
         drop(file);
         tokio::fs::rename(&temp.path, &path)
             .await
@@ -477,10 +614,86 @@ impl AudioDownload {
             })?;
         temp.disarm();
         sync_parent_dir(&path).await;
-        Ok(SavedAudio {
-            path,
-            bytes: received,
-        })
+        Ok(SavedAudio { path, bytes })
+    }
+
+    /// Streams the recording into `writer` (standard output, a pipe, a socket), with the
+    /// checks of [`save_to`](Self::save_to), and flushes it; returns the number of bytes.
+    /// Unlike `save_to`, bytes written before a failed check cannot be taken back, so the
+    /// error must be treated as "discard what was written".
+    ///
+    /// ```no_run
+    /// # async fn f(download: polyai_data::AudioDownload) -> Result<(), polyai_data::Error> {
+    /// let mut wav = Vec::new(); // or tokio::io::stdout(), a socket, a pipe
+    /// let bytes = download.write_to(&mut wav).await?;
+    /// assert_eq!(bytes, wav.len() as u64);
+    /// # Ok(()) }
+    /// ```
+    pub async fn write_to<W>(self, writer: &mut W) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        self.copy_checked(writer, Path::new("<writer>"), |_| {})
+            .await
+    }
+
+    /// Copies the body into `writer`, checking the WAV structure and the length, then
+    /// flushes; `label` names the destination in errors.
+    async fn copy_checked<W>(
+        self,
+        writer: &mut W,
+        label: &Path,
+        mut progress: impl FnMut(Progress) + Send,
+    ) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        let conversation_id = self.conversation_id.clone();
+        let total = self.content_length;
+        let invalid = |message| Error::Audio {
+            conversation_id: conversation_id.clone(),
+            message,
+        };
+        let io = |action, source| Error::Io {
+            action,
+            path: label.to_path_buf(),
+            source,
+        };
+        let mut check = WavCheck::default();
+        let mut received: u64 = 0;
+        let mut stream = self.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            check.feed(&chunk);
+            if let Some(message) = check.invalid() {
+                return Err(invalid(message));
+            }
+            writer
+                .write_all(&chunk)
+                .await
+                .map_err(|e| io("writing", e))?;
+            received += chunk.len() as u64;
+            progress(Progress { received, total });
+        }
+        if let Some(message) = check.check_complete() {
+            return Err(invalid(message));
+        }
+        writer.flush().await.map_err(|e| io("flushing", e))?;
+        Ok(received)
+    }
+}
+
+/// A FIFO, a device or a socket: written to in place, never replaced.
+fn is_special(kind: std::fs::FileType) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        kind.is_fifo() || kind.is_char_device() || kind.is_block_device() || kind.is_socket()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = kind;
+        false
     }
 }
 
@@ -604,85 +817,9 @@ async fn sync_parent_dir(path: &Path) {
     let _ = path;
 }
 
-/// Collects the first 12 bytes and checks the RIFF/WAVE header.
-#[derive(Default)]
-struct WavHeader {
-    bytes: Vec<u8>,
-}
-
-impl WavHeader {
-    const LEN: usize = 12;
-
-    fn feed(&mut self, chunk: &[u8]) {
-        let want = Self::LEN.saturating_sub(self.bytes.len());
-        self.bytes
-            .extend_from_slice(&chunk[..want.min(chunk.len())]);
-    }
-
-    /// A message when what is collected so far cannot be a WAV header.
-    fn invalid(&self) -> Option<String> {
-        let b = &self.bytes;
-        let riff_ok = b.len() < 4 || &b[..4] == b"RIFF";
-        let wave_ok = b.len() < 12 || &b[8..12] == b"WAVE";
-        (!riff_ok || !wave_ok).then(|| {
-            format!(
-                "not a WAV file (starts with {:?})",
-                String::from_utf8_lossy(&b[..b.len().min(12)])
-            )
-        })
-    }
-
-    /// A message when `received` bytes cannot be the whole file.
-    fn check_complete(&self, received: u64) -> Option<String> {
-        if self.bytes.len() < Self::LEN {
-            return Some(format!(
-                "only {received} bytes received, too short for a WAV header"
-            ));
-        }
-        let declared =
-            u32::from_le_bytes([self.bytes[4], self.bytes[5], self.bytes[6], self.bytes[7]]);
-        // 0 and 0xFFFFFFFF are placeholders written by streaming encoders.
-        if declared == 0 || declared == u32::MAX {
-            return None;
-        }
-        let expected = u64::from(declared) + 8;
-        (received < expected).then(|| {
-            format!("truncated: the RIFF header declares {expected} bytes but {received} arrived")
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn wav(declared_len: u32) -> Vec<u8> {
-        let mut v = b"RIFF".to_vec();
-        v.extend_from_slice(&declared_len.to_le_bytes());
-        v.extend_from_slice(b"WAVEfmt ");
-        v
-    }
-
-    #[test]
-    fn header_checks() {
-        let mut h = WavHeader::default();
-        h.feed(b"RI");
-        assert!(h.invalid().is_none());
-        h.feed(b"FF\x10\0\0\0WAVEdata");
-        assert!(h.invalid().is_none());
-        assert!(h.check_complete(24).is_none());
-        assert!(h.check_complete(23).is_some_and(|m| m.contains("24 bytes")));
-
-        let mut bad = WavHeader::default();
-        bad.feed(b"<html>");
-        assert!(bad.invalid().is_some());
-
-        let mut streaming = WavHeader::default();
-        streaming.feed(&wav(u32::MAX));
-        assert!(streaming.check_complete(12).is_none());
-
-        assert!(WavHeader::default().check_complete(3).is_some());
-    }
 
     #[test]
     fn temp_file_is_hidden_in_the_same_dir_and_removed_on_drop() {

@@ -176,7 +176,13 @@ impl StartChat {
         let built = spec
             .create_debug_chat(&self.agent.agent_id, Some(&cid), &body)
             .await;
-        let call = Call::from_spec("create_debug_chat", spec.take_request(), built, cid)?;
+        let call = Call::from_spec(
+            "create_debug_chat",
+            &[("agent id", &self.agent.agent_id)],
+            spec.take_request(),
+            built,
+            cid,
+        )?;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
         let (response, meta) = decode("create_debug_chat", reply)?;
         let greeting = ChatReply { response, meta };
@@ -276,7 +282,16 @@ impl ChatSession {
                 &body,
             )
             .await;
-        let call = Call::from_spec("send_debug_chat_message", spec.take_request(), built, cid)?;
+        let call = Call::from_spec(
+            "send_debug_chat_message",
+            &[
+                ("agent id", &self.agent.agent_id),
+                ("conversation id", &self.conversation_id),
+            ],
+            spec.take_request(),
+            built,
+            cid,
+        )?;
         let result = self.agent.inner.execute(call, &self.options, false).await;
         let reply =
             match result.and_then(|r| decode::<DebugChatResponse>("send_debug_chat_message", r)) {

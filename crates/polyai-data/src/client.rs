@@ -30,6 +30,12 @@ pub(crate) struct Inner {
     pub(crate) budget: RetryBudget,
     pub(crate) timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    /// Largest JSON success body read.
+    pub(crate) max_response_bytes: u64,
+    /// Audio downloads: least bytes per second over each window.
+    pub(crate) min_download_rate: (u64, Duration),
+    /// Audio downloads: longest total time for the body.
+    pub(crate) download_timeout: Option<Duration>,
     pub(crate) sleeper: Sleeper,
 }
 
@@ -42,6 +48,9 @@ impl std::fmt::Debug for Inner {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("idle_timeout", &self.idle_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("min_download_rate", &self.min_download_rate)
+            .field("download_timeout", &self.download_timeout)
             .finish_non_exhaustive()
     }
 }

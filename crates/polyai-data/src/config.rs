@@ -27,12 +27,18 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REDIRECTS: usize = 5;
+/// Far above any real JSON answer (a page of 1000 detailed conversations is a few MiB).
+const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+/// An 8 kHz 16-bit recording streams at 16 000 bytes/s; 1 KiB/s is a link that is all but dead.
+const DEFAULT_MIN_DOWNLOAD_RATE: u64 = 1024;
+const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(30);
 
 /// Builds a [`Client`].
 ///
 /// Defaults: region `us`, connect timeout 10 s, per-attempt timeout 30 s (whole request
-/// including the body, for JSON calls), idle timeout 30 s between chunks of an audio download
-/// (there is no total timeout for downloads), retries on ([`RetryPolicy::default`]).
+/// including the body, for JSON calls), JSON bodies up to 64 MiB, audio downloads that keep
+/// at least 1 KiB/s over every 30 s with no more than 30 s between chunks (and no total
+/// timeout), retries on ([`RetryPolicy::default`]).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -66,6 +72,9 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
+    max_response_bytes: Option<u64>,
+    min_download_rate: Option<(u64, Duration)>,
+    download_timeout: Option<Duration>,
     app_name: Option<String>,
     http_client: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
@@ -82,6 +91,9 @@ impl std::fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("idle_timeout", &self.idle_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("min_download_rate", &self.min_download_rate)
+            .field("download_timeout", &self.download_timeout)
             .field("app_name", &self.app_name)
             .field("custom_http_client", &self.http_client.is_some())
             .field("retry", &self.retry)
@@ -179,6 +191,58 @@ impl ClientBuilder {
         self
     }
 
+    /// Largest success body of a JSON call (listing, conversation, chat reply) read into
+    /// memory; a larger one fails with [`Error::ResponseTooLarge`] as soon as it is announced or
+    /// received, and is not retried. Default 64 MiB, far above any real answer; it stops a
+    /// broken or hostile server from filling memory with an endless body. Audio downloads
+    /// stream to disk and are bounded by [`min_download_rate`](Self::min_download_rate) and
+    /// [`download_timeout`](Self::download_timeout) instead.
+    ///
+    /// ```
+    /// let client = polyai_data::Client::builder()
+    ///     .api_key("key")
+    ///     .max_response_bytes(256 * 1024 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = Some(bytes);
+        self
+    }
+
+    /// Slowest audio download accepted: every `window` of a download must bring at least
+    /// `bytes_per_second × window` bytes, or it fails with a timeout error. Default 1024 bytes/s
+    /// over 30 s, so a server that trickles a byte now and then cannot hold a download open
+    /// forever (the idle timeout alone would not stop it). `0` turns the check off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = polyai_data::Client::builder()
+    ///     .api_key("key")
+    ///     .min_download_rate(4096, Duration::from_secs(10))
+    ///     .build()?;
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn min_download_rate(mut self, bytes_per_second: u64, window: Duration) -> Self {
+        self.min_download_rate = Some((bytes_per_second, window));
+        self
+    }
+
+    /// Longest an audio download's body may take in total, however steadily it arrives
+    /// (default: no limit).
+    ///
+    /// ```
+    /// let client = polyai_data::Client::builder()
+    ///     .api_key("key")
+    ///     .download_timeout(std::time::Duration::from_secs(600))
+    ///     .build()?;
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn download_timeout(mut self, timeout: Duration) -> Self {
+        self.download_timeout = Some(timeout);
+        self
+    }
+
     /// Prepends `name` (e.g. `my-tool/1.2`) to the `polyai-rs/<version>` user agent.
     pub fn app_name(mut self, name: impl Into<String>) -> Self {
         self.app_name = Some(name.into());
@@ -204,7 +268,9 @@ impl ClientBuilder {
     /// - the connect timeout set here is not applied (the per-attempt and idle timeouts, the
     ///   user agent and the key are);
     /// - like any `reqwest::Client`, it picks proxies from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`
-    ///   unless you built it with `no_proxy()`.
+    ///   unless you built it with `no_proxy()` — also for a loopback `http://` base URL, where the
+    ///   key would then cross the proxy unencrypted (clients built here never use a proxy for a
+    ///   loopback base URL).
     ///
     /// ```no_run
     /// let http = reqwest::Client::builder()
@@ -279,11 +345,18 @@ impl ClientBuilder {
         };
         let http = match self.http_client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                .redirect(same_host_redirect_policy())
-                .build()
-                .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?,
+            None => {
+                let mut http = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                    .redirect(same_host_redirect_policy());
+                if is_loopback(&base) {
+                    // A proxy is another host: plain http:// to it would carry the key in
+                    // clear text, and it cannot reach this machine's loopback anyway.
+                    http = http.no_proxy();
+                }
+                http.build()
+                    .map_err(|e| Error::Config(format!("could not build the HTTP client: {e}")))?
+            }
         };
         let retry = self.retry.unwrap_or_default();
         Ok(Client::from_inner(Inner {
@@ -299,6 +372,13 @@ impl ClientBuilder {
             retry,
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
             idle_timeout: self.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            min_download_rate: self
+                .min_download_rate
+                .unwrap_or((DEFAULT_MIN_DOWNLOAD_RATE, DEFAULT_RATE_WINDOW)),
+            download_timeout: self.download_timeout,
             sleeper: self.sleeper.unwrap_or_else(crate::retry::tokio_sleeper),
         }))
     }

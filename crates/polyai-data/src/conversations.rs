@@ -192,7 +192,13 @@ async fn fetch_page(
             Some(&cid),
         )
         .await;
-    let call = Call::from_spec("list_conversations", spec.take_request(), built, cid)?;
+    let call = Call::from_spec(
+        "list_conversations",
+        &[("agent id", &agent.agent_id)],
+        spec.take_request(),
+        built,
+        cid,
+    )?;
     let reply = agent.inner.execute(call, options, false).await?;
     let (body, meta): (GetConversationsResponse, _) = decode("list_conversations", reply)?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -267,7 +273,16 @@ impl GetConversation {
         let built = spec
             .get_conversation(&self.agent.agent_id, &self.conversation_id, Some(&cid))
             .await;
-        let call = Call::from_spec("get_conversation", spec.take_request(), built, cid)?;
+        let call = Call::from_spec(
+            "get_conversation",
+            &[
+                ("agent id", &self.agent.agent_id),
+                ("conversation id", &self.conversation_id),
+            ],
+            spec.take_request(),
+            built,
+            cid,
+        )?;
         self.agent.inner.execute(call, &self.options, false).await
     }
 }

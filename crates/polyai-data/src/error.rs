@@ -56,6 +56,23 @@ pub enum Error {
     /// A success response whose body did not match the expected shape.
     #[error(transparent)]
     Decode(Box<DecodeError>),
+    /// A success response's body was larger than the client accepts
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)); it was
+    /// not read further and the call was not retried.
+    #[error(
+        "{operation}: the response from {host} is larger than the limit of {limit} bytes \
+         (correlation id {correlation_id}); raise the limit if responses this large are expected"
+    )]
+    ResponseTooLarge {
+        /// Operation name, e.g. `list_conversations`.
+        operation: &'static str,
+        /// Host the request was sent to.
+        host: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// Correlation id of the request.
+        correlation_id: String,
+    },
     /// The client configuration is invalid (bad region name, `http://` to a remote host, …).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -322,12 +339,46 @@ impl Error {
         }
     }
 
+    /// `true` when the failed call is one that must not simply be repeated — adding
+    /// annotations, starting a debug chat or sending a chat message — and it may nevertheless
+    /// have been carried out: the server answered 5xx (a gateway can fail after the service
+    /// acted), the connection broke or timed out after the request was sent, or the answer was
+    /// a success that could not be read. Look at the conversation (or the chat) before sending
+    /// it again, or it may be applied twice. Such calls are never retried on these failures
+    /// unless [`RetryPolicy::retry_non_idempotent`](crate::RetryPolicy::retry_non_idempotent)
+    /// is set.
+    ///
+    /// ```
+    /// # fn f(err: polyai_data::Error) {
+    /// if err.may_have_been_applied() {
+    ///     eprintln!("{err}: the annotations may have been saved; check before retrying");
+    /// }
+    /// # }
+    /// ```
+    pub fn may_have_been_applied(&self) -> bool {
+        let (operation, unknown_outcome) = match self {
+            Error::Api(e) => (e.operation, e.status >= 500),
+            Error::Transport {
+                operation, kind, ..
+            } => (
+                *operation,
+                matches!(kind, TransportKind::Timeout | TransportKind::Connection),
+            ),
+            Error::Decode(e) => (e.operation, true),
+            Error::ResponseTooLarge { operation, .. } => (*operation, true),
+            _ => return false,
+        };
+        unknown_outcome
+            && crate::retry::Idempotency::of(operation) == crate::retry::Idempotency::NonIdempotent
+    }
+
     /// Correlation id of the failed request, when one was sent.
     pub fn correlation_id(&self) -> Option<&str> {
         match self {
             Error::Api(e) => Some(&e.correlation_id),
             Error::Decode(e) => Some(&e.correlation_id),
-            Error::Transport { correlation_id, .. } => Some(correlation_id),
+            Error::Transport { correlation_id, .. }
+            | Error::ResponseTooLarge { correlation_id, .. } => Some(correlation_id),
             _ => None,
         }
     }

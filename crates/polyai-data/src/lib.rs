@@ -77,11 +77,14 @@
 mod annotations;
 mod audio;
 mod auth;
+mod body;
 mod chat;
 mod client;
 mod config;
 mod conversations;
 mod error;
+mod file_name;
+mod ids;
 mod meta;
 pub mod models;
 mod notes;
@@ -93,6 +96,7 @@ mod retry;
 mod timestamp;
 mod transport;
 pub mod v3;
+mod wav;
 
 pub use annotations::{AddAnnotations, Annotation, AnnotationType, Role};
 pub use audio::{
@@ -106,6 +110,7 @@ pub use config::{
 };
 pub use conversations::{Conversations, GetConversation, ListConversations};
 pub use error::{ApiError, DecodeError, Error, TransportKind};
+pub use file_name::file_name_for_id;
 pub use meta::ResponseMeta;
 pub use models::{Conversation, ConversationExt, ConversationSummary};
 pub use notes::UpsertNote;
@@ -132,4 +137,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// ```
 pub fn api_version() -> &'static str {
     <polyai_data_raw::Client as polyai_data_raw::ClientInfo<polyai_data_raw::Hooks>>::api_version()
+}
+
+/// The configuration of every property test: a fixed seed and a bounded number of cases, so a
+/// run is the same on every machine and a failure reproduces by running the test again; no
+/// failure file is written into the source tree.
+#[cfg(test)]
+pub(crate) fn proptest_config() -> proptest::test_runner::Config {
+    let mut config = proptest::test_runner::Config::with_cases(512);
+    config.failure_persistence = None;
+    config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5EC0_2026);
+    config
 }

@@ -4,7 +4,6 @@ use crate::client::Agent;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::UpsertNoteBody;
-use crate::retry::Idempotency;
 use crate::transport::{Call, CallOptions, decode_ack};
 
 /// Creates or replaces a conversation's note; from [`Agent::note`]. Await it.
@@ -52,8 +51,16 @@ impl UpsertNote {
                 &body,
             )
             .await;
-        let mut call = Call::from_spec("upsert_note", spec.take_request(), built, cid)?;
-        call.idempotency = Idempotency::Idempotent;
+        let call = Call::from_spec(
+            "upsert_note",
+            &[
+                ("agent id", &self.agent.agent_id),
+                ("conversation id", &self.conversation_id),
+            ],
+            spec.take_request(),
+            built,
+            cid,
+        )?;
         let reply = self.agent.inner.execute(call, &self.options, false).await?;
         decode_ack("upsert_note", reply).map(|meta| ((), meta))
     }

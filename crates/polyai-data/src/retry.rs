@@ -195,6 +195,20 @@ pub(crate) enum Idempotency {
     NonIdempotent,
 }
 
+impl Idempotency {
+    /// The operations that may be repeated: reads, the audio download, and the note upsert
+    /// (it replaces the note). Anything else (adding annotations, debug chat) is not.
+    pub(crate) fn of(operation: &str) -> Idempotency {
+        match operation {
+            "list_conversations"
+            | "get_conversation"
+            | "get_conversation_audio"
+            | "upsert_note" => Idempotency::Idempotent,
+            _ => Idempotency::NonIdempotent,
+        }
+    }
+}
+
 /// Why an attempt failed, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -256,13 +270,24 @@ impl RetryBudget {
 }
 
 /// Parses `Retry-After` as delay-seconds or an HTTP-date (relative to `now`).
+///
+/// Never panics on what a server sends: a number too large for a [`Duration`] saturates to
+/// [`Duration::MAX`] (longer than any [`RetryPolicy::max_retry_after`], so it ends the
+/// retries); negative, non-finite and unparsable values are ignored (`None`).
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if !secs.is_finite() || secs < 0.0 {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -361,6 +386,55 @@ mod tests {
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn hostile_retry_after_values_never_panic() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for huge in [
+            "99999999999999999999",
+            "1e308",
+            "18446744073709551616",
+            "1e20",
+        ] {
+            assert_eq!(parse_retry_after(huge, now), Some(Duration::MAX), "{huge}");
+        }
+        for ignored in ["-1", "-0.5", "NaN", "inf", "-inf", "", "1e", "\u{0}", "+-1"] {
+            assert_eq!(parse_retry_after(ignored, now), None, "{ignored:?}");
+        }
+        assert_eq!(parse_retry_after("-0", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).map(|d| d > Duration::ZERO),
+            Some(true)
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Whatever a server sends, parsing and the delay built from it return normally.
+        #[test]
+        fn any_retry_after_is_parsed_without_panic(
+            value in proptest::prop_oneof![
+                proptest::arbitrary::any::<String>(),
+                "[0-9]{0,40}",
+                "[-+]?[0-9]{0,20}[.]?[0-9]{0,5}([eE][-+]?[0-9]{1,4})?",
+                "(Mon|Fri), [0-9]{1,2} (Jan|Dec) [0-9]{1,6} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT",
+            ],
+            now_secs in 0u64..=253_402_300_799,
+        ) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now_secs);
+            let parsed = parse_retry_after(&value, now);
+            let _ = RetryPolicy::default().delay(1, parsed);
+        }
+
+        #[test]
+        fn whole_seconds_are_exact(secs: u64) {
+            proptest::prop_assert_eq!(
+                parse_retry_after(&secs.to_string(), SystemTime::UNIX_EPOCH),
+                Some(Duration::from_secs(secs))
+            );
+        }
     }
 
     #[test]

@@ -21,8 +21,10 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use crate::body::{CappedError, read_capped};
 use crate::client::Inner;
 use crate::error::{ApiError, DecodeError, Error, TransportKind, snippet};
+use crate::ids::{check_id, check_path};
 use crate::meta::ResponseMeta;
 use crate::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after};
 
@@ -66,13 +68,19 @@ impl Call {
     /// Takes the request that a method of a capturing client (from [`Inner::spec`] or
     /// [`Inner::spec_v3`]) has just built: `captured` is its `take_request()`, `built` what the
     /// method returned — an error that only says the request was captured, or the reason it could
-    /// not be built.
+    /// not be built. `ids` are the path parameters given to the method, named (`agent id`): each
+    /// is checked before anything is sent, and the built URL must carry each as exactly one path
+    /// segment (see [`crate::ids`]).
     pub(crate) fn from_spec<T, E: std::fmt::Debug>(
         operation: &'static str,
+        ids: &[(&str, &str)],
         captured: Option<reqwest::Request>,
         built: Result<T, polyai_data_raw::Error<E>>,
         correlation_id: String,
     ) -> Result<Self, Error> {
+        for (what, id) in ids {
+            check_id(what, id)?;
+        }
         let request = captured.ok_or_else(|| match built {
             Err(polyai_data_raw::Error::InvalidRequest(reason)) => Error::InvalidRequest(format!(
                 "{operation}: the request cannot be built: {reason}"
@@ -84,17 +92,13 @@ impl Call {
                 "internal: {operation} sent a request instead of building it"
             )),
         })?;
-        let idempotency = if request.method() == reqwest::Method::GET {
-            Idempotency::Idempotent
-        } else {
-            Idempotency::NonIdempotent
-        };
+        check_path(operation, request.url(), ids)?;
         Ok(Call {
             operation,
             request,
             correlation_id,
             accept: "application/json",
-            idempotency,
+            idempotency: Idempotency::of(operation),
         })
     }
 }
@@ -115,6 +119,8 @@ pub(crate) enum Payload {
 
 /// A failed attempt, before it is turned into an [`Error`].
 enum AttemptError {
+    /// Ends the call at once, without retrying.
+    Final(Error),
     Transport(TransportKind, String),
     Status {
         status: u16,
@@ -189,6 +195,11 @@ impl Inner {
                 )),
             };
             let (failure, retry_after, error) = match outcome {
+                Err(AttemptError::Final(error)) => {
+                    span.record("duration_ms", started.elapsed().as_millis() as u64);
+                    tracing::debug!(attempt, error = %error, "call failed");
+                    return Err(error);
+                }
                 Ok(reply) => {
                     self.budget.refund();
                     let status = reply.meta.status;
@@ -290,7 +301,18 @@ impl Inner {
         let payload = if stream {
             Payload::Stream(response)
         } else {
-            Payload::Body(response.bytes().await.map_err(transport)?)
+            match read_capped(response, self.max_response_bytes).await {
+                Ok(body) => Payload::Body(body),
+                Err(CappedError::Transport(err)) => return Err(transport(err)),
+                Err(CappedError::TooLarge) => {
+                    return Err(AttemptError::Final(Error::ResponseTooLarge {
+                        operation: call.operation,
+                        host: crate::config::host_label(call.request.url()),
+                        limit: self.max_response_bytes,
+                        correlation_id,
+                    }));
+                }
+            }
         };
         Ok(Reply {
             meta: ResponseMeta {

@@ -93,9 +93,7 @@ async fn truncated_body_is_an_error_and_leaves_no_file() {
 #[tokio::test]
 async fn riff_size_larger_than_the_body_is_caught_without_content_length_mismatch() {
     // Content-Length matches what is sent, but the RIFF header declares more: a cut file.
-    let mut body = b"RIFF".to_vec();
-    body.extend_from_slice(&1_000u32.to_le_bytes());
-    body.extend_from_slice(b"WAVEfmt ");
+    let mut body = support::wav_header(1008);
     body.resize(500, 0);
     let (err, files, _) = failed_save(Body::Bytes(body), None).await;
     assert!(

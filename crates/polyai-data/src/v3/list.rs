@@ -430,7 +430,16 @@ impl ListConversations {
                 Some(&cid),
             )
             .await;
-        let call = Call::from_spec(operation, spec.take_request(), built, cid)?;
+        let call = Call::from_spec(
+            operation,
+            &[
+                ("account id", self.project.account_id()),
+                ("project id", self.project.project_id()),
+            ],
+            spec.take_request(),
+            built,
+            cid,
+        )?;
         let reply = inner.execute(call, &self.options, false).await?;
         let (body, meta): (Envelope<T>, _) = decode(operation, reply)?;
         Ok(Page {

@@ -48,6 +48,14 @@ pub enum Body {
         len: u64,
         announce: Option<u64>,
     },
+    /// `head`, then `piece` bytes of 0x55 every `interval` until the client goes away.
+    /// Without `announce` the body has no length and runs until the connection closes.
+    Endless {
+        head: Vec<u8>,
+        piece: usize,
+        interval: Duration,
+        announce: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +100,16 @@ impl Reply {
     pub fn header(mut self, name: &str, value: &str) -> Reply {
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// A 200 with `body`, `content-type` and no other header.
+    pub fn body(content_type: &str, body: Body) -> Reply {
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+            delay: None,
+        }
     }
 
     pub fn delay(mut self, delay: Duration) -> Reply {
@@ -250,13 +268,15 @@ async fn serve(
 /// Writes a reply; returns whether the connection may be reused.
 async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<bool> {
     let (announce, actual) = match &reply.body {
-        Body::Bytes(b) => (b.len() as u64, b.len() as u64),
-        Body::Wav { len, announce } => (announce.unwrap_or(*len), *len),
+        Body::Bytes(b) => (Some(b.len() as u64), b.len() as u64),
+        Body::Wav { len, announce } => (Some(announce.unwrap_or(*len)), *len),
+        Body::Endless { announce, .. } => (*announce, u64::MAX),
     };
-    let mut head = format!(
-        "HTTP/1.1 {} X\r\ncontent-length: {announce}\r\n",
-        reply.status
-    );
+    let mut head = format!("HTTP/1.1 {} X\r\n", reply.status);
+    match announce {
+        Some(announce) => head.push_str(&format!("content-length: {announce}\r\n")),
+        None => head.push_str("connection: close\r\n"),
+    }
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -265,9 +285,23 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<bo
     match reply.body {
         Body::Bytes(b) => stream.write_all(&b).await?,
         Body::Wav { len, .. } => write_wav(stream, len).await?,
+        Body::Endless {
+            head,
+            piece,
+            interval,
+            ..
+        } => {
+            stream.write_all(&head).await?;
+            let piece = vec![0x55u8; piece];
+            loop {
+                stream.flush().await?;
+                tokio::time::sleep(interval).await;
+                stream.write_all(&piece).await?;
+            }
+        }
     }
     stream.flush().await?;
-    if actual < announce {
+    if announce.is_some_and(|announce| actual < announce) {
         stream.shutdown().await?;
         return Ok(false);
     }
@@ -277,10 +311,7 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> std::io::Result<bo
 /// Streams a WAV file of `len` bytes (header declaring `len`) in 64 KiB chunks.
 async fn write_wav(stream: &mut TcpStream, len: u64) -> std::io::Result<()> {
     let mut chunk = vec![0x55u8; 64 * 1024];
-    let riff = u32::try_from(len.saturating_sub(8)).unwrap_or(u32::MAX);
-    let mut header = b"RIFF".to_vec();
-    header.extend_from_slice(&riff.to_le_bytes());
-    header.extend_from_slice(b"WAVEfmt ");
+    let header = wav_header(len);
     let mut sent: u64 = 0;
     while sent < len {
         let n = (len - sent).min(chunk.len() as u64) as usize;
@@ -294,6 +325,24 @@ async fn write_wav(stream: &mut TcpStream, len: u64) -> std::io::Result<()> {
         sent += n as u64;
     }
     Ok(())
+}
+
+/// The 44-byte header of a PCM WAV file of `len` bytes in all (8 kHz, 16-bit mono).
+pub fn wav_header(len: u64) -> Vec<u8> {
+    let size = |n: u64| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    let mut header = b"RIFF".to_vec();
+    header.extend_from_slice(&size(len.saturating_sub(8)));
+    header.extend_from_slice(b"WAVEfmt ");
+    header.extend_from_slice(&16u32.to_le_bytes());
+    header.extend_from_slice(&1u16.to_le_bytes());
+    header.extend_from_slice(&1u16.to_le_bytes());
+    header.extend_from_slice(&8000u32.to_le_bytes());
+    header.extend_from_slice(&16000u32.to_le_bytes());
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&16u16.to_le_bytes());
+    header.extend_from_slice(b"data");
+    header.extend_from_slice(&size(len.saturating_sub(44)));
+    header
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
