@@ -33,7 +33,13 @@ pub async fn run(ctx: &Ctx<'_>, args: &ChatArgs) -> Result<(), CliError> {
     if let Some(lang) = &args.lang {
         options = options.lang(lang.clone());
     }
-    let mut session = agent.debug_chat(options).send().await?;
+    let mut session = agent.debug_chat(options).send().await.map_err(|err| {
+        CliError::unconfirmed(
+            err,
+            || "the start of a debug chat session".into(),
+            || "polyai conversations list --limit 5".into(),
+        )
+    })?;
     let mut printer = Printer::new(ctx.format, args.debug);
     if ctx.format == OutputFormat::Table {
         eprintln!(
@@ -51,6 +57,18 @@ pub async fn run(ctx: &Ctx<'_>, args: &ChatArgs) -> Result<(), CliError> {
     result
 }
 
+/// Sends one message; a failure that may have reached the agent says how to look.
+async fn send(session: &mut ChatSession, message: &str) -> Result<ChatReply, CliError> {
+    let id = session.id().to_owned();
+    session.send(message.to_owned()).await.map_err(|err| {
+        CliError::unconfirmed(
+            err,
+            || format!("the message {message:?} to chat {id}"),
+            || format!("polyai conversations get {id}"),
+        )
+    })
+}
+
 /// Sends each message as one turn; stops early when the agent ends the conversation.
 async fn scripted(
     session: &mut ChatSession,
@@ -62,7 +80,7 @@ async fn scripted(
             break;
         }
         printer.user(message)?;
-        let reply = session.send(message.clone()).await?;
+        let reply = send(session, message).await?;
         printer.reply(&reply)?;
     }
     Ok(())
@@ -93,7 +111,7 @@ async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), Cl
         if !interactive {
             printer.user(message)?;
         }
-        let reply = session.send(message.to_owned()).await?;
+        let reply = send(session, message).await?;
         printer.reply(&reply)?;
     }
     Ok(())

@@ -63,6 +63,9 @@ pub enum CliError {
     Usage(String),
     /// The API client failed.
     Api(polyai_data::Error),
+    /// A call that must not simply be repeated (annotate, chat) failed in a way that leaves open
+    /// whether the server carried it out.
+    Unconfirmed(Box<Unconfirmed>),
     /// A local file problem.
     File {
         /// What was being done, e.g. `reading`.
@@ -84,6 +87,17 @@ pub enum CliError {
     Other(String),
 }
 
+/// A failure of a call whose effect is unknown; see [`CliError::Unconfirmed`].
+#[derive(Debug)]
+pub struct Unconfirmed {
+    /// The failure.
+    pub source: polyai_data::Error,
+    /// What it was meant to do, e.g. `the annotations of CA12…`.
+    pub change: String,
+    /// How to find out, e.g. `polyai conversations get CA12…`.
+    pub check: String,
+}
+
 impl CliError {
     /// A [`CliError::File`] for `path`.
     pub fn file(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -91,6 +105,25 @@ impl CliError {
             action,
             path: path.into(),
             source,
+        }
+    }
+
+    /// The client's error, marked [`CliError::Unconfirmed`] when it
+    /// [may have been applied](polyai_data::Error::may_have_been_applied): `change` says what
+    /// may have happened and `check` how to look before repeating it.
+    pub fn unconfirmed(
+        source: polyai_data::Error,
+        change: impl FnOnce() -> String,
+        check: impl FnOnce() -> String,
+    ) -> Self {
+        if source.may_have_been_applied() {
+            CliError::Unconfirmed(Box::new(Unconfirmed {
+                source,
+                change: change(),
+                check: check(),
+            }))
+        } else {
+            CliError::Api(source)
         }
     }
 
@@ -104,6 +137,7 @@ impl CliError {
             CliError::Busy(_) => Exit::Busy,
             CliError::Other(_) => Exit::Failure,
             CliError::Api(err) => api_exit(err),
+            CliError::Unconfirmed(u) => api_exit(&u.source),
         }
     }
 }
@@ -136,6 +170,7 @@ impl fmt::Display for CliError {
             | CliError::Busy(m)
             | CliError::Other(m) => f.write_str(m),
             CliError::Api(err) => write!(f, "{err}"),
+            CliError::Unconfirmed(u) => write!(f, "{}", u.source),
             CliError::File {
                 action,
                 path,
@@ -172,6 +207,11 @@ pub fn hint(err: &CliError, target: &Target) -> Option<String> {
             Some("run the same command again to retry exactly those conversations".into())
         }
         CliError::Api(api) => api_hint(api, target),
+        CliError::Unconfirmed(u) => Some(format!(
+            "the server may have carried out {} although the call failed (such calls are \
+             not retried, so nothing is applied twice): check with `{}` before running it again",
+            u.change, u.check
+        )),
         _ => None,
     }
 }

@@ -486,3 +486,68 @@ fn empty_polyai_variables_count_as_unset() {
         .expect("runs");
     assert_fails(&out, 2, "no agent id");
 }
+
+#[test]
+fn a_failed_annotate_says_it_may_have_been_applied_and_how_to_check() {
+    let mock = Mock::with_conversations(3);
+    let id = mock.server().conversation_id(0, 1);
+    let annotate = [
+        "conversations",
+        "annotate",
+        &id,
+        "--turn",
+        "0",
+        "--role",
+        "user",
+        "--type",
+        "wrong_info",
+    ];
+    mock.faults().fail_next(1, 502);
+    let out = mock.run(&annotate);
+    assert_fails(&out, 6, "HTTP 502");
+    let err = stderr(&out);
+    assert!(
+        err.contains("may have carried out the annotations of")
+            && err.contains(&format!("`polyai conversations get {id} -O json`"))
+            && !err.contains("try again"),
+        "{err}"
+    );
+    // A failure that surely changed nothing keeps its usual hint.
+    let out = mock.run(&["conversations", "annotate", "CA-nope", "--turn", "0"]);
+    assert!(
+        !stderr(&out).contains("may have carried out"),
+        "{}",
+        stderr(&out)
+    );
+    let out = mock.run(&[
+        "conversations",
+        "annotate",
+        "CA-nope",
+        "--turn",
+        "0",
+        "--role",
+        "user",
+        "--type",
+        "wrong_info",
+    ]);
+    assert_fails(&out, 4, "HTTP 404");
+    assert!(
+        !stderr(&out).contains("may have carried out"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_failed_chat_start_says_it_may_have_been_applied() {
+    let mock = Mock::with_conversations(3);
+    mock.faults().fail_next(1, 503);
+    let out = mock.run(&["chat", "send", "hello"]);
+    assert_fails(&out, 6, "HTTP 503");
+    let err = stderr(&out);
+    assert!(
+        err.contains("may have carried out the start of a debug chat session")
+            && err.contains("polyai conversations list"),
+        "{err}"
+    );
+}

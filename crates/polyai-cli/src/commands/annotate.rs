@@ -57,7 +57,14 @@ pub async fn annotate(ctx: &Ctx<'_>, args: &AnnotateArgs) -> Result<(), CliError
     let agent = ctx.session.agent()?;
     agent
         .annotate(&args.id, findings.iter().copied().map(Annotation::from))
-        .await?;
+        .await
+        .map_err(|err| {
+            CliError::unconfirmed(
+                err,
+                || format!("the annotations of {}", args.id),
+                || format!("polyai conversations get {} -O json", args.id),
+            )
+        })?;
     let mut out = std::io::stdout().lock();
     match ctx.format {
         OutputFormat::Table => writeln!(
