@@ -396,3 +396,80 @@ fn other_options_in_the_same_directory_are_refused() {
     );
     assert_eq!(journal_ids(dir.path()).len(), 5);
 }
+
+#[test]
+fn odd_ids_get_distinct_portable_files_recorded_in_each_line() {
+    let long = "x".repeat(300);
+    let odd = [
+        "a/b",
+        "a_b",
+        "a?b",
+        "../escaped_from_cwd",
+        "CON",
+        "a b",
+        "é",
+        "-rf",
+        long.as_str(),
+    ];
+    let mock = Mock::start(
+        MockConfig::default()
+            .conversations(12)
+            .conversation_ids(odd),
+    );
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("out");
+    let run = || {
+        mock.polyai()
+            .args(export_args(&dir))
+            .args(["--with-audio", "--concurrency", "4"])
+            .output()
+            .expect("runs")
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact_export(&dir, &mock.conversation_ids());
+
+    let server = mock.server();
+    let recordings = (0..12).filter(|&i| server.has_recording(0, i)).count();
+    let journal = std::fs::read_to_string(dir.join("conversations.jsonl")).expect("journal");
+    let mut files = std::collections::HashSet::new();
+    for line in journal.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let id = record["conversationId"].as_str().expect("id").to_owned();
+        let index = (0..12)
+            .find(|&i| server.conversation_id(0, i) == id)
+            .expect("known id");
+        match record["_export"]["audioFile"].as_str() {
+            None => assert!(!server.has_recording(0, index), "{id}: no file recorded"),
+            Some(file) => {
+                assert!(server.has_recording(0, index), "{id}");
+                assert!(
+                    file.starts_with("audio/") && file.len() <= 6 + 118,
+                    "{file}"
+                );
+                let wav = std::fs::read(dir.join(file)).expect("recorded file exists");
+                assert_eq!(&wav[..4], b"RIFF", "{file}");
+                assert!(files.insert(file.to_owned()), "{file} recorded twice");
+            }
+        }
+    }
+    assert_eq!(files.len(), recordings, "one file per recording");
+    let on_disk = std::fs::read_dir(dir.join("audio"))
+        .expect("audio dir")
+        .count();
+    assert_eq!(on_disk, recordings, "files on disk");
+    let outside: Vec<_> = std::fs::read_dir(root.path())
+        .expect("root")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(outside, ["out"], "nothing written outside --out");
+
+    // Resuming works with every name (a 300-character id once failed on every resume).
+    let again = run();
+    assert!(
+        stderr(&again).contains("0 new, 12 already present"),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -119,6 +119,9 @@ pub struct MockConfig {
     pub agent_ids: Option<Vec<String>>,
     /// Conversations per agent. Each is derived on demand, so millions cost no memory.
     pub conversations: u64,
+    /// Ids for the first conversations of every agent, in place of generated ones: a hostile
+    /// mode for testing clients against ids such as `..`, `a/b`, `CON` or 300 characters.
+    pub conversation_ids: Option<Vec<String>>,
     /// The region this server answers as (`us`, `eu`, `uk`, `studio`, `dev`, `staging`).
     pub region: String,
     /// Accepted keys. [`MockConfig::default`] holds [`SANDBOX_KEY`] for the default region.
@@ -147,6 +150,7 @@ impl Default for MockConfig {
             agents: 3,
             agent_ids: None,
             conversations: 200,
+            conversation_ids: None,
             region: DEFAULT_REGION.to_string(),
             keys: vec![ApiKey::new(SANDBOX_KEY, DEFAULT_REGION)],
             state_file: None,
@@ -182,6 +186,17 @@ impl MockConfig {
     /// Adds an accepted key.
     pub fn key(mut self, key: ApiKey) -> Self {
         self.keys.push(key);
+        self
+    }
+
+    /// Hostile mode: gives the first conversations of every agent these ids instead of
+    /// generated ones.
+    pub fn conversation_ids<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.conversation_ids = Some(ids.into_iter().map(Into::into).collect());
         self
     }
 

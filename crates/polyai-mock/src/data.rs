@@ -49,6 +49,8 @@ pub struct Dataset {
     pub account_id: String,
     /// Conversations that arrived since the server started, shared by every agent.
     arrived: Arc<AtomicU64>,
+    /// Ids that replace the generated ones of the first conversations of every agent.
+    id_overrides: Vec<String>,
 }
 
 /// A side of a call.
@@ -179,6 +181,7 @@ impl Dataset {
             agents,
             conversations: config.conversations,
             account_id: format!("ws-{}", rng.hex(8)),
+            id_overrides: config.conversation_ids.clone().unwrap_or_default(),
             arrived: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -226,6 +229,12 @@ impl Dataset {
 
     /// The id of conversation `index` of agent `agent`.
     pub fn conversation_id(&self, agent: usize, index: u64) -> String {
+        if let Some(id) = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.id_overrides.get(i))
+        {
+            return id.clone();
+        }
         let hi = ((agent as u64) << 48) | (index & INDEX_MASK);
         let (l, r) = self.perm.encrypt((hi, self.check_word(hi)));
         format!("CA{l:016x}{r:016x}")
@@ -233,6 +242,9 @@ impl Dataset {
 
     /// The index of a conversation id within `agent`, if it names one of its conversations.
     pub fn parse_conversation_id(&self, agent: usize, id: &str) -> Option<u64> {
+        if let Some(i) = self.id_overrides.iter().position(|o| o == id) {
+            return Some(i as u64).filter(|&i| i < self.conversations);
+        }
         let hex = id.strip_prefix("CA")?;
         if hex.len() != 32
             || !hex
@@ -251,7 +263,8 @@ impl Dataset {
         let known = if index & ARRIVAL_BIT != 0 {
             index & !ARRIVAL_BIT < self.arrived()
         } else {
-            index < self.conversations
+            // A replaced id no longer names its conversation.
+            index < self.conversations && index >= self.id_overrides.len() as u64
         };
         known.then_some(index)
     }

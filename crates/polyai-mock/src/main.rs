@@ -33,6 +33,10 @@ struct Cli {
     /// Conversations per agent (derived on demand; millions are fine).
     #[arg(long, default_value_t = 200)]
     conversations: u64,
+    /// Hostile mode: use these ids for the first conversations of every agent instead of
+    /// generated ones (repeatable), e.g. `..`, `a/b`, `CON`, or very long ids.
+    #[arg(long = "conversation-id", value_name = "ID")]
+    conversation_ids: Vec<String>,
     /// Region this server answers as (us, eu, uk, studio, dev, staging).
     #[arg(long, default_value = DEFAULT_REGION)]
     region: String,
@@ -126,6 +130,7 @@ fn config(cli: Cli) -> Result<(MockConfig, Option<PathBuf>), String> {
         agents: cli.agents,
         agent_ids: (!cli.agent_ids.is_empty()).then_some(cli.agent_ids),
         conversations: cli.conversations,
+        conversation_ids: (!cli.conversation_ids.is_empty()).then_some(cli.conversation_ids),
         region: cli.region,
         keys,
         state_file: cli.state,

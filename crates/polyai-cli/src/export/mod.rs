@@ -33,7 +33,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use indicatif::ProgressBar;
 use polyai_data::models::ConversationSummary;
-use polyai_data::{Agent, Error};
+use polyai_data::{Agent, Error, file_name_for_id};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -50,6 +50,11 @@ use crate::{progress, signals};
 
 /// Folder of the recordings inside the export directory.
 pub const AUDIO_DIR: &str = "audio";
+/// Field added to each record with `--with-audio`: `{"audioFile": "audio/NAME.wav"}`, or
+/// `null` for a conversation without a recording. The name comes from
+/// [`polyai_data::file_name_for_id`], so it is the id itself for ordinary ids; this field is
+/// where odd ids (`a/b`, very long ones) are mapped to theirs.
+pub const EXPORT_FIELD: &str = "_export";
 /// How often appended lines are flushed to disk and the checkpoint replaced.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// Conversations listed ahead of the workers.
@@ -752,7 +757,9 @@ impl Fetcher {
 
     async fn record(&self, work: &Work) -> Result<(String, Vec<u8>, Audio), CliError> {
         let id = &work.id;
-        let (record_id, line) = match &work.listed {
+        let encoding =
+            |e: serde_json::Error| CliError::Other(format!("encoding conversation {id}: {e}"));
+        let (record_id, mut record) = match &work.listed {
             Listed::V3(record) => {
                 // The v3 record carries the turns; only what it lacks comes from the Data API.
                 let mut record = (**record).clone();
@@ -760,7 +767,7 @@ impl Fetcher {
                     let detail = self.agent.conversations().get(id).json().await?;
                     export_v3::add_details(&mut record, &detail);
                 }
-                (id.clone(), serde_json::to_vec(&record))
+                (id.clone(), record)
             }
             _ if self.with_details => {
                 // The detail as the API sent it: an export keeps every field and number form.
@@ -768,30 +775,40 @@ impl Fetcher {
                 let record_id = detail["conversationId"]
                     .as_str()
                     .map_or_else(|| id.clone(), str::to_owned);
-                (record_id, serde_json::to_vec(&detail))
+                (record_id, detail)
             }
-            Listed::Summary(summary) => {
-                (summary.conversation_id.clone(), serde_json::to_vec(summary))
-            }
+            Listed::Summary(summary) => (
+                summary.conversation_id.clone(),
+                serde_json::to_value(summary).map_err(encoding)?,
+            ),
             Listed::Id => {
                 return Err(CliError::Other(format!(
                     "no summary kept for {id}; it is exported again when the listing reaches it"
                 )));
             }
         };
-        let mut line =
-            line.map_err(|e| CliError::Other(format!("encoding conversation {id}: {e}")))?;
-        line.push(b'\n');
         let audio = if self.with_audio {
-            self.recording(id).await?
+            let file = file_name_for_id(id, "wav");
+            let audio = self.recording(id, &file).await?;
+            let saved = matches!(audio, Audio::Saved(_)).then(|| format!("{AUDIO_DIR}/{file}"));
+            if let Some(fields) = record.as_object_mut() {
+                fields.insert(
+                    EXPORT_FIELD.into(),
+                    serde_json::json!({ "audioFile": saved }),
+                );
+            }
+            audio
         } else {
             Audio::NotAsked
         };
+        let mut line = serde_json::to_vec(&record).map_err(encoding)?;
+        line.push(b'\n');
         Ok((record_id, line, audio))
     }
 
-    async fn recording(&self, id: &str) -> Result<Audio, CliError> {
-        let relative = format!("{AUDIO_DIR}/{}", audio_file_name(id));
+    /// Saves the recording of `id` as `audio/{file}`.
+    async fn recording(&self, id: &str, file: &str) -> Result<Audio, CliError> {
+        let relative = format!("{AUDIO_DIR}/{file}");
         let mut request = self.agent.audio(id);
         if self.redacted {
             request = request.redacted(true);
@@ -807,22 +824,6 @@ impl Fetcher {
             .map_err(|e| CliError::Other(format!("hashing a recording: {e}")))??;
         Ok(Audio::Saved(hashed))
     }
-}
-
-/// `ID.wav`, with characters that are unsafe in file names replaced by `_`.
-pub fn audio_file_name(id: &str) -> String {
-    let safe: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let safe = safe.trim_start_matches('.');
-    format!("{}.wav", if safe.is_empty() { "_" } else { safe })
 }
 
 /// The end of a run, for the closing summary.
@@ -917,13 +918,6 @@ impl End<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn audio_file_names_are_safe() {
-        assert_eq!(audio_file_name("CA12ab"), "CA12ab.wav");
-        assert_eq!(audio_file_name("../x/y"), "_x_y.wav");
-        assert_eq!(audio_file_name("..."), "_.wav");
-    }
 
     #[test]
     fn summary_line_has_counts_and_throughput() {
