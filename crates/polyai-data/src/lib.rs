@@ -55,8 +55,8 @@
 //! - **Response metadata** ([`ResponseMeta`]): status, correlation id and headers of a
 //!   successful call, from `send_with_meta()`, [`Page::meta`] and [`ChatReply::meta`].
 //! - **Errors**: one [`Error`] with `status()`, `code()`, `is_not_found()`,
-//!   `is_rate_limited()`, `is_retryable()`, `correlation_id()`; decode errors name the JSON
-//!   path.
+//!   `is_rate_limited()`, `is_retryable()`, `may_have_been_applied()`, `correlation_id()`;
+//!   decode errors name the JSON path.
 //! - **Tracing**: one `polyai.call` span per call with `operation`, `attempt`, `status`,
 //!   `duration_ms` and `correlation_id`. Headers are never logged.
 //! - **Conversations API v3** ([`v3`]): `client.workspace("ws-…").project("PROJECT-…")
@@ -70,7 +70,16 @@
 //! - `native-tls`: TLS through the platform library.
 //!
 //! Proxies: like any `reqwest` client, the one built here honours `HTTP_PROXY`,
-//! `HTTPS_PROXY` and `NO_PROXY`.
+//! `HTTPS_PROXY` and `NO_PROXY` — except for a loopback base URL, which is always reached
+//! directly so the key never crosses a proxy in clear text.
+//!
+//! # Hostile servers and input
+//!
+//! Every header, status, body and id is untrusted: ids reach the server as exactly one path
+//! segment (or are refused), no answer can make the client panic, success bodies are capped
+//! ([`ClientBuilder::max_response_bytes`]), downloads need a minimum rate
+//! ([`ClientBuilder::min_download_rate`]), and [`file_name_for_id`] turns ids into safe file
+//! names. The README's "Security" section lists the guarantees.
 
 #![warn(missing_docs)]
 
