@@ -294,10 +294,11 @@ pub struct AudioArgs {
     /// Ask for the PII-redacted recording.
     #[arg(long)]
     pub redacted: bool,
-    /// Where to write the WAV file (default: ID.wav).
+    /// Where to write the WAV file; `-` for stdout (default: a file in the working folder
+    /// named after the id, made safe: ID.wav for ordinary ids).
     #[arg(long = "out", short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Replace FILE if it exists.
+    /// Replace FILE if it exists (a symbolic link is replaced itself, never followed).
     #[arg(long)]
     pub force: bool,
 }

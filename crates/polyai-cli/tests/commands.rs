@@ -551,3 +551,103 @@ fn a_failed_chat_start_says_it_may_have_been_applied() {
         "{err}"
     );
 }
+
+#[test]
+fn audio_never_leaves_the_folder_follows_links_or_replaces_special_files() {
+    // Hostile ids: every one tries to climb out of the working folder.
+    let ids: Vec<String> = (0..20).map(|i| format!("../escaped_from_cwd{i}")).collect();
+    let mock = Mock::start(
+        MockConfig::default()
+            .conversations(20)
+            .conversation_ids(ids),
+    );
+    let server = mock.server();
+    let index = (0..20)
+        .find(|&i| server.has_recording(0, i))
+        .expect("a recording");
+    let id = server.conversation_id(0, index);
+    assert!(id.starts_with("../"), "{id}");
+    let served = mock.raw_get(&format!(
+        "/v1/agents/{}/conversations/{}/audio",
+        mock.agent(),
+        id.replace('/', "%2F")
+    ));
+    let root = tempfile::tempdir().expect("tempdir");
+    let work = root.path().join("work");
+    std::fs::create_dir(&work).expect("work dir");
+    let run = |args: &[&str]| {
+        mock.polyai()
+            .current_dir(&work)
+            .args(["conversations", "audio", &id])
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("list")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // No -o: a file in the working folder, named safely; nothing beside the folder.
+    ok(run(&[]));
+    let name = polyai_data::file_name_for_id(&id, "wav");
+    assert_eq!(names(&work), vec![name.clone()]);
+    assert_eq!(names(root.path()), vec!["work".to_owned()]);
+    assert_eq!(std::fs::read(work.join(&name)).expect("saved"), served);
+
+    // -o -: the recording on stdout, no file named `-`.
+    let out = run(&["-o", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, served);
+    assert!(stderr(&out).contains("saved"), "{}", stderr(&out));
+    assert!(!work.join("-").exists());
+
+    // A symbolic link is refused without --force; with it the link, not its target, is replaced.
+    let victim = root.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").expect("victim");
+    let link = work.join("link.wav");
+    std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+    let out = run(&["-o", "link.wav"]);
+    assert_fails(&out, 8, "symbolic link");
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    ok(run(&["-o", "link.wav", "--force"]));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("file")
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(std::fs::read(&link).expect("saved"), served);
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"precious");
+
+    // A FIFO is written to in place, not replaced by a regular file.
+    let fifo = work.join("pipe.wav");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read fifo"))
+    };
+    ok(run(&["-o", "pipe.wav"]));
+    assert_eq!(reader.join().expect("reader"), served);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .expect("fifo")
+            .file_type()
+            .is_fifo()
+    );
+}

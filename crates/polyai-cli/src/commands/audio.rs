@@ -1,7 +1,7 @@
 //! `conversations audio`: download a recording with a progress bar and an atomic write.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use polyai_data::Direction;
 
@@ -22,48 +22,101 @@ impl From<AudioDirection> for Direction {
 
 /// `conversations audio`.
 ///
-/// Refuses to replace an existing file without `--force`. The client streams the body to a
-/// temporary file next to the target, checks the WAV header and length, and renames it into
-/// place only when complete, so an interrupted download never leaves a partial file.
+/// Where the recording goes:
+/// - no `-o`: a file in the working folder named by [`polyai_data::file_name_for_id`], so an id
+///   such as `../x` can never place it elsewhere;
+/// - `-o -`: standard output, unless it is a terminal (the summary goes to stderr);
+/// - `-o FILE`: streamed to a temporary file beside FILE, checked, and renamed into place only
+///   when complete. An existing FILE is replaced only with `--force`; a symbolic link is never
+///   followed, and with `--force` the link itself is replaced (what it points to is left
+///   alone); a FIFO or device (e.g. `/dev/null`) is written to in place, never replaced.
 pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
-    let path = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.wav", args.id)));
-    if !args.force && std::fs::symlink_metadata(&path).is_ok() {
-        return Err(CliError::Exists(path));
+    let target = match args.out.as_deref() {
+        Some(path) if path == Path::new("-") => None,
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(PathBuf::from(polyai_data::file_name_for_id(
+            &args.id, "wav",
+        ))),
+    };
+    match &target {
+        Some(path) => make_way(path, args.force)?,
+        None if std::io::stdout().is_terminal() => {
+            return Err(CliError::Usage(
+                "-o - writes the recording to stdout, which is a terminal: redirect it \
+                 (`> call.wav`) or pipe it to a player"
+                    .into(),
+            ));
+        }
+        None => {}
     }
     let mut request = agent.audio(&args.id).direction(args.direction.into());
     if args.redacted {
         request = request.redacted(true);
     }
     let download = request.send().await?;
-    let bar = progress::bytes(download.content_length());
-    let tick = bar.clone();
-    let saved = download
-        .save_to_with_progress(&path, move |p| tick.set_position(p.received))
-        .await;
-    bar.finish_and_clear();
-    let saved = saved?;
-    let mut out = std::io::stdout().lock();
+    let (bytes, shown) = match &target {
+        None => {
+            let mut stdout = tokio::io::stdout();
+            (download.write_to(&mut stdout).await?, "<stdout>".to_owned())
+        }
+        Some(path) => {
+            let bar = progress::bytes(download.content_length());
+            let tick = bar.clone();
+            let saved = download
+                .save_to_with_progress(path, move |p| tick.set_position(p.received))
+                .await;
+            bar.finish_and_clear();
+            let saved = saved?;
+            (saved.bytes, saved.path.display().to_string())
+        }
+    };
+    // With `-o -` stdout holds the recording, so the summary goes to stderr.
+    let mut out: Box<dyn Write> = match target {
+        None => Box::new(std::io::stderr().lock()),
+        Some(_) => Box::new(std::io::stdout().lock()),
+    };
     match ctx.format {
-        OutputFormat::Table => writeln!(
-            out,
-            "saved {} bytes to {}",
-            saved.bytes,
-            saved.path.display()
-        ),
+        OutputFormat::Table => writeln!(out, "saved {bytes} bytes to {shown}"),
         _ => ctx.write_record(
             &mut out,
             &serde_json::json!({
                 "conversationId": args.id,
-                "path": saved.path.display().to_string(),
-                "bytes": saved.bytes,
+                "path": shown,
+                "bytes": bytes,
                 "direction": Direction::from(args.direction).as_str(),
                 "redacted": args.redacted,
             }),
         ),
     }
     .map_err(stdout_error)
+}
+
+/// Checks what is at `path` before anything is downloaded: a regular file is replaced only
+/// with `force`; a symbolic link is refused, or removed with `force` so the download replaces
+/// the link and not what it points to. Devices and FIFOs are left for the client to write to
+/// in place; anything else is refused by the client.
+fn make_way(path: &Path, force: bool) -> Result<(), CliError> {
+    let kind = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta.file_type(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(CliError::file("inspecting", path, e)),
+    };
+    if kind.is_file() && !force {
+        return Err(CliError::Exists(path.to_path_buf()));
+    }
+    if kind.is_symlink() {
+        if !force {
+            return Err(CliError::file(
+                "refusing to write",
+                path,
+                std::io::Error::other(
+                    "it is a symbolic link, which is not followed: pass --force to replace the \
+                     link itself (what it points to is left alone), or -o the path it points to",
+                ),
+            ));
+        }
+        std::fs::remove_file(path).map_err(|e| CliError::file("replacing the link", path, e))?;
+    }
+    Ok(())
 }
