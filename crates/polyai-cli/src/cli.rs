@@ -110,6 +110,25 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value_t = 3, value_name = "N")]
     pub retries: u32,
 
+    /// Largest JSON answer read, in MiB; a larger one fails instead of filling memory.
+    #[arg(long, global = true, default_value_t = 64, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_body_mib: u64,
+
+    /// Slowest recording download accepted, in bytes/s averaged over 30 s (0: no minimum).
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 1024,
+        value_name = "BYTES_PER_S"
+    )]
+    pub min_download_rate: u64,
+
+    /// Longest a recording download may take in total, in seconds (default: no limit).
+    #[arg(long, global = true, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub download_timeout: Option<u64>,
+
     /// Log requests to stderr (-v: debug, -vv: trace). The API key is never logged.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -264,6 +264,11 @@ fn api_hint(err: &polyai_data::Error, target: &Target) -> Option<String> {
             _ => None,
         },
         E::ChatEnded { .. } => Some("run `polyai chat` again to start a new session".into()),
+        E::ResponseTooLarge { .. } => Some(
+            "the server sent more than any real answer holds; if this one is genuine, raise \
+             --max-body-mib"
+                .into(),
+        ),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use polyai_data::{Agent, Client, Region, RetryPolicy, Timestamp};
 use polyai_mock::{MockConfig, MockServer};
@@ -12,6 +13,8 @@ use crate::exit::{CliError, Target};
 
 /// Environment variable holding the API key.
 pub const ENV_API_KEY: &str = "POLYAI_API_KEY";
+/// The window `--min-download-rate` is averaged over.
+const DOWNLOAD_RATE_WINDOW: Duration = Duration::from_secs(30);
 
 /// A ready client, the agent id to use, and the sandbox server when one runs in-process.
 #[derive(Debug)]
@@ -34,7 +37,14 @@ impl Session {
     /// 127.0.0.1 first and uses its sandbox key and first agent.
     pub async fn open(global: &GlobalArgs) -> Result<Session, CliError> {
         let retry = RetryPolicy::default().max_attempts(global.retries.saturating_add(1));
-        let builder = Client::builder().app_name("polyai-cli").retry(retry);
+        let mut builder = Client::builder()
+            .app_name("polyai-cli")
+            .retry(retry)
+            .max_response_bytes(global.max_body_mib.saturating_mul(1024 * 1024))
+            .min_download_rate(global.min_download_rate, DOWNLOAD_RATE_WINDOW);
+        if let Some(secs) = global.download_timeout {
+            builder = builder.download_timeout(Duration::from_secs(secs));
+        }
         if global.sandbox {
             let server = MockServer::start(MockConfig::default())
                 .await

@@ -651,3 +651,96 @@ fn audio_never_leaves_the_folder_follows_links_or_replaces_special_files() {
             .is_fifo()
     );
 }
+
+/// A hostile server on loopback: answers every request on its own thread by writing `head`,
+/// then calling `body` with the connection until it returns (or the client hangs up).
+fn hostile_server(
+    head: &'static str,
+    body: fn(&mut std::net::TcpStream) -> std::io::Result<()>,
+) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => request.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                if stream.write_all(head.as_bytes()).is_ok() {
+                    let _ = body(&mut stream);
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn an_endless_json_body_stops_at_max_body_mib() {
+    let url = hostile_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        |stream| {
+            use std::io::Write;
+            let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "[".repeat(64 * 1024));
+            stream.write_all(b"1\r\n{\r\n")?;
+            loop {
+                stream.write_all(chunk.as_bytes())?;
+            }
+        },
+    );
+    let out = polyai()
+        .env("POLYAI_API_KEY", "k")
+        .args(["--base-url", &url, "--agent", "A", "--max-body-mib", "1"])
+        .args(["conversations", "get", "CA1"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    assert_fails(&out, 1, "larger than the limit of 1048576 bytes");
+    assert!(stderr(&out).contains("--max-body-mib"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_trickling_recording_ends_at_the_download_timeout() {
+    // A valid WAV header, then one byte every 200 ms of a body announced as 1 MB.
+    let url = hostile_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: audio/wav\r\ncontent-length: 1000000\r\n\r\n",
+        |stream| {
+            use std::io::Write;
+            let mut header = b"RIFF".to_vec();
+            header.extend_from_slice(&(1_000_000u32 - 8).to_le_bytes());
+            header.extend_from_slice(b"WAVEfmt ");
+            header.extend_from_slice(&16u32.to_le_bytes());
+            // PCM, mono, 8 kHz, 16 000 bytes/s, block 2, 16 bits.
+            for (value, width) in [(1u32, 2), (1, 2), (8000, 4), (16000, 4), (2, 2), (16, 2)] {
+                header.extend_from_slice(&value.to_le_bytes()[..width]);
+            }
+            header.extend_from_slice(b"data");
+            header.extend_from_slice(&(1_000_000u32 - 44).to_le_bytes());
+            stream.write_all(&header)?;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                stream.write_all(b"\0")?;
+            }
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = std::time::Instant::now();
+    let out = polyai()
+        .current_dir(dir.path())
+        .env("POLYAI_API_KEY", "k")
+        .args(["--base-url", &url, "--agent", "A", "--retries", "0"])
+        .args(["--download-timeout", "2", "conversations", "audio", "CA1"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    assert_fails(&out, 5, "did not finish within 2s");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
