@@ -400,22 +400,30 @@ fn other_options_in_the_same_directory_are_refused() {
 #[test]
 fn odd_ids_get_distinct_portable_files_recorded_in_each_line() {
     let long = "x".repeat(300);
+    // Seed 42 gives recordings to conversations 1, 4, 5, 7, 9, 10 and 11 (checked below): the
+    // ids that once shared `a_b.wav`, the long one and the escaping one sit there.
     let odd = [
+        "é",
         "a/b",
+        "-rf",
+        "A_B",
         "a_b",
         "a?b",
+        "a\\b",
+        long.as_str(),
+        "a:b",
         "../escaped_from_cwd",
         "CON",
         "a b",
-        "é",
-        "-rf",
-        long.as_str(),
     ];
     let mock = Mock::start(
         MockConfig::default()
             .conversations(12)
             .conversation_ids(odd),
     );
+    for index in [1usize, 4, 5, 7, 9, 10] {
+        assert!(mock.server().has_recording(0, index as u64), "{}", odd[index]);
+    }
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("out");
     let run = || {
