@@ -491,19 +491,21 @@ fn empty_polyai_variables_count_as_unset() {
 fn a_failed_annotate_says_it_may_have_been_applied_and_how_to_check() {
     let mock = Mock::with_conversations(3);
     let id = mock.server().conversation_id(0, 1);
-    let annotate = [
-        "conversations",
-        "annotate",
-        &id,
-        "--turn",
-        "0",
-        "--role",
-        "user",
-        "--type",
-        "wrong_info",
-    ];
+    let annotate = |id: &str| {
+        mock.run(&[
+            "conversations",
+            "annotate",
+            id,
+            "--turn",
+            "0",
+            "--role",
+            "user",
+            "--type",
+            "wrong_info",
+        ])
+    };
     mock.faults().fail_next(1, 502);
-    let out = mock.run(&annotate);
+    let out = annotate(&id);
     assert_fails(&out, 6, "HTTP 502");
     let err = stderr(&out);
     assert!(
@@ -513,23 +515,7 @@ fn a_failed_annotate_says_it_may_have_been_applied_and_how_to_check() {
         "{err}"
     );
     // A failure that surely changed nothing keeps its usual hint.
-    let out = mock.run(&["conversations", "annotate", "CA-nope", "--turn", "0"]);
-    assert!(
-        !stderr(&out).contains("may have carried out"),
-        "{}",
-        stderr(&out)
-    );
-    let out = mock.run(&[
-        "conversations",
-        "annotate",
-        "CA-nope",
-        "--turn",
-        "0",
-        "--role",
-        "user",
-        "--type",
-        "wrong_info",
-    ]);
+    let out = annotate("CA-nope");
     assert_fails(&out, 4, "HTTP 404");
     assert!(
         !stderr(&out).contains("may have carried out"),
