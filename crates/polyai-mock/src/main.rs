@@ -46,7 +46,8 @@ struct Cli {
     /// Do not accept the built-in sandbox key.
     #[arg(long)]
     no_sandbox_key: bool,
-    /// Persist notes and annotations in this JSON file.
+    /// Persist notes and annotations in this JSON file (its folder must exist). Each change is
+    /// saved before it is served; FILE.lock is held so one server at a time uses the file.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Audio sample rate: 8000 or 16000.
