@@ -422,7 +422,11 @@ fn odd_ids_get_distinct_portable_files_recorded_in_each_line() {
             .conversation_ids(odd),
     );
     for index in [1usize, 4, 5, 7, 9, 10] {
-        assert!(mock.server().has_recording(0, index as u64), "{}", odd[index]);
+        assert!(
+            mock.server().has_recording(0, index as u64),
+            "{}",
+            odd[index]
+        );
     }
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("out");
