@@ -42,7 +42,7 @@ pub(crate) fn check_path(
         .path_segments()
         .into_iter()
         .flatten()
-        .map(|s| percent_decode(s));
+        .map(percent_decode);
     for (what, id) in ids {
         if !segments.any(|segment| segment.as_deref() == Some(*id)) {
             return Err(Error::InvalidRequest(format!(

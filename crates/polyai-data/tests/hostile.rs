@@ -292,10 +292,10 @@ async fn save_to_writes_into_a_fifo_and_never_replaces_links_or_folders() {
         .await
         .expect("written");
     assert_eq!(saved.bytes, 20_000);
-    assert_eq!(reader.join().ok(), Some(20_000));
     use std::os::unix::fs::FileTypeExt;
     let kind = std::fs::symlink_metadata(&fifo).map(|m| m.file_type());
     assert!(kind.is_ok_and(|k| k.is_fifo()), "the pipe was replaced");
+    assert_eq!(reader.join().ok(), Some(20_000));
 
     // A symbolic link: refused, neither replaced nor followed.
     let target = dir.path().join("target.wav");
