@@ -28,7 +28,7 @@ pub(crate) fn check_id(what: &str, id: &str) -> Result<(), Error> {
     };
     Err(Error::InvalidRequest(format!(
         "the {what} `{}` cannot be sent: {why}",
-        id.escape_debug()
+        shown(id)
     )))
 }
 
@@ -47,12 +47,25 @@ pub(crate) fn check_path(
         if !segments.any(|segment| segment.as_deref() == Some(*id)) {
             return Err(Error::InvalidRequest(format!(
                 "{operation}: the {what} `{}` would not reach the server as one path segment of {}",
-                id.escape_debug(),
+                shown(id),
                 url.path()
             )));
         }
     }
     Ok(())
+}
+
+/// The id as typed, with control characters escaped so an error stays on one line.
+fn shown(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Strict percent-decoding of one path segment; `None` for a bad escape or invalid UTF-8.
