@@ -2,6 +2,7 @@
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{AddAnnotationsBody, AnnotationItem};
 use crate::transport::{Call, CallOptions, decode_ack};
@@ -124,10 +125,7 @@ impl AddAnnotations {
             .await;
         let call = Call::from_spec(
             "add_annotations",
-            &[
-                ("agent id", &self.agent.agent_id),
-                ("conversation id", &self.conversation_id),
-            ],
+            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
             spec.take_request(),
             built,
             cid,

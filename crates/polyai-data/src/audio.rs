@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use crate::body::content_length;
 use crate::client::Inner;
 use crate::error::{Error, TransportKind};
+use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::transport::{Call, CallOptions, Payload};
 use crate::wav::WavCheck;
@@ -134,10 +135,7 @@ impl AudioRequest {
             .await;
         let mut call = Call::from_spec(
             "get_conversation_audio",
-            &[
-                ("agent id", &self.agent_id),
-                ("conversation id", &self.conversation_id),
-            ],
+            &ids::conversation(&self.agent_id, &self.conversation_id),
             spec.take_request(),
             built,
             cid,

@@ -2,6 +2,7 @@
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{
     ChatMetadataResponse, CreateDebugChatBody, DebugChatResponse, RespondDebugChatBody,
@@ -284,10 +285,7 @@ impl ChatSession {
             .await;
         let call = Call::from_spec(
             "send_debug_chat_message",
-            &[
-                ("agent id", &self.agent.agent_id),
-                ("conversation id", &self.conversation_id),
-            ],
+            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
             spec.take_request(),
             built,
             cid,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
 use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
@@ -275,10 +276,7 @@ impl GetConversation {
             .await;
         let call = Call::from_spec(
             "get_conversation",
-            &[
-                ("agent id", &self.agent.agent_id),
-                ("conversation id", &self.conversation_id),
-            ],
+            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
             spec.take_request(),
             built,
             cid,

@@ -32,6 +32,14 @@ pub(crate) fn check_id(what: &str, id: &str) -> Result<(), Error> {
     )))
 }
 
+/// The named path ids of an operation on one conversation, for [`Call::from_spec`](crate::transport::Call::from_spec).
+pub(crate) fn conversation<'a>(
+    agent: &'a str,
+    conversation: &'a str,
+) -> [(&'static str, &'a str); 2] {
+    [("agent id", agent), ("conversation id", conversation)]
+}
+
 /// Checks that `url`'s path holds each of `ids`, percent-decoded, as a whole segment, in order.
 pub(crate) fn check_path(
     operation: &str,

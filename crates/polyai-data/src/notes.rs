@@ -2,6 +2,7 @@
 
 use crate::client::Agent;
 use crate::error::Error;
+use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::UpsertNoteBody;
 use crate::transport::{Call, CallOptions, decode_ack};
@@ -53,10 +54,7 @@ impl UpsertNote {
             .await;
         let call = Call::from_spec(
             "upsert_note",
-            &[
-                ("agent id", &self.agent.agent_id),
-                ("conversation id", &self.conversation_id),
-            ],
+            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
             spec.take_request(),
             built,
             cid,
