@@ -438,7 +438,8 @@ pub struct ChatSendArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "DIR receives conversations.jsonl (one conversation per line), audio/ID.wav with \
-                  --with-audio, and, once the listing is walked to its end, manifest.json (counts, \
+                  --with-audio (odd ids get a tagged name; each record says its file in \
+                  _export.audioFile), and, once the listing is walked to its end, manifest.json (counts, \
                   options, versions, and each file's size and SHA-256). Conversations that still fail \
                   after retries are listed in failures.jsonl, the run goes on, and it exits 9 \
                   (partial). Run the same command again to resume an interrupted export, or to \
@@ -457,7 +458,7 @@ pub struct ExportArgs {
     /// Write each conversation's detail (with turns) instead of its summary.
     #[arg(long)]
     pub with_details: bool,
-    /// Also download each recording to DIR/audio/ID.wav.
+    /// Also download each recording to DIR/audio/ID.wav (the record's _export.audioFile).
     #[arg(long)]
     pub with_audio: bool,
     /// Download the PII-redacted recordings.
