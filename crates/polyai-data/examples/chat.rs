@@ -6,7 +6,7 @@
 
 use std::io::BufRead;
 
-use polyai_data::{ChatOptions, Client, ClientEnv};
+use polyai_data::{ChatOptions, Client, ClientEnv, DebugChatExt};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -44,6 +44,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .filter(|t| !t.is_empty())
         {
             println!("       (topics: {})", topics.join(", "));
+        }
+        for function in reply.function_names() {
+            println!("       (called {function})");
+        }
+        if reply.is_handoff() {
+            let to = reply.handoff_destination().unwrap_or("an unnamed destination");
+            println!("       (handed off to {to})");
         }
     }
     if chat.is_ended() {

@@ -415,7 +415,8 @@ impl ChatReply {
         &self.meta
     }
 
-    /// The full wire model.
+    /// The full wire model. [`DebugChatExt`](crate::models::DebugChatExt) reads the function
+    /// calls and handoff of the turn from it (and is implemented for `ChatReply` too).
     pub fn as_response(&self) -> &DebugChatResponse {
         &self.response
     }
@@ -423,5 +424,20 @@ impl ChatReply {
     /// Takes the full wire model.
     pub fn into_response(self) -> DebugChatResponse {
         self.response
+    }
+}
+
+/// ```no_run
+/// # async fn f(mut chat: polyai_data::ChatSession) -> Result<(), polyai_data::Error> {
+/// use polyai_data::DebugChatExt;
+/// let reply = chat.send("I forgot my password").await?;
+/// if reply.called("send_reset_link") {
+///     println!("reset link sent; handoff: {:?}", reply.handoff_destination());
+/// }
+/// # Ok(()) }
+/// ```
+impl crate::models::DebugChatExt for ChatReply {
+    fn debug_chat_response(&self) -> &DebugChatResponse {
+        &self.response
     }
 }

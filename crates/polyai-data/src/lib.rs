@@ -52,6 +52,9 @@
 //! - **Audio** ([`AudioDownload`]): content length, byte stream, `AsyncRead`, and a checked,
 //!   atomic [`save_to`](AudioDownload::save_to) with progress; memory stays flat.
 //!   [`AudioRequest::save_to`] also fetches the recording again when its body breaks.
+//! - **Debug chat** ([`ChatSession`]): a session against an environment and variant that
+//!   knows when the agent ended it; each [`ChatReply`] carries the turn's metadata, and
+//!   [`DebugChatExt`] tells which functions were called and whether the agent handed off.
 //! - **Response metadata** ([`ResponseMeta`]): status, correlation id and headers of a
 //!   successful call, from `send_with_meta()`, [`Page::meta`] and [`ChatReply::meta`].
 //! - **Errors**: one [`Error`] with `status()`, `code()`, `is_not_found()`,
@@ -121,7 +124,7 @@ pub use conversations::{Conversations, GetConversation, ListConversations};
 pub use error::{ApiError, DecodeError, Error, TransportKind};
 pub use file_name::file_name_for_id;
 pub use meta::ResponseMeta;
-pub use models::{Conversation, ConversationExt, ConversationSummary};
+pub use models::{Conversation, ConversationExt, ConversationSummary, DebugChatExt};
 pub use notes::UpsertNote;
 pub use paginate::{ItemStream, Page, PageStream};
 pub use region::Region;

@@ -80,6 +80,79 @@ impl ConversationExt for ConversationDetailResponse {
     }
 }
 
+/// What a debug-chat turn did besides talking: the functions it called and any handoff.
+///
+/// Implemented for the wire model [`DebugChatResponse`] and for [`ChatReply`](crate::ChatReply),
+/// so the same checks run on a live reply and on one read back from a file.
+///
+/// ```
+/// use polyai_data::models::{DebugChatExt, DebugChatResponse};
+///
+/// let reply: DebugChatResponse = serde_json::from_str(r#"{
+///     "conversationId": "AS_CHAT_1", "userInput": "put me through to someone",
+///     "response": "Transferring you now.", "conversationEnded": true, "delayedResponse": false,
+///     "metadata": {"state": {}, "currentNode": "handoff", "nodeTrace": [], "metrics": {},
+///         "handoffDestination": "Front Desk",
+///         "functionEvents": [{"function_id": "FUNCTION-transfer_call", "name": "transfer_call",
+///             "handoff": {"reason": "CALLER_REQUESTED_HUMAN", "type": "transfer"}}]}
+/// }"#)?;
+/// assert!(reply.called("transfer_call"));
+/// assert!(reply.called("FUNCTION-transfer_call"));
+/// assert!(!reply.called("send_reset_link"));
+/// assert_eq!(reply.function_names(), ["transfer_call"]);
+/// assert!(reply.is_handoff());
+/// assert_eq!(reply.handoff_destination(), Some("Front Desk"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub trait DebugChatExt {
+    /// The wire model of the turn.
+    fn debug_chat_response(&self) -> &DebugChatResponse;
+
+    /// The function calls the agent made in this turn, in order.
+    fn function_events(&self) -> &[FunctionEvent] {
+        &self.debug_chat_response().metadata.function_events
+    }
+
+    /// The name of each function called in this turn (its `function_id` when it has no name).
+    fn function_names(&self) -> Vec<&str> {
+        self.function_events()
+            .iter()
+            .filter_map(|e| e.name.as_deref().or(e.function_id.as_deref()))
+            .collect()
+    }
+
+    /// Whether a function with this name or `function_id` (e.g. `send_reset_link` or
+    /// `FUNCTION-send_reset_link`) was called in this turn.
+    fn called(&self, function: &str) -> bool {
+        self.function_events().iter().any(|e| {
+            e.name.as_deref() == Some(function) || e.function_id.as_deref() == Some(function)
+        })
+    }
+
+    /// Where the agent handed the conversation off to, when the turn names a destination.
+    fn handoff_destination(&self) -> Option<&str> {
+        self.debug_chat_response()
+            .metadata
+            .handoff_destination
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+    }
+
+    /// Whether the turn handed off: it names a destination, or one of its function events
+    /// requested a handoff.
+    fn is_handoff(&self) -> bool {
+        self.handoff_destination().is_some()
+            || self.function_events().iter().any(|e| e.handoff.is_some())
+    }
+}
+
+impl DebugChatExt for DebugChatResponse {
+    fn debug_chat_response(&self) -> &DebugChatResponse {
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

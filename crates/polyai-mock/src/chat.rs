@@ -63,9 +63,13 @@ pub struct ChatSessions {
     timeout: Duration,
 }
 
-fn function_event(id: &str, topic: &Topic, rng: &mut Rng, handoff: bool) -> Option<Value> {
+fn function_event(id: &str, topic: &Topic, rng: &mut Rng) -> Option<Value> {
     let (function_id, name, arg) = topic.function?;
-    let value = format!("{}-{}", arg.replace('_', "-"), rng.hex(6));
+    let value = match topic.handoff {
+        Some(destination) => destination.to_string(),
+        None => format!("{}-{}", arg.replace('_', "-"), rng.hex(6)),
+    };
+    let handoff = topic.handoff.is_some();
     let duration = 150.0 + rng.below(if topic.slow { 4000 } else { 600 }) as f64;
     Some(json!({
         "id": "",
@@ -235,12 +239,11 @@ impl ChatSessions {
         } else if let Some(topic) = script::route(&message) {
             retrieved.push(topic.name);
             cited = topic.name;
-            let handoff = topic.node == "handoff";
-            if handoff {
-                handoff_destination = *rng.pick(script::HANDOFF_DESTINATIONS);
+            if let Some(destination) = topic.handoff {
+                handoff_destination = destination;
                 s.ended = true;
             }
-            if let Some(ev) = function_event(id, topic, &mut rng, handoff) {
+            if let Some(ev) = function_event(id, topic, &mut rng) {
                 if let Some((_, _, arg)) = topic.function {
                     let v = ev["arguments"][arg].clone();
                     s.state.insert(arg.to_string(), v);

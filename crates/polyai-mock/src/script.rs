@@ -19,6 +19,9 @@ pub struct Topic {
     pub function: Option<(&'static str, &'static str, &'static str)>,
     /// Whether the function is slow enough that the reply is deferred (`delayedResponse`).
     pub slow: bool,
+    /// Where a debug chat about it is handed off to (the function's argument, the reply's
+    /// `handoffDestination`); the chat ends there.
+    pub handoff: Option<&'static str>,
 }
 
 /// The topic table.
@@ -42,6 +45,7 @@ pub const TOPICS: &[Topic] = &[
             "account_email",
         )),
         slow: false,
+        handoff: None,
     },
     Topic {
         name: "Appointment booking",
@@ -58,6 +62,7 @@ pub const TOPICS: &[Topic] = &[
         node: "booking_flow",
         function: Some(("FUNCTION-check_availability", "check_availability", "date")),
         slow: true,
+        handoff: None,
     },
     Topic {
         name: "Opening hours",
@@ -73,6 +78,7 @@ pub const TOPICS: &[Topic] = &[
         node: "faq",
         function: None,
         slow: false,
+        handoff: None,
     },
     Topic {
         name: "Billing question",
@@ -91,6 +97,7 @@ pub const TOPICS: &[Topic] = &[
         node: "billing",
         function: Some(("FUNCTION-lookup_account", "lookup_account", "phone_number")),
         slow: true,
+        handoff: None,
     },
     Topic {
         name: "Order status",
@@ -109,6 +116,7 @@ pub const TOPICS: &[Topic] = &[
             "order_number",
         )),
         slow: true,
+        handoff: None,
     },
     Topic {
         name: "Speak to a person",
@@ -128,6 +136,7 @@ pub const TOPICS: &[Topic] = &[
         node: "handoff",
         function: Some(("FUNCTION-transfer_call", "transfer_call", "destination")),
         slow: false,
+        handoff: Some("Front Desk"),
     },
 ];
 

@@ -1,4 +1,4 @@
-//! Debug chat: create, scripted answers, goodbye and 410, timeout, unknown sessions, validation.
+//! Debug chat: create, scripted answers, handoff, goodbye and 410, timeout, unknown sessions, validation.
 
 use std::time::Duration;
 
@@ -79,6 +79,37 @@ async fn chat_lifecycle() {
         .post(&path, json!({"clientEnv": "sandbox", "message": "hello?"}))
         .await;
     assert_error(status, &body, 410, "CHAT_CONVERSATION_ENDED");
+}
+
+#[tokio::test]
+async fn asking_for_a_person_hands_off_to_the_front_desk_and_ends() {
+    let env = start_default().await;
+    for _ in 0..3 {
+        let (_, path) = env.create_chat().await;
+        let (status, reply) = env
+            .post(
+                &path,
+                json!({"clientEnv": "sandbox", "message": "Can I speak to a real person?"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let metadata = &reply["metadata"];
+        assert_eq!(metadata["handoffDestination"], "Front Desk");
+        assert_eq!(metadata["currentNode"], "handoff");
+        let event = &metadata["functionEvents"][0];
+        assert_eq!(event["name"], "transfer_call");
+        assert_eq!(event["arguments"], json!({"destination": "Front Desk"}));
+        assert_eq!(
+            event["handoff"],
+            json!({"reason": "CALLER_REQUESTED_HUMAN", "type": "transfer"})
+        );
+        assert_eq!(event["hangup"], true);
+        assert_eq!(reply["conversationEnded"], true);
+        let (status, body) = env
+            .post(&path, json!({"clientEnv": "sandbox", "message": "hello?"}))
+            .await;
+        assert_error(status, &body, 410, "CHAT_CONVERSATION_ENDED");
+    }
 }
 
 #[tokio::test]
