@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use polyai_data::{ChatOptions, ChatReply, ChatSession, ClientEnv};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::{ChatArgs, ChatCommand, ChatEnv, OutputFormat};
+use crate::cli::{ChatArgs, ChatEnv, OutputFormat};
 use crate::commands::{Ctx, stdout_error};
 use crate::exit::CliError;
 use crate::output::{write_json, write_json_line};
@@ -23,10 +23,15 @@ impl From<ChatEnv> for ClientEnv {
     }
 }
 
-/// `chat` and `chat send`.
-pub async fn run(ctx: &Ctx<'_>, args: &ChatArgs) -> Result<(), CliError> {
+/// `chat` (the REPL, when `script` is `None`) and `chat send`.
+pub async fn run(
+    ctx: &Ctx<'_>,
+    args: &ChatArgs,
+    script: Option<&[String]>,
+) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
-    let mut options = ChatOptions::new(args.env.into());
+    let env = ClientEnv::from(args.env.unwrap_or(ChatEnv::Sandbox));
+    let mut options = ChatOptions::new(env);
     if let Some(variant) = &args.variant {
         options = options.variant(variant.clone());
     }
@@ -42,15 +47,11 @@ pub async fn run(ctx: &Ctx<'_>, args: &ChatArgs) -> Result<(), CliError> {
     })?;
     let mut printer = Printer::new(ctx.format, args.debug);
     if ctx.format == OutputFormat::Table {
-        eprintln!(
-            "debug chat {} ({}); /quit to leave",
-            session.id(),
-            ClientEnv::from(args.env)
-        );
+        eprintln!("debug chat {} ({env}); /quit to leave", session.id());
     }
     printer.reply(session.greeting())?;
-    let result = match &args.command {
-        Some(ChatCommand::Send(send)) => scripted(&mut session, &mut printer, &send.messages).await,
+    let result = match script {
+        Some(messages) => scripted(&mut session, &mut printer, messages).await,
         None => repl(&mut session, &mut printer).await,
     };
     printer.finish()?;

@@ -1,6 +1,7 @@
 //! The command-line model: global options, commands and their arguments (clap derive).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
@@ -153,7 +154,8 @@ pub enum Command {
     /// List, read, download, annotate and note conversations.
     #[command(subcommand, visible_alias = "conv")]
     Conversations(ConversationsCommand),
-    /// Chat with an agent (interactive REPL on stdin), or `chat send` for scripted turns.
+    /// Chat with an agent (interactive REPL on stdin), `chat send` for scripted turns, or
+    /// `chat test` to run scenario files as regression tests.
     Chat(ChatArgs),
     /// Export every conversation of an agent to JSONL (and WAV files), resumably.
     Export(ExportArgs),
@@ -402,9 +404,9 @@ pub enum ChatEnv {
                   the agent ends the conversation, at end of input, or on /quit."
 )]
 pub struct ChatArgs {
-    /// Environment to chat with.
-    #[arg(long, value_enum, default_value_t = ChatEnv::Sandbox, global = true)]
-    pub env: ChatEnv,
+    /// Environment to chat with [default: sandbox].
+    #[arg(long, value_enum, global = true)]
+    pub env: Option<ChatEnv>,
     /// Agent variant.
     #[arg(long, global = true)]
     pub variant: Option<String>,
@@ -424,6 +426,8 @@ pub struct ChatArgs {
 pub enum ChatCommand {
     /// Send each MESSAGE as one turn and print the replies.
     Send(ChatSendArgs),
+    /// Run scenario files (TOML) as regression tests: one debug-chat session per scenario.
+    Test(ChatTestArgs),
 }
 
 /// `chat send`.
@@ -432,6 +436,69 @@ pub struct ChatSendArgs {
     /// Messages, one turn each.
     #[arg(required = true)]
     pub messages: Vec<String>,
+}
+
+/// `chat test`.
+#[derive(Debug, Args)]
+#[command(after_help = CHAT_TEST_HELP)]
+pub struct ChatTestArgs {
+    /// Scenario files, or directories searched for *.toml files.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Also write a JUnit XML report to FILE (its directory is created).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Run only the scenarios whose name contains TEXT, ignoring case (repeatable: any of them).
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Vec<String>,
+    /// Chat sessions at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Time limit of one run of a scenario that sets no `timeout`, e.g. 90s, 2m, 1m30s.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration_arg)]
+    pub timeout: Duration,
+    /// Check the files and list the scenarios that would run, without starting any session.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// After `polyai chat test --help`: the file format in brief.
+const CHAT_TEST_HELP: &str = "\
+A scenario file holds one or more scenarios:
+
+  [defaults]                      # optional, for every scenario of the file
+  environment = \"pre-release\"     # sandbox | pre-release | live
+  language = \"en-GB\"
+  timeout = \"90s\"
+
+  [[scenario]]
+  name = \"Password reset sends a link\"
+  # agent, variant, environment, language, timeout, attributes = { … } also go here
+  repeat = 5                      # five sessions…
+  must_pass = 4                   # …of which four must pass
+  [scenario.greeting]
+  contains = \"how can I help\"
+  [[scenario.turn]]
+  user = \"I forgot my password\"
+  contains = [\"reset\", \"link\"]  # all must appear, ignoring case
+  not_contains = \"sorry\"
+  regex = '(?i)reset (link|code)'
+  function = \"send_reset_link\"    # called in this turn (not_function: not called)
+  handoff = false                 # true, false or a destination
+  ended = false                   # whether the agent ends the conversation
+
+A scenario's own settings win over [defaults], which win over --agent, --env, --variant,
+--lang and --timeout. Each scenario stops at the first reply that breaks an expectation.
+Exit status: 0 when every scenario passed, 11 when one failed, 12 when none failed but one
+could not be run to the end (session error, time limit, network); 2 for a broken file,
+which is reported with its line and column before anything runs.";
+
+fn duration_arg(text: &str) -> Result<Duration, String> {
+    let d = crate::scenario::parse::parse_duration(text)?;
+    if d.is_zero() {
+        return Err("the time limit must be more than 0".into());
+    }
+    Ok(d)
 }
 
 /// `export`.

@@ -10,7 +10,7 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
   1  other failure (unexpected answer, invalid request)
-  2  usage or configuration error (bad flags, no API key, no agent id)
+  2  usage or configuration error (bad flags, no API key, no agent id, invalid scenario file)
   3  authentication or permission refused (HTTP 401/403: wrong key, or key from another region)
   4  not found (HTTP 404: unknown conversation, agent or recording)
   5  network error (host unreachable, timeout, connection broken)
@@ -19,7 +19,10 @@ Exit codes:
   8  local file error (exists without --force, cannot write)
   9  export partial: it finished, but some conversations failed even after retries;
      they are listed in DIR/failures.jsonl and the next run retries exactly those
- 10  export folder busy: another export is writing into the same --out DIR";
+ 10  export folder busy: another export is writing into the same --out DIR
+ 11  chat test: a scenario failed (a reply broke an expectation)
+ 12  chat test: no scenario failed, but one could not be run to the end (session ended by
+     the server, time limit, network or HTTP error)";
 
 /// Process exit codes, as listed in [`EXIT_CODES_HELP`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,10 @@ pub enum Exit {
     Partial = 9,
     /// Another export holds the output folder.
     Busy = 10,
+    /// `chat test`: a scenario failed.
+    TestFailed = 11,
+    /// `chat test`: no scenario failed, but one could not be run to the end.
+    TestErrored = 12,
 }
 
 impl Exit {
@@ -85,6 +92,15 @@ pub enum CliError {
     Busy(String),
     /// Anything else.
     Other(String),
+    /// `chat test` ran, and not every scenario passed (the report says which and why).
+    Tests {
+        /// Scenarios run.
+        total: usize,
+        /// Scenarios that failed.
+        failed: usize,
+        /// Scenarios that errored.
+        errored: usize,
+    },
 }
 
 /// A failure of a call whose effect is unknown; see [`CliError::Unconfirmed`].
@@ -138,6 +154,8 @@ impl CliError {
             CliError::Other(_) => Exit::Failure,
             CliError::Api(err) => api_exit(err),
             CliError::Unconfirmed(u) => api_exit(&u.source),
+            CliError::Tests { failed: 0, .. } => Exit::TestErrored,
+            CliError::Tests { .. } => Exit::TestFailed,
         }
     }
 }
@@ -177,6 +195,16 @@ impl fmt::Display for CliError {
                 source,
             } => write!(f, "{action} {}: {source}", path.display()),
             CliError::Exists(path) => write!(f, "{} already exists", path.display()),
+            CliError::Tests {
+                total,
+                failed,
+                errored,
+            } => write!(
+                f,
+                "{} of {total} scenario{} did not pass ({failed} failed, {errored} errored)",
+                failed + errored,
+                if *total == 1 { "" } else { "s" }
+            ),
         }
     }
 }
@@ -291,6 +319,8 @@ mod tests {
             Exit::File,
             Exit::Partial,
             Exit::Busy,
+            Exit::TestFailed,
+            Exit::TestErrored,
         ];
         for (i, e) in all.iter().enumerate() {
             assert_eq!(usize::from(e.code()), i);
@@ -308,6 +338,18 @@ mod tests {
         assert_eq!(CliError::Interrupted("x".into()).exit(), Exit::Interrupted);
         assert_eq!(CliError::Partial("x".into()).exit(), Exit::Partial);
         assert_eq!(CliError::Busy("x".into()).exit(), Exit::Busy);
+        let tests = |failed, errored| CliError::Tests {
+            total: 5,
+            failed,
+            errored,
+        };
+        assert_eq!(tests(1, 0).exit(), Exit::TestFailed);
+        assert_eq!(tests(1, 2).exit(), Exit::TestFailed);
+        assert_eq!(tests(0, 2).exit(), Exit::TestErrored);
+        assert_eq!(
+            tests(1, 2).to_string(),
+            "3 of 5 scenarios did not pass (1 failed, 2 errored)"
+        );
         let config = polyai_data::Error::Config("no key".into());
         assert_eq!(CliError::Api(config).exit(), Exit::Usage);
     }

@@ -27,6 +27,12 @@ pub fn items(total: Option<u64>) -> ProgressBar {
     )
 }
 
+/// A bar counting finished scenarios of `chat test`.
+pub fn scenarios(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    styled(bar, "{bar:40} {pos}/{len} scenarios, {elapsed} elapsed")
+}
+
 fn styled(bar: ProgressBar, template: &str) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);

@@ -49,7 +49,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             println!("       (called {function})");
         }
         if reply.is_handoff() {
-            let to = reply.handoff_destination().unwrap_or("an unnamed destination");
+            let to = reply
+                .handoff_destination()
+                .unwrap_or("an unnamed destination");
             println!("       (handed off to {to})");
         }
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, ConversationsCommand, OutputFormat};
+use crate::cli::{ChatCommand, Cli, Command, ConversationsCommand, OutputFormat};
 use crate::exit::CliError;
 use crate::output::{Table, write_json, write_json_line};
 use crate::session::Session;
@@ -59,8 +59,15 @@ pub fn stdout_error(err: std::io::Error) -> CliError {
     CliError::file("writing", "<stdout>", err)
 }
 
-/// Runs the command that needs no client (`completions`), if it is one.
+/// Runs the command that needs no client (`completions`, `chat test --list`), if it is one.
 pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
+    if let Command::Chat(chat) = &cli.command
+        && let Some(ChatCommand::Test(test)) = &chat.command
+        && test.list
+    {
+        let agent = cli.global.agent.as_deref();
+        return Some(crate::scenario::list(cli.global.output, chat, agent, test));
+    }
     let Command::Completions(args) = &cli.command else {
         return None;
     };
@@ -84,7 +91,13 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
             ConversationsCommand::Annotate(args) => annotate::annotate(&ctx, args).await,
             ConversationsCommand::Note(args) => conversations::note(&ctx, args).await,
         },
-        Command::Chat(args) => crate::chat::run(&ctx, args).await,
+        Command::Chat(args) => match &args.command {
+            Some(ChatCommand::Test(test)) => crate::scenario::run(&ctx, args, test).await,
+            Some(ChatCommand::Send(send)) => {
+                crate::chat::run(&ctx, args, Some(&send.messages)).await
+            }
+            None => crate::chat::run(&ctx, args, None).await,
+        },
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Completions(_) => run_offline(cli).unwrap_or(Ok(())),
     }
