@@ -452,7 +452,7 @@ pub struct ChatTestArgs {
     #[arg(long, value_name = "TEXT")]
     pub filter: Vec<String>,
     /// Chat sessions at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Time limit of one run of a scenario that sets no `timeout`, e.g. 90s, 2m, 1m30s.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration_arg)]
@@ -480,7 +480,7 @@ A scenario file holds one or more scenarios:
   contains = \"how can I help\"
   [[scenario.turn]]
   user = \"I forgot my password\"
-  contains = [\"reset\", \"link\"]  # all must appear, ignoring case
+  contains = [\"reset\", \"link\"]    # all must appear, ignoring case
   not_contains = \"sorry\"
   regex = '(?i)reset (link|code)'
   function = \"send_reset_link\"    # called in this turn (not_function: not called)

@@ -209,6 +209,16 @@ pub fn details(r: &ScenarioResult) -> String {
     let Some(run) = r.deciding_run() else {
         return text;
     };
+    if r.repeat > 1 {
+        let _ = writeln!(
+            text,
+            "  {} of {} runs passed, {} needed; the first {} run:",
+            r.passed_runs,
+            r.repeat,
+            r.must_pass,
+            r.status.as_str()
+        );
+    }
     let _ = writeln!(text, "  {}", run_header(r, run));
     if let Some(f) = &run.failure {
         for e in &f.expectations {
@@ -273,7 +283,11 @@ pub fn transcript(run: &RunResult, indent: &str) -> String {
         }
     }
     if let Some(e) = &run.error {
-        let _ = writeln!(text, "{indent}(no reply to the {})", turn_label(e.turn));
+        let missing = match e.turn {
+            0 => "no greeting".to_owned(),
+            n => format!("no reply to turn {n}"),
+        };
+        let _ = writeln!(text, "{indent}({missing})");
     }
     text
 }

@@ -460,7 +460,7 @@ pub fn human_duration(d: Duration) -> String {
     }
     let secs = d.as_secs();
     match (secs / 60, secs % 60) {
-        (0, s) if ms % 1000 == 0 => format!("{s}s"),
+        (0, s) if ms.is_multiple_of(1000) => format!("{s}s"),
         (0, _) => format!("{:.1}s", d.as_secs_f64()),
         (m, 0) => format!("{m}m"),
         (m, s) => format!("{m}m{s}s"),
