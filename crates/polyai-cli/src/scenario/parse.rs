@@ -170,10 +170,12 @@ struct RawSettings {
     variant: Option<Spanned<String>>,
     environment: Option<Spanned<String>>,
     language: Option<Spanned<String>>,
-    timeout: Option<Spanned<DurationValue>>,
+    timeout: Option<Spanned<Loose>>,
     attributes: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
 }
 
+/// A `[[scenario]]`. Its settings repeat [`RawSettings`]'s fields rather than `flatten` them:
+/// serde's `flatten` would lose both the spans and the unknown-key check.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
@@ -182,7 +184,7 @@ struct RawScenario {
     variant: Option<Spanned<String>>,
     environment: Option<Spanned<String>>,
     language: Option<Spanned<String>>,
-    timeout: Option<Spanned<DurationValue>>,
+    timeout: Option<Spanned<Loose>>,
     attributes: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
     repeat: Option<Spanned<i64>>,
     must_pass: Option<Spanned<i64>>,
@@ -196,12 +198,12 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawStep {
     user: Option<Spanned<String>>,
-    contains: Option<Spanned<Strings>>,
-    not_contains: Option<Spanned<Strings>>,
-    regex: Option<Spanned<Strings>>,
-    function: Option<Spanned<Strings>>,
-    not_function: Option<Spanned<Strings>>,
-    handoff: Option<Spanned<HandoffExpect>>,
+    contains: Option<Spanned<Loose>>,
+    not_contains: Option<Spanned<Loose>>,
+    regex: Option<Spanned<Loose>>,
+    function: Option<Spanned<Loose>>,
+    not_function: Option<Spanned<Loose>>,
+    handoff: Option<Spanned<Loose>>,
     ended: Option<Spanned<bool>>,
 }
 
@@ -247,7 +249,7 @@ fn settings(src: &Source<'_>, raw: RawSettings, errors: &mut Vec<FileError>) -> 
                 None
             }
         });
-    let timeout = raw.timeout.and_then(|t| match t.get_ref().to_duration() {
+    let timeout = raw.timeout.and_then(|t| match parse_timeout(t.get_ref()) {
         Ok(d) => Some(d),
         Err(message) => {
             errors.push(src.at(&t, message));
@@ -410,56 +412,64 @@ fn scenario(
 }
 
 fn expect(src: &Source<'_>, raw: RawStep, errors: &mut Vec<FileError>) -> Expect {
-    let mut texts = |value: Option<Spanned<Strings>>, key: &str| -> Vec<String> {
+    let mut texts = |value: Option<Spanned<Loose>>, key: &str| -> Vec<String> {
         let Some(value) = value else {
             return Vec::new();
         };
-        if value.get_ref().0.is_empty() {
-            errors.push(src.at(
-                &value,
-                format!("an empty `{key}` list checks nothing: name at least one, or remove it"),
-            ));
-        }
-        if value.get_ref().0.iter().any(|s| s.trim().is_empty()) {
+        let items = match value.get_ref() {
+            Loose::Text(text) => vec![text.clone()],
+            Loose::Texts(items) if items.is_empty() => {
+                errors.push(src.at(
+                    &value,
+                    format!(
+                        "an empty `{key}` list checks nothing: name at least one, or remove it"
+                    ),
+                ));
+                return Vec::new();
+            }
+            Loose::Texts(items) => items.clone(),
+            _ => {
+                errors.push(src.at(&value, format!("`{key}` must be text or an array of text")));
+                return Vec::new();
+            }
+        };
+        if items.iter().any(|s| s.trim().is_empty()) {
             errors.push(src.at(
                 &value,
                 format!("empty text in `{key}` would match every reply"),
             ));
         }
-        value.into_inner().0
+        items
     };
     let contains = texts(raw.contains, "contains");
     let not_contains = texts(raw.not_contains, "not_contains");
     let function = texts(raw.function, "function");
     let not_function = texts(raw.not_function, "not_function");
-    let regex = raw.regex.map_or_else(Vec::new, |patterns| {
-        if patterns.get_ref().0.is_empty() {
+    let regex_span = raw.regex.as_ref().map(Spanned::span);
+    let regex = texts(raw.regex, "regex")
+        .iter()
+        .filter_map(|p| match Regex::new(p) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                errors.push(src.error(
+                    regex_span.clone(),
+                    format!("invalid regex {p:?}: {}", regex_reason(&e)),
+                ));
+                None
+            }
+        })
+        .collect();
+    let handoff = raw.handoff.and_then(|h| match h.get_ref() {
+        Loose::Bool(true) => Some(HandoffExpect::Any),
+        Loose::Bool(false) => Some(HandoffExpect::No),
+        Loose::Text(to) if !to.trim().is_empty() => Some(HandoffExpect::To(to.trim().to_owned())),
+        _ => {
             errors.push(src.at(
-                &patterns,
-                "an empty `regex` list checks nothing: name at least one, or remove it",
+                &h,
+                "`handoff` must be true (any handoff), false (none) or a destination",
             ));
+            None
         }
-        patterns
-            .get_ref()
-            .0
-            .iter()
-            .filter_map(|p| match Regex::new(p) {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    errors.push(src.at(
-                        &patterns,
-                        format!("invalid regex {p:?}: {}", regex_reason(&e)),
-                    ));
-                    None
-                }
-            })
-            .collect()
-    });
-    let handoff = raw.handoff.map(|h| {
-        if matches!(h.get_ref(), HandoffExpect::To(d) if d.trim().is_empty()) {
-            errors.push(src.at(&h, "`handoff` needs a destination, or true for any handoff"));
-        }
-        h.into_inner()
     });
     Expect {
         contains,
@@ -481,101 +491,68 @@ fn regex_reason(err: &regex::Error) -> String {
         .to_owned()
 }
 
-/// A string or an array of strings.
-struct Strings(Vec<String>);
+/// A value of one of the kinds that several keys accept (`contains = "x"` or `["x", "y"]`,
+/// `handoff = true` or `"Front Desk"`, `timeout = 30` or `"30s"`); each key then checks that
+/// it got a kind it takes, and says so at the value's position.
+#[derive(Debug)]
+enum Loose {
+    Bool(bool),
+    Number(f64),
+    Text(String),
+    Texts(Vec<String>),
+}
 
-impl<'de> Deserialize<'de> for Strings {
+impl<'de> Deserialize<'de> for Loose {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Strings;
+            type Value = Loose;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of strings")
+                f.write_str("true, false, a number, text or an array of text")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Strings, E> {
-                Ok(Strings(vec![v.to_owned()]))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Loose, E> {
+                Ok(Loose::Bool(v))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strings, A::Error> {
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Loose, E> {
+                Ok(Loose::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Loose, E> {
+                Ok(Loose::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Loose, E> {
+                Ok(Loose::Number(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose, E> {
+                Ok(Loose::Text(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element::<String>()? {
                     items.push(item);
                 }
-                Ok(Strings(items))
+                Ok(Loose::Texts(items))
             }
         }
         deserializer.deserialize_any(V)
     }
 }
 
-impl<'de> Deserialize<'de> for HandoffExpect {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = HandoffExpect;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("true, false or a destination name")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<HandoffExpect, E> {
-                Ok(if v {
-                    HandoffExpect::Any
-                } else {
-                    HandoffExpect::No
-                })
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<HandoffExpect, E> {
-                Ok(HandoffExpect::To(v.trim().to_owned()))
-            }
-        }
-        deserializer.deserialize_any(V)
+/// `timeout = 30` (seconds) or `timeout = "1m30s"`.
+fn parse_timeout(value: &Loose) -> Result<Duration, String> {
+    let duration = match value {
+        Loose::Number(s) => seconds(*s),
+        Loose::Text(t) => parse_duration(t),
+        _ => Err(
+            "`timeout` must be seconds, or text such as \"90s\", \"2m\" or \"500ms\"".to_owned(),
+        ),
+    }?;
+    if duration.is_zero() || duration > MAX_TIMEOUT {
+        return Err(format!(
+            "`timeout` must be more than 0 and at most {}s",
+            MAX_TIMEOUT.as_secs()
+        ));
     }
-}
-
-/// `timeout = 30` (seconds) or `timeout = "1m30s"`, as written.
-#[derive(Debug)]
-enum DurationValue {
-    Seconds(f64),
-    Text(String),
-}
-
-impl<'de> Deserialize<'de> for DurationValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = DurationValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("seconds, or text such as \"90s\", \"2m\" or \"500ms\"")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationValue, E> {
-                Ok(DurationValue::Seconds(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationValue, E> {
-                Ok(DurationValue::Seconds(v as f64))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationValue, E> {
-                Ok(DurationValue::Seconds(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationValue, E> {
-                Ok(DurationValue::Text(v.to_owned()))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-impl DurationValue {
-    fn to_duration(&self) -> Result<Duration, String> {
-        let duration = match self {
-            DurationValue::Seconds(s) => seconds(*s),
-            DurationValue::Text(t) => parse_duration(t),
-        }?;
-        if duration.is_zero() || duration > MAX_TIMEOUT {
-            return Err(format!(
-                "`timeout` must be more than 0 and at most {}s",
-                MAX_TIMEOUT.as_secs()
-            ));
-        }
-        Ok(duration)
-    }
+    Ok(duration)
 }
 
 fn seconds(s: f64) -> Result<Duration, String> {
@@ -737,7 +714,7 @@ ended = true
         let e =
             errors("[[scenario]]\nname = \"a\"\n[[scenario.turn]]\nuser = \"hi\"\ncontains = 3\n");
         assert!(
-            e[0].starts_with("s.toml:5:12: ") && e[0].contains("a string or an array of strings"),
+            e[0].starts_with("s.toml:5:12: `contains` must be text or an array of text"),
             "{e:?}"
         );
     }
@@ -772,7 +749,7 @@ handoff = ""
             "s.toml:13:1: this turn has no `user` message",
             "s.toml:14:12: empty text in `contains`",
             "s.toml:15:16: an empty `not_function` list checks nothing",
-            "s.toml:16:11: `handoff` needs a destination",
+            "s.toml:16:11: `handoff` must be true (any handoff), false (none) or a destination",
         ];
         assert_eq!(e.len(), want.len(), "{e:#?}");
         for w in want {
