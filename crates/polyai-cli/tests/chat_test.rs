@@ -135,6 +135,26 @@ fn json_output_carries_every_run_and_its_transcript() {
             .as_str()
             .is_some_and(|id| id.starts_with("AS_CHAT_"))
     );
+
+    let lines = polyai()
+        .current_dir(workspace_root())
+        .args([
+            "--sandbox",
+            "-O",
+            "jsonl",
+            "chat",
+            "test",
+            "crates/polyai-cli/scenarios",
+        ])
+        .output()
+        .expect("runs");
+    assert!(lines.status.success(), "{}", stderr(&lines));
+    let scenarios: Vec<serde_json::Value> = stdout(&lines)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(scenarios.len(), 7);
+    assert!(scenarios.iter().all(|s| s["status"] == "passed"));
 }
 
 #[test]

@@ -192,6 +192,13 @@ pub fn escape(text: &str, attribute: bool) -> String {
 /// Creates the report's directory and makes sure a file can be written there, so a suite
 /// does not run for minutes only to lose its report.
 pub fn prepare(path: &Path) -> Result<(), CliError> {
+    if path.is_dir() {
+        return Err(CliError::Usage(format!(
+            "--junit {} is a directory: name the report file, e.g. {}",
+            path.display(),
+            path.join("chat-test.xml").display()
+        )));
+    }
     let temp = temp_path(path)?;
     std::fs::write(&temp, "").map_err(|e| CliError::file("writing", path, e))?;
     std::fs::remove_file(&temp).map_err(|e| CliError::file("removing", &temp, e))

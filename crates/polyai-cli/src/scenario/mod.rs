@@ -22,7 +22,7 @@ use polyai_data::ClientEnv;
 use crate::cli::{ChatArgs, ChatTestArgs, OutputFormat};
 use crate::commands::{Ctx, stdout_error};
 use crate::exit::CliError;
-use crate::output::{Table, or_dash, write_json};
+use crate::output::{Table, or_dash, write_json, write_json_line};
 use model::Scenario;
 use report::Summary;
 use run::{Plan, human_duration, run_suite};
@@ -86,14 +86,22 @@ pub async fn run(ctx: &Ctx<'_>, chat: &ChatArgs, args: &ChatTestArgs) -> Result<
     let timestamp = timestamp();
     let started = Instant::now();
     let bar = crate::progress::scenarios(plans.len() as u64);
+    // JSON Lines stream: a line per scenario as it ends, for whoever reads along.
+    let streaming = ctx.format == OutputFormat::Jsonl;
+    let mut written = Ok(());
     let results = run_suite(&plans, usize::from(args.concurrency), |result| {
         bar.suspend(|| eprintln!("{}", report::progress_line(result)));
         bar.inc(1);
+        if streaming && written.is_ok() {
+            let mut out = std::io::stdout().lock();
+            written = write_json_line(&mut out, result).and_then(|()| out.flush());
+        }
     })
     .await;
     bar.finish_and_clear();
+    written.map_err(stdout_error)?;
     let summary = Summary::of(&results, started.elapsed());
-    {
+    if !streaming {
         let mut out = std::io::stdout().lock();
         report::write(&mut out, ctx.format, &results, &summary).map_err(stdout_error)?;
         out.flush().map_err(stdout_error)?;
@@ -143,9 +151,7 @@ pub fn list(
     let mut out = std::io::stdout().lock();
     let written = match format {
         OutputFormat::Json => write_json(&mut out, &rows),
-        OutputFormat::Jsonl => rows
-            .iter()
-            .try_for_each(|r| crate::output::write_json_line(&mut out, r)),
+        OutputFormat::Jsonl => rows.iter().try_for_each(|r| write_json_line(&mut out, r)),
         OutputFormat::Table | OutputFormat::Csv => {
             let text = |v: &serde_json::Value| match v {
                 serde_json::Value::String(s) => s.clone(),

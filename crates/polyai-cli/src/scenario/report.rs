@@ -117,6 +117,7 @@ pub fn write(
                 },
             )
         }
+        // `chat test` streams these as scenarios end; this is for a report written after.
         OutputFormat::Jsonl => results.iter().try_for_each(|r| write_json_line(out, r)),
         OutputFormat::Csv => {
             let mut table = Table::new([
