@@ -282,11 +282,20 @@ fn json_failure_quotes_the_breaking_reply_from_the_transcript() {
 }
 
 /// A loopback stand-in for the debug-chat API that misbehaves on cue: the message `gone`
-/// answers 410, `hang` never answers, `drop` closes the connection without an answer, and
-/// anything else gets a friendly reply. Counts the requests it sees.
+/// answers 410, `hang` never answers, `drop` closes the connection without an answer, `slow`
+/// answers after 200 ms, and anything else gets a friendly reply at once. Counts the requests
+/// it sees and the most `slow` messages it had in hand at once.
 struct FakeChat {
     url: String,
     requests: Arc<AtomicUsize>,
+    slow: Arc<Slow>,
+}
+
+/// `slow` messages being answered now, and the most at once.
+#[derive(Default)]
+struct Slow {
+    now: AtomicUsize,
+    most: AtomicUsize,
 }
 
 impl FakeChat {
@@ -294,19 +303,25 @@ impl FakeChat {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let requests = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&requests);
+        let slow = Arc::new(Slow::default());
+        let (counter, shared) = (Arc::clone(&requests), Arc::clone(&slow));
         std::thread::spawn(move || {
             for (n, stream) in listener.incoming().enumerate() {
                 let Ok(stream) = stream else { continue };
                 counter.fetch_add(1, Ordering::SeqCst);
-                std::thread::spawn(move || serve(stream, n));
+                let slow = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, n, &slow));
             }
         });
-        FakeChat { url, requests }
+        FakeChat {
+            url,
+            requests,
+            slow,
+        }
     }
 }
 
-fn serve(stream: TcpStream, n: usize) {
+fn serve(stream: TcpStream, n: usize, slow: &Slow) {
     let mut reader = BufReader::new(stream);
     let mut head = String::new();
     let mut length = 0;
@@ -368,6 +383,17 @@ fn serve(stream: TcpStream, n: usize) {
                 return;
             }
             "drop" => return,
+            "slow" => {
+                let now = slow.now.fetch_add(1, Ordering::SeqCst) + 1;
+                slow.most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+                // Counted out before the answer leaves, so the client cannot be faster.
+                slow.now.fetch_sub(1, Ordering::SeqCst);
+                reply(
+                    "200 OK",
+                    chat("AS_CHAT_fake", &message, "Sorry for the wait."),
+                )
+            }
             _ => reply(
                 "200 OK",
                 chat("AS_CHAT_fake", &message, "Hi there, how can I help?"),
@@ -646,4 +672,25 @@ fn scenarios_without_an_agent_are_a_usage_error() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn no_more_sessions_than_the_concurrency_at_once() {
+    let fake = FakeChat::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let suite: String = (1..=6)
+        .map(|i| format!("[[scenario]]\nname = \"slow {i}\"\n[[scenario.turn]]\nuser = \"slow\"\n"))
+        .collect();
+    let file = write(dir.path(), "slow.toml", &suite);
+    let out = fake_polyai(&fake)
+        .args(["chat", "test", "--concurrency", "2"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Each session is a create then a slow send: 12 requests, and never more than 2 slow
+    // sends in hand at once (with no bound, the six 200 ms answers overlap: this fails with 6).
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 12);
+    let most = fake.slow.most.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&most), "{most} sessions at once");
 }
