@@ -27,7 +27,8 @@ for spec in "$SPEC" "$SPEC_V3"; do
 done
 
 # The environment is rebuilt whenever the requirements file changes (its copy is kept inside the venv).
-if [[ ! -x "$VENV/bin/st" ]] || ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt"; then
+# A venv copied or moved with its target folder keeps scripts that point at the old path: check it runs.
+if ! "$VENV/bin/st" --version >/dev/null 2>&1 || ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt"; then
     echo "==> installing schemathesis from $REQUIREMENTS into $VENV"
     rm -rf "$VENV"
     "${PYTHON:-python3}" -m venv "$VENV"
