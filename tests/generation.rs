@@ -227,24 +227,43 @@ fn model_surface(code: &str) -> String {
         "PartialEq,",
         "PartialOrd,",
     ];
-    let surface: Vec<&str> = code
-        .lines()
-        .filter(|l| {
-            let t = l.trim_start();
-            let declaration = t.starts_with("pub struct ") || t.starts_with("pub enum ");
-            let field = t.starts_with("pub ") && t.contains(':') && !t.contains("fn ");
-            let variant = l.starts_with("        ")
-                && !l.starts_with("         ")
-                && t.ends_with(',')
-                && t.starts_with(char::is_uppercase)
-                && !DERIVES.contains(&t);
-            declaration
-                || field
-                || variant
-                || t.starts_with("#[serde(rename")
-                || t.starts_with("#[serde(flatten")
-        })
-        .collect();
+    let mut surface: Vec<String> = Vec::new();
+    let mut lines = code.lines();
+    while let Some(l) = lines.next() {
+        let t = l.trim_start();
+        let declaration = t.starts_with("pub struct ") || t.starts_with("pub enum ");
+        let field = t.starts_with("pub ") && t.contains(':') && !t.contains("fn ");
+        let variant = l.starts_with("        ")
+            && !l.starts_with("         ")
+            && t.ends_with(',')
+            && t.starts_with(char::is_uppercase)
+            && !DERIVES.contains(&t);
+        let item = ["pub use ", "pub mod ", "pub struct ", "pub enum "]
+            .iter()
+            .any(|p| t.starts_with(p));
+        if field && !item && !t.ends_with(',') {
+            // rustfmt wraps a long field type: the field is one line of the surface.
+            let mut whole = l.to_owned();
+            for next in lines.by_ref() {
+                if whole.ends_with(':') {
+                    whole.push(' ');
+                }
+                whole.push_str(next.trim_start());
+                let open = whole.matches('<').count() > whole.matches('>').count();
+                if next.ends_with(',') && !open {
+                    break;
+                }
+            }
+            surface.push(whole.replace(",>", ">").replace(",::", ", ::"));
+        } else if declaration
+            || field
+            || variant
+            || t.starts_with("#[serde(rename")
+            || t.starts_with("#[serde(flatten")
+        {
+            surface.push(l.to_owned());
+        }
+    }
     surface.join("\n")
 }
 

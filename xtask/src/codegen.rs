@@ -4,7 +4,7 @@ use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{Command, Stdio};
 
-use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
+use progenitor::{CrateVers, GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
 use crate::error::SpecError;
 
@@ -33,7 +33,11 @@ pub fn generate(spec: &openapiv3::OpenAPI, name: &str, header: &str) -> Result<S
                 .parse::<proc_macro2::TokenStream>()
                 .expect("a path parses as tokens"),
         )
-        .with_hooks(HooksMode::Expected);
+        .with_hooks(HooksMode::Expected)
+        // Types the corrections name with `x-rust-type`: the raw crate's own (`Lenient`, for values
+        // PolyAI leaves untyped) and serde_json's (`Number`, so numbers keep their JSON form).
+        .with_crate("polyai-data-raw", CrateVers::Any, None)
+        .with_crate("serde_json", CrateVers::Any, None);
 
     // The generator reports some unsupported input by panicking; catch it, keep its message and
     // silence the default hook so that no backtrace reaches the user.
@@ -69,16 +73,60 @@ pub fn generate(spec: &openapiv3::OpenAPI, name: &str, header: &str) -> Result<S
         }
     };
 
-    let file: syn::File = syn::parse2(tokens).map_err(|e| {
+    let mut file: syn::File = syn::parse2(tokens).map_err(|e| {
         SpecError::new(
             name,
             "",
             format!("the generator produced code that does not parse: {e}"),
         )
     })?;
+    use_own_path_encoder(&mut file).map_err(|reason| SpecError::new(name, "", reason))?;
     let unparsed = line_docs(&prettyplease::unparse(&file));
     let formatted = rustfmt(&format!("{header}\n{unparsed}"))?;
     Ok(formatted)
+}
+
+/// Makes the generated methods encode path parameters with the raw crate's `encode_path` (every
+/// byte but RFC 3986's unreserved characters) instead of progenitor's, which leaves `\` — a path
+/// separator to URL parsers — and other delimiters as they are. progenitor has no setting for it;
+/// its output imports the encoder once, from `progenitor_client`, and that import is swapped.
+pub fn use_own_path_encoder(file: &mut syn::File) -> Result<(), String> {
+    const ENCODER: &str = "encode_path";
+    let mut swapped = None;
+    for (index, item) in file.items.iter_mut().enumerate() {
+        let syn::Item::Use(item) = item else { continue };
+        let syn::UseTree::Path(path) = &mut item.tree else {
+            continue;
+        };
+        if path.ident != "progenitor_client" {
+            continue;
+        }
+        let syn::UseTree::Group(group) = path.tree.as_mut() else {
+            continue;
+        };
+        let before = group.items.len();
+        group.items = std::mem::take(&mut group.items)
+            .into_iter()
+            .filter(|tree| !matches!(tree, syn::UseTree::Name(n) if n.ident == ENCODER))
+            .collect();
+        if group.items.len() < before {
+            swapped = Some(index);
+        }
+    }
+    let Some(index) = swapped else {
+        return Err(format!(
+            "the generated code no longer imports `{ENCODER}` from progenitor_client; update \
+             xtask/src/codegen.rs so that path parameters are encoded by polyai_data_raw::{ENCODER}"
+        ));
+    };
+    file.items.insert(
+        index + 1,
+        syn::parse_quote!(
+            #[allow(unused_imports)]
+            use crate::encode_path;
+        ),
+    );
+    Ok(())
 }
 
 /// Formats Rust source with the toolchain's stable `rustfmt`, exactly as `cargo fmt` does.

@@ -2,9 +2,11 @@
 // openapi/corrections.overlay.json. Do not edit it: change the spec or the corrections and regenerate.
 
 #[allow(unused_imports)]
+use crate::encode_path;
+#[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
-use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_path};
+use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
@@ -160,7 +162,7 @@ pub mod types {
         pub current_node: ::std::string::String,
         ///Function calls made during the turn.
         #[serde(rename = "functionEvents")]
-        pub function_events: ::std::vec::Vec<FunctionEvent>,
+        pub function_events: ::std::vec::Vec<::polyai_data_raw::Lenient<FunctionEvent>>,
         ///Handoff target, if the turn hands off.
         #[serde(
             rename = "handoffDestination",
@@ -277,7 +279,10 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub function_events: ::std::option::Option<
-            ::std::collections::BTreeMap<::std::string::String, ::std::vec::Vec<FunctionEvent>>,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::polyai_data_raw::Lenient<::std::vec::Vec<FunctionEvent>>,
+            >,
         >,
         ///Whether the conversation was handed off to a person.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -306,7 +311,10 @@ pub mod types {
         ///Metrics recorded during the conversation, by name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metrics: ::std::option::Option<
-            ::std::collections::BTreeMap<::std::string::String, ::std::vec::Vec<MetricPoint>>,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::polyai_data_raw::Lenient<::std::vec::Vec<MetricPoint>>,
+            >,
         >,
         ///The note set on the conversation, if any.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -316,7 +324,7 @@ pub mod types {
             rename = "polyScore",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub poly_score: ::std::option::Option<f64>,
+        pub poly_score: ::std::option::Option<::serde_json::Number>,
         ///Seconds of the conversation handled by the agent.
         #[serde(
             rename = "polyaiDuration",
@@ -331,7 +339,8 @@ pub mod types {
             rename = "shortSummary",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub short_summary: ::std::option::Option<ConversationShortSummary>,
+        pub short_summary:
+            ::std::option::Option<::polyai_data_raw::Lenient<ConversationShortSummary>>,
         ///When the conversation started (ISO 8601).
         #[serde(
             rename = "startedAt",
@@ -355,7 +364,7 @@ pub mod types {
         pub total_duration: ::std::option::Option<i64>,
         ///Transcript turns, in order.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub turns: ::std::option::Option<::std::vec::Vec<Turn>>,
+        pub turns: ::std::option::Option<::std::vec::Vec<::polyai_data_raw::Lenient<Turn>>>,
         ///Agent variant that handled the conversation.
         #[serde(
             rename = "variantId",
@@ -467,7 +476,7 @@ pub mod types {
             rename = "polyScore",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub poly_score: ::std::option::Option<f64>,
+        pub poly_score: ::std::option::Option<::serde_json::Number>,
         ///Seconds of the conversation handled by the agent.
         #[serde(
             rename = "polyaiDuration",
@@ -482,7 +491,8 @@ pub mod types {
             rename = "shortSummary",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub short_summary: ::std::option::Option<ConversationShortSummary>,
+        pub short_summary:
+            ::std::option::Option<::polyai_data_raw::Lenient<ConversationShortSummary>>,
         ///When the conversation started (ISO 8601).
         #[serde(
             rename = "startedAt",
@@ -585,7 +595,7 @@ pub mod types {
     )]
     pub struct Error {
         ///Always null.
-        pub data: (),
+        pub data: ::serde_json::Value,
         ///Readable message.
         pub error: ::std::string::String,
         ///Machine-readable code, e.g. `CONVERSATIONS_NOT_FOUND`.
@@ -614,7 +624,7 @@ pub mod types {
         pub conversation_id: ::std::option::Option<::std::string::String>,
         ///Run time in milliseconds (an integer in conversation details, a float in debug chat).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub duration: ::std::option::Option<f64>,
+        pub duration: ::std::option::Option<::serde_json::Number>,
         ///Error the function raised.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::serde_json::Value>,
@@ -939,7 +949,7 @@ pub mod types {
             ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
         ///Run time in milliseconds.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub duration: ::std::option::Option<f64>,
+        pub duration: ::std::option::Option<::serde_json::Number>,
         ///Function id, e.g. `FUNCTION-start`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub function_id: ::std::option::Option<::std::string::String>,
@@ -965,10 +975,10 @@ pub mod types {
         pub label: ::std::option::Option<::std::string::String>,
         ///Seconds between the end of the user's speech and the agent's answer.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub perceived_latency: ::std::option::Option<f64>,
+        pub perceived_latency: ::std::option::Option<::serde_json::Number>,
         ///Percentile of that latency over the last day.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub perceived_latency_percentile_1d: ::std::option::Option<f64>,
+        pub perceived_latency_percentile_1d: ::std::option::Option<::serde_json::Number>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }

@@ -7,38 +7,40 @@
 //!   from `openapi/conversations-v3.json` with `openapi/conversations-v3.overlay.json`. The `/v1/agents`
 //!   operations that document repeats are generated once, at the crate root.
 //!
-//! This crate is the generator's output plus the [`Hooks`] it is generated against, and nothing
+//! This crate is the generator's output plus the few items it is generated against, and nothing
 //! more: no auth, no retries, no base URL. Use `polyai-data`, which builds on it. The models live in
 //! [`types`]; every one derives `serde::Serialize`, `serde::Deserialize` and `schemars::JsonSchema`.
 //!
-//! A client made with [`Hooks::send`] sends what its methods build; one made with
-//! [`Client::capturing`] only builds: each method stops before sending and leaves the request it
-//! built — method, URL with path and query parameters, headers and body, all from the spec — for
-//! [`Client::take_request`]. `polyai-data` sends every request that way, through its own retries,
-//! timeouts and error handling.
+//! Handwritten here:
+//! - [`Hooks`] and [`Executor`]: every generated method builds its request from the spec (method,
+//!   URL with path and query parameters, headers, JSON body) and hands it to the client's
+//!   [`Hooks`]; with an [`Executor`] the request goes to it (`polyai-data` supplies one that adds
+//!   the key, retries, times and traces each attempt), otherwise it is sent as it is.
+//! - [`Lenient`]: the type of every value PolyAI's document leaves untyped but the corrections
+//!   describe; a value of another shape is kept as JSON instead of failing the response.
+//! - [`encode_path`]: how the generated methods put a path parameter into the URL.
 //!
 //! ```
 //! use polyai_data_raw::{Client, ClientInfo, Hooks};
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! let client = Client::capturing("http://127.0.0.1:8080", reqwest::Client::new());
-//! let _ = client.get_conversation("PROJECT-1", "CA/1", None).await;
-//! let request = client.take_request().expect("built, not sent");
-//! assert_eq!(request.method(), "GET");
-//! assert_eq!(
-//!     request.url().as_str(),
-//!     "http://127.0.0.1:8080/v1/agents/PROJECT-1/conversations/CA%2F1"
-//! );
-//!
-//! let sending = Client::new_with_client("http://127.0.0.1:8080", reqwest::Client::new(), Hooks::send());
-//! assert_eq!(sending.baseurl(), "http://127.0.0.1:8080");
-//! # }
+//! let client = Client::new_with_client("http://127.0.0.1:8080", reqwest::Client::new(), Hooks::send());
+//! assert_eq!(client.baseurl(), "http://127.0.0.1:8080");
 //! ```
 
-use std::sync::{Arc, Mutex, PoisonError};
+// The generated code names the types of `x-rust-type` extensions by absolute paths
+// (`::polyai_data_raw::Lenient`), which must also resolve inside this crate.
+extern crate self as polyai_data_raw;
+
+mod lenient;
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use progenitor_client::{ClientHooks, OperationInfo};
+
+pub use lenient::Lenient;
 
 #[allow(
     clippy::all,
@@ -69,62 +71,98 @@ pub use generated::*;
 )]
 pub mod conversations_v3;
 
-/// The message of the [`Error::Custom`] a capturing client's methods return.
-pub const CAPTURED: &str = "request built and captured, not sent";
+/// A boxed, sendable future: what an [`Executor`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// What a [`Client`]'s methods do with the requests they build: send them, or keep them.
-#[derive(Debug, Clone, Default)]
+/// Sends the requests the generated methods build.
+///
+/// A generated method turns its arguments into a `reqwest::Request` exactly as the spec says, then
+/// calls [`execute`](Executor::execute) with it and the operation's id (`"get_conversation"`, …), and
+/// decodes the `reqwest::Response` it gets back by the spec's responses. An executor may change
+/// the request (headers, timeout), send it several times (`try_clone`), and give back a response
+/// it rebuilt, e.g. from a body it has already read.
+///
+/// ```
+/// use polyai_data_raw::{BoxFuture, Client, Executor, Hooks};
+/// use std::sync::Arc;
+///
+/// /// Sends every request with a header added.
+/// struct Tagged(reqwest::Client);
+///
+/// impl Executor for Tagged {
+///     fn execute(
+///         &self,
+///         mut request: reqwest::Request,
+///         _operation_id: &'static str,
+///     ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
+///         request.headers_mut().insert("x-tag", reqwest::header::HeaderValue::from_static("1"));
+///         Box::pin(self.0.execute(request))
+///     }
+/// }
+///
+/// let http = reqwest::Client::new();
+/// let hooks = Hooks::with_executor(Arc::new(Tagged(http.clone())));
+/// let _client = Client::new_with_client("http://127.0.0.1:8080", http, hooks);
+/// ```
+pub trait Executor: Send + Sync {
+    /// Sends `request`, built by the generated method of `operation_id`, and returns its answer.
+    fn execute(
+        &self,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>>;
+}
+
+/// What a generated [`Client`] does with the requests it builds: send them as they are
+/// ([`Hooks::send`]), or hand them to an [`Executor`] ([`Hooks::with_executor`]).
+#[derive(Clone, Default)]
 pub struct Hooks {
-    captured: Option<Arc<Mutex<Option<reqwest::Request>>>>,
+    executor: Option<Arc<dyn Executor>>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("executor", &self.executor.as_ref().map(|_| "dyn Executor"))
+            .finish()
+    }
 }
 
 impl Hooks {
     /// Send each request with the client's `reqwest::Client` (the generator's default behaviour).
+    ///
+    /// ```
+    /// let hooks = polyai_data_raw::Hooks::send();
+    /// let client = polyai_data_raw::Client::new("http://127.0.0.1:8080", hooks);
+    /// # let _ = client;
+    /// ```
     pub fn send() -> Self {
         Hooks::default()
     }
 
-    /// Keep each request instead of sending it: the method returns
-    /// `Err(Error::Custom(CAPTURED))` and [`Client::take_request`] hands the request out.
-    pub fn capture() -> Self {
+    /// Hand each request to `executor`.
+    ///
+    /// See [`Executor`] for an example.
+    pub fn with_executor(executor: Arc<dyn Executor>) -> Self {
         Hooks {
-            captured: Some(Arc::default()),
+            executor: Some(executor),
         }
     }
 }
 
-/// Capturing and the hooks, for each generated client.
+/// The hooks of each generated client: `exec` goes through the [`Executor`], if any.
 macro_rules! hooks_for {
     ($client:ty) => {
-        impl $client {
-            /// A client whose methods build their request and keep it instead of sending it.
-            pub fn capturing(baseurl: &str, http: reqwest::Client) -> Self {
-                <$client>::new_with_client(baseurl, http, Hooks::capture())
-            }
-
-            /// The request the last method call built, if this client captures and one was built (a
-            /// method can fail before, e.g. on a header value that is not valid).
-            pub fn take_request(&self) -> Option<reqwest::Request> {
-                let slot = self.inner.captured.as_ref()?;
-                slot.lock().unwrap_or_else(PoisonError::into_inner).take()
-            }
-        }
-
         impl ClientHooks<Hooks> for $client {
-            async fn pre<E>(
+            async fn exec(
                 &self,
-                request: &mut reqwest::Request,
-                _info: &OperationInfo,
-            ) -> Result<(), Error<E>> {
-                let Some(slot) = &self.inner.captured else {
-                    return Ok(());
-                };
-                let built = std::mem::replace(
-                    request,
-                    reqwest::Request::new(request.method().clone(), request.url().clone()),
-                );
-                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(built);
-                Err(Error::Custom(CAPTURED.to_owned()))
+                request: reqwest::Request,
+                info: &OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                match &self.inner.executor {
+                    Some(executor) => executor.execute(request, info.operation_id).await,
+                    None => self.client.execute(request).await,
+                }
             }
         }
     };
@@ -132,3 +170,30 @@ macro_rules! hooks_for {
 
 hooks_for!(Client);
 hooks_for!(conversations_v3::Client);
+
+/// Puts a path parameter into a URL path as exactly one segment: every byte but RFC 3986's
+/// unreserved characters (`A-Z a-z 0-9 - . _ ~`) is percent-encoded. The generated methods call this
+/// instead of progenitor's encoder, which leaves `\` as it is (URL parsers read it as `/` in
+/// `http(s)` URLs) along with other delimiters.
+///
+/// The ids `""`, `"."` and `".."` cannot be one segment whatever the encoding (parsers merge an
+/// empty segment and resolve dot segments, also as `%2E`): callers refuse them before building a
+/// request.
+///
+/// ```
+/// use polyai_data_raw::encode_path;
+/// assert_eq!(encode_path("CA12-ab_c.d~e"), "CA12-ab_c.d~e");
+/// assert_eq!(encode_path("a/b\\c?d#e%f g"), "a%2Fb%5Cc%3Fd%23e%25f%20g");
+/// assert_eq!(encode_path("é"), "%C3%A9");
+/// ```
+pub fn encode_path(segment: &str) -> String {
+    let mut encoded = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            let _ = write!(encoded, "%{byte:02X}");
+        }
+    }
+    encoded
+}
