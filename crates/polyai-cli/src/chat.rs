@@ -192,9 +192,17 @@ fn reply_view(reply: &ChatReply, debug: bool) -> String {
             text.push_str(&format!("{pad}cited: {cited}\n"));
         }
         for event in &meta.function_events {
+            let Some(event) = event.typed() else {
+                // An event of a shape the client does not know: shown as sent.
+                let raw = event.raw().map(ToString::to_string).unwrap_or_default();
+                text.push_str(&format!("{pad}function event: {raw}\n"));
+                continue;
+            };
             let args = serde_json::to_string(&event.arguments).unwrap_or_default();
             let took = event
                 .duration
+                .as_ref()
+                .and_then(serde_json::Number::as_f64)
                 .map(|ms| format!(" ({ms:.0} ms)"))
                 .unwrap_or_default();
             text.push_str(&format!(

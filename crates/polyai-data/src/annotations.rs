@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{AddAnnotationsBody, AnnotationItem};
-use crate::transport::{Call, CallOptions, decode_ack};
+use crate::transport::{BodyKind, CallOptions};
 
 /// Which side of a turn an annotation flags (`user` or `agent`).
 pub use crate::models::AnnotationItemRole as Role;
@@ -113,25 +113,24 @@ impl AddAnnotations {
         let body = AddAnnotationsBody {
             annotations: self.annotations.into_iter().map(Into::into).collect(),
         };
-        let cid = self.options.correlation_id();
-        let spec = self.agent.inner.spec();
-        let built = spec
+        let exchange = self
+            .agent
+            .inner
+            .exchange(&self.options, BodyKind::Json)
+            .path_ids(&ids::conversation(
+                &self.agent.agent_id,
+                &self.conversation_id,
+            ))?;
+        let result = exchange
+            .client()
             .add_annotations(
                 &self.agent.agent_id,
                 &self.conversation_id,
-                Some(&cid),
+                Some(exchange.correlation_id()),
                 &body,
             )
             .await;
-        let call = Call::from_spec(
-            "add_annotations",
-            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
-            spec.take_request(),
-            built,
-            cid,
-        )?;
-        let reply = self.agent.inner.execute(call, &self.options, false).await?;
-        decode_ack("add_annotations", reply).map(|meta| ((), meta))
+        exchange.ack(result).map(|meta| ((), meta))
     }
 }
 

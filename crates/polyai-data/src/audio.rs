@@ -15,7 +15,7 @@ use crate::client::Inner;
 use crate::error::{Error, TransportKind};
 use crate::ids;
 use crate::meta::ResponseMeta;
-use crate::transport::{Call, CallOptions, Payload};
+use crate::transport::{BodyKind, CallOptions};
 use crate::wav::WavCheck;
 
 /// Which side of the call a recording holds.
@@ -122,34 +122,26 @@ impl AudioRequest {
     /// Sends the request; returns once the response headers are in. The body is streamed by
     /// the returned [`AudioDownload`].
     pub async fn send(self) -> Result<AudioDownload, Error> {
-        let cid = self.options.correlation_id();
-        let spec = self.inner.spec();
-        let built = spec
+        let exchange = self
+            .inner
+            .exchange(&self.options, BodyKind::Stream)
+            .path_ids(&ids::conversation(&self.agent_id, &self.conversation_id))?;
+        let result = exchange
+            .client()
             .get_conversation_audio(
                 &self.agent_id,
                 &self.conversation_id,
                 self.direction.map(Direction::to_spec),
                 self.redacted,
-                Some(&cid),
+                Some(exchange.correlation_id()),
             )
             .await;
-        let mut call = Call::from_spec(
-            "get_conversation_audio",
-            &ids::conversation(&self.agent_id, &self.conversation_id),
-            spec.take_request(),
-            built,
-            cid,
-        )?;
-        call.accept = "audio/wav";
-        let reply = self.inner.execute(call, &self.options, true).await?;
-        let Payload::Stream(response) = reply.payload else {
-            return Err(Error::Config("internal: audio body was buffered".into()));
-        };
+        let (response, meta) = exchange.stream(result)?;
         let (min_rate, rate_window) = self.inner.min_download_rate;
         Ok(AudioDownload {
             conversation_id: self.conversation_id,
-            content_length: content_length(response.headers()),
-            meta: reply.meta,
+            content_length: content_length(&meta.headers),
+            meta,
             limits: Limits {
                 idle: self.inner.idle_timeout,
                 min_rate,

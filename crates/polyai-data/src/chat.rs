@@ -7,7 +7,7 @@ use crate::meta::ResponseMeta;
 use crate::models::{
     ChatMetadataResponse, CreateDebugChatBody, DebugChatResponse, RespondDebugChatBody,
 };
-use crate::transport::{Call, CallOptions, decode};
+use crate::transport::{BodyKind, CallOptions};
 
 /// The agent environment a debug chat talks to.
 ///
@@ -172,20 +172,16 @@ impl StartChat {
             channel: chat.channel.clone(),
             integration_attributes: chat.integration_attributes.clone(),
         };
-        let cid = self.options.correlation_id();
-        let spec = self.agent.inner.spec();
-        let built = spec
-            .create_debug_chat(&self.agent.agent_id, Some(&cid), &body)
+        let exchange = self
+            .agent
+            .inner
+            .exchange(&self.options, BodyKind::Json)
+            .path_ids(&[("agent id", &self.agent.agent_id)])?;
+        let result = exchange
+            .client()
+            .create_debug_chat(&self.agent.agent_id, Some(exchange.correlation_id()), &body)
             .await;
-        let call = Call::from_spec(
-            "create_debug_chat",
-            &[("agent id", &self.agent.agent_id)],
-            spec.take_request(),
-            built,
-            cid,
-        )?;
-        let reply = self.agent.inner.execute(call, &self.options, false).await?;
-        let (response, meta) = decode("create_debug_chat", reply)?;
+        let (response, meta) = exchange.typed(result)?;
         let greeting = ChatReply { response, meta };
         let mut options = self.options;
         options.correlation_id = None;
@@ -273,34 +269,32 @@ impl ChatSession {
             message: message.text,
             metadata: message.metadata,
         };
-        let cid = self.options.correlation_id();
-        let spec = self.agent.inner.spec();
-        let built = spec
+        let exchange = self
+            .agent
+            .inner
+            .exchange(&self.options, BodyKind::Json)
+            .path_ids(&ids::conversation(
+                &self.agent.agent_id,
+                &self.conversation_id,
+            ))?;
+        let result = exchange
+            .client()
             .send_debug_chat_message(
                 &self.agent.agent_id,
                 &self.conversation_id,
-                Some(&cid),
+                Some(exchange.correlation_id()),
                 &body,
             )
             .await;
-        let call = Call::from_spec(
-            "send_debug_chat_message",
-            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
-            spec.take_request(),
-            built,
-            cid,
-        )?;
-        let result = self.agent.inner.execute(call, &self.options, false).await;
-        let reply =
-            match result.and_then(|r| decode::<DebugChatResponse>("send_debug_chat_message", r)) {
-                Ok((response, meta)) => ChatReply { response, meta },
-                Err(err) => {
-                    if err.status() == Some(410) || err.code() == Some("CHAT_CONVERSATION_ENDED") {
-                        self.ended = true;
-                    }
-                    return Err(err);
+        let reply = match exchange.typed(result) {
+            Ok((response, meta)) => ChatReply { response, meta },
+            Err(err) => {
+                if err.status() == Some(410) || err.code() == Some("CHAT_CONVERSATION_ENDED") {
+                    self.ended = true;
                 }
-            };
+                return Err(err);
+            }
+        };
         self.ended = reply.is_ended();
         Ok(reply)
     }

@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
+use polyai_data_raw::ResponseValue;
+
 use crate::client::Agent;
 use crate::error::Error;
 use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
 use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
-use crate::transport::{Call, CallOptions, Reply, decode};
+use crate::transport::{BodyKind, CallOptions, Exchange, RawError};
 
 /// Conversation operations of one agent; from [`Agent::conversations`].
 ///
@@ -183,25 +185,20 @@ async fn fetch_page(
     offset: Option<u64>,
     options: &CallOptions,
 ) -> Result<Page<ConversationSummary>, Error> {
-    let cid = options.correlation_id();
-    let spec = agent.inner.spec();
-    let built = spec
+    let exchange = agent
+        .inner
+        .exchange(options, BodyKind::Json)
+        .path_ids(&[("agent id", &agent.agent_id)])?;
+    let result = exchange
+        .client()
         .list_conversations(
             &agent.agent_id,
             limit.and_then(std::num::NonZeroU64::new),
             offset,
-            Some(&cid),
+            Some(exchange.correlation_id()),
         )
         .await;
-    let call = Call::from_spec(
-        "list_conversations",
-        &[("agent id", &agent.agent_id)],
-        spec.take_request(),
-        built,
-        cid,
-    )?;
-    let reply = agent.inner.execute(call, options, false).await?;
-    let (body, meta): (GetConversationsResponse, _) = decode("list_conversations", reply)?;
+    let (body, meta): (GetConversationsResponse, _) = exchange.typed(result)?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Page {
         count: non_negative(body.count),
@@ -251,7 +248,8 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn send_with_meta(self) -> Result<(Conversation, ResponseMeta), Error> {
-        decode("get_conversation", self.reply().await?)
+        let (exchange, result) = self.exchange().await?;
+        exchange.typed(result)
     }
 
     /// Sends the request and returns the conversation as the API sent it: every field, `null`s
@@ -265,23 +263,31 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json(self) -> Result<serde_json::Value, Error> {
-        decode("get_conversation", self.reply().await?).map(|(raw, _)| raw)
+        let (exchange, result) = self.exchange().await?;
+        exchange.json(result).map(|(raw, _)| raw)
     }
 
-    async fn reply(self) -> Result<Reply, Error> {
-        let cid = self.options.correlation_id();
-        let spec = self.agent.inner.spec();
-        let built = spec
-            .get_conversation(&self.agent.agent_id, &self.conversation_id, Some(&cid))
+    /// Sends the request through the generated `get_conversation`.
+    async fn exchange(
+        self,
+    ) -> Result<(Exchange, Result<ResponseValue<Conversation>, RawError>), Error> {
+        let exchange = self
+            .agent
+            .inner
+            .exchange(&self.options, BodyKind::Json)
+            .path_ids(&ids::conversation(
+                &self.agent.agent_id,
+                &self.conversation_id,
+            ))?;
+        let result = exchange
+            .client()
+            .get_conversation(
+                &self.agent.agent_id,
+                &self.conversation_id,
+                Some(exchange.correlation_id()),
+            )
             .await;
-        let call = Call::from_spec(
-            "get_conversation",
-            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
-            spec.take_request(),
-            built,
-            cid,
-        )?;
-        self.agent.inner.execute(call, &self.options, false).await
+        Ok((exchange, result))
     }
 }
 

@@ -2,13 +2,17 @@
 //!
 //! They are tolerant of what the wire sends: every optional field is an `Option` (the API
 //! sends `null` for many of them), `shortSummary` accepts an object or a string, and nested
-//! objects keep unknown keys in an `extra` map. All derive `Serialize`, `Deserialize`,
-//! `Clone`, `Debug` and `PartialEq`.
+//! objects keep unknown keys in an `extra` map. Values PolyAI's document leaves untyped — turns,
+//! metrics and function events — are [`Lenient`]: typed when they have the shape the wire has
+//! shown, kept as JSON when not, so an unexpected shape never fails a call. Numbers decode into
+//! `serde_json::Number` and re-encode as they arrived (`4108` stays `4108`). All derive
+//! `Serialize`, `Deserialize`, `Clone`, `Debug` and `PartialEq`.
 //!
 //! Shorter names are provided for the two conversation models:
 //! [`ConversationSummary`] (list items) and [`Conversation`] (one conversation with turns).
 //! [`ConversationExt`] adds accessors such as [`summary_heading`](ConversationExt::summary_heading).
 
+pub use polyai_data_raw::Lenient;
 pub use polyai_data_raw::types::*;
 
 /// A conversation as listed (no turns).
@@ -28,7 +32,8 @@ pub type ConversationSummary = ConversationSummaryResponse;
 /// let c: polyai_data::Conversation = serde_json::from_str(
 ///     r#"{"conversationId":"CA1","accountId":"A","projectId":"p","turns":[{"turn_id":7,"user_input":""}]}"#,
 /// )?;
-/// assert_eq!(c.turns.map(|t| t[0].turn_id), Some(Some(7)));
+/// let turns = c.turns.unwrap_or_default();
+/// assert_eq!(turns[0].typed().and_then(|t| t.turn_id), Some(7));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub type Conversation = ConversationDetailResponse;
@@ -48,7 +53,8 @@ pub type Conversation = ConversationDetailResponse;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 pub trait ConversationExt {
-    /// The summary as sent: object, string or absent.
+    /// The summary as sent: object, string, or absent (also when it had another shape; see the
+    /// `short_summary` field for that value).
     fn short_summary_value(&self) -> Option<&ConversationShortSummary>;
 
     /// The summary heading (absent for plain-string summaries).
@@ -70,13 +76,13 @@ pub trait ConversationExt {
 
 impl ConversationExt for ConversationSummaryResponse {
     fn short_summary_value(&self) -> Option<&ConversationShortSummary> {
-        self.short_summary.as_ref()
+        self.short_summary.as_ref().and_then(Lenient::typed)
     }
 }
 
 impl ConversationExt for ConversationDetailResponse {
     fn short_summary_value(&self) -> Option<&ConversationShortSummary> {
-        self.short_summary.as_ref()
+        self.short_summary.as_ref().and_then(Lenient::typed)
     }
 }
 
@@ -108,15 +114,21 @@ pub trait DebugChatExt {
     /// The wire model of the turn.
     fn debug_chat_response(&self) -> &DebugChatResponse;
 
-    /// The function calls the agent made in this turn, in order.
-    fn function_events(&self) -> &[FunctionEvent] {
-        &self.debug_chat_response().metadata.function_events
+    /// The function calls the agent made in this turn, in order (those of the event shape; an
+    /// item of another shape is in `metadata.function_events` as the JSON it was).
+    fn function_events(&self) -> Vec<&FunctionEvent> {
+        self.debug_chat_response()
+            .metadata
+            .function_events
+            .iter()
+            .filter_map(Lenient::typed)
+            .collect()
     }
 
     /// The name of each function called in this turn (its `function_id` when it has no name).
     fn function_names(&self) -> Vec<&str> {
         self.function_events()
-            .iter()
+            .into_iter()
             .filter_map(|e| e.name.as_deref().or(e.function_id.as_deref()))
             .collect()
     }
@@ -124,7 +136,7 @@ pub trait DebugChatExt {
     /// Whether a function with this name or `function_id` (e.g. `send_reset_link` or
     /// `FUNCTION-send_reset_link`) was called in this turn.
     fn called(&self, function: &str) -> bool {
-        self.function_events().iter().any(|e| {
+        self.function_events().into_iter().any(|e| {
             e.name.as_deref() == Some(function) || e.function_id.as_deref() == Some(function)
         })
     }
@@ -143,7 +155,10 @@ pub trait DebugChatExt {
     /// requested a handoff.
     fn is_handoff(&self) -> bool {
         self.handoff_destination().is_some()
-            || self.function_events().iter().any(|e| e.handoff.is_some())
+            || self
+                .function_events()
+                .into_iter()
+                .any(|e| e.handoff.is_some())
     }
 }
 

@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::UpsertNoteBody;
-use crate::transport::{Call, CallOptions, decode_ack};
+use crate::transport::{BodyKind, CallOptions};
 
 /// Creates or replaces a conversation's note; from [`Agent::note`]. Await it.
 ///
@@ -42,25 +42,24 @@ impl UpsertNote {
     /// ```
     pub async fn send_with_meta(self) -> Result<((), ResponseMeta), Error> {
         let body = UpsertNoteBody { note: self.note };
-        let cid = self.options.correlation_id();
-        let spec = self.agent.inner.spec();
-        let built = spec
+        let exchange = self
+            .agent
+            .inner
+            .exchange(&self.options, BodyKind::Json)
+            .path_ids(&ids::conversation(
+                &self.agent.agent_id,
+                &self.conversation_id,
+            ))?;
+        let result = exchange
+            .client()
             .upsert_note(
                 &self.agent.agent_id,
                 &self.conversation_id,
-                Some(&cid),
+                Some(exchange.correlation_id()),
                 &body,
             )
             .await;
-        let call = Call::from_spec(
-            "upsert_note",
-            &ids::conversation(&self.agent.agent_id, &self.conversation_id),
-            spec.take_request(),
-            built,
-            cid,
-        )?;
-        let reply = self.agent.inner.execute(call, &self.options, false).await?;
-        decode_ack("upsert_note", reply).map(|meta| ((), meta))
+        exchange.ack(result).map(|meta| ((), meta))
     }
 }
 

@@ -1,22 +1,29 @@
-//! One logical call: take the request the spec describes, send it with retries, classify the answer.
+//! One logical call: the generated method builds the request from the spec, and this module's
+//! executor sends it with retries and classifies the answer.
 //!
 //! Every request is built by the generated client (`polyai_data_raw`): its methods turn the
 //! operation's arguments into the method, URL (path parameters percent-encoded, query parameters by
-//! their spec names), headers and JSON body that `openapi/` describes, and a capturing
-//! [`Hooks`](polyai_data_raw::Hooks) hands that `reqwest::Request` over instead of sending it. So no
-//! path, method or parameter name is written by hand in this crate: a change of the spec changes
-//! `generated.rs`, and the requests sent here follow.
+//! their spec names), headers and JSON body that `openapi/` describes, and hand that
+//! `reqwest::Request` to the client's [`Hooks`](polyai_data_raw::Hooks). The hooks of a client made by
+//! [`Inner::exchange`] hand it to an [`Exchange`]: this module's [`Executor`] for one logical call.
+//! So no path, method or parameter name is written by hand in this crate: a change of the spec
+//! changes `generated.rs`, and the requests sent here follow.
 //!
-//! This module then sends it — with the key and the correlation id on every attempt, retries,
-//! per-attempt timeouts and tracing — and reads the answer itself rather than through the generated
-//! response handling, which cannot give three things this crate needs: the status and raw body of
-//! every failure (an error body that does not decode, e.g. an HTML 401 from a proxy, loses its
-//! status there), a JSON-path decode error with a body snippet, and the response head of an audio
-//! download before its body (content length, idle timeout per chunk).
+//! The executor sends each attempt with the key, the user agent and the correlation id, retries
+//! with backoff, bounds every attempt by the per-attempt timeout, traces the call, reads a JSON
+//! body (so that a broken body is retried like any broken attempt) and captures the status and
+//! body of every failure. It gives the generated method a response rebuilt from what it read, and
+//! keeps the outcome in the exchange: what the generated method then decodes is used for success,
+//! and a failure is reported as this crate's [`Error`], with the status, the API's code and
+//! message, the correlation id and a body snippet — things the generated error handling cannot
+//! give (it drops the status of an error body that does not decode, and the bytes of one that does).
+//! A download's body is left unread and streamed by the caller.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use polyai_data_raw::{BoxFuture, ByteStream, Executor, ResponseValue};
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
@@ -32,6 +39,10 @@ use crate::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after};
 pub(crate) const CORRELATION_HEADER: &str = "x-polyai-correlation-id";
 /// Largest error body read into memory.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Status of the response handed to a generated method when an attempt got no response at all
+/// (a timeout, a broken connection). No operation declares it, so the generated method returns
+/// `UnexpectedResponse`; the [`Exchange`] holds the real error.
+const NO_RESPONSE: u16 = 599;
 
 /// A fresh correlation id: `polyai-rs-<uuid v4>`.
 pub(crate) fn new_correlation_id() -> String {
@@ -56,61 +67,330 @@ impl CallOptions {
 }
 
 /// What to send: the request built from the spec, and how the call may be retried.
-pub(crate) struct Call {
-    pub(crate) operation: &'static str,
-    pub(crate) request: reqwest::Request,
-    pub(crate) correlation_id: String,
-    pub(crate) accept: &'static str,
-    pub(crate) idempotency: Idempotency,
+struct Call {
+    operation: &'static str,
+    request: reqwest::Request,
+    correlation_id: String,
+    accept: &'static str,
+    idempotency: Idempotency,
 }
 
-impl Call {
-    /// Takes the request that a method of a capturing client (from [`Inner::spec`] or
-    /// [`Inner::spec_v3`]) has just built: `captured` is its `take_request()`, `built` what the
-    /// method returned — an error that only says the request was captured, or the reason it could
-    /// not be built. `ids` are the path parameters given to the method, named (`agent id`): each
-    /// is checked before anything is sent, and the built URL must carry each as exactly one path
-    /// segment (see [`crate::ids`]).
-    pub(crate) fn from_spec<T, E: std::fmt::Debug>(
-        operation: &'static str,
-        ids: &[(&str, &str)],
-        captured: Option<reqwest::Request>,
-        built: Result<T, polyai_data_raw::Error<E>>,
-        correlation_id: String,
-    ) -> Result<Self, Error> {
+/// The error type of the generated Data API methods.
+pub(crate) type RawError = polyai_data_raw::Error<polyai_data_raw::types::Error>;
+
+/// How an [`Exchange`] reads a success body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// Read it whole (JSON).
+    Json,
+    /// Leave it unread for the caller to stream (audio).
+    Stream,
+}
+
+/// One logical call: the generated client whose requests go to this call's executor, and the
+/// outcome the executor records. Made by [`Inner::exchange`]; finished by one of
+/// [`typed`](Self::typed), [`json`](Self::json), [`ack`](Self::ack) or [`stream`](Self::stream)
+/// with what the generated method returned.
+pub(crate) struct Exchange {
+    state: Arc<ExchangeState>,
+}
+
+/// The executor of one logical call.
+struct ExchangeState {
+    inner: Arc<Inner>,
+    options: CallOptions,
+    correlation_id: String,
+    body: BodyKind,
+    /// The path parameters given to the generated method, named (`agent id`): the URL it builds
+    /// must carry each as exactly one path segment.
+    ids: Vec<(&'static str, String)>,
+    /// The operation id the generated method announced, once it has sent.
+    operation: Mutex<Option<&'static str>>,
+    /// Metadata and body of the success, or the failure.
+    outcome: Mutex<Option<Result<Success, Error>>>,
+}
+
+/// What a successful call recorded.
+struct Success {
+    meta: ResponseMeta,
+    /// The body as read (JSON calls); `None` for a stream.
+    body: Option<Bytes>,
+}
+
+impl Inner {
+    /// Starts one logical call with `options`, reading the success body as `body`.
+    pub(crate) fn exchange(self: &Arc<Self>, options: &CallOptions, body: BodyKind) -> Exchange {
+        Exchange {
+            state: Arc::new(ExchangeState {
+                inner: self.clone(),
+                correlation_id: options.correlation_id(),
+                options: options.clone(),
+                body,
+                ids: Vec::new(),
+                operation: Mutex::new(None),
+                outcome: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl Exchange {
+    /// Names the ids the generated method puts in the URL path (`("agent id", agent)`, …):
+    /// refuses, before anything is built, an id no URL can carry as one segment, and has the
+    /// executor check the built URL (see [`crate::ids`]).
+    pub(crate) fn path_ids(mut self, ids: &[(&'static str, &str)]) -> Result<Self, Error> {
         for (what, id) in ids {
             check_id(what, id)?;
         }
-        let request = captured.ok_or_else(|| match built {
-            Err(polyai_data_raw::Error::InvalidRequest(reason)) => Error::InvalidRequest(format!(
+        let state = Arc::get_mut(&mut self.state).ok_or_else(|| {
+            Error::Config("internal: path ids named after the exchange started".into())
+        })?;
+        state.ids = ids
+            .iter()
+            .map(|(what, id)| (*what, (*id).to_owned()))
+            .collect();
+        Ok(self)
+    }
+
+    /// The correlation id every attempt of this call sends.
+    pub(crate) fn correlation_id(&self) -> &str {
+        &self.state.correlation_id
+    }
+
+    fn hooks(&self) -> polyai_data_raw::Hooks {
+        polyai_data_raw::Hooks::with_executor(self.state.clone())
+    }
+
+    /// The generated Data API client, sending through this exchange.
+    pub(crate) fn client(&self) -> polyai_data_raw::Client {
+        let inner = &self.state.inner;
+        polyai_data_raw::Client::new_with_client(
+            inner.base.as_str().trim_end_matches('/'),
+            inner.http.clone(),
+            self.hooks(),
+        )
+    }
+
+    /// The generated Conversations API v3 client, on the v3 host, sending through this exchange;
+    /// an error where the client's region has no v3 host.
+    pub(crate) fn client_v3(&self) -> Result<polyai_data_raw::conversations_v3::Client, Error> {
+        let base = self
+            .state
+            .inner
+            .v3_base
+            .as_ref()
+            .map_err(|e| Error::Config(e.clone()))?;
+        Ok(polyai_data_raw::conversations_v3::Client::new_with_client(
+            base.as_str().trim_end_matches('/'),
+            self.state.inner.http.clone(),
+            self.hooks(),
+        ))
+    }
+
+    fn operation(&self) -> &'static str {
+        lock(&self.state.operation).unwrap_or("request")
+    }
+
+    /// What the executor recorded: the success, or the failure to report. `None` when the
+    /// generated method never sent (it could not build the request).
+    fn outcome(&self) -> Option<Result<Success, Error>> {
+        lock(&self.state.outcome).take()
+    }
+
+    /// The error for a generated method that failed without a recorded outcome, or with one
+    /// that does not explain its result.
+    fn unexplained<E: std::fmt::Debug>(&self, error: polyai_data_raw::Error<E>) -> Error {
+        let operation = self.operation();
+        match error {
+            polyai_data_raw::Error::InvalidRequest(reason) => Error::InvalidRequest(format!(
                 "{operation}: the request cannot be built: {reason}"
             )),
-            Err(other) => {
-                Error::InvalidRequest(format!("{operation}: the request cannot be built: {other}"))
-            }
-            Ok(_) => Error::Config(format!(
-                "internal: {operation} sent a request instead of building it"
+            polyai_data_raw::Error::CommunicationError(err) => Error::InvalidRequest(format!(
+                "{operation}: the request cannot be built: {}",
+                error_chain(&err)
             )),
-        })?;
-        check_path(operation, request.url(), ids)?;
-        Ok(Call {
-            operation,
-            request,
-            correlation_id,
-            accept: "application/json",
-            idempotency: Idempotency::of(operation),
+            other => Error::Config(format!(
+                "internal: {operation} failed without a recorded answer: {other}"
+            )),
+        }
+    }
+
+    /// Finishes a JSON call with the model the generated method decoded. A body it could not
+    /// decode, or a success status the spec does not declare, is decoded here instead, so a
+    /// failure names the JSON path of the first mismatch.
+    pub(crate) fn typed<T: DeserializeOwned, E: std::fmt::Debug>(
+        self,
+        result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
+    ) -> Result<(T, ResponseMeta), Error> {
+        let outcome = self.outcome();
+        self.finish_typed(outcome, result)
+    }
+
+    fn finish_typed<T: DeserializeOwned, E: std::fmt::Debug>(
+        &self,
+        outcome: Option<Result<Success, Error>>,
+        result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
+    ) -> Result<(T, ResponseMeta), Error> {
+        match (outcome, result) {
+            (Some(Err(error)), _) => Err(error),
+            (Some(Ok(success)), Ok(value)) => Ok((value.into_inner(), success.meta)),
+            (Some(Ok(success)), Err(_)) => {
+                let body = success.body.unwrap_or_default();
+                let value = decode_bytes(self.operation(), &body, &success.meta.correlation_id)?;
+                Ok((value, success.meta))
+            }
+            (None, Ok(value)) => {
+                let meta = ResponseMeta {
+                    status: value.status().as_u16(),
+                    correlation_id: self.state.correlation_id.clone(),
+                    headers: value.headers().clone(),
+                };
+                Ok((value.into_inner(), meta))
+            }
+            (None, Err(error)) => Err(self.unexplained(error)),
+        }
+    }
+
+    /// Finishes a JSON call by decoding the body as it arrived into `U` (e.g. `serde_json::Value`
+    /// for the record as sent), whatever the generated method made of it.
+    pub(crate) fn json<U: DeserializeOwned, T, E: std::fmt::Debug>(
+        self,
+        result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
+    ) -> Result<(U, ResponseMeta), Error> {
+        match self.outcome() {
+            Some(Ok(success)) => {
+                let body = success.body.unwrap_or_default();
+                let value = decode_bytes(self.operation(), &body, &success.meta.correlation_id)?;
+                Ok((value, success.meta))
+            }
+            Some(Err(error)) => Err(error),
+            None => Err(match result {
+                Err(error) => self.unexplained(error),
+                Ok(_) => Error::Config("internal: a JSON call recorded no body".into()),
+            }),
+        }
+    }
+
+    /// Finishes the acknowledgement of a mutation: an empty body, or `{"success": true}`.
+    pub(crate) fn ack<T: DeserializeOwned, E: std::fmt::Debug>(
+        self,
+        result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
+    ) -> Result<ResponseMeta, Error> {
+        match self.outcome() {
+            Some(Ok(success))
+                if success
+                    .body
+                    .as_ref()
+                    .is_some_and(|b| b.iter().all(u8::is_ascii_whitespace)) =>
+            {
+                Ok(success.meta)
+            }
+            outcome => self.finish_typed(outcome, result).map(|(_, meta)| meta),
+        }
+    }
+
+    /// Finishes a download: the response whose body is still on the wire.
+    pub(crate) fn stream<E: std::fmt::Debug>(
+        self,
+        result: Result<ResponseValue<ByteStream>, polyai_data_raw::Error<E>>,
+    ) -> Result<(reqwest::Response, ResponseMeta), Error> {
+        let success = match self.outcome() {
+            Some(Ok(success)) => success,
+            Some(Err(error)) => return Err(error),
+            None => {
+                return Err(match result {
+                    Err(error) => self.unexplained(error),
+                    Ok(_) => Error::Config("internal: a download recorded no answer".into()),
+                });
+            }
+        };
+        let response = match result {
+            Ok(value) => {
+                let status = value.status();
+                let headers = value.headers().clone();
+                let body = reqwest::Body::wrap_stream(value.into_inner().into_inner());
+                rebuild(status.as_u16(), &headers, body)
+            }
+            // A success status the spec does not declare (e.g. 206): the response as it came.
+            Err(polyai_data_raw::Error::UnexpectedResponse(response)) => response,
+            Err(error) => return Err(self.unexplained(error)),
+        };
+        Ok((response, success.meta))
+    }
+}
+
+impl Executor for ExchangeState {
+    fn execute(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
+        Box::pin(async move {
+            *lock(&self.operation) = Some(operation);
+            let ids: Vec<(&str, &str)> = self.ids.iter().map(|(w, id)| (*w, id.as_str())).collect();
+            if let Err(error) = check_path(operation, request.url(), &ids) {
+                *lock(&self.outcome) = Some(Err(error));
+                return Ok(rebuild(NO_RESPONSE, &HeaderMap::new(), Bytes::new()));
+            }
+            let call = Call {
+                operation,
+                request,
+                correlation_id: self.correlation_id.clone(),
+                accept: match self.body {
+                    BodyKind::Json => "application/json",
+                    BodyKind::Stream => "audio/wav",
+                },
+                idempotency: Idempotency::of(operation),
+            };
+            let stream = self.body == BodyKind::Stream;
+            let (response, outcome) = match self.inner.execute(call, &self.options, stream).await {
+                Ok(Reply { meta, payload }) => {
+                    let (response, body) = match payload {
+                        Payload::Body(body) => (
+                            rebuild(meta.status, &meta.headers, body.clone()),
+                            Some(body),
+                        ),
+                        Payload::Stream(response) => (response, None),
+                    };
+                    (response, Ok(Success { meta, body }))
+                }
+                Err(error) => {
+                    let response = match &error {
+                        Error::Api(api) => {
+                            rebuild(api.status, &HeaderMap::new(), api.body_snippet.clone())
+                        }
+                        _ => rebuild(NO_RESPONSE, &HeaderMap::new(), Bytes::new()),
+                    };
+                    (response, Err(error))
+                }
+            };
+            *lock(&self.outcome) = Some(outcome);
+            Ok(response)
         })
     }
 }
 
-/// A successful answer.
-pub(crate) struct Reply {
-    /// Status, correlation id (echoed, else sent) and headers.
-    pub(crate) meta: ResponseMeta,
-    pub(crate) payload: Payload,
+/// A response for the generated method, from parts this crate has already read.
+fn rebuild(status: u16, headers: &HeaderMap, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    let mut response = http::Response::new(body.into());
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    *response.headers_mut() = headers.clone();
+    reqwest::Response::from(response)
 }
 
-pub(crate) enum Payload {
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A successful answer.
+struct Reply {
+    /// Status, correlation id (echoed, else sent) and headers.
+    meta: ResponseMeta,
+    payload: Payload,
+}
+
+enum Payload {
     /// The whole body (JSON calls).
     Body(Bytes),
     /// The response with its body still unread (downloads).
@@ -130,28 +410,8 @@ enum AttemptError {
 }
 
 impl Inner {
-    /// A generated client that builds requests without sending them (see [`Call::from_spec`]).
-    pub(crate) fn spec(&self) -> polyai_data_raw::Client {
-        polyai_data_raw::Client::capturing(
-            self.base.as_str().trim_end_matches('/'),
-            self.http.clone(),
-        )
-    }
-
-    /// The same for the Conversations API v3, on its own host; an error where the region has none.
-    pub(crate) fn spec_v3(&self) -> Result<polyai_data_raw::conversations_v3::Client, Error> {
-        let base = self
-            .v3_base
-            .as_ref()
-            .map_err(|e| Error::Config(e.clone()))?;
-        Ok(polyai_data_raw::conversations_v3::Client::capturing(
-            base.as_str().trim_end_matches('/'),
-            self.http.clone(),
-        ))
-    }
-
     /// Runs `call` with retries. With `stream`, a success body is left unread.
-    pub(crate) async fn execute(
+    async fn execute(
         &self,
         call: Call,
         options: &CallOptions,
@@ -425,31 +685,6 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> Bytes {
     }
     body.truncate(limit);
     Bytes::from(body)
-}
-
-/// Decodes a JSON body, naming the JSON path of the first mismatch; hands back the
-/// response metadata with it.
-pub(crate) fn decode<T: DeserializeOwned>(
-    operation: &'static str,
-    reply: Reply,
-) -> Result<(T, ResponseMeta), Error> {
-    let body = match reply.payload {
-        Payload::Body(body) => body,
-        Payload::Stream(_) => Bytes::new(),
-    };
-    let value = decode_bytes(operation, &body, &reply.meta.correlation_id)?;
-    Ok((value, reply.meta))
-}
-
-/// Decodes the acknowledgement of a mutation: an empty body or `{"success": true}`.
-pub(crate) fn decode_ack(operation: &'static str, reply: Reply) -> Result<ResponseMeta, Error> {
-    if let Payload::Body(body) = &reply.payload
-        && body.iter().all(u8::is_ascii_whitespace)
-    {
-        return Ok(reply.meta);
-    }
-    let (_, meta): (crate::models::OperationSuccessResponse, _) = decode(operation, reply)?;
-    Ok(meta)
 }
 
 pub(crate) fn decode_bytes<T: DeserializeOwned>(

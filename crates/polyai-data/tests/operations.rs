@@ -146,7 +146,10 @@ async fn get_conversation_decodes_the_wire_detail() {
         .expect("detail");
     assert_eq!(c.summary_heading(), Some("Check appointment details"));
     assert_eq!(c.turns.as_ref().map(Vec::len), Some(1));
-    assert_eq!(c.turns.as_ref().and_then(|t| t[0].turn_id), Some(743916318));
+    assert_eq!(
+        c.turns.as_ref().and_then(|t| t[0].typed()?.turn_id),
+        Some(743916318)
+    );
     assert!(
         c.function_events
             .as_ref()

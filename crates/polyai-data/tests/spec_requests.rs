@@ -1,22 +1,48 @@
 //! Requests come from the spec: every operation sends exactly the method, path, query and body
-//! that the generated client (`polyai_data_raw`) builds for the same arguments, and no path,
-//! method or parameter name is written by hand in `polyai-data`.
+//! that the generated client (`polyai_data_raw`) builds for the same arguments (polyai-data calls
+//! the generated methods and executes what they hand to their hooks), and no path, method or
+//! parameter name is written by hand in `polyai-data`.
 
 mod support;
 
+use std::sync::{Arc, Mutex};
+
 use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Role};
-use polyai_data_raw::types;
+use polyai_data_raw::{BoxFuture, Executor, Hooks, types};
 use serde_json::json;
 use support::{Recorded, Reply, TestServer, client_for, list_reply, summary};
+
+/// Keeps the request a generated method hands to its hooks, and answers nothing.
+#[derive(Default)]
+struct Capture(Mutex<Option<reqwest::Request>>);
+
+impl Executor for Capture {
+    fn execute(
+        &self,
+        request: reqwest::Request,
+        _operation_id: &'static str,
+    ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
+        *self.0.lock().expect("capture") = Some(request);
+        let empty = http::Response::new(reqwest::Body::from(""));
+        Box::pin(async move { Ok(reqwest::Response::from(empty)) })
+    }
+}
 
 /// What the generated client builds, as (method, path, query, JSON body).
 async fn built(
     base: &str,
     call: impl AsyncFnOnce(&polyai_data_raw::Client),
 ) -> (String, String, String, Option<serde_json::Value>) {
-    let spec = polyai_data_raw::Client::capturing(base, reqwest::Client::new());
+    let capture = Arc::new(Capture::default());
+    let hooks = Hooks::with_executor(capture.clone());
+    let spec = polyai_data_raw::Client::new_with_client(base, reqwest::Client::new(), hooks);
     call(&spec).await;
-    let request = spec.take_request().expect("the method built a request");
+    let request = capture
+        .0
+        .lock()
+        .expect("capture")
+        .take()
+        .expect("the method built a request");
     let body = request
         .body()
         .and_then(|b| b.as_bytes())

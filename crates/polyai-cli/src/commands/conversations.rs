@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use polyai_data::ListConversations;
-use polyai_data::models::{Conversation, ConversationExt, ConversationSummary, Turn};
+use polyai_data::models::{Conversation, ConversationExt, ConversationSummary, Lenient, Turn};
 
 use crate::cli::{GetArgs, ListArgs, NoteArgs, OutputFormat};
 use crate::commands::{Ctx, stdout_error};
@@ -198,7 +198,7 @@ fn summary_csv_row(c: &ConversationSummary) -> Vec<String> {
         show(c.handoff.map(|v| v.to_string())),
         text(&c.handoff_destination),
         text(&c.handoff_reason),
-        show(c.poly_score.map(|v| v.to_string())),
+        show(c.poly_score.as_ref().map(ToString::to_string)),
         c.tags.as_deref().unwrap_or_default().join(";"),
         c.summary_heading().unwrap_or_default().to_owned(),
         c.summary_text().unwrap_or_default().to_owned(),
@@ -245,7 +245,13 @@ fn transcript_csv(c: &Conversation) -> Table {
         "userInputDatetime",
         "agentResponseDatetime",
     ]);
-    for (i, t) in c.turns.as_deref().unwrap_or_default().iter().enumerate() {
+    let turns = c.turns.as_deref().unwrap_or_default();
+    // A turn of a shape the client does not know has no columns to fill; its index is skipped.
+    let typed = turns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, t.typed()?)));
+    for (i, t) in typed {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         table.push(vec![
             i.to_string(),
@@ -306,7 +312,7 @@ pub fn conversation_view(c: &Conversation) -> String {
         other => yes_no(other).to_owned(),
     };
     facts.push(("Handoff", handoff));
-    if let Some(score) = c.poly_score {
+    if let Some(score) = &c.poly_score {
         facts.push(("Score", score.to_string()));
     }
     if let Some(heading) = c.summary_heading() {
@@ -338,9 +344,14 @@ pub fn conversation_view(c: &Conversation) -> String {
     text
 }
 
-fn turn_view(index: usize, turn: &Turn) -> String {
+fn turn_view(index: usize, turn: &Lenient<Turn>) -> String {
     let mut text = String::new();
     let number = format!("#{index}");
+    let turn = match turn {
+        Lenient::Typed(turn) => turn,
+        // A turn of a shape the client does not know: shown as sent.
+        Lenient::Raw(raw) => return format!("{number:<5}{raw}\n"),
+    };
     let say = |who: &str, what: Option<&str>| -> Option<String> {
         what.filter(|w| !w.is_empty())
             .map(|w| format!("{who:<6} {w}"))

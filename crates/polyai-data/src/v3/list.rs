@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use crate::chat::ClientEnv;
 use crate::error::Error;
 use crate::timestamp::Timestamp;
-use crate::transport::{Call, CallOptions, decode};
+use crate::transport::{BodyKind, CallOptions};
 use crate::v3::walk::{Page, PageStream, Walk, walk_pages};
 use crate::v3::{Conversation, Project};
 
@@ -366,7 +366,6 @@ impl ListConversations {
         limit: Option<u64>,
     ) -> Result<Page<T>, Error> {
         use polyai_data_raw::conversations_v3::types as spec_types;
-        let operation = "list_conversations_v3";
         let inner = self.project.client().inner();
         // Every name and value below goes through the generated method: the spec's query names,
         // enum values and encodings, not ours.
@@ -406,9 +405,12 @@ impl ListConversations {
         };
         let offset = if cursor.is_some() { None } else { self.offset };
         let channels = (!self.channels.is_empty()).then_some(&self.channels);
-        let cid = self.options.correlation_id();
-        let spec = inner.spec_v3()?;
-        let built = spec
+        let exchange = inner.exchange(&self.options, BodyKind::Json).path_ids(&[
+            ("account id", self.project.account_id()),
+            ("project id", self.project.project_id()),
+        ])?;
+        let result = exchange
+            .client_v3()?
             .list_conversations_v3(
                 self.project.account_id(),
                 self.project.project_id(),
@@ -427,21 +429,10 @@ impl ListConversations {
                 turn_type,
                 variant_id,
                 variant_name,
-                Some(&cid),
+                Some(exchange.correlation_id()),
             )
             .await;
-        let call = Call::from_spec(
-            operation,
-            &[
-                ("account id", self.project.account_id()),
-                ("project id", self.project.project_id()),
-            ],
-            spec.take_request(),
-            built,
-            cid,
-        )?;
-        let reply = inner.execute(call, &self.options, false).await?;
-        let (body, meta): (Envelope<T>, _) = decode(operation, reply)?;
+        let (body, meta): (Envelope<T>, _) = exchange.json(result)?;
         Ok(Page {
             items: body.conversations,
             cursor: body.cursor.filter(|c| !c.is_empty()),
