@@ -76,6 +76,46 @@ fn list_as_json_jsonl_and_csv() {
     assert!(rows[1].starts_with(items[0]["conversationId"].as_str().unwrap_or("?")));
 }
 
+/// Typed or not, `list -O json` and `-O jsonl` print the records exactly as the server sent them:
+/// every field in its order, `null`s included, numbers in their form.
+#[test]
+fn list_as_json_prints_the_records_as_sent() {
+    let mock = Mock::with_conversations(8);
+    let served: serde_json::Value = serde_json::from_slice(&mock.raw_get(&format!(
+        "/v1/agents/{}/conversations?limit=5&offset=2",
+        mock.agent()
+    )))
+    .expect("JSON page");
+    let sent = served["conversations"].as_array().expect("items");
+    assert!(
+        sent.iter().any(|c| c
+            .as_object()
+            .is_some_and(|o| o.values().any(serde_json::Value::is_null))),
+        "the fixture must hold nulls"
+    );
+    let args = |format| {
+        [
+            "conversations",
+            "list",
+            "--limit",
+            "5",
+            "--offset",
+            "2",
+            "-O",
+            format,
+        ]
+    };
+    let json: serde_json::Value = serde_json::from_str(&ok(mock.run(&args("json")))).expect("JSON");
+    assert_eq!(
+        json.to_string(),
+        serde_json::Value::Array(sent.clone()).to_string()
+    );
+    let jsonl = ok(mock.run(&args("jsonl")));
+    let lines: Vec<&str> = jsonl.lines().collect();
+    let expected: Vec<String> = sent.iter().map(ToString::to_string).collect();
+    assert_eq!(lines, expected);
+}
+
 #[test]
 fn list_all_and_offset_cover_every_conversation() {
     let mock = Mock::with_conversations(120);

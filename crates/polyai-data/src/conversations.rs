@@ -145,9 +145,31 @@ impl ListConversations {
 
     /// Every page from the start offset.
     pub fn pages(self) -> PageStream<ConversationSummary> {
+        self.pages_as()
+    }
+
+    /// Every page from the start offset with each conversation as the JSON the server sent
+    /// (every field, `null`s and number forms included), for tools that pass records on
+    /// untouched. De-duplication, when on, goes by each record's `conversationId`.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let mut pages = agent.conversations().list().json_pages();
+    /// while let Some(page) = pages.try_next().await? {
+    ///     for raw in page.items() {
+    ///         println!("{raw}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn json_pages(self) -> PageStream<serde_json::Value> {
+        self.pages_as()
+    }
+
+    fn pages_as<T: ListItem>(self) -> PageStream<T> {
         let agent = self.agent;
         let options = self.options;
-        let fetch: FetchPage<ConversationSummary> = Arc::new(move |offset, limit| {
+        let fetch: FetchPage<T> = Arc::new(move |offset, limit| {
             let agent = agent.clone();
             let options = options.clone();
             Box::pin(async move { fetch_page(&agent, Some(limit), Some(offset), &options).await })
@@ -169,6 +191,19 @@ impl ListConversations {
     pub async fn send(self) -> Result<Page<ConversationSummary>, Error> {
         fetch_page(&self.agent, self.limit, self.offset, &self.options).await
     }
+
+    /// One page with each conversation as the JSON the server sent (see
+    /// [`json_pages`](Self::json_pages)).
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let page = agent.conversations().list().limit(5).send_json().await?;
+    /// println!("{}", serde_json::Value::Array(page.into_items()));
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
+        fetch_page(&self.agent, self.limit, self.offset, &self.options).await
+    }
 }
 
 crate::options::request_options!(ListConversations => Page<ConversationSummary>);
@@ -179,12 +214,70 @@ impl Keyed for ConversationSummary {
     }
 }
 
-async fn fetch_page(
+impl Keyed for serde_json::Value {
+    fn key(&self) -> &str {
+        self.get("conversationId")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// A listing page with its items as `T`.
+#[derive(serde::Deserialize)]
+struct ListBody<T> {
+    conversations: Vec<T>,
+    count: i64,
+    limit: i64,
+    offset: i64,
+}
+
+/// What a listing's items decode into: the generated model, or the JSON as sent.
+trait ListItem: Keyed + Send + Sized + 'static {
+    fn decode(
+        exchange: Exchange,
+        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
+    ) -> Result<(ListBody<Self>, ResponseMeta), Error>;
+}
+
+impl ListItem for ConversationSummary {
+    fn decode(
+        exchange: Exchange,
+        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
+    ) -> Result<(ListBody<Self>, ResponseMeta), Error> {
+        let (body, meta) = exchange.typed(result)?;
+        let GetConversationsResponse {
+            conversations,
+            count,
+            limit,
+            offset,
+        } = body;
+        Ok((
+            ListBody {
+                conversations,
+                count,
+                limit,
+                offset,
+            },
+            meta,
+        ))
+    }
+}
+
+impl ListItem for serde_json::Value {
+    fn decode(
+        exchange: Exchange,
+        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
+    ) -> Result<(ListBody<Self>, ResponseMeta), Error> {
+        exchange.json(result)
+    }
+}
+
+async fn fetch_page<T: ListItem>(
     agent: &Agent,
     limit: Option<u64>,
     offset: Option<u64>,
     options: &CallOptions,
-) -> Result<Page<ConversationSummary>, Error> {
+) -> Result<Page<T>, Error> {
     let exchange = agent
         .inner
         .exchange(options, BodyKind::Json)
@@ -198,7 +291,7 @@ async fn fetch_page(
             Some(exchange.correlation_id()),
         )
         .await;
-    let (body, meta): (GetConversationsResponse, _) = exchange.typed(result)?;
+    let (body, meta) = T::decode(exchange, result)?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Page {
         count: non_negative(body.count),

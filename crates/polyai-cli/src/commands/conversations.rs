@@ -32,6 +32,26 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
     if args.all && matches!(ctx.format, OutputFormat::Jsonl | OutputFormat::Csv) {
         return stream_all(request.dedupe(true), ctx.format).await;
     }
+    if matches!(ctx.format, OutputFormat::Json | OutputFormat::Jsonl) {
+        // The records as the API sent them: every field, nulls and number forms included.
+        let items = if args.all {
+            request
+                .dedupe(true)
+                .json_pages()
+                .items()
+                .collect_all()
+                .await?
+        } else {
+            request.send_json().await?.into_items()
+        };
+        let mut out = std::io::stdout().lock();
+        return if ctx.format == OutputFormat::Json {
+            write_json(&mut out, &items)
+        } else {
+            items.iter().try_for_each(|c| write_json_line(&mut out, c))
+        }
+        .map_err(stdout_error);
+    }
     let (items, footer) = if args.all {
         let items = request.dedupe(true).all().await?;
         let footer = format!("{} conversations", items.len());
@@ -68,24 +88,32 @@ async fn stream_all(request: ListConversations, format: OutputFormat) -> Result<
         write_csv_record(&mut std::io::stdout().lock(), SUMMARY_CSV_HEADER)
             .map_err(stdout_error)?;
     }
+    if format == OutputFormat::Jsonl {
+        // The records as the API sent them.
+        let mut pages = request.json_pages();
+        while let Some(page) = pages.try_next().await? {
+            let mut out = std::io::stdout().lock();
+            for c in page.items() {
+                write_json_line(&mut out, c).map_err(stdout_error)?;
+            }
+            out.flush().map_err(stdout_error)?;
+        }
+        return Ok(());
+    }
     let mut pages = request.pages();
     while let Some(page) = pages.try_next().await? {
         let mut out = std::io::stdout().lock();
         for c in page.items() {
-            match format {
-                OutputFormat::Csv => {
-                    write_csv_record(&mut out, summary_csv_row(c).iter().map(String::as_str))
-                }
-                _ => write_json_line(&mut out, c),
-            }
-            .map_err(stdout_error)?;
+            write_csv_record(&mut out, summary_csv_row(c).iter().map(String::as_str))
+                .map_err(stdout_error)?;
         }
         out.flush().map_err(stdout_error)?;
     }
     Ok(())
 }
 
-/// Prints conversation summaries in `format`; `footer` follows a table.
+/// Prints conversation summaries as CSV or a table (JSON output prints the records as sent);
+/// `footer` follows a table.
 fn print_summaries(
     out: &mut impl Write,
     format: OutputFormat,
@@ -93,10 +121,8 @@ fn print_summaries(
     footer: Option<&str>,
 ) -> std::io::Result<()> {
     match format {
-        OutputFormat::Json => write_json(out, items),
-        OutputFormat::Jsonl => items.iter().try_for_each(|c| write_json_line(out, c)),
         OutputFormat::Csv => summary_csv(items).write_csv(out),
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Json | OutputFormat::Jsonl => {
             summary_table(items).write_aligned(out)?;
             if let Some(footer) = footer {
                 writeln!(out, "{footer}")?;
