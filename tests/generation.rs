@@ -562,58 +562,6 @@ fn upstream_shaped_documents_regenerate_the_same_client() {
     assert_eq!(code_lines(&code), code_lines(&checked_in));
 }
 
-#[test]
-fn a_renamed_path_reaches_the_built_request() {
-    // polyai-data sends exactly the request the generated method builds (it captures it through
-    // `polyai_data_raw::Hooks`; `crates/polyai-data/tests/spec_requests.rs` checks the wire), so a
-    // renamed path in the spec is all it takes for the client to follow.
-    const OLD: &str = "/v1/agents/{agentId}/conversations/{conversationId}/annotation";
-    let (mut spec, mut overlay) = spec_and_overlay();
-    let paths = spec["paths"].as_object_mut().expect("paths");
-    let item = paths.shift_remove(OLD).expect("the annotation path");
-    paths.insert(format!("{OLD}s"), item);
-
-    // First the corrections that target the old path say so, naming themselves...
-    let err = run(spec.clone(), &overlay, "renamed", "overlay").expect_err("stale correction");
-    assert!(err.reason.contains("selects nothing"), "{err}");
-
-    // ...and once they follow the rename, the generated method builds the new URL.
-    for action in overlay["actions"].as_array_mut().expect("actions") {
-        if let Some(target) = action["target"].as_str() {
-            let renamed = target.replace(&format!("'{OLD}'"), &format!("'{OLD}s'"));
-            action["target"] = json!(renamed);
-        }
-    }
-    let code = run(spec, &overlay, "renamed", "overlay")
-        .expect("generates")
-        .code;
-    let built = method(&code, "add_annotations");
-    assert!(
-        built.contains("\"{}/v1/agents/{}/conversations/{}/annotations\""),
-        "{built}"
-    );
-}
-
-#[test]
-fn a_new_parameter_changes_the_signature_polyai_data_calls() {
-    // polyai-data calls the generated methods positionally, so a parameter added by the spec
-    // breaks the build at the one call site that must expose it (e.g. `annotations.rs` for
-    // `add_annotations`), instead of being silently dropped.
-    let (mut spec, overlay) = spec_and_overlay();
-    let op = &mut spec["paths"]["/v1/agents/{agentId}/conversations/{conversationId}/annotation"]["post"];
-    op["parameters"] = json!([{"name": "dryRun", "in": "query", "required": false,
-                               "schema": {"type": "boolean"}}]);
-    let code = run(spec, &overlay, "new parameter", "overlay")
-        .expect("generates")
-        .code;
-    let built = method(&code, "add_annotations");
-    assert!(built.contains("dry_run: Option<bool>,"), "{built}");
-    assert!(
-        built.contains("QueryParam::new(\"dryRun\", &dry_run)"),
-        "{built}"
-    );
-}
-
 /// The v3 document too: with its prose stripped (the structure PolyAI publishes, which
 /// `cargo xtask diff` finds identical to ours) the corrections apply and give the same client.
 #[test]
