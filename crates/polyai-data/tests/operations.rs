@@ -319,10 +319,71 @@ async fn agent_and_conversation_ids_are_path_encoded() {
     let _ = client
         .agent("my agent/x")
         .conversations()
-        .get("a?b#c")
+        .get("a?b#c\\d")
         .await;
+    // `\` too: URL parsers would read it as `/`.
     assert_eq!(
         server.requests()[0].path,
-        "/v1/agents/my%20agent%2Fx/conversations/a%3Fb%23c"
+        "/v1/agents/my%20agent%2Fx/conversations/a%3Fb%23c%5Cd"
+    );
+}
+
+/// The executor reads every answer, so a success status the spec does not declare (200 or 204
+/// where it says 201, 203 where it says 200) still succeeds, and an empty acknowledgement is one.
+#[tokio::test]
+async fn success_statuses_the_spec_does_not_declare_still_succeed() {
+    let server = TestServer::start(|r: &Recorded| match r.path.rsplit('/').next() {
+        Some("annotation") => Reply::json(200, json!({"success": true})),
+        Some("note") => Reply::status(204),
+        _ => Reply::json(203, detail()),
+    })
+    .await;
+    let (client, _) = client_for(&server, KEY);
+    let agent = client.agent("PROJECT-1");
+    let annotation = Annotation::new(0, Role::User, AnnotationType::WrongInfo);
+    let ((), meta) = agent
+        .annotate("CA1", [annotation])
+        .send_with_meta()
+        .await
+        .expect("200 for a declared 201");
+    assert_eq!(meta.status(), 200);
+    let ((), meta) = agent.note("CA1", "n").send_with_meta().await.expect("204");
+    assert_eq!(meta.status(), 204);
+    let (c, meta) = agent
+        .conversations()
+        .get("CA1")
+        .send_with_meta()
+        .await
+        .expect("203 for a declared 200");
+    assert_eq!(
+        (meta.status(), c.conversation_id.as_str()),
+        (203, "LOCAL-0725f700")
+    );
+}
+
+/// A failure keeps its status and body even when the body is not the API's envelope (a proxy's
+/// HTML page), which the generated error handling would drop.
+#[tokio::test]
+async fn an_html_error_keeps_its_status_and_body() {
+    let server = TestServer::start(|_: &Recorded| Reply {
+        status: 401,
+        headers: vec![("content-type".into(), "text/html".into())],
+        body: support::Body::Bytes(b"<html><h1>401 Authorization Required</h1></html>".to_vec()),
+        delay: None,
+    })
+    .await;
+    let (client, _) = client_for(&server, KEY);
+    let err = client
+        .agent("PROJECT-1")
+        .conversations()
+        .get("CA1")
+        .await
+        .expect_err("401");
+    assert_eq!(err.status(), Some(401));
+    let api = err.as_api().expect("an API error");
+    assert_eq!(api.operation(), "get_conversation");
+    assert!(
+        api.body_snippet().contains("401 Authorization Required"),
+        "{err}"
     );
 }
