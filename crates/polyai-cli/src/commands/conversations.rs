@@ -6,7 +6,7 @@ use polyai_data::ListConversations;
 use polyai_data::models::{Conversation, ConversationExt, ConversationSummary, Lenient, Turn};
 
 use crate::cli::{GetArgs, ListArgs, NoteArgs, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::{Ctx, print_records, stdout_error};
 use crate::exit::CliError;
 use crate::output::{
     Table, duration, or_dash, short_time, truncate, write_csv_record, write_json, write_json_line,
@@ -44,13 +44,7 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
         } else {
             request.send_json().await?.into_items()
         };
-        let mut out = std::io::stdout().lock();
-        return if ctx.format == OutputFormat::Json {
-            write_json(&mut out, &items)
-        } else {
-            items.iter().try_for_each(|c| write_json_line(&mut out, c))
-        }
-        .map_err(stdout_error);
+        return print_records(ctx.format, &items);
     }
     let (items, footer) = if args.all {
         let items = request.dedupe(true).all().await?;
@@ -92,11 +86,7 @@ async fn stream_all(request: ListConversations, format: OutputFormat) -> Result<
         // The records as the API sent them.
         let mut pages = request.json_pages();
         while let Some(page) = pages.try_next().await? {
-            let mut out = std::io::stdout().lock();
-            for c in page.items() {
-                write_json_line(&mut out, c).map_err(stdout_error)?;
-            }
-            out.flush().map_err(stdout_error)?;
+            print_records(format, page.items())?;
         }
         return Ok(());
     }

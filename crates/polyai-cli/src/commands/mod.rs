@@ -54,6 +54,20 @@ impl Ctx<'_> {
     }
 }
 
+/// Prints listed records as the API sent them: one JSON array (`-O json`), or one object per
+/// line.
+pub fn print_records(format: OutputFormat, records: &[serde_json::Value]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => write_json(&mut out, records),
+        _ => records
+            .iter()
+            .try_for_each(|c| write_json_line(&mut out, c)),
+    }
+    .and_then(|()| out.flush())
+    .map_err(stdout_error)
+}
+
 /// Maps a failed write to stdout.
 pub fn stdout_error(err: std::io::Error) -> CliError {
     CliError::file("writing", "<stdout>", err)

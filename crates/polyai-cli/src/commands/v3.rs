@@ -6,11 +6,9 @@ use polyai_data::v3::{Conversation, ConversationExt, ListConversations, TurnType
 use polyai_data::{ClientEnv, Timestamp};
 
 use crate::cli::{ChatEnv, ListArgs, OutputFormat, Side, V3Filters};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::{Ctx, print_records, stdout_error};
 use crate::exit::CliError;
-use crate::output::{
-    Table, duration, short_time, truncate, write_csv_record, write_json, write_json_line,
-};
+use crate::output::{Table, duration, short_time, truncate, write_csv_record};
 use crate::when;
 
 /// Longest first user request shown in the table.
@@ -113,13 +111,7 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs, account: &str) -> Result<(), C
         } else {
             listing.send_json().await?.into_items()
         };
-        let mut out = std::io::stdout().lock();
-        return if ctx.format == OutputFormat::Json {
-            write_json(&mut out, &items)
-        } else {
-            items.iter().try_for_each(|c| write_json_line(&mut out, c))
-        }
-        .map_err(stdout_error);
+        return print_records(ctx.format, &items);
     }
     let (items, footer) = if args.all {
         let items = listing.all().await?;
@@ -148,11 +140,7 @@ async fn stream_all(listing: ListConversations, format: OutputFormat) -> Result<
     if format == OutputFormat::Jsonl {
         let mut pages = listing.json_pages();
         while let Some(page) = pages.try_next().await? {
-            let mut out = std::io::stdout().lock();
-            for c in page.items() {
-                write_json_line(&mut out, c).map_err(stdout_error)?;
-            }
-            out.flush().map_err(stdout_error)?;
+            print_records(format, page.items())?;
         }
         return Ok(());
     }
