@@ -44,10 +44,10 @@ async fn absurd_retry_after_values_end_the_retries_without_panic() {
 }
 
 #[tokio::test]
-async fn dot_ids_and_backslashes_are_refused_before_anything_is_sent() {
+async fn dot_and_empty_ids_are_refused_before_anything_is_sent() {
     let server = TestServer::start(|r: &Recorded| support::list_reply(r, 3)).await;
     let (client, _) = client_for(&server, "k");
-    for id in [".", "..", "", "a\\..", "\\"] {
+    for id in [".", "..", ""] {
         let err = client
             .agent("A")
             .conversations()
@@ -88,6 +88,9 @@ async fn every_id_reaches_the_server_as_one_segment() {
         ("a?b#c", "a%3Fb%23c"),
         ("...", "..."),
         ("é ", "%C3%A9%20"),
+        // URL parsers read a bare `\` as `/`: it is encoded.
+        ("a\\..", "a%5C.."),
+        ("\\", "%5C"),
     ];
     for (id, _) in cases {
         let _ = client.agent("A").conversations().get(id).await;
