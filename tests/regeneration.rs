@@ -8,8 +8,9 @@
 //!   names the call in `AddAnnotations` (`crates/polyai-data/src/annotations.rs`), the builder that
 //!   must expose the parameter — it cannot be dropped silently.
 //!
-//! The copy lives under the target directory (`spec-probe/`), with a target directory of its own
-//! so that the dependencies are built once and reused; only the two path crates rebuild.
+//! The copy lives in the target directory's `tmp/spec-probe/` and builds into the workspace's own
+//! target directory (cargo holds its lock only while compiling, not while tests run), so the
+//! dependencies are the ones already built; only the copied path crates compile.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -28,6 +29,14 @@ fn root() -> &'static Path {
 
 fn probe_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("spec-probe")
+}
+
+/// The workspace's own target directory (`CARGO_TARGET_TMPDIR` is its `tmp/`): the copy's
+/// dependencies are the workspace's, already built, so only the copied path crates compile.
+fn target_dir() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent()
+        .map_or_else(|| tmp.join("spec-probe-target"), Path::to_path_buf)
 }
 
 /// Copies the workspace's sources (not `target/`, not `.git`) to `to`, replacing what was there.
@@ -108,7 +117,7 @@ fn cargo(work: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .args(["--offline", "--quiet"])
         .current_dir(work)
-        .env("CARGO_TARGET_DIR", probe_dir().join("target"))
+        .env("CARGO_TARGET_DIR", target_dir())
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs")
