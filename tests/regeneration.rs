@@ -65,6 +65,37 @@ fn copy_workspace(to: &Path) {
         std::fs::remove_dir_all(to).expect("clear the previous copy");
     }
     copy(root(), to);
+    give_the_copy_its_own_version(to);
+}
+
+/// Cargo names a path crate's artifacts by its name and version, not by its folder: a copy built
+/// into the workspace's target directory under the same version would overwrite the workspace's
+/// own `polyai-data-raw` and `polyai-data`. The copy's crates get a version of their own.
+fn give_the_copy_its_own_version(work: &Path) {
+    let root_manifest = std::fs::read_to_string(work.join("Cargo.toml")).expect("manifest");
+    let version = root_manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("version = "))
+        .expect("[workspace.package] version")
+        .to_owned();
+    let probe = format!("{}-spec-probe\"", version.trim_end_matches('"'));
+    for manifest in [
+        work.join("Cargo.toml"),
+        work.join("crates/polyai-data/Cargo.toml"),
+    ] {
+        let text = std::fs::read_to_string(&manifest).expect("manifest");
+        let text: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("version = ") || l.contains("path = ") {
+                    l.replace(&version, &probe)
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect();
+        std::fs::write(&manifest, text.join("\n") + "\n").expect("write manifest");
+    }
 }
 
 /// Regenerates the Data API client of the copy at `work` from `spec` and `overlay`.
