@@ -332,6 +332,12 @@ impl Executor for ExchangeState {
                 *lock(&self.outcome) = Some(Err(error));
                 return Ok(rebuild(NO_RESPONSE, &HeaderMap::new(), Bytes::new()));
             }
+            // A read (any GET the spec declares, e.g. the v3 listing) may always be repeated.
+            let idempotency = if request.method() == reqwest::Method::GET {
+                Idempotency::Idempotent
+            } else {
+                Idempotency::of(operation)
+            };
             let call = Call {
                 operation,
                 request,
@@ -340,7 +346,7 @@ impl Executor for ExchangeState {
                     BodyKind::Json => "application/json",
                     BodyKind::Stream => "audio/wav",
                 },
-                idempotency: Idempotency::of(operation),
+                idempotency,
             };
             let stream = self.body == BodyKind::Stream;
             let (response, outcome) = match self.inner.execute(call, &self.options, stream).await {

@@ -347,3 +347,25 @@ async fn an_empty_retry_budget_returns_failures_at_once_until_successes_refill_i
         assert_eq!(server.count() - before, 2);
     }
 }
+
+/// The idempotency of a call follows its method: every GET is retried like a read, including
+/// ones named nowhere in this crate (the v3 listing).
+#[tokio::test]
+async fn reads_of_every_api_are_retried() {
+    let v3_page = Reply::json(
+        200,
+        json!({"conversations": [], "cursor": null, "next_offset": null}),
+    );
+    let server = scripted(vec![Reply::status(502)], v3_page).await;
+    let (client, delays) = client_for(&server, "k");
+    let page = client
+        .workspace("ws-1")
+        .project("P")
+        .conversations()
+        .send()
+        .await
+        .expect("the second attempt succeeds");
+    assert!(page.items().is_empty());
+    assert_eq!(server.count(), 2);
+    assert_eq!(delays.lock().expect("lock").len(), 1);
+}
