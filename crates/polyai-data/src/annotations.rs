@@ -2,10 +2,9 @@
 
 use crate::client::Agent;
 use crate::error::Error;
-use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{AddAnnotationsBody, AnnotationItem};
-use crate::transport::{BodyKind, CallOptions};
+use crate::transport::CallOptions;
 
 /// Which side of a turn an annotation flags (`user` or `agent`).
 pub use crate::models::AnnotationItemRole as Role;
@@ -115,12 +114,7 @@ impl AddAnnotations {
         };
         let exchange = self
             .agent
-            .inner
-            .exchange(&self.options, BodyKind::Json)
-            .path_ids(&ids::conversation(
-                &self.agent.agent_id,
-                &self.conversation_id,
-            ))?;
+            .conversation_call(&self.conversation_id, &self.options)?;
         let result = exchange
             .client()
             .add_annotations(

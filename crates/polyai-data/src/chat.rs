@@ -2,12 +2,11 @@
 
 use crate::client::Agent;
 use crate::error::Error;
-use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{
     ChatMetadataResponse, CreateDebugChatBody, DebugChatResponse, RespondDebugChatBody,
 };
-use crate::transport::{BodyKind, CallOptions};
+use crate::transport::CallOptions;
 
 /// The agent environment a debug chat talks to.
 ///
@@ -172,11 +171,7 @@ impl StartChat {
             channel: chat.channel.clone(),
             integration_attributes: chat.integration_attributes.clone(),
         };
-        let exchange = self
-            .agent
-            .inner
-            .exchange(&self.options, BodyKind::Json)
-            .path_ids(&[("agent id", &self.agent.agent_id)])?;
+        let exchange = self.agent.call(&self.options)?;
         let result = exchange
             .client()
             .create_debug_chat(&self.agent.agent_id, Some(exchange.correlation_id()), &body)
@@ -271,12 +266,7 @@ impl ChatSession {
         };
         let exchange = self
             .agent
-            .inner
-            .exchange(&self.options, BodyKind::Json)
-            .path_ids(&ids::conversation(
-                &self.agent.agent_id,
-                &self.conversation_id,
-            ))?;
+            .conversation_call(&self.conversation_id, &self.options)?;
         let result = exchange
             .client()
             .send_debug_chat_message(

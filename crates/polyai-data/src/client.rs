@@ -14,7 +14,7 @@ use crate::conversations::Conversations;
 use crate::error::Error;
 use crate::notes::UpsertNote;
 use crate::retry::{RetryBudget, RetryPolicy, Sleeper};
-use crate::transport::CallOptions;
+use crate::transport::{BodyKind, CallOptions, Exchange};
 
 /// Shared state behind every handle.
 pub(crate) struct Inner {
@@ -201,6 +201,24 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Starts a JSON call on this agent (its id checked for the URL path).
+    pub(crate) fn call(&self, options: &CallOptions) -> Result<Exchange, Error> {
+        self.inner
+            .exchange(options, BodyKind::Json)
+            .path_ids(&[("agent id", &self.agent_id)])
+    }
+
+    /// Starts a JSON call on one of this agent's conversations (both ids checked).
+    pub(crate) fn conversation_call(
+        &self,
+        conversation_id: &str,
+        options: &CallOptions,
+    ) -> Result<Exchange, Error> {
+        self.inner
+            .exchange(options, BodyKind::Json)
+            .path_ids(&crate::ids::conversation(&self.agent_id, conversation_id))
+    }
+
     /// The agent id.
     pub fn id(&self) -> &str {
         &self.agent_id

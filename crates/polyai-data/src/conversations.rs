@@ -6,11 +6,10 @@ use polyai_data_raw::ResponseValue;
 
 use crate::client::Agent;
 use crate::error::Error;
-use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
 use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
-use crate::transport::{BodyKind, CallOptions, Exchange, RawError};
+use crate::transport::{CallOptions, Exchange, RawError};
 
 /// Conversation operations of one agent; from [`Agent::conversations`].
 ///
@@ -278,10 +277,7 @@ async fn fetch_page<T: ListItem>(
     offset: Option<u64>,
     options: &CallOptions,
 ) -> Result<Page<T>, Error> {
-    let exchange = agent
-        .inner
-        .exchange(options, BodyKind::Json)
-        .path_ids(&[("agent id", &agent.agent_id)])?;
+    let exchange = agent.call(options)?;
     let result = exchange
         .client()
         .list_conversations(
@@ -366,12 +362,7 @@ impl GetConversation {
     ) -> Result<(Exchange, Result<ResponseValue<Conversation>, RawError>), Error> {
         let exchange = self
             .agent
-            .inner
-            .exchange(&self.options, BodyKind::Json)
-            .path_ids(&ids::conversation(
-                &self.agent.agent_id,
-                &self.conversation_id,
-            ))?;
+            .conversation_call(&self.conversation_id, &self.options)?;
         let result = exchange
             .client()
             .get_conversation(

@@ -2,10 +2,9 @@
 
 use crate::client::Agent;
 use crate::error::Error;
-use crate::ids;
 use crate::meta::ResponseMeta;
 use crate::models::UpsertNoteBody;
-use crate::transport::{BodyKind, CallOptions};
+use crate::transport::CallOptions;
 
 /// Creates or replaces a conversation's note; from [`Agent::note`]. Await it.
 ///
@@ -44,12 +43,7 @@ impl UpsertNote {
         let body = UpsertNoteBody { note: self.note };
         let exchange = self
             .agent
-            .inner
-            .exchange(&self.options, BodyKind::Json)
-            .path_ids(&ids::conversation(
-                &self.agent.agent_id,
-                &self.conversation_id,
-            ))?;
+            .conversation_call(&self.conversation_id, &self.options)?;
         let result = exchange
             .client()
             .upsert_note(
