@@ -69,8 +69,10 @@ impl Cli {
     }
 }
 
-/// Where to connect, as whom, and how to print.
+/// Where to connect, as whom, and how to print. Listed under their own heading in every
+/// command's help, apart from the command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// API region of your key's Agent Studio: us, eu, uk, studio (also us-1, euw-1, uk-1, dev, staging).
     #[arg(long, global = true, env = "POLYAI_REGION", value_name = "REGION")]

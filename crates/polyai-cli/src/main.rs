@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         } else {
             tokio::select! {
                 result = commands::run(&cli, &session) => result,
-                () = signals::interrupted() => Err(CliError::Interrupted("interrupted".into())),
+                signal = signals::interrupted() => Err(CliError::Interrupted(signal, "interrupted".into())),
             }
         };
         finish(result, session.target())

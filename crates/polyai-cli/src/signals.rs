@@ -1,8 +1,17 @@
 //! Waiting for Ctrl-C (SIGINT) or SIGTERM.
 
-/// Completes when the process receives SIGINT or SIGTERM. Never completes if the handlers
-/// cannot be installed.
-pub async fn interrupted() {
+/// The signal that stopped a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C): the process exits 130, as shells expect (128 + 2).
+    Interrupt,
+    /// SIGTERM: the process exits 143 (128 + 15).
+    Terminate,
+}
+
+/// Completes with the signal when the process receives SIGINT or SIGTERM. Never completes if
+/// the handlers cannot be installed.
+pub async fn interrupted() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -13,14 +22,15 @@ pub async fn interrupted() {
             return std::future::pending().await;
         };
         tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
+            _ = int.recv() => Signal::Interrupt,
+            _ = term.recv() => Signal::Terminate,
         }
     }
     #[cfg(not(unix))]
     {
         if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+            return std::future::pending().await;
         }
+        Signal::Interrupt
     }
 }
