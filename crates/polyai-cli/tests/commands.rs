@@ -326,7 +326,10 @@ fn completions_and_help() {
         !own.contains("--region") && !own.contains("--api-key-file"),
         "{own}"
     );
-    assert!(global.contains("--region"), "{global}");
+    assert!(
+        global.contains("--region") && global.contains("--profile"),
+        "{global}"
+    );
     assert!(!global.contains("--limit <LIMIT>"), "{global}");
 }
 
