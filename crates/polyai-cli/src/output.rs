@@ -69,6 +69,18 @@ impl Table {
         Ok(())
     }
 
+    /// Writes CSV for `-O csv`, aligned columns otherwise.
+    pub fn write_as(
+        &self,
+        out: &mut impl Write,
+        format: crate::cli::OutputFormat,
+    ) -> io::Result<()> {
+        match format {
+            crate::cli::OutputFormat::Csv => self.write_csv(out),
+            _ => self.write_aligned(out),
+        }
+    }
+
     /// Writes RFC 4180 CSV: a header row, then one record per row, CRLF line ends.
     pub fn write_csv(&self, out: &mut impl Write) -> io::Result<()> {
         let mut csv = csv_writer(out);

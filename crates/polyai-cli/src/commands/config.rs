@@ -98,11 +98,7 @@ fn list(config: &ConfigFile, in_use: Option<&str>, format: OutputFormat) -> Resu
                     key_status(p),
                 ]);
             }
-            if format == OutputFormat::Csv {
-                table.write_csv(&mut out)
-            } else {
-                table.write_aligned(&mut out)
-            }
+            table.write_as(&mut out, format)
         }
     }
     .and_then(|()| out.flush())
@@ -137,11 +133,7 @@ fn show(config: &ConfigFile, profile: &Profile, format: OutputFormat) -> Result<
             for (setting, value) in rows {
                 table.push(vec![setting.to_owned(), or_dash(value.as_deref())]);
             }
-            if format == OutputFormat::Csv {
-                table.write_csv(&mut out)
-            } else {
-                table.write_aligned(&mut out)
-            }
+            table.write_as(&mut out, format)
         }
     }
     .and_then(|()| out.flush())
