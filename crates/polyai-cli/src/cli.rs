@@ -102,7 +102,8 @@ pub struct GlobalArgs {
     pub api_key_file: Option<PathBuf>,
 
     /// Use this profile of the config file (`polyai config list`); without one, the profile
-    /// `default` when the file defines it. Flags and environment variables override its values.
+    /// `default` when the file defines it. Flags and environment variables override its values;
+    /// --sandbox ignores it.
     #[arg(long, global = true, env = "POLYAI_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
 
