@@ -9,25 +9,29 @@ pub enum Signal {
     Terminate,
 }
 
-/// Completes with the signal when the process receives SIGINT or SIGTERM. Never completes if
-/// the handlers cannot be installed.
-pub async fn interrupted() -> Signal {
+/// Installs the handlers now (call it inside the runtime) and returns a future that completes
+/// with the signal when the process receives SIGINT or SIGTERM. Never completes if the handlers
+/// cannot be installed.
+pub fn interrupted() -> impl std::future::Future<Output = Signal> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
+        let handlers = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => Signal::Interrupt,
-            _ = term.recv() => Signal::Terminate,
+        );
+        async move {
+            let (Ok(mut int), Ok(mut term)) = handlers else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+            }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             return std::future::pending().await;
         }

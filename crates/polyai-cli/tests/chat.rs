@@ -90,17 +90,19 @@ fn a_signal_while_waiting_exits_128_plus_its_number() {
             .read_line(&mut greeting)
             .expect("greeting");
         assert!(!greeting.is_empty(), "no greeting");
+        // Stdin stays open until the child has exited: end of input would end the REPL too.
+        let stdin = child.stdin.take();
         let killed = std::process::Command::new("kill")
             .args([signal, &child.id().to_string()])
             .status()
             .expect("kill");
         assert!(killed.success());
-        let out = child.wait_with_output().expect("exit");
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{signal}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let status = child.wait().expect("exit");
+        drop(stdin);
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            std::io::Read::read_to_string(&mut stderr, &mut err).expect("stderr");
+        }
+        assert_eq!(status.code(), Some(code), "{signal}: {err}");
     }
 }
