@@ -9,7 +9,8 @@ use std::process::Child;
 use std::time::Duration;
 
 use common::{
-    Mock, assert_exact_export, assert_manifest, journal_ids, journal_lines, stderr, wait_until,
+    Mock, assert_exact_export, assert_manifest, journal_ids, journal_ids_after_kill, journal_lines,
+    stderr, wait_until,
 };
 use polyai_mock::MockConfig;
 
@@ -119,7 +120,7 @@ fn killed_export_resumes_without_duplicates_or_gaps() {
     wait_for_lines(&mut child, dir.path(), 30);
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
-    let partial = journal_ids(dir.path()).len();
+    let partial = journal_ids_after_kill(dir.path()).len();
     assert!(
         (30..200).contains(&partial),
         "{partial} lines before the kill"
@@ -280,7 +281,7 @@ fn an_interrupted_export_resumes_its_listing_where_it_stopped() {
     });
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
-    let partial = journal_ids(dir.path()).len();
+    let partial = journal_ids_after_kill(dir.path()).len();
     mock.faults().set_latency(Duration::ZERO);
     let before = mock.faults().requests();
     let out = resume_with(&mock, dir.path(), &["--page-size", "10"]);

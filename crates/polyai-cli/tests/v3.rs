@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Mock, assert_exact_export, journal_ids, polyai, stderr, stdout};
+use common::{Mock, assert_exact_export, journal_ids_after_kill, polyai, stderr, stdout};
 use serde_json::Value;
 
 fn lines(text: &str) -> Vec<Value> {
@@ -323,7 +323,7 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
     mock.faults().set_latency(Duration::ZERO);
-    let partial = journal_ids(dir.path()).len();
+    let partial = journal_ids_after_kill(dir.path()).len();
     assert!(partial < before.len(), "{partial} of {}", before.len());
 
     // Conversations arrive before the resume: a cursor resume does not see them.

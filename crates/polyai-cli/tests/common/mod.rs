@@ -166,6 +166,22 @@ pub fn journal_ids(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The ids of the journal's complete lines after a SIGKILL: the kernel may cut a write of a
+/// record longer than a page when a fatal signal arrives, so a torn last line is expected here
+/// (the resume drops it); every complete line must still be a record.
+pub fn journal_ids_after_kill(dir: &Path) -> Vec<String> {
+    let journal = dir.join("conversations.jsonl");
+    let mut bytes = std::fs::read(&journal).expect("journal");
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if complete == bytes.len() {
+        return journal_ids(dir);
+    }
+    let copy = tempfile::tempdir().expect("tempdir");
+    bytes.truncate(complete);
+    std::fs::write(copy.path().join("conversations.jsonl"), bytes).expect("write");
+    journal_ids(copy.path())
+}
+
 /// Asserts that the journal holds exactly `expected`, each once.
 pub fn assert_exact_export(dir: &Path, expected: &HashSet<String>) {
     let ids = journal_ids(dir);
