@@ -377,6 +377,21 @@ impl GetConversation {
         exchange.json(result).map(|(raw, _)| raw)
     }
 
+    /// Sends the request and returns the body exactly as the API sent it (checked to be one JSON
+    /// value), for tools that write records byte for byte without decoding them into a model or
+    /// a [`serde_json::Value`] first (as `polyai export` does).
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let body = agent.conversations().get("CA1").json_bytes().await?;
+    /// std::io::Write::write_all(&mut std::io::stdout(), &body).ok();
+    /// # Ok(()) }
+    /// ```
+    pub async fn json_bytes(self) -> Result<bytes::Bytes, Error> {
+        let (exchange, result) = self.exchange().await?;
+        exchange.json_bytes(result).map(|(body, _)| body)
+    }
+
     /// Sends the request through the generated `get_conversation`.
     async fn exchange(
         self,

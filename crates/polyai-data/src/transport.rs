@@ -271,6 +271,30 @@ impl Exchange {
         }
     }
 
+    /// Finishes a JSON call with the body as it arrived, after checking that it is one JSON value
+    /// (a body that is not fails as [`Error::Decode`], like any other).
+    pub(crate) fn json_bytes<T, E: std::fmt::Debug>(
+        self,
+        result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
+    ) -> Result<(Bytes, ResponseMeta), Error> {
+        match self.outcome() {
+            Some(Ok(success)) => {
+                let body = success.body.unwrap_or_default();
+                decode_bytes::<serde::de::IgnoredAny>(
+                    self.operation(),
+                    &body,
+                    &success.meta.correlation_id,
+                )?;
+                Ok((body, success.meta))
+            }
+            Some(Err(error)) => Err(error),
+            None => Err(match result {
+                Err(error) => self.unexplained(error),
+                Ok(_) => Error::Config("internal: a JSON call recorded no body".into()),
+            }),
+        }
+    }
+
     /// Finishes the acknowledgement of a mutation: an empty body, or `{"success": true}`.
     pub(crate) fn ack<T: DeserializeOwned, E: std::fmt::Debug>(
         self,

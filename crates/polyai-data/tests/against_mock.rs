@@ -295,6 +295,10 @@ async fn a_walk_over_the_mock_capping_pages_at_37_is_exact_at_every_concurrency(
             .expect("walk");
         let ids: Vec<_> = all.iter().map(|c| &c.conversation_id).collect();
         let want: Vec<_> = sequential.iter().map(|c| &c.conversation_id).collect();
-        assert!(ids == want, "concurrency {concurrency}: {} items", ids.len());
+        assert!(
+            ids == want,
+            "concurrency {concurrency}: {} items",
+            ids.len()
+        );
     }
 }

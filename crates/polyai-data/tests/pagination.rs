@@ -257,7 +257,11 @@ async fn concurrent_walks_over_a_server_capping_at_37_are_exact() {
             .expect("walk");
         let ids: Vec<String> = all.into_iter().map(|c| c.conversation_id).collect();
         let want: Vec<String> = (0..total).map(|i| format!("c{i}")).collect();
-        assert!(ids == want, "concurrency {concurrency}: {} items", ids.len());
+        assert!(
+            ids == want,
+            "concurrency {concurrency}: {} items",
+            ids.len()
+        );
     }
 }
 
