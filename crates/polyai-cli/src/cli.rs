@@ -238,19 +238,28 @@ pub enum ConversationsCommand {
                   (2026-06-03T14:00:00Z)."
 )]
 pub struct ListArgs {
-    /// Page size (at most 1000 through v3).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
-    pub limit: u64,
+    /// Page size (default 50; with --all through the Data API, 1000, the largest page it serves;
+    /// at most 1000 through v3).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
     /// Conversations to skip.
     #[arg(long, default_value_t = 0, conflicts_with = "cursor")]
     pub offset: u64,
     /// Every conversation from --offset (or --cursor) on, following pages.
     #[arg(long)]
     pub all: bool,
+    /// With --all through the Data API: listing pages fetched at once once the first page has
+    /// told the total (printed in order either way).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_CONCURRENCY, requires = "all",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub page_concurrency: u16,
     /// The Conversations API v3 filters.
     #[command(flatten)]
     pub v3: V3Filters,
 }
+
+/// `--page-concurrency`'s default: the library's.
+const DEFAULT_PAGE_CONCURRENCY: u16 = polyai_data::paginate::DEFAULT_CONCURRENCY as u16;
 
 /// Filters only the Conversations API v3 has.
 #[derive(Debug, Args, Default)]
@@ -581,9 +590,14 @@ pub struct ExportArgs {
     /// Conversations fetched at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// Conversations per listing page (default 250; 1000 through v3, its maximum).
+    /// Conversations per listing page (default and maximum 1000).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub page_size: Option<u64>,
+    /// Data API listing pages fetched at once once the first page has told the total (records
+    /// are still written in listing order).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_CONCURRENCY,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub page_concurrency: u16,
     /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h,
     /// 7d); needs an account: the export then reads the Conversations API v3, turns inline.
     #[arg(long, value_name = "TIME")]

@@ -486,3 +486,32 @@ fn odd_ids_get_distinct_portable_files_recorded_in_each_line() {
         stderr(&again)
     );
 }
+
+#[test]
+fn detail_lines_are_the_bytes_the_api_sent() {
+    // Pages of 7 at 3 at once: the listing is concurrent, the file still holds each detail as
+    // served, byte for byte.
+    let mock = Mock::with_conversations(30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = mock
+        .polyai()
+        .args(export_args(dir.path()))
+        .args(["--page-size", "7", "--page-concurrency", "3"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact_export(dir.path(), &mock.conversation_ids());
+    let file = std::fs::read(dir.path().join("conversations.jsonl")).expect("journal");
+    let mut lines = 0;
+    for line in file.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let record: serde_json::Value = serde_json::from_slice(line).expect("line");
+        let id = record["conversationId"].as_str().expect("id");
+        let served = mock.raw_get(&format!("/v1/agents/{}/conversations/{id}", mock.agent()));
+        assert_eq!(
+            String::from_utf8_lossy(line),
+            String::from_utf8_lossy(served.trim_ascii())
+        );
+        lines += 1;
+    }
+    assert_eq!(lines, 30);
+}

@@ -45,7 +45,7 @@ impl Conversations {
             agent: self.agent.clone(),
             limit: None,
             offset: None,
-            walk: Walk::default(),
+            walk: Walk::everything(),
             options: CallOptions::default(),
         }
     }
@@ -99,7 +99,10 @@ pub struct ListConversations {
 }
 
 impl ListConversations {
-    /// Page size (the server's default is 50; at least 1).
+    /// Page size (at least 1). Awaited alone, the builder asks for one page of the server's
+    /// default size (50) unless this is set; a walk ([`stream`](Self::stream),
+    /// [`pages`](Self::pages), [`all`](Self::all)) without it asks for pages of
+    /// [`MAX_PAGE_SIZE`](crate::paginate::MAX_PAGE_SIZE).
     pub fn limit(mut self, limit: u64) -> Self {
         let limit = limit.max(1);
         self.limit = Some(limit);
@@ -139,6 +142,24 @@ impl ListConversations {
     /// Tokio runtime, falls back to sequential fetching without one).
     pub fn prefetch(mut self, prefetch: bool) -> Self {
         self.walk.prefetch = prefetch;
+        self
+    }
+
+    /// Pages a walk fetches at once once the first page has reported the total (default
+    /// [`DEFAULT_CONCURRENCY`](crate::paginate::DEFAULT_CONCURRENCY); at least 1, which reads
+    /// one page ahead). Pages are still yielded in order, and at most this many are held. A page
+    /// shorter than asked for (a server capping page sizes) makes the walk drop the pages it
+    /// planned past it and go on from the items that arrived, so the walk stays exact.
+    /// Without [`prefetch`](Self::prefetch) pages are fetched one at a time.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let everything = agent.conversations().list().concurrency(8).all().await?;
+    /// # let _ = everything;
+    /// # Ok(()) }
+    /// ```
+    pub fn concurrency(mut self, pages: usize) -> Self {
+        self.walk.concurrency = pages.max(1);
         self
     }
 
@@ -354,6 +375,21 @@ impl GetConversation {
     pub async fn json(self) -> Result<serde_json::Value, Error> {
         let (exchange, result) = self.exchange().await?;
         exchange.json(result).map(|(raw, _)| raw)
+    }
+
+    /// Sends the request and returns the body exactly as the API sent it (checked to be one JSON
+    /// value), for tools that write records byte for byte without decoding them into a model or
+    /// a [`serde_json::Value`] first (as `polyai export` does).
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let body = agent.conversations().get("CA1").json_bytes().await?;
+    /// std::io::Write::write_all(&mut std::io::stdout(), &body).ok();
+    /// # Ok(()) }
+    /// ```
+    pub async fn json_bytes(self) -> Result<bytes::Bytes, Error> {
+        let (exchange, result) = self.exchange().await?;
+        exchange.json_bytes(result).map(|(body, _)| body)
     }
 
     /// Sends the request through the generated `get_conversation`.

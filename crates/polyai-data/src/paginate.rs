@@ -58,6 +58,17 @@ pub struct Page<T> {
 /// Ids a de-duplicating walk remembers at least (more when two pages hold more).
 pub const DEDUPE_WINDOW: usize = 10_000;
 
+/// Page size of a walk that wants everything and was given no `limit`: the largest page the
+/// Data API serves (it caps `limit` at 1000, as does `polyai-mock`). Fewer, larger pages cut the
+/// round trips of a full listing twentyfold against the server's default of 50; a server that
+/// caps lower is still walked exactly, by the items that arrive.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+/// Pages a walk fetches at once by default, once the first page has told it the total
+/// (`count`). Four keeps a walk at 20 ms latency several times faster than one page at a time
+/// while holding at most four pages in memory.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
 impl<T> Page<T> {
     /// The items of this page.
     pub fn items(&self) -> &[T] {
@@ -128,6 +139,19 @@ pub(crate) struct Walk {
     pub(crate) max_pages: u64,
     pub(crate) prefetch: bool,
     pub(crate) dedupe: bool,
+    /// Pages in flight at once after the first (1: one page ahead).
+    pub(crate) concurrency: usize,
+}
+
+impl Walk {
+    /// The settings of a walk over everything: the largest pages, several at once.
+    pub(crate) fn everything() -> Self {
+        Walk {
+            page_size: MAX_PAGE_SIZE,
+            concurrency: DEFAULT_CONCURRENCY,
+            ..Walk::default()
+        }
+    }
 }
 
 impl Default for Walk {
@@ -139,6 +163,7 @@ impl Default for Walk {
             max_pages: 100_000,
             prefetch: true,
             dedupe: false,
+            concurrency: 1,
         }
     }
 }
@@ -184,8 +209,11 @@ struct State<T> {
     next_offset: u64,
     read: u64,
     pages: u64,
-    pending: Option<Pending<T>>,
-    previous_keys: Option<Vec<String>>,
+    /// Fetches in flight, in offset order: `(offset, limit, fetch)`.
+    pending: VecDeque<(u64, u64, Pending<T>)>,
+    /// The total the latest page reported; `None` before the first page.
+    count: Option<u64>,
+    previous: Option<PageFingerprint>,
     recent: RecentIds,
     done: bool,
 }
@@ -214,24 +242,80 @@ impl RecentIds {
     }
 }
 
+/// What the loop guard remembers of a page: its length, first and last id and a hash of all its
+/// ids, so a repeated page is caught without copying every id of every page.
+#[derive(Debug, PartialEq, Eq)]
+struct PageFingerprint {
+    len: usize,
+    first: String,
+    last: String,
+    hash: u64,
+}
+
+impl PageFingerprint {
+    fn of<T: Keyed>(items: &[T]) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // A fixed hasher: fingerprints of one walk are compared with each other only.
+        let mut hasher =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
+        for item in items {
+            hasher.write(item.key().as_bytes());
+            hasher.write_u8(0xff);
+        }
+        PageFingerprint {
+            len: items.len(),
+            first: items
+                .first()
+                .map_or_else(String::new, |i| i.key().to_owned()),
+            last: items
+                .last()
+                .map_or_else(String::new, |i| i.key().to_owned()),
+            hash: hasher.finish(),
+        }
+    }
+}
+
 impl<T: Keyed + Send + 'static> State<T> {
-    fn limit_for_next(&self) -> u64 {
+    /// The limit of a page after `planned` more items than were read.
+    fn limit_after(&self, planned: u64) -> u64 {
         let remaining = self
             .walk
             .max_items
-            .map_or(u64::MAX, |max| max.saturating_sub(self.read));
+            .map_or(u64::MAX, |max| max.saturating_sub(self.read + planned));
         self.walk.page_size.min(remaining).max(1)
+    }
+
+    /// Starts fetches until `depth` are in flight, at the offsets full pages would reach, never
+    /// past the reported total or `max_items`.
+    fn fill(&mut self, depth: usize, spawn: bool) {
+        while self.pending.len() < depth {
+            let (offset, planned) = match self.pending.back() {
+                Some(&(offset, limit, _)) => (offset + limit, offset + limit - self.next_offset),
+                None => (self.next_offset, 0),
+            };
+            let known_end = self.count.is_some_and(|count| offset >= count);
+            let max_reached = self
+                .walk
+                .max_items
+                .is_some_and(|max| self.read + planned >= max);
+            if !self.pending.is_empty() && (known_end || max_reached) {
+                return;
+            }
+            let limit = self.limit_after(planned);
+            let fetch = Pending::start(&self.fetch, offset, limit, spawn);
+            self.pending.push_back((offset, limit, fetch));
+        }
     }
 
     async fn step(&mut self) -> Option<Result<Page<T>, Error>> {
         if self.done {
             return None;
         }
-        let limit = self.limit_for_next();
-        let pending = match self.pending.take() {
-            Some(pending) => pending,
-            None => Pending::start(&self.fetch, self.next_offset, limit, false),
-        };
+        if self.pending.is_empty() {
+            self.fill(1, false);
+        }
+        let (_, asked, pending) = self.pending.pop_front()?;
         let mut page = match pending.wait().await {
             Ok(page) => page,
             Err(err) => {
@@ -241,11 +325,18 @@ impl<T: Keyed + Send + 'static> State<T> {
         };
         page.offset = self.next_offset;
         self.pages += 1;
+        self.count = Some(page.count);
         let len = page.items.len() as u64;
         page.received = len;
         if len == 0 {
             self.done = true;
+            self.pending.clear();
             return None;
+        }
+        if len != asked {
+            // The pages in flight were planned for full pages; they start at the wrong offsets.
+            // Dropping them aborts them, and the walk goes on from what actually arrived.
+            self.pending.clear();
         }
         if let Err(err) = self.check_progress(&page) {
             self.done = true;
@@ -266,14 +357,10 @@ impl<T: Keyed + Send + 'static> State<T> {
         if self.next_offset >= page.count {
             self.done = true;
         }
-        if !self.done {
-            let next_limit = self.limit_for_next();
-            self.pending = Some(Pending::start(
-                &self.fetch,
-                self.next_offset,
-                next_limit,
-                self.walk.prefetch,
-            ));
+        if self.done {
+            self.pending.clear();
+        } else if self.walk.prefetch {
+            self.fill(self.walk.concurrency.max(1), true);
         }
         if self.walk.dedupe {
             let window = DEDUPE_WINDOW.max(2 * page.items.len());
@@ -284,16 +371,16 @@ impl<T: Keyed + Send + 'static> State<T> {
     }
 
     fn check_progress(&mut self, page: &Page<T>) -> Result<(), Error> {
-        let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
-        if self.previous_keys.as_ref() == Some(&keys) {
+        let fingerprint = PageFingerprint::of(&page.items);
+        if self.previous.as_ref() == Some(&fingerprint) {
             return Err(Error::Pagination(format!(
                 "the server returned the same page at offsets {} and {} (first id {}); it is ignoring `offset`",
-                self.next_offset.saturating_sub(keys.len() as u64),
+                self.next_offset.saturating_sub(fingerprint.len as u64),
                 self.next_offset,
-                keys.first().map_or("-", String::as_str)
+                fingerprint.first
             )));
         }
-        self.previous_keys = Some(keys);
+        self.previous = Some(fingerprint);
         let read = self.read + page.items.len() as u64;
         if read > page.count.saturating_add(self.walk.page_size) {
             return Err(Error::Pagination(format!(
@@ -322,8 +409,9 @@ pub(crate) fn walk_pages<T: Keyed + Send + 'static>(
         next_offset: walk.start_offset,
         read: 0,
         pages: 0,
-        pending: None,
-        previous_keys: None,
+        pending: VecDeque::new(),
+        count: None,
+        previous: None,
         recent: RecentIds::default(),
         done: walk.max_items == Some(0),
     };
@@ -567,6 +655,78 @@ mod tests {
                 "cap {cap}: offsets advance by what arrived"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn concurrent_walks_are_exact_and_in_order_whatever_the_cap() {
+        for (total, cap) in [
+            (10_000usize, 1000u64),
+            (10_000, 37),
+            (3001, 1000),
+            (999, 37),
+            (1, 37),
+        ] {
+            for concurrency in [1usize, 4, 16] {
+                let calls = Arc::new(Mutex::new(vec![]));
+                let walk = Walk {
+                    concurrency,
+                    ..Walk::everything()
+                };
+                let got = run(capped(total, cap, calls.clone()), walk).await;
+                let got: Vec<String> = got.unwrap_or_default().into_iter().map(|i| i.0).collect();
+                let want: Vec<String> = (0..total).map(|i| format!("c{i}")).collect();
+                assert!(
+                    got == want,
+                    "{total} items, cap {cap}, concurrency {concurrency}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn full_pages_are_fetched_concurrently_up_to_the_count() {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let walk = Walk {
+            page_size: 10,
+            concurrency: 4,
+            ..Walk::default()
+        };
+        let out = run(server(ids(95), calls.clone(), false, None), walk).await;
+        assert_eq!(out.map(|v| v.len()).ok(), Some(95));
+        let mut calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        calls.sort_unstable();
+        let want: Vec<(u64, u64)> = (0..10).map(|i| (i * 10, 10)).collect();
+        assert_eq!(calls, want, "one request per page, none past `count`");
+    }
+
+    #[tokio::test]
+    async fn a_walk_holds_at_most_concurrency_pages_in_flight() {
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let inner = server(ids(500), Arc::default(), false, None);
+        let (flight, peak) = (in_flight.clone(), most.clone());
+        let fetch: FetchPage<It> = Arc::new(move |offset, limit| {
+            let inner = inner(offset, limit);
+            let (flight, peak) = (flight.clone(), peak.clone());
+            Box::pin(async move {
+                use std::sync::atomic::Ordering::SeqCst;
+                let now = flight.fetch_add(1, SeqCst) + 1;
+                peak.fetch_max(now, SeqCst);
+                tokio::task::yield_now().await;
+                let page = inner.await;
+                flight.fetch_sub(1, SeqCst);
+                page
+            })
+        });
+        let walk = Walk {
+            page_size: 10,
+            concurrency: 3,
+            ..Walk::default()
+        };
+        let out = run(fetch, walk).await;
+        assert_eq!(out.map(|v| v.len()).ok(), Some(500));
+        let peak = most.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=3).contains(&peak), "peak {peak}");
     }
 
     #[tokio::test]

@@ -257,12 +257,29 @@ impl Exchange {
         self,
         result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
     ) -> Result<(U, ResponseMeta), Error> {
+        let (body, meta) = self.body(result)?;
+        let value = decode_bytes(self.operation(), &body, &meta.correlation_id)?;
+        Ok((value, meta))
+    }
+
+    /// Finishes a JSON call with the body as it arrived, after checking that it is one JSON value
+    /// (a body that is not fails as [`Error::Decode`], like any other).
+    pub(crate) fn json_bytes<T, E: std::fmt::Debug>(
+        self,
+        result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
+    ) -> Result<(Bytes, ResponseMeta), Error> {
+        let (body, meta) = self.body(result)?;
+        decode_bytes::<serde::de::IgnoredAny>(self.operation(), &body, &meta.correlation_id)?;
+        Ok((body, meta))
+    }
+
+    /// The body the executor read for a successful JSON call.
+    fn body<T, E: std::fmt::Debug>(
+        &self,
+        result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
+    ) -> Result<(Bytes, ResponseMeta), Error> {
         match self.outcome() {
-            Some(Ok(success)) => {
-                let body = success.body.unwrap_or_default();
-                let value = decode_bytes(self.operation(), &body, &success.meta.correlation_id)?;
-                Ok((value, success.meta))
-            }
+            Some(Ok(success)) => Ok((success.body.unwrap_or_default(), success.meta)),
             Some(Err(error)) => Err(error),
             None => Err(match result {
                 Err(error) => self.unexplained(error),

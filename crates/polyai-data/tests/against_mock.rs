@@ -264,3 +264,41 @@ async fn successful_calls_carry_their_response_meta() {
     assert!(json(reply.meta()), "{:?}", reply.meta());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_walk_over_the_mock_capping_pages_at_37_is_exact_at_every_concurrency() {
+    let mut config = MockConfig::default().conversations(1500);
+    config.max_page = 37;
+    let server = MockServer::start(config).await.expect("mock starts");
+    let client = Client::builder()
+        .api_key(SANDBOX_KEY)
+        .base_url(server.base_url())
+        .build()
+        .expect("client");
+    let agent = client.agent(&server.agent_ids()[0]);
+    let sequential = agent
+        .conversations()
+        .list()
+        .limit(37)
+        .concurrency(1)
+        .all()
+        .await
+        .expect("walk");
+    assert_eq!(sequential.len(), 1500);
+    for concurrency in [4, 16] {
+        let all = agent
+            .conversations()
+            .list()
+            .concurrency(concurrency)
+            .all()
+            .await
+            .expect("walk");
+        let ids: Vec<_> = all.iter().map(|c| &c.conversation_id).collect();
+        let want: Vec<_> = sequential.iter().map(|c| &c.conversation_id).collect();
+        assert!(
+            ids == want,
+            "concurrency {concurrency}: {} items",
+            ids.len()
+        );
+    }
+}

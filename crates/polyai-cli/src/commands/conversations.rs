@@ -14,6 +14,9 @@ use crate::output::{
 };
 use crate::session::read_text;
 
+/// Page size of `conversations list` without --limit or --all.
+pub(crate) const LIST_LIMIT: u64 = 50;
+
 /// Longest summary heading shown in the list table.
 const HEADING_WIDTH: usize = 48;
 
@@ -24,11 +27,15 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
         return crate::commands::v3::list(ctx, args, &account).await;
     }
     let agent = ctx.session.agent()?;
-    let request = agent
+    let mut request = agent
         .conversations()
         .list()
-        .limit(args.limit)
-        .offset(args.offset);
+        .offset(args.offset)
+        .concurrency(args.page_concurrency.into());
+    // One page: the server's default size unless asked; --all: the library's largest pages.
+    if let Some(limit) = args.limit.or((!args.all).then_some(LIST_LIMIT)) {
+        request = request.limit(limit);
+    }
     if args.all && matches!(ctx.format, OutputFormat::Jsonl | OutputFormat::Csv) {
         return stream_all(request.dedupe(true), ctx.format).await;
     }

@@ -6,6 +6,7 @@ use polyai_data::v3::{Conversation, ConversationExt, ListConversations, TurnType
 use polyai_data::{ClientEnv, Timestamp};
 
 use crate::cli::{ChatEnv, ListArgs, OutputFormat, Side, V3Filters};
+use crate::commands::conversations::LIST_LIMIT;
 use crate::commands::{Ctx, print_records, stdout_error};
 use crate::exit::CliError;
 use crate::output::{Table, duration, short_time, truncate, write_csv_record};
@@ -96,7 +97,7 @@ fn listing(
 
 /// `conversations list` with an account.
 pub async fn list(ctx: &Ctx<'_>, args: &ListArgs, account: &str) -> Result<(), CliError> {
-    let mut listing = listing(ctx, account, &args.v3, args.limit)?;
+    let mut listing = listing(ctx, account, &args.v3, args.limit.unwrap_or(LIST_LIMIT))?;
     if args.offset > 0 {
         listing = listing.offset(args.offset);
     }

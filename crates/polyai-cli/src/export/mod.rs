@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod failures;
 pub mod idset;
 pub mod journal;
+mod line;
 pub mod lock;
 pub mod manifest;
 
@@ -60,8 +61,9 @@ pub const EXPORT_FIELD: &str = "_export";
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// Conversations listed ahead of the workers.
 const QUEUE: usize = 1024;
-/// Data API conversations per listing page unless `--page-size` says otherwise.
-const PAGE_SIZE: u64 = 250;
+/// Data API conversations per listing page unless `--page-size` says otherwise: the largest
+/// page the API serves.
+const PAGE_SIZE: u64 = polyai_data::paginate::MAX_PAGE_SIZE;
 
 /// A conversation to export.
 #[derive(Debug)]
@@ -261,6 +263,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let lister = tokio::spawn(
         Lister {
             page_size,
+            page_concurrency: args.page_concurrency.into(),
             done: done.clone(),
             tx,
             bar: bar.clone(),
@@ -597,6 +600,8 @@ fn prepare_audio_dir(audio: &Path) -> Result<(), CliError> {
 /// what is done.
 struct Lister {
     page_size: u64,
+    /// Data API listing pages fetched at once.
+    page_concurrency: usize,
     done: Arc<Mutex<IdSet>>,
     tx: mpsc::Sender<Result<Work, Error>>,
     bar: ProgressBar,
@@ -686,6 +691,7 @@ impl Lister {
             .conversations()
             .list()
             .limit(self.page_size)
+            .concurrency(self.page_concurrency)
             .offset(start_offset)
             .dedupe(true)
             .pages();
@@ -763,7 +769,31 @@ impl Fetcher {
         let id = &work.id;
         let encoding =
             |e: serde_json::Error| CliError::Other(format!("encoding conversation {id}: {e}"));
-        let (record_id, mut record) = match &work.listed {
+        if self.with_details && !matches!(work.listed, Listed::V3(_)) {
+            // The detail as the API sent it: an export keeps every field and number form, and
+            // writes the bytes that arrived rather than re-encoding them.
+            let body = self.agent.conversations().get(id).json_bytes().await?;
+            let (audio, extra) = self.audio(id).await?;
+            if let Some(head) = line::DetailHead::of(&body)
+                && let Some(line) = line::raw_line(&body, &head, EXPORT_FIELD, extra.as_ref())
+            {
+                return Ok((
+                    head.conversation_id.unwrap_or_else(|| id.clone()),
+                    line,
+                    audio,
+                ));
+            }
+            let detail: Value = serde_json::from_slice(&body).map_err(encoding)?;
+            let record_id = detail["conversationId"]
+                .as_str()
+                .map_or_else(|| id.clone(), str::to_owned);
+            return Ok((
+                record_id,
+                value_line(detail, extra).map_err(encoding)?,
+                audio,
+            ));
+        }
+        let (record_id, record) = match &work.listed {
             Listed::V3(record) => {
                 // The v3 record carries the turns; only what it lacks comes from the Data API.
                 let mut record = (**record).clone();
@@ -772,14 +802,6 @@ impl Fetcher {
                     export_v3::add_details(&mut record, &detail);
                 }
                 (id.clone(), record)
-            }
-            _ if self.with_details => {
-                // The detail as the API sent it: an export keeps every field and number form.
-                let detail = self.agent.conversations().get(id).json().await?;
-                let record_id = detail["conversationId"]
-                    .as_str()
-                    .map_or_else(|| id.clone(), str::to_owned);
-                (record_id, detail)
             }
             Listed::Summary(summary) => (
                 summary.conversation_id.clone(),
@@ -791,23 +813,23 @@ impl Fetcher {
                 )));
             }
         };
-        let audio = if self.with_audio {
-            let file = file_name_for_id(id, "wav");
-            let audio = self.recording(id, &file).await?;
-            let saved = matches!(audio, Audio::Saved(_)).then(|| format!("{AUDIO_DIR}/{file}"));
-            if let Some(fields) = record.as_object_mut() {
-                fields.insert(
-                    EXPORT_FIELD.into(),
-                    serde_json::json!({ "audioFile": saved }),
-                );
-            }
-            audio
-        } else {
-            Audio::NotAsked
-        };
-        let mut line = serde_json::to_vec(&record).map_err(encoding)?;
-        line.push(b'\n');
-        Ok((record_id, line, audio))
+        let (audio, extra) = self.audio(id).await?;
+        Ok((
+            record_id,
+            value_line(record, extra).map_err(encoding)?,
+            audio,
+        ))
+    }
+
+    /// Downloads the recording when asked, with what the record's `_export` field says of it.
+    async fn audio(&self, id: &str) -> Result<(Audio, Option<Value>), CliError> {
+        if !self.with_audio {
+            return Ok((Audio::NotAsked, None));
+        }
+        let file = file_name_for_id(id, "wav");
+        let audio = self.recording(id, &file).await?;
+        let saved = matches!(audio, Audio::Saved(_)).then(|| format!("{AUDIO_DIR}/{file}"));
+        Ok((audio, Some(serde_json::json!({ "audioFile": saved }))))
     }
 
     /// Saves the recording of `id` as `audio/{file}`.
@@ -828,6 +850,16 @@ impl Fetcher {
             .map_err(|e| CliError::Other(format!("hashing a recording: {e}")))??;
         Ok(Audio::Saved(hashed))
     }
+}
+
+/// `record` as a JSONL line, with the `_export` field when given.
+fn value_line(mut record: Value, extra: Option<Value>) -> Result<Vec<u8>, serde_json::Error> {
+    if let (Some(extra), Some(fields)) = (extra, record.as_object_mut()) {
+        fields.insert(EXPORT_FIELD.into(), extra);
+    }
+    let mut line = serde_json::to_vec(&record)?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// The end of a run, for the closing summary.
