@@ -81,6 +81,7 @@ pub fn generate(spec: &openapiv3::OpenAPI, name: &str, header: &str) -> Result<S
         )
     })?;
     use_own_path_encoder(&mut file).map_err(|reason| SpecError::new(name, "", reason))?;
+    schemars_behind_feature(&mut file.items);
     let unparsed = line_docs(&prettyplease::unparse(&file));
     let formatted = rustfmt(&format!("{header}\n{unparsed}"))?;
     Ok(formatted)
@@ -127,6 +128,59 @@ pub fn use_own_path_encoder(file: &mut syn::File) -> Result<(), String> {
         ),
     );
     Ok(())
+}
+
+/// Moves `schemars::JsonSchema` out of every generated `#[derive(..)]` into
+/// `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`, so that the raw crate
+/// compiles schemars only when its `schemars` feature is on. progenitor has no setting for a
+/// conditional derive: it is asked for the derive and this rewrite makes it optional.
+pub fn schemars_behind_feature(items: &mut [syn::Item]) {
+    for item in items {
+        let attrs = match item {
+            syn::Item::Struct(item) => &mut item.attrs,
+            syn::Item::Enum(item) => &mut item.attrs,
+            syn::Item::Mod(item) => {
+                if let Some((_, items)) = &mut item.content {
+                    schemars_behind_feature(items);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let mut found = None;
+        for (index, attr) in attrs.iter_mut().enumerate() {
+            if !attr.path().is_ident("derive") {
+                continue;
+            }
+            let Ok(paths) = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            ) else {
+                continue;
+            };
+            let before = paths.len();
+            let kept: syn::punctuated::Punctuated<syn::Path, syn::Token![,]> = paths
+                .into_iter()
+                .filter(|path| !is_json_schema(path))
+                .collect();
+            if kept.len() < before {
+                found = Some(index + 1);
+                *attr = syn::parse_quote!(#[derive(#kept)]);
+            }
+        }
+        if let Some(index) = found {
+            attrs.insert(
+                index,
+                syn::parse_quote!(
+                    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+                ),
+            );
+        }
+    }
+}
+
+fn is_json_schema(path: &syn::Path) -> bool {
+    let names: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    names == ["schemars", "JsonSchema"]
 }
 
 /// Formats Rust source with the toolchain's stable `rustfmt`, exactly as `cargo fmt` does.

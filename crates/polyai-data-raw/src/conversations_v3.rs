@@ -11,9 +11,8 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt};
 #[allow(clippy::all)]
 pub mod types {
     ///A conversation as the v3 listing returns it, turns included.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ConversationSummaryResponse {
         ///Account (workspace) the conversation belongs to.
         pub account_id: ::std::string::String,
@@ -79,9 +78,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///One turn: what the user said and what the agent answered.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ConversationTurn {
         ///What the agent answered, as transcribed; an empty string when it said nothing.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -123,9 +121,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///The error envelope PolyAI's APIs answer failures with.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Error {
         ///`null` on every error.
         pub data: ::serde_json::Value,
@@ -141,9 +138,8 @@ pub mod types {
         pub success: bool,
     }
     ///One page of matching conversations and where the next page starts.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetConversationsResponse {
         pub conversations: ::std::vec::Vec<ConversationSummaryResponse>,
         ///Opaque position of the next page: pass it as the `cursor` parameter. `null` on the last page.
@@ -165,8 +161,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ListConversationsV3ClientEnv {
         #[serde(rename = "sandbox")]
         Sandbox,
@@ -226,8 +222,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ListConversationsV3QueryType {
         #[serde(rename = "transcript")]
         Transcript,
@@ -278,8 +274,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ListConversationsV3Sample {
         #[serde(rename = "random")]
         Random,
@@ -326,8 +322,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum ListConversationsV3TurnType {
         #[serde(rename = "user")]
         User,

@@ -11,17 +11,15 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt};
 #[allow(clippy::all)]
 pub mod types {
     ///Annotations to add to a conversation.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AddAnnotationsBody {
         ///The annotations; at least one.
         pub annotations: ::std::vec::Vec<AnnotationItem>,
     }
     ///One QA flag on one side of one turn.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct AnnotationItem {
         ///What is wrong with the turn.
         #[serde(rename = "annotationType")]
@@ -44,8 +42,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum AnnotationItemAnnotationType {
         #[serde(rename = "missing_topic")]
         MissingTopic,
@@ -100,8 +98,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum AnnotationItemRole {
         #[serde(rename = "user")]
         User,
@@ -141,9 +139,8 @@ pub mod types {
         }
     }
     ///Debug information about one chat turn.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ChatMetadataResponse {
         ///Language of the input.
         #[serde(
@@ -218,9 +215,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///One conversation with its transcript, metrics and function events.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ConversationDetailResponse {
         ///Account (Agent Studio workspace) the conversation belongs to.
         #[serde(rename = "accountId")]
@@ -375,9 +371,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///The summary of a conversation: a `{heading, content}` object on the wire, plain text in the published document and in older responses.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     #[serde(untagged)]
     pub enum ConversationShortSummary {
         ShortSummary(ShortSummary),
@@ -389,9 +384,8 @@ pub mod types {
         }
     }
     ///A conversation as the list operation returns it.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ConversationSummaryResponse {
         ///Account (Agent Studio workspace) the conversation belongs to.
         #[serde(rename = "accountId")]
@@ -524,9 +518,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///Settings of a new debug chat session.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct CreateDebugChatBody {
         ///Language of the user's input, e.g. `en-US`.
         #[serde(
@@ -567,9 +560,8 @@ pub mod types {
         pub variant_id: ::std::option::Option<::std::string::String>,
     }
     ///The agent's side of one debug chat turn.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct DebugChatResponse {
         ///Whether the agent has ended the conversation.
         #[serde(rename = "conversationEnded")]
@@ -590,9 +582,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///The error envelope of every failed request.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Error {
         ///Always null.
         pub data: ::serde_json::Value,
@@ -608,9 +599,8 @@ pub mod types {
         pub success: bool,
     }
     ///One function call made by the agent, with its effects.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct FunctionEvent {
         ///Arguments the function was called with.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -685,8 +675,8 @@ pub mod types {
         Ord,
         PartialEq,
         PartialOrd,
-        schemars::JsonSchema,
     )]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub enum GetConversationAudioDirection {
         #[serde(rename = "combined")]
         Combined,
@@ -735,9 +725,8 @@ pub mod types {
         }
     }
     ///One page of conversations with the paging information.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct GetConversationsResponse {
         ///The conversations of this page.
         pub conversations: ::std::vec::Vec<ConversationSummaryResponse>,
@@ -749,9 +738,8 @@ pub mod types {
         pub offset: i64,
     }
     ///A transfer requested by a function.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Handoff {
         ///Reason code.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -766,9 +754,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///One recorded value of a metric.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct MetricPoint {
         ///When it was recorded (ISO 8601 without offset).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -780,9 +767,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///Acknowledgement of a change.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct OperationSuccessResponse {
         ///Whether the change was stored.
         #[serde(default = "defaults::operation_success_response_success")]
@@ -796,9 +782,8 @@ pub mod types {
         }
     }
     ///One user message in a debug chat session.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct RespondDebugChatBody {
         ///Language of this input, e.g. `en-US`.
         #[serde(
@@ -823,9 +808,8 @@ pub mod types {
         pub tts_lang_code: ::std::option::Option<::std::string::String>,
     }
     ///A generated summary as the wire sends it: a heading and a paragraph.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct ShortSummary {
         ///Summary paragraph.
         pub content: ::std::string::String,
@@ -835,9 +819,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///Changes a function made to the conversation state.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct StateChanges {
         ///Keys added, with their values.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -854,9 +837,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///One speech recognition hypothesis.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TopTranscript {
         ///Intents of this hypothesis.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -868,9 +850,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///One transcript turn: what the user said and what the agent answered.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct Turn {
         ///What the agent answered.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -939,9 +920,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///A function call as listed in a turn's metadata.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TurnFunctionEvent {
         ///Arguments the function was called with.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -966,9 +946,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///Latency of a turn as the user perceived it.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TurnLatency {
         ///Latency bucket label.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -983,9 +962,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///Debug information attached to a turn.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct TurnMetadata {
         ///The user's input after ASR correction.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1013,9 +991,8 @@ pub mod types {
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     ///The note to store on a conversation.
-    #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq, schemars::JsonSchema,
-    )]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
     pub struct UpsertNoteBody {
         ///Free text of the note.
         pub note: ::std::string::String,

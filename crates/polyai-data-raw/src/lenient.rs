@@ -85,6 +85,7 @@ impl<T: Serialize> Serialize for Lenient<T> {
     }
 }
 
+#[cfg(feature = "schemars")]
 impl<T: schemars::JsonSchema> schemars::JsonSchema for Lenient<T> {
     fn schema_name() -> String {
         format!("Lenient_{}", T::schema_name())

@@ -9,7 +9,8 @@
 //!
 //! This crate is the generator's output plus the few items it is generated against, and nothing
 //! more: no auth, no retries, no base URL. Use `polyai-data`, which builds on it. The models live in
-//! [`types`]; every one derives `serde::Serialize`, `serde::Deserialize` and `schemars::JsonSchema`.
+//! [`types`]; every one derives `serde::Serialize` and `serde::Deserialize`, and `schemars::JsonSchema`
+//! with the `schemars` feature.
 //!
 //! Handwritten here:
 //! - [`Hooks`] and [`Executor`]: every generated method builds its request from the spec (method,

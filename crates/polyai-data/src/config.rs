@@ -426,6 +426,7 @@ impl ClientBuilder {
         let http = match self.http_client {
             Some(client) => client,
             None => {
+                install_tls_provider();
                 let mut http = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
                     .redirect(same_host_redirect_policy());
@@ -543,6 +544,16 @@ pub(crate) fn host_label(url: &Url) -> String {
     match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
+    }
+}
+
+/// With the `rustls-ring` feature, makes ring the process's rustls crypto provider unless the
+/// application installed one (reqwest without its aws-lc provider panics otherwise).
+pub(crate) fn install_tls_provider() {
+    #[cfg(feature = "rustls-ring")]
+    {
+        // An error means a provider is installed already: that one is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

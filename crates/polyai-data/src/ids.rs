@@ -127,6 +127,7 @@ mod tests {
             check_id(what, id).ok()?;
         }
         let capture = std::sync::Arc::new(Capture::default());
+        crate::config::install_tls_provider();
         let spec = polyai_data_raw::Client::new_with_client(
             "https://api.example/prefix",
             reqwest::Client::new(),
