@@ -13,6 +13,7 @@ mod progress;
 mod scenario;
 mod session;
 mod signals;
+mod sync;
 mod when;
 
 use std::process::ExitCode;
@@ -47,8 +48,8 @@ fn main() -> ExitCode {
             Ok(session) => session,
             Err(err) => return finish(Err(err), &fallback_target(&cli.global)),
         };
-        let result = if matches!(cli.command, Command::Export(_)) {
-            // The export handles signals itself, to save its checkpoint.
+        let result = if matches!(cli.command, Command::Export(_) | Command::Sync(_)) {
+            // The export and the sync handle signals themselves, to save their progress.
             commands::run(&cli, &session).await
         } else {
             tokio::select! {

@@ -73,7 +73,6 @@ pub(crate) struct FunctionEventRow {
     pub error: Option<String>,
     pub handoff_reason: Option<String>,
     pub hangup: Option<bool>,
-    pub raw: String,
 }
 
 /// One `metrics` row.
@@ -223,7 +222,6 @@ fn function_events(value: Option<&Value>) -> Vec<FunctionEventRow> {
                     .and_then(Value::as_object)
                     .and_then(|h| text(h, "reason")),
                 hangup: flag(e, "hangup"),
-                raw: event.to_string(),
             });
         }
     }

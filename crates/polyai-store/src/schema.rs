@@ -93,7 +93,6 @@ CREATE TABLE function_events (
     error           TEXT,
     handoff_reason  TEXT,
     hangup          INTEGER,
-    raw             TEXT NOT NULL,
     PRIMARY KEY (conversation_id, turn_key, position)
 ) WITHOUT ROWID;
 CREATE INDEX function_events_by_name ON function_events (name);

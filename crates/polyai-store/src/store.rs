@@ -349,8 +349,8 @@ fn write_detail(
     let mut event = tx.prepare_cached(
         "INSERT INTO function_events (conversation_id, turn_key, position, turn_index, event_id,
              turn_id, function_id, name, arguments, started_at, duration_ms, error,
-             handoff_reason, hangup, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             handoff_reason, hangup)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for e in &record.function_events {
         event.execute(params![
@@ -367,8 +367,7 @@ fn write_detail(
             e.duration_ms,
             e.error,
             e.handoff_reason,
-            e.hangup,
-            e.raw
+            e.hangup
         ])?;
     }
     let mut metric = tx.prepare_cached(

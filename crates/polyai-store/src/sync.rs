@@ -86,6 +86,7 @@ pub struct Syncer<'a> {
     now: Option<Timestamp>,
     audio_dir: Option<PathBuf>,
     full: bool,
+    origin: Option<String>,
     progress: Box<dyn Fn(&SyncCounts) + Send + Sync + 'a>,
 }
 
@@ -100,6 +101,7 @@ impl std::fmt::Debug for Syncer<'_> {
             .field("refresh", &self.refresh)
             .field("audio_dir", &self.audio_dir)
             .field("full", &self.full)
+            .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +119,7 @@ impl<'a> Syncer<'a> {
             now: None,
             audio_dir: None,
             full: false,
+            origin: None,
             progress: Box::new(|_| {}),
         }
     }
@@ -163,6 +166,15 @@ impl<'a> Syncer<'a> {
         self
     }
 
+    /// The name recorded for where the conversations come from (default: the client's host,
+    /// e.g. `api.us.poly.ai`). An agent's conversations are only ever synced from one origin
+    /// into a database; a run from another fails with
+    /// [`StoreError::OtherHost`](crate::StoreError::OtherHost).
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
     /// Called after each committed page with the run's counters so far.
     pub fn on_progress(mut self, progress: impl Fn(&SyncCounts) + Send + Sync + 'a) -> Self {
         self.progress = Box::new(progress);
@@ -187,7 +199,8 @@ impl<'a> Syncer<'a> {
     /// ```
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<SyncReport, SyncError> {
         let agent = self.client.agent(self.agent_id.clone());
-        self.run_source(&agent, self.client.host(), stop).await
+        let origin = self.origin.as_deref().unwrap_or(self.client.host());
+        self.run_source(&agent, origin, stop).await
     }
 
     pub(crate) async fn run_source<S: Source>(

@@ -616,3 +616,6 @@ pub(crate) async fn blocking<R: Send + 'static>(
         },
     }
 }
+
+#[cfg(test)]
+mod tests;
