@@ -42,7 +42,6 @@
 
 #![warn(missing_docs)]
 
-mod audio_name;
 mod error;
 mod lock;
 mod record;

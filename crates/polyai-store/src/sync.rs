@@ -151,9 +151,10 @@ impl<'a> Syncer<'a> {
         self
     }
 
-    /// Also save each conversation's combined recording as `DIR/ID.wav` (recorded in
-    /// `conversations.audio_file`), including recordings of conversations stored earlier
-    /// without one.
+    /// Also save each conversation's combined recording in `DIR`, named by
+    /// [`polyai_data::file_name_for_id`] (`ID.wav` for an ordinary id; any other id still gets a
+    /// file of its own inside `DIR`), recorded in `conversations.audio_file`, including
+    /// recordings of conversations stored earlier without one.
     pub fn with_audio(mut self, dir: impl Into<PathBuf>) -> Self {
         self.audio_dir = Some(dir.into());
         self

@@ -28,7 +28,6 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::Value;
 
-use crate::audio_name::audio_file_name;
 use crate::error::SyncError;
 use crate::record::Record;
 use crate::source::{Listed, ListedPage, Source};
@@ -569,10 +568,8 @@ async fn recording<S: Source>(
     id: &str,
     dir: &std::path::Path,
 ) -> Result<AudioOutcome, polyai_data::Error> {
-    let Some(name) = audio_file_name(id) else {
-        tracing::warn!(conversation = id, "id is not a plain file name; recording not saved");
-        return Ok(AudioOutcome::NotTried);
-    };
+    // Every id gets its own file inside `dir`, whatever its characters.
+    let name = polyai_data::file_name_for_id(id, "wav");
     Ok(match source.recording(id, &dir.join(&name)).await? {
         Some(bytes) => AudioOutcome::Saved(name, bytes),
         None => AudioOutcome::None,
