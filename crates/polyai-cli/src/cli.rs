@@ -570,7 +570,8 @@ pub struct SyncArgs {
     /// The SQLite database (created if missing).
     #[arg(long, value_name = "FILE")]
     pub db: PathBuf,
-    /// Also save each conversation's recording as DIR/ID.wav (created if missing), including
+    /// Also save each conversation's recording as DIR/ID.wav (created if missing; an id that is
+    /// not a plain file name is made safe, as by export), including
     /// those of conversations stored earlier without one.
     #[arg(long, value_name = "DIR")]
     pub with_audio: Option<PathBuf>,
