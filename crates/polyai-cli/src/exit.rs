@@ -267,9 +267,9 @@ fn sync_hint(err: &polyai_store::SyncError, target: &Target) -> Option<String> {
     use polyai_store::{StoreError, SyncError};
     match err {
         SyncError::Api(api) => api_hint(api, target),
-        SyncError::Store(StoreError::Busy { .. }) => Some(
-            "wait for it to finish (from cron: skip this run; the next one catches up)".into(),
-        ),
+        SyncError::Store(StoreError::Busy { .. }) => {
+            Some("wait for it to finish (from cron: skip this run; the next one catches up)".into())
+        }
         SyncError::Store(StoreError::NotADatabase { .. } | StoreError::NotOurs) => {
             Some("choose a new file for --db".into())
         }

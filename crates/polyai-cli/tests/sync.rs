@@ -97,7 +97,10 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
 
     let conn = reader(&db).expect("the killed run's database opens");
     let partial = one(&conn, "SELECT COUNT(*) FROM conversations");
-    assert!((80..307).contains(&partial), "{partial} stored before the kill");
+    assert!(
+        (80..307).contains(&partial),
+        "{partial} stored before the kill"
+    );
     // Every stored conversation is whole: a page is committed with all its rows or not at all.
     let expected = expected_turns(&mock);
     for (id, turns) in pairs(
@@ -108,7 +111,10 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
         assert_eq!(Some(&turns), expected.get(&id), "{id}");
     }
     assert_eq!(
-        one(&conn, "SELECT COUNT(*) FROM sync_runs WHERE status = 'running'"),
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM sync_runs WHERE status = 'running'"
+        ),
         1,
         "the killed run could not record its end"
     );
@@ -129,14 +135,20 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
         "SELECT c.conversation_id, COUNT(t.turn_index) FROM conversations c
          LEFT JOIN turns t USING (conversation_id) GROUP BY 1",
     );
-    assert_eq!(turns, expected, "exactly the mock's conversations, every turn");
+    assert_eq!(
+        turns, expected,
+        "exactly the mock's conversations, every turn"
+    );
     assert_eq!(
         one(&conn, "SELECT SUM(new) FROM sync_runs"),
         318,
         "each conversation stored once across the killed run and the resume"
     );
     assert_eq!(
-        one(&conn, "SELECT COUNT(*) FROM conversations WHERE detail_error IS NOT NULL"),
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM conversations WHERE detail_error IS NOT NULL"
+        ),
         0
     );
     let statuses: HashSet<String> = pairs(&conn, "SELECT status, 0 FROM sync_runs")
@@ -158,7 +170,11 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
     assert!(again.status.success(), "{}", stderr(&again));
     let record: serde_json::Value = serde_json::from_slice(&again.stdout).expect("JSON record");
     assert_eq!(
-        (record["new"].as_u64(), record["pages"].as_u64(), record["stored"].as_u64()),
+        (
+            record["new"].as_u64(),
+            record["pages"].as_u64(),
+            record["stored"].as_u64()
+        ),
         (Some(0), Some(1), Some(318)),
         "{record}"
     );
@@ -172,7 +188,11 @@ fn one_sync_per_database_and_foreign_files_are_refused() {
     let held = polyai_store::Store::open(&db).expect("store opens");
     let out = mock.polyai().args(sync_args(&db)).output().expect("runs");
     assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
-    assert!(stderr(&out).contains("wait for it to finish"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wait for it to finish"),
+        "{}",
+        stderr(&out)
+    );
     drop(held);
     let out = mock.polyai().args(sync_args(&db)).output().expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -181,9 +201,17 @@ fn one_sync_per_database_and_foreign_files_are_refused() {
     Connection::open(&other)
         .and_then(|c| c.execute_batch("CREATE TABLE invoices (id INTEGER)"))
         .expect("foreign database");
-    let out = mock.polyai().args(sync_args(&other)).output().expect("runs");
+    let out = mock
+        .polyai()
+        .args(sync_args(&other))
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
-    assert!(stderr(&out).contains("choose a new file for --db"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("choose a new file for --db"),
+        "{}",
+        stderr(&out)
+    );
     let tables = one(
         &reader(&other).expect("opens"),
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
@@ -213,7 +241,11 @@ fn readme_queries() -> Vec<String> {
 #[test]
 fn the_readme_queries_run_on_a_sandbox_sync() {
     let queries = readme_queries();
-    assert_eq!(queries.len(), 3, "calls per day, slowest turns, function calls");
+    assert_eq!(
+        queries.len(),
+        3,
+        "calls per day, slowest turns, function calls"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("sandbox.db");
     let out = polyai()
@@ -248,7 +280,10 @@ fn the_readme_queries_run_on_a_sandbox_sync() {
     assert_eq!(calls, total);
     for row in &results[0] {
         assert!(matches!(row[0], Text(_)), "{row:?}");
-        assert!(matches!(row[2], Real(p) if (0.0..=100.0).contains(&p)), "{row:?}");
+        assert!(
+            matches!(row[2], Real(p) if (0.0..=100.0).contains(&p)),
+            "{row:?}"
+        );
     }
     // Slowest turns: ten, slowest first.
     let latencies: Vec<f64> = results[1]

@@ -216,7 +216,10 @@ fn function_events(value: Option<&Value>) -> Vec<FunctionEventRow> {
                     .map(Value::to_string),
                 started_at: time(e, "start_time"),
                 duration_ms: real(e, "duration"),
-                error: e.get("error").filter(|v| !v.is_null()).map(Value::to_string),
+                error: e
+                    .get("error")
+                    .filter(|v| !v.is_null())
+                    .map(Value::to_string),
                 handoff_reason: e
                     .get("handoff")
                     .and_then(Value::as_object)
@@ -353,7 +356,10 @@ mod tests {
             ),
             ("2026-06-03T15:00:38+01:00", "2026-06-03T14:00:38.000000Z"),
             ("2026-06-03T13:19:19.757917", "2026-06-03T13:19:19.757917Z"),
-            ("Wed, 03 Jun 2026 13:18:09 GMT", "2026-06-03T13:18:09.000000Z"),
+            (
+                "Wed, 03 Jun 2026 13:18:09 GMT",
+                "2026-06-03T13:18:09.000000Z",
+            ),
         ] {
             assert_eq!(normalize_time(text).as_deref(), Some(want), "{text}");
         }

@@ -175,9 +175,11 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: u32, now: &str) -> Resul
         .optional()?
         .is_some();
     let found = if has_version_table {
-        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| {
-            row.get::<_, u32>(0)
-        })?
+        tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |row| row.get::<_, u32>(0),
+        )?
     } else {
         let tables: u32 = tx.query_row(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
@@ -240,7 +242,10 @@ mod tests {
             "sync_gaps",
             "schema_version",
         ] {
-            assert!(names.iter().any(|n| n == table), "{table} missing: {names:?}");
+            assert!(
+                names.iter().any(|n| n == table),
+                "{table} missing: {names:?}"
+            );
         }
     }
 

@@ -36,7 +36,11 @@ pub(crate) struct ListedPage {
 /// What a sync reads from.
 pub(crate) trait Source: Send + Sync {
     /// The page of at most `limit` conversations from `offset`, newest first.
-    fn list(&self, offset: u64, limit: u64) -> BoxFuture<'_, Result<ListedPage, polyai_data::Error>>;
+    fn list(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> BoxFuture<'_, Result<ListedPage, polyai_data::Error>>;
     /// One conversation as the API sent it.
     fn detail<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Value, polyai_data::Error>>;
     /// Saves the combined recording to `path`; `Ok(None)` when there is none.
@@ -63,9 +67,18 @@ impl Listed {
 }
 
 impl Source for polyai_data::Agent {
-    fn list(&self, offset: u64, limit: u64) -> BoxFuture<'_, Result<ListedPage, polyai_data::Error>> {
+    fn list(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> BoxFuture<'_, Result<ListedPage, polyai_data::Error>> {
         Box::pin(async move {
-            let page = self.conversations().list().limit(limit).offset(offset).await?;
+            let page = self
+                .conversations()
+                .list()
+                .limit(limit)
+                .offset(offset)
+                .await?;
             Ok(ListedPage {
                 count: page.count(),
                 items: page.items().iter().map(Listed::from_summary).collect(),

@@ -230,7 +230,11 @@ impl Store {
         })?;
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let known = known(&tx, agent_id, std::slice::from_ref(&record.conversation.conversation_id))?;
+            let known = known(
+                &tx,
+                agent_id,
+                std::slice::from_ref(&record.conversation.conversation_id),
+            )?;
             let now = now_text();
             write_detail(&tx, agent_id, &record, &now)?;
             tx.commit()?;
@@ -306,7 +310,9 @@ pub(crate) fn pending(
          WHERE agent_id = ?1 AND fetched_at IS NULL ORDER BY started_at DESC LIMIT ?2"
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![agent_id, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(params![agent_id, limit as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -375,7 +381,14 @@ fn write_detail(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for m in &record.metrics {
-        metric.execute(params![id, m.name, m.position, m.recorded_at, m.value, m.number])?;
+        metric.execute(params![
+            id,
+            m.name,
+            m.position,
+            m.recorded_at,
+            m.value,
+            m.number
+        ])?;
     }
     Ok(())
 }
@@ -591,7 +604,11 @@ pub(crate) fn gaps(conn: &Connection, agent_id: &str) -> Result<Vec<Gap>, StoreE
 /// Starts a run: checks the agent was not synced from another host (and records the host on
 /// the first run), marks runs a killed process left `running` as `interrupted`, and inserts the
 /// new run. Returns its id.
-pub(crate) fn start_run(conn: &mut Connection, agent_id: &str, host: &str) -> Result<i64, StoreError> {
+pub(crate) fn start_run(
+    conn: &mut Connection,
+    agent_id: &str,
+    host: &str,
+) -> Result<i64, StoreError> {
     let tx = conn.transaction()?;
     let stored: Option<String> = tx
         .query_row(

@@ -214,10 +214,14 @@ impl<'a> Syncer<'a> {
         let started = Instant::now();
         let agent = self.agent_id.clone();
         let host_owned = host.to_owned();
-        let run_id = blocking(self.store, move |conn| store::start_run(conn, &agent, &host_owned)).await?;
+        let run_id = blocking(self.store, move |conn| {
+            store::start_run(conn, &agent, &host_owned)
+        })
+        .await?;
         let settings = Settings { run_id, ..settings };
         let outcome = {
-            let mut walker = Walker::new(source, self.store.clone(), settings, &*self.progress).await?;
+            let mut walker =
+                Walker::new(source, self.store.clone(), settings, &*self.progress).await?;
             let work = async {
                 walker.walk().await?;
                 walker.catch_up().await

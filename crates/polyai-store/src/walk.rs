@@ -31,7 +31,7 @@ use serde_json::Value;
 use crate::error::SyncError;
 use crate::record::Record;
 use crate::source::{Listed, ListedPage, Source};
-use crate::store::{self, AudioOutcome, Gap, Known, SyncCounts, Store, WalkUpdate, Write};
+use crate::store::{self, AudioOutcome, Gap, Known, Store, SyncCounts, WalkUpdate, Write};
 
 /// Stop after this many conversations in a row could not be read.
 const MAX_FAILURES_IN_A_ROW: u32 = 10;

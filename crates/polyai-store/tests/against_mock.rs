@@ -61,7 +61,9 @@ impl Bed {
             .rev()
             .map(|k| self.server.added_conversation_id(0, k))
             .collect();
-        ids.extend((0..self.server.config().conversations).map(|i| self.server.conversation_id(0, i)));
+        ids.extend(
+            (0..self.server.config().conversations).map(|i| self.server.conversation_id(0, i)),
+        );
         ids
     }
 
@@ -87,7 +89,10 @@ async fn first_sync_second_no_op_then_arrivals_exactly_once() {
     let bed = Bed::start(150).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
 
-    let first = bed.sync(&store, |s| s).await.unwrap_or_else(|e| panic!("{e}"));
+    let first = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(first.status, SyncStatus::Complete);
     assert_eq!((first.counts.new, first.counts.failed), (150, 0));
     assert_eq!(first.stored, 150);
@@ -98,43 +103,75 @@ async fn first_sync_second_no_op_then_arrivals_exactly_once() {
          LEFT JOIN turns t USING (conversation_id) GROUP BY 1",
     );
     let expected: HashMap<String, i64> = (0..150)
-        .map(|i| (bed.server.conversation_id(0, i), bed.server.turn_count(0, i) as i64))
+        .map(|i| {
+            (
+                bed.server.conversation_id(0, i),
+                bed.server.turn_count(0, i) as i64,
+            )
+        })
         .collect();
     assert_eq!(turns, expected, "every conversation with every turn");
     assert_eq!(
-        one(&conn, "SELECT COUNT(*) FROM conversations WHERE turn_count IS NULL OR raw IS NULL"),
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM conversations WHERE turn_count IS NULL OR raw IS NULL"
+        ),
         0
     );
     assert!(one(&conn, "SELECT COUNT(*) FROM function_events") > 0);
-    assert!(one(&conn, "SELECT COUNT(*) FROM metrics WHERE name = 'CALL_DURATION'") == 150);
+    assert!(
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM metrics WHERE name = 'CALL_DURATION'"
+        ) == 150
+    );
 
-    let second = bed.sync(&store, |s| s).await.unwrap_or_else(|e| panic!("{e}"));
+    let second = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        (second.counts.new, second.counts.refreshed, second.counts.pages),
+        (
+            second.counts.new,
+            second.counts.refreshed,
+            second.counts.pages
+        ),
         (0, 0, 1),
         "a second sync reads one page and stores nothing"
     );
 
     bed.server.add_conversations(57);
-    let third = bed.sync(&store, |s| s).await.unwrap_or_else(|e| panic!("{e}"));
+    let third = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(third.counts.new, 57);
-    let stored: HashSet<String> = query_pairs(&conn, "SELECT conversation_id, 0 FROM conversations")
-        .into_keys()
-        .collect();
+    let stored: HashSet<String> =
+        query_pairs(&conn, "SELECT conversation_id, 0 FROM conversations")
+            .into_keys()
+            .collect();
     assert_eq!(stored, bed.listed_ids().into_iter().collect::<HashSet<_>>());
     assert_eq!(
         one(&conn, "SELECT SUM(new) FROM sync_runs"),
         207,
         "each conversation stored once"
     );
-    assert_eq!(one(&conn, "SELECT COUNT(*) FROM sync_runs WHERE status = 'complete'"), 3);
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM sync_runs WHERE status = 'complete'"
+        ),
+        3
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn young_conversations_are_read_again_with_their_new_notes() {
     let bed = Bed::start(120).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    bed.sync(&store, |s| s).await.unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let newest = bed.server.conversation_id(0, 0);
     let agent = bed.client.agent(bed.agent());
     agent
@@ -169,13 +206,17 @@ async fn recordings_are_saved_and_backfilled() {
     let bed = Bed::start(30).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
     // Stored first without recordings, then asked for them: the backfill downloads them.
-    bed.sync(&store, |s| s).await.unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let audio = bed.dir.path().join("audio");
     let report = bed
         .sync(&store, |s| s.with_audio(&audio))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let with: Vec<u64> = (0..30).filter(|&i| bed.server.has_recording(0, i)).collect();
+    let with: Vec<u64> = (0..30)
+        .filter(|&i| bed.server.has_recording(0, i))
+        .collect();
     assert!(!with.is_empty());
     assert_eq!(report.counts.recordings, with.len() as u64);
     for i in &with {
@@ -187,7 +228,10 @@ async fn recordings_are_saved_and_backfilled() {
     }
     let conn = bed.read();
     assert_eq!(
-        one(&conn, "SELECT COUNT(*) FROM conversations WHERE audio_file IS NOT NULL"),
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM conversations WHERE audio_file IS NOT NULL"
+        ),
         with.len() as i64
     );
     // Nothing is downloaded twice.
@@ -213,21 +257,35 @@ async fn a_schema_1_database_migrates_and_is_completed() {
                 bed.agent()
             ));
         }
-        conn.execute_batch(&fixture).unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch(&fixture)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(store.schema_version().ok(), Some(polyai_store::SCHEMA_VERSION));
-    let report = bed.sync(&store, |s| s).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store.schema_version().ok(),
+        Some(polyai_store::SCHEMA_VERSION)
+    );
+    let report = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // Schema 1 kept no record of how far its walk got: the first run walks the whole listing.
     assert_eq!(report.counts.new, 50);
     assert_eq!(report.stored, 60);
     let conn = bed.read();
-    assert_eq!(one(&conn, "SELECT COUNT(*) FROM sync_runs"), 2, "the old run is kept");
+    assert_eq!(
+        one(&conn, "SELECT COUNT(*) FROM sync_runs"),
+        2,
+        "the old run is kept"
+    );
     assert_eq!(
         one(&conn, "SELECT COUNT(*) FROM schema_version"),
         i64::from(polyai_store::SCHEMA_VERSION)
     );
-    let next = bed.sync(&store, |s| s).await.unwrap_or_else(|e| panic!("{e}"));
+    let next = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((next.counts.new, next.counts.pages), (0, 1));
 }
 
@@ -244,7 +302,10 @@ async fn one_writer_and_clear_refusals() {
     std::fs::write(&text, "not a database, but long enough to have a header of sorts....................................................................")
         .unwrap_or_else(|e| panic!("{e}"));
     let err = Store::open(&text).err();
-    assert!(matches!(err, Some(StoreError::NotADatabase { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(StoreError::NotADatabase { .. })),
+        "{err:?}"
+    );
 
     let other = dir.path().join("other.db");
     Connection::open(&other)

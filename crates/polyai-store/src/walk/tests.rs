@@ -65,7 +65,11 @@ impl Fake {
     }
 
     fn all_ids(&self) -> HashSet<String> {
-        self.script().listed.iter().map(|n| format!("c{n}")).collect()
+        self.script()
+            .listed
+            .iter()
+            .map(|n| format!("c{n}"))
+            .collect()
     }
 
     fn summary(n: u64, note: Option<&String>) -> Value {
@@ -85,7 +89,11 @@ fn dead() -> polyai_data::Error {
 }
 
 impl Source for Fake {
-    fn list(&self, offset: u64, limit: u64) -> BoxFuture<'_, Result<ListedPage, polyai_data::Error>> {
+    fn list(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> BoxFuture<'_, Result<ListedPage, polyai_data::Error>> {
         let mut s = self.script();
         let arrivals = s.arrive_per_list;
         drop(s);
@@ -121,7 +129,9 @@ impl Source for Fake {
         let mut s = self.script();
         *s.reads.entry(id.to_owned()).or_default() += 1;
         let result = if s.broken.contains(id) {
-            Err(polyai_data::Error::InvalidRequest(format!("{id} is broken")))
+            Err(polyai_data::Error::InvalidRequest(format!(
+                "{id} is broken"
+            )))
         } else {
             let n: u64 = id[1..].parse().unwrap_or(0);
             let mut detail = Fake::summary(n, s.notes.get(id));
@@ -231,7 +241,11 @@ async fn first_sync_stores_everything_and_the_second_reads_one_page() {
     let calls = fake.script().list_calls;
     let second = bed.sync(&fake).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((second.counts.new, second.counts.refreshed), (0, 0));
-    assert_eq!(fake.script().list_calls - calls, 1, "a no-op run reads one page");
+    assert_eq!(
+        fake.script().list_calls - calls,
+        1,
+        "a no-op run reads one page"
+    );
     read_once(&fake);
 }
 
@@ -323,7 +337,9 @@ async fn young_conversations_are_read_again_and_failures_retried() {
         1
     );
     fake.script().broken.clear();
-    fake.script().notes.insert("c39".into(), "called back".into());
+    fake.script()
+        .notes
+        .insert("c39".into(), "called back".into());
     // A window of 15 minutes before the newest: c25..c39 are young.
     let second = bed
         .sync_with(&fake, |s| s.refresh_window(Duration::from_secs(15 * 60)))
@@ -361,10 +377,15 @@ async fn a_full_walk_repairs_a_lost_row() {
     let bed = Bed::new();
     bed.sync(&fake).await.unwrap_or_else(|e| panic!("{e}"));
     bed.store
-        .with(|conn| Ok(conn.execute("DELETE FROM conversations WHERE conversation_id = 'c3'", [])?))
+        .with(
+            |conn| Ok(conn.execute("DELETE FROM conversations WHERE conversation_id = 'c3'", [])?),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     let plain = bed.sync(&fake).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(plain.counts.new, 0, "an incremental run stops at the newest page");
+    assert_eq!(
+        plain.counts.new, 0,
+        "an incremental run stops at the newest page"
+    );
     let full = bed
         .sync_with(&fake, |s| s.full(true))
         .await
