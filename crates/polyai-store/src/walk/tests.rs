@@ -180,7 +180,7 @@ impl Bed {
         fake: &Fake,
         configure: impl FnOnce(Syncer<'_>) -> Syncer<'_>,
     ) -> Result<SyncReport, SyncError> {
-        let now: Timestamp = format!("{}", started(fake.script().next))
+        let now: Timestamp = started(fake.script().next)
             .parse()
             .unwrap_or_else(|_| Timestamp::now());
         let syncer = configure(
@@ -302,7 +302,7 @@ async fn a_deleted_anchor_and_retention_at_the_bottom_are_found_by_time() {
     assert!(bed.sync(&fake).await.is_err());
     let anchor = bed
         .store
-        .with(|conn| Ok(store::gaps(conn, "P")?))
+        .with(|conn| store::gaps(conn, "P"))
         .unwrap_or_default()
         .first()
         .map(|g| g.anchor_id.clone())
