@@ -69,8 +69,10 @@ impl Cli {
     }
 }
 
-/// Where to connect, as whom, and how to print.
+/// Where to connect, as whom, and how to print. Listed under their own heading in every
+/// command's help, apart from the command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// API region of your key's Agent Studio: us, eu, uk, studio (also us-1, euw-1, uk-1, dev, staging).
     #[arg(long, global = true, env = "POLYAI_REGION", value_name = "REGION")]
@@ -98,6 +100,12 @@ pub struct GlobalArgs {
     /// Read the API key from this file ('-' for stdin) instead of POLYAI_API_KEY.
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
+
+    /// Use this profile of the config file (`polyai config list`); without one, the profile
+    /// `default` when the file defines it. Flags and environment variables override its values;
+    /// --sandbox ignores it.
+    #[arg(long, global = true, env = "POLYAI_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
 
     /// Output format.
     #[arg(long, short = 'O', global = true, value_enum, default_value_t = OutputFormat::Table)]
@@ -163,7 +171,46 @@ pub enum Command {
     Sync(SyncArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Show the profiles of the config file (never a key).
+    #[command(subcommand, after_help = CONFIG_HELP)]
+    Config(ConfigCommand),
 }
+
+/// `config …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// List the profiles: region or base URL, agent, account and key file.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one profile (default: the one in use) and whether its key file is usable.
+    Show(ConfigShowArgs),
+}
+
+/// `config show`.
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// The profile (default: --profile, POLYAI_PROFILE, or `default`).
+    pub name: Option<String>,
+}
+
+/// After `polyai config --help`: the file format in brief.
+const CONFIG_HELP: &str = "\
+The config file is $POLYAI_CONFIG, else $XDG_CONFIG_HOME/polyai/config.toml, else
+~/.config/polyai/config.toml:
+
+  [profiles.default]              # used when no profile is named
+  region = \"eu\"
+  agent = \"PROJECT-58RP822I\"
+  api_key_file = \"~/.config/polyai/eu.key\"   # relative paths: from the file's folder
+
+  [profiles.staging]
+  base_url = \"https://proxy.example\"
+  agent = \"PROJECT-STAGING1\"
+  account = \"ws-fd112d8f\"
+
+Pick one with --profile NAME or POLYAI_PROFILE. Flags win over environment variables, which win
+over the profile. The key file must be readable by you alone (chmod 600), as ssh requires of a
+private key; the key itself never goes in config.toml.";
 
 /// `conversations …` subcommands.
 #[derive(Debug, Subcommand)]

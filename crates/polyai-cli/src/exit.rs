@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use polyai_data::TransportKind;
 
+use crate::signals::Signal;
+
 /// The exit-code table, shown at the end of `--help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -15,7 +17,6 @@ Exit codes:
   4  not found (HTTP 404: unknown conversation, agent or recording)
   5  network error (host unreachable, timeout, connection broken)
   6  rate limited or server error after retries (HTTP 429, 5xx)
-  7  interrupted (Ctrl-C / SIGTERM); an export resumes when run again
   8  local file error (exists without --force, cannot write; a --db that is not a sync database)
   9  export partial: it finished, but some conversations failed even after retries;
      they are listed in DIR/failures.jsonl and the next run retries exactly those;
@@ -25,7 +26,9 @@ Exit codes:
      sync not started: another sync holds the database (FILE.lock)
  11  chat test: a scenario failed (a reply broke an expectation)
  12  chat test: no scenario failed, but one could not be run to the end (session ended by
-     the server, time limit, network or HTTP error)";
+     the server, time limit, network or HTTP error)
+130  interrupted by Ctrl-C (SIGINT); an export resumes when run again
+143  stopped by SIGTERM; an export resumes when run again";
 
 /// Process exit codes, as listed in [`EXIT_CODES_HELP`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +48,6 @@ pub enum Exit {
     Network = 5,
     /// HTTP 429 or 5xx after the client's retries.
     Server = 6,
-    /// Stopped by a signal.
-    Interrupted = 7,
     /// A local file could not be written or would be overwritten.
     File = 8,
     /// An export finished with conversations that failed (listed in its failures file).
@@ -57,6 +58,10 @@ pub enum Exit {
     TestFailed = 11,
     /// `chat test`: no scenario failed, but one could not be run to the end.
     TestErrored = 12,
+    /// Stopped by SIGINT (Ctrl-C): 128 + 2, what shells report for it.
+    Interrupted = 130,
+    /// Stopped by SIGTERM: 128 + 15.
+    Terminated = 143,
 }
 
 impl Exit {
@@ -88,7 +93,7 @@ pub enum CliError {
     /// A file exists and `--force` was not given.
     Exists(PathBuf),
     /// Stopped by Ctrl-C or SIGTERM; the text says how to resume.
-    Interrupted(String),
+    Interrupted(Signal, String),
     /// An export finished but some conversations failed; the text says where they are listed.
     Partial(String),
     /// Another process holds the export folder.
@@ -153,7 +158,8 @@ impl CliError {
         match self {
             CliError::Usage(_) => Exit::Usage,
             CliError::File { .. } | CliError::Exists(_) => Exit::File,
-            CliError::Interrupted(_) => Exit::Interrupted,
+            CliError::Interrupted(Signal::Interrupt, _) => Exit::Interrupted,
+            CliError::Interrupted(Signal::Terminate, _) => Exit::Terminated,
             CliError::Partial(_) => Exit::Partial,
             CliError::Busy(_) => Exit::Busy,
             CliError::Other(_) => Exit::Failure,
@@ -199,11 +205,10 @@ fn api_exit(err: &polyai_data::Error) -> Exit {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m)
-            | CliError::Interrupted(m)
-            | CliError::Partial(m)
-            | CliError::Busy(m)
-            | CliError::Other(m) => f.write_str(m),
+            CliError::Usage(m) | CliError::Partial(m) | CliError::Busy(m) | CliError::Other(m) => {
+                f.write_str(m)
+            }
+            CliError::Interrupted(_, m) => f.write_str(m),
             CliError::Sync(err) => write!(f, "{err}"),
             CliError::Api(err) => write!(f, "{err}"),
             CliError::Unconfirmed(u) => write!(f, "{}", u.source),
@@ -248,7 +253,7 @@ pub struct Target {
 pub fn hint(err: &CliError, target: &Target) -> Option<String> {
     match err {
         CliError::Exists(_) => Some("pass --force to replace it, or choose another -o FILE".into()),
-        CliError::Interrupted(_) | CliError::Busy(_) => None,
+        CliError::Interrupted(..) | CliError::Busy(_) => None,
         CliError::Partial(_) => {
             Some("run the same command again to retry exactly those conversations".into())
         }
@@ -354,7 +359,6 @@ mod tests {
             Exit::NotFound,
             Exit::Network,
             Exit::Server,
-            Exit::Interrupted,
             Exit::File,
             Exit::Partial,
             Exit::Busy,
@@ -362,7 +366,13 @@ mod tests {
             Exit::TestErrored,
         ];
         for (i, e) in all.iter().enumerate() {
-            assert_eq!(usize::from(e.code()), i);
+            assert_eq!(
+                usize::from(e.code()),
+                i + usize::from(i >= 7),
+                "7 is retired"
+            );
+        }
+        for e in all.iter().chain(&[Exit::Interrupted, Exit::Terminated]) {
             assert!(
                 EXIT_CODES_HELP.contains(&format!("\n{:>3}  ", e.code())),
                 "{e:?}"
@@ -374,7 +384,9 @@ mod tests {
     fn local_errors_map_to_their_codes() {
         assert_eq!(CliError::Usage("x".into()).exit(), Exit::Usage);
         assert_eq!(CliError::Exists("a.wav".into()).exit(), Exit::File);
-        assert_eq!(CliError::Interrupted("x".into()).exit(), Exit::Interrupted);
+        let stop = |signal| CliError::Interrupted(signal, "x".into()).exit().code();
+        assert_eq!(stop(Signal::Interrupt), 130, "128 + SIGINT");
+        assert_eq!(stop(Signal::Terminate), 143, "128 + SIGTERM");
         assert_eq!(CliError::Partial("x".into()).exit(), Exit::Partial);
         assert_eq!(CliError::Busy("x".into()).exit(), Exit::Busy);
         let tests = |failed, errored| CliError::Tests {

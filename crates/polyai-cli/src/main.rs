@@ -43,22 +43,27 @@ fn main() -> ExitCode {
             );
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
+        // Handlers first, so a signal that arrives while the session opens is seen. The
+        // export installs its own, to save its checkpoint (until then a signal stops it at once).
+        let stop = (!matches!(cli.command, Command::Export(_))).then(signals::interrupted);
         let session = match Session::open(&cli.global).await {
             Ok(session) => session,
             Err(err) => return finish(Err(err), &fallback_target(&cli.global)),
         };
-        let result = if matches!(cli.command, Command::Export(_) | Command::Sync(_)) {
-            // The export and the sync handle signals themselves, to save their progress.
-            commands::run(&cli, &session).await
-        } else {
-            tokio::select! {
+        let result = match stop {
+            None => commands::run(&cli, &session).await,
+            Some(stop) => tokio::select! {
                 result = commands::run(&cli, &session) => result,
-                () = signals::interrupted() => Err(CliError::Interrupted("interrupted".into())),
-            }
+                signal = stop => Err(CliError::Interrupted(signal, "interrupted".into())),
+            },
         };
         finish(result, session.target())
-    })
+    });
+    // Without waiting for blocking reads: the chat REPL's read of a terminal (or a pipe left
+    // open) would otherwise hold the exit after Ctrl-C until the next line arrives.
+    runtime.shutdown_background();
+    code
 }
 
 /// Prints the error (one line) and its hint on stderr, and picks the exit code.

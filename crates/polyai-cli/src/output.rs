@@ -1,11 +1,16 @@
-//! Output building blocks: aligned tables, RFC 4180 CSV, JSON and JSON Lines, and the small
-//! formatters (times, durations, truncation) the human views share.
+//! Output building blocks: aligned tables (comfy-table), RFC 4180 CSV (the csv crate), JSON and
+//! JSON Lines, and the small formatters (times, durations, truncation) the human views share.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 /// A table of text cells, printed with aligned columns (for people) or as CSV (for machines).
+///
+/// Columns are laid out by `comfy-table`, which measures display width (a CJK character or an
+/// emoji takes two columns, a combining accent none). On a terminal the table fits its width,
+/// wrapping the widest cells; piped or redirected, lines are never wrapped, so `grep` and `cut`
+/// see one row per line.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     header: Vec<String>,
@@ -27,115 +32,116 @@ impl Table {
         self.rows.push(row);
     }
 
-    /// Writes aligned columns separated by two spaces; the last column is not padded.
+    /// Writes aligned columns separated by two spaces, fitted to the terminal when stdout is one.
     pub fn write_aligned(&self, out: &mut impl Write) -> io::Result<()> {
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+        self.write_within(out, stdout_width())
+    }
+
+    /// Writes aligned columns separated by two spaces; with `width`, cells wrap so that no
+    /// line is wider (as far as the narrowest columns allow); without, lines are never wrapped.
+    pub fn write_within(&self, out: &mut impl Write, width: Option<u16>) -> io::Result<()> {
+        use comfy_table::{CellAlignment, ContentArrangement, presets};
+        let mut table = comfy_table::Table::new();
+        table
+            .load_preset(presets::NOTHING)
+            .force_no_tty()
+            .set_header(&self.header)
+            .add_rows(&self.rows);
+        match width {
+            Some(width) => {
+                table
+                    .set_content_arrangement(ContentArrangement::Dynamic)
+                    .set_width(width);
+            }
+            None => {
+                table.set_content_arrangement(ContentArrangement::Disabled);
             }
         }
-        let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-            let mut text = String::new();
-            for (i, (cell, width)) in cells.zip(&widths).enumerate() {
-                if i + 1 == widths.len() {
-                    text.push_str(cell);
-                } else {
-                    text.push_str(cell);
-                    let pad = width - cell.chars().count() + 2;
-                    text.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            writeln!(out, "{}", text.trim_end())
-        };
-        line(out, &mut self.header.iter().map(String::as_str))?;
-        for row in &self.rows {
-            line(out, &mut row.iter().map(String::as_str))?;
+        let last = self.header.len().saturating_sub(1);
+        for (i, column) in table.column_iter_mut().enumerate() {
+            // Two spaces between columns, none at the edges.
+            column.set_padding((u16::from(i > 0), u16::from(i < last)));
+            column.set_cell_alignment(CellAlignment::Left);
+        }
+        for line in table.lines() {
+            writeln!(out, "{}", line.trim_end())?;
         }
         Ok(())
+    }
+
+    /// Writes CSV for `-O csv`, aligned columns otherwise.
+    pub fn write_as(
+        &self,
+        out: &mut impl Write,
+        format: crate::cli::OutputFormat,
+    ) -> io::Result<()> {
+        match format {
+            crate::cli::OutputFormat::Csv => self.write_csv(out),
+            _ => self.write_aligned(out),
+        }
     }
 
     /// Writes RFC 4180 CSV: a header row, then one record per row, CRLF line ends.
     pub fn write_csv(&self, out: &mut impl Write) -> io::Result<()> {
-        write_csv_record(out, self.header.iter().map(String::as_str))?;
+        let mut csv = csv_writer(out);
+        csv.write_record(&self.header)?;
         for row in &self.rows {
-            write_csv_record(out, row.iter().map(String::as_str))?;
+            csv.write_record(row)?;
         }
-        Ok(())
+        csv.flush()
     }
 }
 
-/// Writes one CSV record: fields holding a comma, quote, CR or LF are quoted, quotes doubled.
+/// The width tables fit in: the terminal's when stdout is one, else none (never wrapped).
+/// Unit tests render as piped output, whatever runs them.
+fn stdout_width() -> Option<u16> {
+    if cfg!(test) {
+        return None;
+    }
+    let probe = comfy_table::Table::new();
+    if probe.is_tty() { probe.width() } else { None }
+}
+
+/// A CSV writer with RFC 4180's CRLF record ends; fields are quoted when they hold a comma,
+/// quote, CR or LF, with quotes doubled.
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out)
+}
+
+/// Writes one CSV record (for output printed page by page).
 pub fn write_csv_record<'a>(
     out: &mut impl Write,
     fields: impl IntoIterator<Item = &'a str>,
 ) -> io::Result<()> {
-    let mut line = String::new();
-    for (i, field) in fields.into_iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        if field.contains([',', '"', '\r', '\n']) {
-            line.push('"');
-            line.push_str(&field.replace('"', "\"\""));
-            line.push('"');
-        } else {
-            line.push_str(field);
-        }
-    }
-    line.push_str("\r\n");
-    out.write_all(line.as_bytes())
+    let mut csv = csv_writer(out);
+    csv.write_record(fields)?;
+    csv.flush()
 }
 
 /// Parses RFC 4180 CSV text into records (quoted fields may hold commas, quotes and newlines).
-/// Blank lines are skipped.
+/// Blank lines are skipped; records may differ in length (the caller checks them).
 pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted = true,
-            ',' => record.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                line += 1;
-                record.push(std::mem::take(&mut field));
-                if record.iter().any(|f| !f.is_empty()) || record.len() > 1 {
-                    records.push(std::mem::take(&mut record));
-                } else {
-                    record.clear();
-                }
-            }
-            _ => field.push(c),
-        }
+    // The csv crate reads an unclosed quote to the end of the input; in well-formed CSV every
+    // quote is paired (enclosing pairs and doubled quotes alike), so an odd count is one left open.
+    if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+        let line = text[..text.rfind('"').unwrap_or(0)].matches('\n').count() + 1;
+        return Err(format!(
+            "a quoted field is never closed (the last quote is on line {line})"
+        ));
     }
-    if quoted {
-        return Err(format!("unterminated quoted field at line {line}"));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    Ok(records)
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|e| e.to_string())?;
+            Ok(record.iter().map(str::to_owned).collect())
+        })
+        .collect()
 }
 
 /// Writes `value` as pretty-printed JSON and a newline.
@@ -224,6 +230,41 @@ mod tests {
     }
 
     #[test]
+    fn wide_characters_take_two_columns() {
+        let mut t = Table::new(vec!["NAME", "CITY"]);
+        t.push(vec!["東京の太郎".into(), "Tokyo".into()]);
+        t.push(vec!["Zoë 🙂".into(), "Paris".into()]);
+        t.push(vec!["Bob".into(), "Leeds".into()]);
+        // 東京の太郎 is 10 columns wide; every CITY starts at column 12.
+        assert_eq!(
+            text(|o| t.write_within(o, None)),
+            "NAME        CITY\n東京の太郎  Tokyo\nZoë 🙂      Paris\nBob         Leeds\n"
+        );
+    }
+
+    #[test]
+    fn a_width_wraps_the_widest_cells_and_none_never_wraps() {
+        let mut t = Table::new(vec!["ID", "SUMMARY"]);
+        let summary = "The caller asked to move a booking to Friday and was told it is full";
+        t.push(vec!["CA1".into(), summary.into()]);
+        let piped = text(|o| t.write_within(o, None));
+        assert_eq!(piped.lines().count(), 2, "{piped}");
+        assert!(piped.contains(summary));
+        let narrow = text(|o| t.write_within(o, Some(30)));
+        assert!(narrow.lines().count() > 2, "{narrow}");
+        for line in narrow.lines() {
+            assert!(line.chars().count() <= 30, "{line:?} in\n{narrow}");
+        }
+        let words: Vec<&str> = narrow
+            .lines()
+            .skip(1)
+            .flat_map(|l| l.split_whitespace())
+            .filter(|w| *w != "CA1")
+            .collect();
+        assert_eq!(words.join(" "), summary, "nothing lost to wrapping");
+    }
+
+    #[test]
     fn csv_quotes_only_when_needed_and_round_trips() {
         let mut t = Table::new(vec!["a", "b"]);
         t.push(vec![
@@ -242,7 +283,11 @@ mod tests {
 
     #[test]
     fn csv_parse_rejects_open_quote_and_skips_blank_lines() {
-        assert!(parse_csv("a,\"b\n").is_err());
+        let open = parse_csv("turn,role\n1,\"user\n").err().unwrap_or_default();
+        assert!(
+            open.contains("never closed") && open.contains("line 2"),
+            "{open}"
+        );
         let parsed = parse_csv("turn,role\n\n1,user\n").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed, vec![vec!["turn", "role"], vec!["1", "user"]]);
     }

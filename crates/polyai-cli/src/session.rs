@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use polyai_data::{Agent, Client, Region, RetryPolicy, Timestamp};
+use polyai_data::{Agent, ApiKey, Client, ConfigFile, Profile, Region, RetryPolicy, Timestamp};
 use polyai_mock::{MockConfig, MockServer};
 
 use crate::cli::GlobalArgs;
@@ -74,27 +74,42 @@ impl Session {
                 _sandbox: Some(server),
             });
         }
-        let key = read_key(global.api_key_file.as_deref())?;
-        let (builder, region) = match (&global.base_url, &global.region) {
-            (Some(url), _) => (builder.base_url(url.clone()), None),
+        // Flags (and the environment variables clap reads for them) win over the profile.
+        let config = ConfigFile::load_default()?;
+        let profile = config.select(global.profile.as_deref())?;
+        let key = read_key(global.api_key_file.as_deref(), profile)?;
+        let base_url = match (&global.base_url, &global.region) {
+            (None, None) => profile.and_then(Profile::base_url),
+            (url, _) => url.as_deref(),
+        };
+        let (builder, region) = match (base_url, &global.region) {
+            (Some(url), _) => (builder.base_url(url), None),
             (None, Some(name)) => {
                 let region: Region = name
                     .parse()
                     .map_err(|e: polyai_data::Error| CliError::Usage(format!("--region: {e}")))?;
                 (builder.region(region), Some(region))
             }
-            (None, None) => (builder, Some(Region::default())),
+            (None, None) => {
+                let region = profile.and_then(Profile::region).unwrap_or_default();
+                (builder.region(region), Some(region))
+            }
         };
         let client = builder.api_key(key).build()?;
+        let or_profile = |flag: &Option<String>, value: fn(&Profile) -> Option<&str>| {
+            flag.clone()
+                .or_else(|| profile.and_then(value).map(str::to_owned))
+        };
+        let agent = or_profile(&global.agent, Profile::agent);
         let target = Target {
             host: client.host().to_owned(),
             region: region.map(|r| r.name().to_owned()),
-            agent: global.agent.clone(),
+            agent: agent.clone(),
         };
         Ok(Session {
             client,
-            agent: global.agent.clone(),
-            account: global.account.clone(),
+            agent,
+            account: or_profile(&global.account, Profile::account),
             sandbox_account: None,
             now: None,
             target,
@@ -166,20 +181,30 @@ impl Session {
     }
 }
 
-/// The API key from `--api-key-file` (a path, or `-` for stdin) or else `POLYAI_API_KEY`.
-fn read_key(file: Option<&Path>) -> Result<String, CliError> {
+/// The API key from `--api-key-file` (a path, or `-` for stdin), else `POLYAI_API_KEY`, else
+/// the profile's key file.
+fn read_key(file: Option<&Path>, profile: Option<&Profile>) -> Result<ApiKey, CliError> {
     let key = match file {
         Some(path) => read_text(path)?,
         None => std::env::var(ENV_API_KEY).unwrap_or_default(),
     };
     let key = key.trim();
-    if key.is_empty() {
-        return Err(CliError::Usage(format!(
-            "no API key: set {ENV_API_KEY} or pass --api-key-file PATH ('-' reads stdin); \
-             try --sandbox to explore without one"
-        )));
+    if !key.is_empty() {
+        return Ok(ApiKey::new(key));
     }
-    Ok(key.to_owned())
+    if file.is_none()
+        && let Some(key) = profile.map(Profile::api_key).transpose()?.flatten()
+    {
+        return Ok(key);
+    }
+    let profile_hint = match profile {
+        Some(p) => format!(", or set api_key_file in profile `{}`", p.name()),
+        None => ", or use a profile with api_key_file (polyai config --help)".to_owned(),
+    };
+    Err(CliError::Usage(format!(
+        "no API key: set {ENV_API_KEY} or pass --api-key-file PATH ('-' reads stdin){profile_hint}; \
+         try --sandbox to explore without one"
+    )))
 }
 
 /// Reads a whole text file, or stdin for `-`.

@@ -33,7 +33,18 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     if let Some(dir) = &args.with_audio {
         syncer = syncer.with_audio(dir);
     }
-    let result = syncer.run_until(signals::interrupted()).await;
+    let signal = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let signal = signal.clone();
+        let interrupted = signals::interrupted();
+        async move {
+            let received = interrupted.await;
+            if let Ok(mut slot) = signal.lock() {
+                *slot = Some(received);
+            }
+        }
+    };
+    let result = syncer.run_until(stop).await;
     bar.finish_and_clear();
     let report = result.map_err(|err: SyncError| CliError::Sync(err))?;
     eprintln!("{}", summary_line(&report, &args.db));
@@ -43,6 +54,11 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     }
     match report.status {
         SyncStatus::Interrupted => Err(CliError::Interrupted(
+            signal
+                .lock()
+                .ok()
+                .and_then(|slot| *slot)
+                .unwrap_or(signals::Signal::Interrupt),
             "sync interrupted; run it again to go on from the last committed page".into(),
         )),
         _ if report.counts.failed > 0 => Err(CliError::Partial(format!(

@@ -63,3 +63,46 @@ fn chat_send_prints_one_reply_per_message_as_json() {
     assert_eq!(replies[1]["userInput"], "what are your opening hours?");
     assert_eq!(replies[2]["conversationEnded"], true);
 }
+
+/// Ctrl-C while the REPL waits for the next message exits 130, SIGTERM 143 (128 + the signal),
+/// as shells report a process those signals stopped.
+#[cfg(unix)]
+#[test]
+fn a_signal_while_waiting_exits_128_plus_its_number() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_polyai"))
+            .args(["--sandbox", "chat"])
+            .env("XDG_CONFIG_HOME", env!("CARGO_TARGET_TMPDIR"))
+            .env_remove("POLYAI_PROFILE")
+            .env_remove("POLYAI_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The greeting is printed once the session is open; the REPL then waits on stdin,
+        // which stays open.
+        let mut greeting = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout)
+            .read_line(&mut greeting)
+            .expect("greeting");
+        assert!(!greeting.is_empty(), "no greeting");
+        // Stdin stays open until the child has exited: end of input would end the REPL too.
+        let stdin = child.stdin.take();
+        let killed = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let status = child.wait().expect("exit");
+        drop(stdin);
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            std::io::Read::read_to_string(&mut stderr, &mut err).expect("stderr");
+        }
+        assert_eq!(status.code(), Some(code), "{signal}: {err}");
+    }
+}

@@ -311,7 +311,26 @@ fn completions_and_help() {
     let out = polyai().arg("--help").output().expect("runs");
     let help = ok(out);
     assert!(help.contains("Exit codes:"), "{help}");
-    assert!(help.contains("7  interrupted"), "{help}");
+    assert!(help.contains("130  interrupted by Ctrl-C"), "{help}");
+    // A subcommand's help lists its own options first, the shared ones under their own heading.
+    let out = polyai()
+        .args(["conversations", "list", "--help"])
+        .output()
+        .expect("runs");
+    let help = ok(out);
+    let (own, global) = help
+        .split_once("\nGlobal options:\n")
+        .unwrap_or_else(|| panic!("no Global options heading: {help}"));
+    assert!(own.contains("--limit") && own.contains("--since"), "{own}");
+    assert!(
+        !own.contains("--region") && !own.contains("--api-key-file"),
+        "{own}"
+    );
+    assert!(
+        global.contains("--region") && global.contains("--profile"),
+        "{global}"
+    );
+    assert!(!global.contains("--limit <LIMIT>"), "{global}");
 }
 
 #[test]

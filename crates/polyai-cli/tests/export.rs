@@ -168,7 +168,7 @@ fn killed_audio_export_leaves_no_partial_recordings() {
 
 #[cfg(unix)]
 #[test]
-fn ctrl_c_saves_the_checkpoint_exits_7_and_resumes() {
+fn ctrl_c_saves_the_checkpoint_exits_130_and_resumes() {
     let mock = Mock::with_conversations(150);
     mock.faults().set_latency(Duration::from_millis(8));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -180,7 +180,7 @@ fn ctrl_c_saves_the_checkpoint_exits_7_and_resumes() {
         .expect("kill -INT");
     assert!(status.success());
     let out = child.wait_with_output().expect("exit");
-    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("export interrupted"),
         "{}",

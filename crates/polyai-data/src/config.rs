@@ -65,6 +65,8 @@ const DEFAULT_RATE_WINDOW: Duration = Duration::from_secs(30);
 #[derive(Clone, Default)]
 pub struct ClientBuilder {
     api_key: Option<ApiKey>,
+    /// Why the profile's key file could not be used; dropped when a key is set after it.
+    key_error: Option<String>,
     region: Option<Region>,
     base_url: Option<String>,
     v3_base_url: Option<String>,
@@ -121,6 +123,7 @@ impl ClientBuilder {
     pub fn from_env(mut self) -> Self {
         if let Some(key) = env_var(ENV_API_KEY) {
             self.api_key = Some(ApiKey::new(key));
+            self.key_error = None;
         }
         if let Some(region) = env_var(ENV_REGION) {
             match region.parse::<Region>() {
@@ -134,9 +137,86 @@ impl ClientBuilder {
         self
     }
 
+    /// Applies a [`Profile`](crate::Profile): its region, base URL and the key from its key file
+    /// replace what the builder holds (a profile without them leaves the builder as it is). A key
+    /// file that cannot be used is reported by [`build`](Self::build). Call it before
+    /// [`from_env`](Self::from_env) and the setters, which then take precedence, as flags and
+    /// environment variables do over a profile in the CLI.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("config.toml");
+    /// # std::fs::write(&path, "[profiles.local]\nbase_url = \"http://127.0.0.1:9\"\n")?;
+    /// let config = polyai_data::ConfigFile::load(&path)?;
+    /// let client = polyai_data::Client::builder()
+    ///     .profile(config.profile("local")?)
+    ///     .api_key("test-key")
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), "http://127.0.0.1:9");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn profile(mut self, profile: &crate::Profile) -> Self {
+        if let Some(region) = profile.region() {
+            self.region = Some(region);
+        }
+        if let Some(url) = profile.base_url() {
+            self.base_url = Some(url.to_owned());
+        }
+        match profile.api_key() {
+            Ok(Some(key)) => {
+                self.api_key = Some(key);
+                self.key_error = None;
+            }
+            Ok(None) => {}
+            Err(err) => self.key_error = Some(err.to_string()),
+        }
+        self
+    }
+
+    /// A builder from the config file and the environment, as the `polyai` CLI configures
+    /// itself: the profile `name` (or `POLYAI_PROFILE`, or `default` when the file defines it)
+    /// from [`ConfigFile::load_default`](crate::ConfigFile::load_default), then
+    /// [`from_env`](Self::from_env) over it. A missing profile or a broken file is reported by
+    /// [`build`](Self::build). The profile's agent and account are the caller's to use: see
+    /// [`ConfigFile::select`](crate::ConfigFile::select).
+    ///
+    /// ```no_run
+    /// let client = polyai_data::ClientBuilder::from_profile(Some("staging")).build()?;
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn from_profile(name: Option<&str>) -> Self {
+        let named = name
+            .map(str::to_owned)
+            .or_else(|| env_var(crate::profile::ENV_PROFILE));
+        let selected = crate::ConfigFile::load_default().and_then(|config| {
+            config
+                .select(named.as_deref())
+                .map(|profile| profile.cloned())
+        });
+        let builder = match selected {
+            Ok(Some(profile)) => ClientBuilder::new().profile(&profile),
+            Ok(None) => ClientBuilder::new(),
+            Err(err) => ClientBuilder {
+                env_error: Some(err.to_string()),
+                ..ClientBuilder::new()
+            },
+        };
+        let error = builder.env_error.clone();
+        let mut builder = builder.from_env();
+        // A region from the environment beats the profile's base URL, as a whole endpoint.
+        if env_var(ENV_REGION).is_some() && env_var(ENV_BASE_URL).is_none() {
+            builder.base_url = None;
+        }
+        if error.is_some() {
+            builder.env_error = error;
+        }
+        builder
+    }
+
     /// The API key (from Agent Studio of the same region).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.api_key = Some(key.into());
+        self.key_error = None;
         self
     }
 
@@ -313,7 +393,7 @@ impl ClientBuilder {
     /// Fails when the key is missing or blank, the region from the environment is unknown, or
     /// the base URL is invalid or plain `http://` to a non-loopback host.
     pub fn build(self) -> Result<Client, Error> {
-        if let Some(err) = self.env_error {
+        if let Some(err) = self.env_error.or(self.key_error) {
             return Err(Error::Config(err));
         }
         let key = self.api_key.ok_or_else(|| {

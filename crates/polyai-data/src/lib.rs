@@ -38,6 +38,9 @@
 //! - **Configuration**: [`Client::builder`], [`Client::from_env`], [`Region`] (parses `us-1`,
 //!   `euw-1`, `uk-1`, … and displays as its host), custom base URL (`http://` for loopback
 //!   only), connect / per-attempt / idle timeouts, bring-your-own `reqwest::Client`.
+//! - **Profiles** ([`ConfigFile`], [`Profile`], [`ClientBuilder::from_profile`]): named
+//!   `[profiles.NAME]` tables in `$XDG_CONFIG_HOME/polyai/config.toml` (or `POLYAI_CONFIG`) with
+//!   region, base URL, agent, account and a key file, shared with the `polyai` CLI.
 //! - **Auth**: the key is an [`ApiKey`] (a `secrecy` secret) sent as a sensitive `X-API-KEY`
 //!   header and redacted in every `Debug`; a `401` names the host and the matching Agent
 //!   Studio; redirects to another host are not followed, so the key never leaves the host.
@@ -109,6 +112,7 @@ mod notes;
 mod options;
 pub mod paginate;
 mod prefetch;
+mod profile;
 mod region;
 mod retry;
 mod timestamp;
@@ -133,6 +137,7 @@ pub use meta::ResponseMeta;
 pub use models::{Conversation, ConversationExt, ConversationSummary, DebugChatExt};
 pub use notes::UpsertNote;
 pub use paginate::{ItemStream, Page, PageStream};
+pub use profile::{ConfigFile, DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, Profile, read_key_file};
 pub use region::Region;
 pub use retry::{RetryPolicy, SleepFuture, Sleeper};
 pub use timestamp::Timestamp;

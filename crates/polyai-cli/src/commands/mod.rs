@@ -11,6 +11,7 @@ use crate::session::Session;
 
 pub mod annotate;
 pub mod audio;
+pub mod config;
 pub mod conversations;
 pub mod v3;
 
@@ -73,7 +74,8 @@ pub fn stdout_error(err: std::io::Error) -> CliError {
     CliError::file("writing", "<stdout>", err)
 }
 
-/// Runs the command that needs no client (`completions`, `chat test --list`), if it is one.
+/// Runs the command that needs no client (`completions`, `config`, `chat test --list`), if it
+/// is one.
 pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     if let Command::Chat(chat) = &cli.command
         && let Some(ChatCommand::Test(test)) = &chat.command
@@ -81,6 +83,9 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     {
         let agent = cli.global.agent.as_deref();
         return Some(crate::scenario::list(cli.global.output, chat, agent, test));
+    }
+    if let Command::Config(command) = &cli.command {
+        return Some(config::run(&cli.global, command));
     }
     let Command::Completions(args) = &cli.command else {
         return None;
@@ -114,6 +119,6 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         },
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Sync(args) => crate::sync::run(&ctx, args).await,
-        Command::Completions(_) => run_offline(cli).unwrap_or(Ok(())),
+        Command::Completions(_) | Command::Config(_) => run_offline(cli).unwrap_or(Ok(())),
     }
 }

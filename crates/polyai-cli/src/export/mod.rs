@@ -46,7 +46,8 @@ use crate::cli::{ExportArgs, OutputFormat};
 use crate::commands::{Ctx, stdout_error};
 use crate::exit::CliError;
 use crate::export_v3::{self, SharedTracker, Tracker};
-use crate::{progress, signals};
+use crate::progress;
+use crate::signals::{self, Signal};
 
 /// Folder of the recordings inside the export directory.
 pub const AUDIO_DIR: &str = "audio";
@@ -139,7 +140,7 @@ struct Stats {
 /// How the run ended.
 enum Outcome {
     Finished,
-    Interrupted,
+    Interrupted(Signal),
     Failed(CliError),
 }
 
@@ -293,7 +294,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let outcome = loop {
         let next = tokio::select! {
             biased;
-            () = &mut interrupted => break Outcome::Interrupted,
+            signal = &mut interrupted => break Outcome::Interrupted(signal),
             next = results.next() => next,
         };
         let resolved = match next {
@@ -419,11 +420,14 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
             "{still_failing} conversations could not be exported; they are listed in {}",
             dir.join(FAILURES_FILE).display()
         ))),
-        Outcome::Interrupted => Err(CliError::Interrupted(format!(
-            "export interrupted; run the same command again to resume ({} in {})",
-            journal.records(),
-            dir.display()
-        ))),
+        Outcome::Interrupted(signal) => Err(CliError::Interrupted(
+            signal,
+            format!(
+                "export interrupted; run the same command again to resume ({} in {})",
+                journal.records(),
+                dir.display()
+            ),
+        )),
         Outcome::Failed(err) => Err(err),
     }
 }
@@ -841,7 +845,7 @@ impl End<'_> {
         match self.outcome {
             Outcome::Finished if self.still_failing == 0 => "complete",
             Outcome::Finished => "partial",
-            Outcome::Interrupted => "interrupted",
+            Outcome::Interrupted(_) => "interrupted",
             Outcome::Failed(_) => "failed",
         }
     }
@@ -875,15 +879,17 @@ impl End<'_> {
             "interrupted" => "export interrupted",
             _ => "export stopped by an error",
         };
+        // Throughput counts every byte this run wrote: JSON lines and recordings alike.
+        let written = s.bytes.saturating_add(s.recording_bytes) as f64 / 1e6;
         let mut line = format!(
-            "{state}: {} new, {} already present, {} in file; {:.1} MB in {:.1} s ({:.1} conversations/s, {:.2} MB/s)",
+            "{state}: {} new, {} already present, {} in file; {:.1} MB written in {:.1} s ({:.1} conversations/s, {:.2} MB/s)",
             s.new,
             s.skipped,
             self.total,
-            s.bytes as f64 / 1e6,
+            written,
             secs,
             s.new as f64 / secs,
-            s.bytes as f64 / 1e6 / secs,
+            written / secs,
         );
         if s.recordings > 0 || s.no_recording > 0 {
             line.push_str(&format!(
@@ -940,8 +946,8 @@ mod tests {
         };
         assert_eq!(
             end.line(),
-            "export complete: 10 new, 5 already present, 15 in file; 2.0 MB in 2.0 s \
-             (5.0 conversations/s, 1.00 MB/s); 9 recordings (1.0 MB), 1 without recording"
+            "export complete: 10 new, 5 already present, 15 in file; 3.0 MB written in 2.0 s \
+             (5.0 conversations/s, 1.50 MB/s); 9 recordings (1.0 MB), 1 without recording"
         );
         let partial = End {
             still_failing: 2,

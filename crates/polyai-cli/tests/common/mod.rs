@@ -126,9 +126,16 @@ fn std_polyai() -> std::process::Command {
         "POLYAI_BASE_URL",
         "POLYAI_AGENT_ID",
         "POLYAI_ACCOUNT_ID",
+        "POLYAI_PROFILE",
+        "POLYAI_CONFIG",
     ] {
         cmd.env_remove(var);
     }
+    // No profile of the machine's own config file reaches a test: the folder does not exist.
+    cmd.env(
+        "XDG_CONFIG_HOME",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-polyai-config"),
+    );
     cmd
 }
 
