@@ -167,6 +167,8 @@ pub enum Command {
     Chat(ChatArgs),
     /// Export every conversation of an agent to JSONL (and WAV files), resumably.
     Export(ExportArgs),
+    /// Keep a local SQLite copy of an agent's conversations current (incremental, resumable).
+    Sync(SyncArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Show the profiles of the config file (never a key).
@@ -608,6 +610,44 @@ pub struct ExportArgs {
     /// Through v3: only conversations of this environment (v3's default: live).
     #[arg(long, value_enum)]
     pub env: Option<ChatEnv>,
+}
+
+/// `sync`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The first run stores every conversation with its turns, function events and \
+                  metrics; later runs read only the new ones (a no-op run reads one listing page) and \
+                  read again those younger than --refresh-days, whose notes and in-progress state \
+                  change. Each listing page is committed in one transaction: after an interruption \
+                  (even kill -9) the next run goes on where it stopped. One sync per database at a \
+                  time (FILE.lock); readers are never blocked (WAL). The README describes the tables \
+                  and example queries; each run is a row of sync_runs.\n\n\
+                  Made for cron: quiet unless something fails, one summary line on stderr (a JSON \
+                  record on stdout with -O json|jsonl|csv), exit 0 when everything is stored, 9 \
+                  when the run finished but some conversations could not be read (they are tried \
+                  again next run), 10 when another sync holds the database."
+)]
+pub struct SyncArgs {
+    /// The SQLite database (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub db: PathBuf,
+    /// Also save each conversation's recording as DIR/ID.wav (created if missing; an id that is
+    /// not a plain file name is made safe, as by export), including
+    /// those of conversations stored earlier without one.
+    #[arg(long, value_name = "DIR")]
+    pub with_audio: Option<PathBuf>,
+    /// Read stored conversations again when they started less than N days ago (0: never).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub refresh_days: u32,
+    /// Conversations read at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Conversations per listing page.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(2..))]
+    pub page_size: u64,
+    /// Walk the whole listing, storing anything missing wherever it is (a repair).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// `completions`.

@@ -17,10 +17,13 @@ Exit codes:
   4  not found (HTTP 404: unknown conversation, agent or recording)
   5  network error (host unreachable, timeout, connection broken)
   6  rate limited or server error after retries (HTTP 429, 5xx)
-  8  local file error (exists without --force, cannot write)
+  8  local file error (exists without --force, cannot write; a --db that is not a sync database)
   9  export partial: it finished, but some conversations failed even after retries;
-     they are listed in DIR/failures.jsonl and the next run retries exactly those
- 10  export folder busy: another export is writing into the same --out DIR
+     they are listed in DIR/failures.jsonl and the next run retries exactly those;
+     sync partial: it finished, but some conversations could not be read (the next
+     run tries them again)
+ 10  export folder busy: another export is writing into the same --out DIR;
+     sync not started: another sync holds the database (FILE.lock)
  11  chat test: a scenario failed (a reply broke an expectation)
  12  chat test: no scenario failed, but one could not be run to the end (session ended by
      the server, time limit, network or HTTP error)
@@ -95,6 +98,8 @@ pub enum CliError {
     Partial(String),
     /// Another process holds the export folder.
     Busy(String),
+    /// A sync could not run or stopped.
+    Sync(polyai_store::SyncError),
     /// Anything else.
     Other(String),
     /// `chat test` ran, and not every scenario passed (the report says which and why).
@@ -159,10 +164,22 @@ impl CliError {
             CliError::Busy(_) => Exit::Busy,
             CliError::Other(_) => Exit::Failure,
             CliError::Api(err) => api_exit(err),
+            CliError::Sync(err) => sync_exit(err),
             CliError::Unconfirmed(u) => api_exit(&u.source),
             CliError::Tests { failed: 0, .. } => Exit::TestErrored,
             CliError::Tests { .. } => Exit::TestFailed,
         }
+    }
+}
+
+fn sync_exit(err: &polyai_store::SyncError) -> Exit {
+    use polyai_store::{StoreError, SyncError};
+    match err {
+        SyncError::Api(api) => api_exit(api),
+        SyncError::Store(StoreError::Busy { .. }) => Exit::Busy,
+        SyncError::Store(StoreError::OtherHost { .. }) | SyncError::Options(_) => Exit::Usage,
+        SyncError::Store(_) => Exit::File,
+        _ => Exit::Failure,
     }
 }
 
@@ -192,6 +209,7 @@ impl fmt::Display for CliError {
                 f.write_str(m)
             }
             CliError::Interrupted(_, m) => f.write_str(m),
+            CliError::Sync(err) => write!(f, "{err}"),
             CliError::Api(err) => write!(f, "{err}"),
             CliError::Unconfirmed(u) => write!(f, "{}", u.source),
             CliError::File {
@@ -245,6 +263,27 @@ pub fn hint(err: &CliError, target: &Target) -> Option<String> {
              not retried, so nothing is applied twice): check with `{}` before running it again",
             u.change, u.check
         )),
+        CliError::Sync(err) => sync_hint(err, target),
+        _ => None,
+    }
+}
+
+fn sync_hint(err: &polyai_store::SyncError, target: &Target) -> Option<String> {
+    use polyai_store::{StoreError, SyncError};
+    match err {
+        SyncError::Api(api) => api_hint(api, target),
+        SyncError::Store(StoreError::Busy { .. }) => {
+            Some("wait for it to finish (from cron: skip this run; the next one catches up)".into())
+        }
+        SyncError::Store(StoreError::NotADatabase { .. } | StoreError::NotOurs) => {
+            Some("choose a new file for --db".into())
+        }
+        SyncError::Store(StoreError::NewerSchema { .. }) => {
+            Some("upgrade polyai, or sync into another --db".into())
+        }
+        SyncError::LostPlace { .. } => {
+            Some("run once with --full to walk the whole listing and store what is missing".into())
+        }
         _ => None,
     }
 }

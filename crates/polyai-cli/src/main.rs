@@ -13,6 +13,7 @@ mod progress;
 mod scenario;
 mod session;
 mod signals;
+mod sync;
 mod when;
 
 use std::process::ExitCode;

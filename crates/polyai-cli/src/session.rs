@@ -170,6 +170,11 @@ impl Session {
         self.now.unwrap_or_else(Timestamp::now)
     }
 
+    /// Whether the session runs against the embedded sandbox.
+    pub fn is_sandbox(&self) -> bool {
+        self._sandbox.is_some()
+    }
+
     /// What error hints may mention.
     pub fn target(&self) -> &Target {
         &self.target

@@ -118,6 +118,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
             None => crate::chat::run(&ctx, args, None).await,
         },
         Command::Export(args) => crate::export::run(&ctx, args).await,
+        Command::Sync(args) => crate::sync::run(&ctx, args).await,
         Command::Completions(_) | Command::Config(_) => run_offline(cli).unwrap_or(Ok(())),
     }
 }

@@ -1,0 +1,141 @@
+//! `sync`: keeps a SQLite copy of an agent's conversations current, through
+//! [`polyai_store`].
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use polyai_store::{Store, SyncCounts, SyncError, SyncReport, SyncStatus, Syncer};
+
+use crate::cli::{OutputFormat, SyncArgs};
+use crate::commands::{Ctx, stdout_error};
+use crate::exit::CliError;
+use crate::signals;
+
+/// `sync`.
+pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
+    let agent = ctx.session.agent()?;
+    let store = Store::open(&args.db).map_err(|e| CliError::Sync(e.into()))?;
+    let bar = spinner();
+    let mut syncer = Syncer::new(&store, ctx.session.client(), agent.id())
+        .page_size(args.page_size)
+        .concurrency(usize::from(args.concurrency))
+        .refresh_window(Duration::from_secs(u64::from(args.refresh_days) * 86_400))
+        .now(ctx.session.now())
+        .full(args.full)
+        .on_progress({
+            let bar = bar.clone();
+            move |counts: &SyncCounts| bar.set_message(progress_text(counts))
+        });
+    if ctx.session.is_sandbox() {
+        // The sandbox listens on a new port each time; its data is always the same.
+        syncer = syncer.origin("sandbox");
+    }
+    if let Some(dir) = &args.with_audio {
+        syncer = syncer.with_audio(dir);
+    }
+    let signal = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let signal = signal.clone();
+        let interrupted = signals::interrupted();
+        async move {
+            let received = interrupted.await;
+            if let Ok(mut slot) = signal.lock() {
+                *slot = Some(received);
+            }
+        }
+    };
+    let result = syncer.run_until(stop).await;
+    bar.finish_and_clear();
+    let report = result.map_err(|err: SyncError| CliError::Sync(err))?;
+    eprintln!("{}", summary_line(&report, &args.db));
+    if ctx.format != OutputFormat::Table {
+        ctx.write_record(&mut std::io::stdout().lock(), &summary_record(&report))
+            .map_err(stdout_error)?;
+    }
+    match report.status {
+        SyncStatus::Interrupted => Err(CliError::Interrupted(
+            signal
+                .lock()
+                .ok()
+                .and_then(|slot| *slot)
+                .unwrap_or(signals::Signal::Interrupt),
+            "sync interrupted; run it again to go on from the last committed page".into(),
+        )),
+        _ if report.counts.failed > 0 => Err(CliError::Partial(format!(
+            "{} conversation(s) or recording(s) could not be read; the next run tries them again (first: {})",
+            report.counts.failed,
+            report.first_failure.as_deref().unwrap_or("-")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn spinner() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}, {elapsed} elapsed") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar.set_message("listing");
+    bar
+}
+
+fn progress_text(c: &SyncCounts) -> String {
+    format!(
+        "{} listing pages, {} new, {} refreshed, {} failed",
+        c.pages, c.new, c.refreshed, c.failed
+    )
+}
+
+/// The closing line, e.g. `sync complete: 12 new, 40 refreshed, 0 failed; 100234 stored in
+/// conversations.db (run 17, 3 pages, 2.1 s)`.
+fn summary_line(report: &SyncReport, db: &std::path::Path) -> String {
+    let c = &report.counts;
+    let state = match report.status {
+        SyncStatus::Complete => "sync complete",
+        _ => "sync interrupted",
+    };
+    let mut line = format!(
+        "{state}: {} new, {} refreshed, {} retried, {} failed; {} stored in {} (run {}, {} listing page{}, {:.1} s)",
+        c.new,
+        c.refreshed,
+        c.retried,
+        c.failed,
+        report.stored,
+        db.display(),
+        report.run_id,
+        c.pages,
+        if c.pages == 1 { "" } else { "s" },
+        report.elapsed.as_secs_f64()
+    );
+    if c.recordings > 0 {
+        line.push_str(&format!(
+            "; {} recordings ({:.1} MB)",
+            c.recordings,
+            c.recording_bytes as f64 / 1e6
+        ));
+    }
+    line
+}
+
+/// The closing summary as a flat JSON object, for `--output json|jsonl|csv`.
+fn summary_record(report: &SyncReport) -> serde_json::Value {
+    let c = &report.counts;
+    serde_json::json!({
+        "status": match report.status {
+            SyncStatus::Complete => "complete",
+            _ => "interrupted",
+        },
+        "run": report.run_id,
+        "new": c.new,
+        "refreshed": c.refreshed,
+        "retried": c.retried,
+        "failed": c.failed,
+        "listed": c.listed,
+        "pages": c.pages,
+        "recordings": c.recordings,
+        "recordingBytes": c.recording_bytes,
+        "stored": report.stored,
+        "seconds": report.elapsed.as_secs_f64(),
+    })
+}

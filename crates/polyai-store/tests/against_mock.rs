@@ -1,0 +1,315 @@
+//! Syncs against polyai-mock on loopback: a first sync stores every conversation with its
+//! turns, a second is a no-op, conversations that arrive are stored exactly once, young ones are
+//! read again, recordings are saved, and a database from schema version 1 migrates.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use polyai_data::Client;
+use polyai_mock::{MockConfig, MockServer};
+use polyai_store::{Store, StoreError, SyncError, SyncReport, SyncStatus, Syncer};
+use rusqlite::Connection;
+
+struct Bed {
+    server: MockServer,
+    client: Client,
+    dir: tempfile::TempDir,
+}
+
+impl Bed {
+    async fn start(conversations: u64) -> Bed {
+        let server = MockServer::start(MockConfig::default().conversations(conversations))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::builder()
+            .api_key(server.key().unwrap_or_default())
+            .base_url(server.base_url())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        Bed {
+            server,
+            client,
+            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("conversations.db")
+    }
+
+    fn agent(&self) -> String {
+        self.server.agent_ids()[0].clone()
+    }
+
+    /// A sync with the mock's clock and no refresh unless `configure` asks for one.
+    async fn sync(
+        &self,
+        store: &Store,
+        configure: impl FnOnce(Syncer<'_>) -> Syncer<'_>,
+    ) -> Result<SyncReport, SyncError> {
+        let syncer = Syncer::new(store, &self.client, self.agent())
+            .page_size(40)
+            .now(self.server.now().into())
+            .refresh_window(Duration::ZERO);
+        configure(syncer).run().await
+    }
+
+    /// Every conversation id the mock lists for the first agent, newest first.
+    fn listed_ids(&self) -> Vec<String> {
+        let arrived = self.server.conversation_count() - self.server.config().conversations;
+        let mut ids: Vec<String> = (0..arrived)
+            .rev()
+            .map(|k| self.server.added_conversation_id(0, k))
+            .collect();
+        ids.extend(
+            (0..self.server.config().conversations).map(|i| self.server.conversation_id(0, i)),
+        );
+        ids
+    }
+
+    fn read(&self) -> Connection {
+        Connection::open(self.db()).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+fn query_pairs(conn: &Connection, sql: &str) -> HashMap<String, i64> {
+    let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{e}"));
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn one(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sync_second_no_op_then_arrivals_exactly_once() {
+    let bed = Bed::start(150).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+
+    let first = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.status, SyncStatus::Complete);
+    assert_eq!((first.counts.new, first.counts.failed), (150, 0));
+    assert_eq!(first.stored, 150);
+    let conn = bed.read();
+    let turns = query_pairs(
+        &conn,
+        "SELECT c.conversation_id, COUNT(t.turn_index) FROM conversations c
+         LEFT JOIN turns t USING (conversation_id) GROUP BY 1",
+    );
+    let expected: HashMap<String, i64> = (0..150)
+        .map(|i| {
+            (
+                bed.server.conversation_id(0, i),
+                bed.server.turn_count(0, i) as i64,
+            )
+        })
+        .collect();
+    assert_eq!(turns, expected, "every conversation with every turn");
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM conversations WHERE turn_count IS NULL OR raw IS NULL"
+        ),
+        0
+    );
+    assert!(one(&conn, "SELECT COUNT(*) FROM function_events") > 0);
+    assert!(
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM metrics WHERE name = 'CALL_DURATION'"
+        ) == 150
+    );
+
+    let second = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            second.counts.new,
+            second.counts.refreshed,
+            second.counts.pages
+        ),
+        (0, 0, 1),
+        "a second sync reads one page and stores nothing"
+    );
+
+    bed.server.add_conversations(57);
+    let third = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(third.counts.new, 57);
+    let stored: HashSet<String> =
+        query_pairs(&conn, "SELECT conversation_id, 0 FROM conversations")
+            .into_keys()
+            .collect();
+    assert_eq!(stored, bed.listed_ids().into_iter().collect::<HashSet<_>>());
+    assert_eq!(
+        one(&conn, "SELECT SUM(new) FROM sync_runs"),
+        207,
+        "each conversation stored once"
+    );
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM sync_runs WHERE status = 'complete'"
+        ),
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn young_conversations_are_read_again_with_their_new_notes() {
+    let bed = Bed::start(120).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let newest = bed.server.conversation_id(0, 0);
+    let agent = bed.client.agent(bed.agent());
+    agent
+        .note(&newest, "caller asked for a manager")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The mock's conversations start about every 97 s before its clock: an hour holds ~37.
+    let report = bed
+        .sync(&store, |s| s.refresh_window(Duration::from_secs(3600)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let conn = bed.read();
+    let young = one(
+        &conn,
+        "SELECT COUNT(*) FROM conversations WHERE started_at >= '2026-06-03T13:00:00'",
+    );
+    assert!(young > 20, "{young}");
+    assert_eq!(report.counts.refreshed as i64, young);
+    assert_eq!(report.counts.new, 0);
+    let note: String = conn
+        .query_row(
+            "SELECT note FROM conversations WHERE conversation_id = ?1",
+            [&newest],
+            |r| r.get(0),
+        )
+        .unwrap_or_default();
+    assert_eq!(note, "caller asked for a manager");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_are_saved_and_backfilled() {
+    let bed = Bed::start(30).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    // Stored first without recordings, then asked for them: the backfill downloads them.
+    bed.sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let audio = bed.dir.path().join("audio");
+    let report = bed
+        .sync(&store, |s| s.with_audio(&audio))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let with: Vec<u64> = (0..30)
+        .filter(|&i| bed.server.has_recording(0, i))
+        .collect();
+    assert!(!with.is_empty());
+    assert_eq!(report.counts.recordings, with.len() as u64);
+    for i in &with {
+        let id = bed.server.conversation_id(0, *i);
+        let bytes = std::fs::metadata(audio.join(format!("{id}.wav")))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(bytes > 44, "{id}.wav");
+    }
+    let conn = bed.read();
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM conversations WHERE audio_file IS NOT NULL"
+        ),
+        with.len() as i64
+    );
+    // Nothing is downloaded twice.
+    let again = bed
+        .sync(&store, |s| s.with_audio(&audio))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.counts.recordings, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_1_database_migrates_and_is_completed() {
+    let bed = Bed::start(60).await;
+    // A database as schema version 1 wrote it, holding the 10 newest conversations.
+    {
+        let conn = bed.read();
+        let mut fixture = include_str!("fixtures/schema-v1.sql").to_owned();
+        for i in 0..10 {
+            fixture.push_str(&format!(
+                "INSERT INTO conversations (conversation_id, agent_id, raw, first_synced_at, fetched_at)
+                 VALUES ('{}', '{}', '{{}}', '2026-06-03T14:00:00Z', '2026-06-03T14:00:00Z');\n",
+                bed.server.conversation_id(0, i),
+                bed.agent()
+            ));
+        }
+        conn.execute_batch(&fixture)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store.schema_version().ok(),
+        Some(polyai_store::SCHEMA_VERSION)
+    );
+    let report = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Schema 1 kept no record of how far its walk got: the first run walks the whole listing.
+    assert_eq!(report.counts.new, 50);
+    assert_eq!(report.stored, 60);
+    let conn = bed.read();
+    assert_eq!(
+        one(&conn, "SELECT COUNT(*) FROM sync_runs"),
+        2,
+        "the old run is kept"
+    );
+    assert_eq!(
+        one(&conn, "SELECT COUNT(*) FROM schema_version"),
+        i64::from(polyai_store::SCHEMA_VERSION)
+    );
+    let next = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((next.counts.new, next.counts.pages), (0, 1));
+}
+
+#[tokio::test]
+async fn one_writer_and_clear_refusals() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("c.db");
+    let first = Store::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(Store::open(&db), Err(StoreError::Busy { .. })));
+    drop(first);
+    assert!(Store::open(&db).is_ok());
+
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a database, but long enough to have a header of sorts....................................................................")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = Store::open(&text).err();
+    assert!(
+        matches!(err, Some(StoreError::NotADatabase { .. })),
+        "{err:?}"
+    );
+
+    let other = dir.path().join("other.db");
+    Connection::open(&other)
+        .and_then(|c| c.execute_batch("CREATE TABLE invoices (id INTEGER)"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(Store::open(&other), Err(StoreError::NotOurs)));
+}
