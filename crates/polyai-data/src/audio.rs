@@ -324,9 +324,9 @@ impl Body {
                     };
                 }
                 Ok(Err(err)) => {
-                    let (kind, message) = crate::transport::classify(err);
+                    let (kind, message, source) = crate::transport::classify(err);
                     let message = format!("after {} bytes: {message}", self.received);
-                    return Some(Err(self.failure(kind, message)));
+                    return Some(Err(self.failure_from(kind, message, source)));
                 }
                 Ok(Ok(Some(chunk))) => {
                     self.received += chunk.len() as u64;
@@ -386,12 +386,22 @@ impl Body {
     }
 
     fn failure(&self, kind: TransportKind, message: String) -> Error {
+        self.failure_from(kind, message, None)
+    }
+
+    fn failure_from(
+        &self,
+        kind: TransportKind,
+        message: String,
+        source: Option<crate::transport::Cause>,
+    ) -> Error {
         Error::Transport {
             operation: "get_conversation_audio",
             kind,
             host: self.host.clone(),
             message,
             correlation_id: self.correlation_id.clone(),
+            source,
         }
     }
 }

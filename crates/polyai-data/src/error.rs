@@ -52,6 +52,10 @@ pub enum Error {
         message: String,
         /// Correlation id sent with the request.
         correlation_id: String,
+        /// The underlying failure, when there was one (walk it with
+        /// [`std::error::Error::source`]: a refused connection ends in its [`std::io::Error`]).
+        /// `message` already holds this chain flattened on one line.
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A success response whose body did not match the expected shape.
     #[error(transparent)]
@@ -257,6 +261,8 @@ pub struct DecodeError {
     pub(crate) message: String,
     pub(crate) correlation_id: String,
     pub(crate) body_snippet: String,
+    /// The decoder's own error, returned by [`std::error::Error::source`].
+    pub(crate) source: Option<std::sync::Arc<serde_json::Error>>,
 }
 
 impl DecodeError {
@@ -292,7 +298,13 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|err| err as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl Error {
     /// The HTTP status, for API errors.

@@ -11,8 +11,35 @@
 //! Shorter names are provided for the two conversation models:
 //! [`ConversationSummary`] (list items) and [`Conversation`] (one conversation with turns).
 //! [`ConversationExt`] adds accessors such as [`summary_heading`](ConversationExt::summary_heading).
+//!
+//! The API's error envelope is [`ApiErrorBody`]; `models::Error` is the crate's own
+//! [`Error`](crate::Error), so `use polyai_data::*` and `use polyai_data::models::*` together
+//! name one `Error`:
+//!
+//! ```
+//! use polyai_data::models::*;
+//! use polyai_data::*;
+//!
+//! fn failed(err: &Error) -> bool {
+//!     err.is_not_found()
+//! }
+//! let body: ApiErrorBody = serde_json::from_str(
+//!     r#"{"data": null, "error": "Not found", "error_code": "CONVERSATIONS_NOT_FOUND",
+//!         "error_id": "c-1", "error_message": "Not found", "success": false}"#,
+//! )?;
+//! assert_eq!(body.error_code, "CONVERSATIONS_NOT_FOUND");
+//! # let _ = failed;
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
+/// The crate's error type, named here too so that the generated envelope above does not take
+/// the name `Error` from glob imports of this module.
+pub use crate::error::Error;
 pub use polyai_data_raw::Lenient;
+/// The error envelope PolyAI's APIs answer failures with (`error_code`, `error_message`, …). The
+/// client reads it for you into [`ApiError`](crate::ApiError); this is the raw shape, for mocks
+/// and tests.
+pub use polyai_data_raw::types::Error as ApiErrorBody;
 pub use polyai_data_raw::types::*;
 
 /// A conversation as listed (no turns).

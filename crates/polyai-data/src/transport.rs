@@ -424,7 +424,7 @@ enum Payload {
 enum AttemptError {
     /// Ends the call at once, without retrying.
     Final(Error),
-    Transport(TransportKind, String),
+    Transport(TransportKind, String, Option<Cause>),
     Status {
         status: u16,
         headers: HeaderMap,
@@ -475,6 +475,7 @@ impl Inner {
                 Err(_) => Err(AttemptError::Transport(
                     TransportKind::Timeout,
                     format!("no complete answer within {timeout:?}"),
+                    None,
                 )),
             };
             let (failure, retry_after, error) = match outcome {
@@ -491,7 +492,7 @@ impl Inner {
                     tracing::debug!(status, attempt, "call succeeded");
                     return Ok(reply);
                 }
-                Err(AttemptError::Transport(kind, message)) => {
+                Err(AttemptError::Transport(kind, message, source)) => {
                     tracing::debug!(%kind, attempt, error = %message, "attempt failed");
                     let error = Error::Transport {
                         operation: call.operation,
@@ -499,6 +500,7 @@ impl Inner {
                         host: host.clone(),
                         message,
                         correlation_id: correlation_id.clone(),
+                        source,
                     };
                     (Failure::Transport(kind), None, error)
                 }
@@ -559,6 +561,7 @@ impl Inner {
             AttemptError::Transport(
                 TransportKind::Request,
                 "the request body cannot be sent twice".into(),
+                None,
             )
         })?;
         let headers = request.headers_mut();
@@ -662,8 +665,12 @@ fn text_of(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// Maps a reqwest error to our kind and a message that holds no secret.
-pub(crate) fn classify(err: reqwest::Error) -> (TransportKind, String) {
+/// The underlying cause kept in [`Error::Transport`], typed only as `dyn Error`.
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Maps a reqwest error to our kind, a message that holds no secret, and the error itself as
+/// the cause (its chain ends in the io error of a refused or reset connection).
+pub(crate) fn classify(err: reqwest::Error) -> (TransportKind, String, Option<Cause>) {
     let kind = if err.is_connect() {
         TransportKind::Connect
     } else if err.is_timeout() {
@@ -675,12 +682,13 @@ pub(crate) fn classify(err: reqwest::Error) -> (TransportKind, String) {
     } else {
         TransportKind::Connection
     };
-    (kind, error_chain(&err))
+    let message = error_chain(&err);
+    (kind, message, Some(Box::new(err)))
 }
 
 fn transport(err: reqwest::Error) -> AttemptError {
-    let (kind, message) = classify(err);
-    AttemptError::Transport(kind, message)
+    let (kind, message, source) = classify(err);
+    AttemptError::Transport(kind, message, source)
 }
 
 /// `error: cause: cause` on one line.
@@ -720,7 +728,7 @@ pub(crate) fn decode_bytes<T: DeserializeOwned>(
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
     }
-    let fail = |path: String, message: String| {
+    let fail = |path: String, message: String, err: serde_json::Error| {
         Error::Decode(Box::new(DecodeError {
             operation,
             path: if path.is_empty() {
@@ -731,13 +739,17 @@ pub(crate) fn decode_bytes<T: DeserializeOwned>(
             message,
             correlation_id: correlation_id.to_owned(),
             body_snippet: snippet(body),
+            source: Some(std::sync::Arc::new(err)),
         }))
     };
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|err| fail(err.path().to_string(), err.into_inner().to_string()))?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        fail(path, inner.to_string(), inner)
+    })?;
     de.end()
-        .map_err(|err| fail(String::new(), err.to_string()))?;
+        .map_err(|err| fail(String::new(), err.to_string(), err))?;
     Ok(value)
 }
 

@@ -310,6 +310,12 @@ async fn decode_errors_name_the_json_path() {
     assert_eq!(decode.path(), "conversations[1].totalDuration");
     assert!(decode.body_snippet().contains("\"four\""));
     assert!(err.to_string().contains("conversations[1].totalDuration"));
+    // The decoder's own error is the cause, reachable without naming serde types.
+    let cause = std::error::Error::source(&err).expect("a cause");
+    let json = cause
+        .downcast_ref::<serde_json::Error>()
+        .expect("serde_json error");
+    assert!(json.is_data(), "{json}");
 }
 
 #[tokio::test]

@@ -254,6 +254,20 @@ async fn connect_errors_are_retried_even_for_non_idempotent_calls() {
         err.correlation_id()
             .is_some_and(|c| c.starts_with("polyai-rs-"))
     );
+    // The cause chain reaches the refused connection's io error.
+    let mut cause = std::error::Error::source(&err);
+    let mut io_kind = None;
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        cause = c.source();
+    }
+    assert_eq!(
+        io_kind,
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "{err}"
+    );
 }
 
 #[tokio::test]
