@@ -85,6 +85,7 @@ fn dead() -> polyai_data::Error {
         host: "fake".into(),
         message: "the process died here".into(),
         correlation_id: "-".into(),
+        source: None,
     }
 }
 
