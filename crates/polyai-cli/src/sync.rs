@@ -33,16 +33,11 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     if let Some(dir) = &args.with_audio {
         syncer = syncer.with_audio(dir);
     }
-    let signal = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let stop = {
-        let signal = signal.clone();
-        let interrupted = signals::interrupted();
-        async move {
-            let received = interrupted.await;
-            if let Ok(mut slot) = signal.lock() {
-                *slot = Some(received);
-            }
-        }
+    // The signal that stopped the run, for the exit code (130 or 143).
+    let received = std::sync::OnceLock::new();
+    let interrupted = signals::interrupted();
+    let stop = async {
+        let _ = received.set(interrupted.await);
     };
     let result = syncer.run_until(stop).await;
     bar.finish_and_clear();
@@ -54,10 +49,9 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     }
     match report.status {
         SyncStatus::Interrupted => Err(CliError::Interrupted(
-            signal
-                .lock()
-                .ok()
-                .and_then(|slot| *slot)
+            received
+                .get()
+                .copied()
                 .unwrap_or(signals::Signal::Interrupt),
             "sync interrupted; run it again to go on from the last committed page".into(),
         )),
