@@ -154,6 +154,20 @@ pub fn stderr(output: &Output) -> String {
 pub fn journal_ids(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("conversations.jsonl")).expect("journal");
     assert!(text.is_empty() || text.ends_with('\n'), "partial last line");
+    ids_of_lines(&text)
+}
+
+/// The ids of the journal's complete lines after a SIGKILL: the kernel may cut a write of a
+/// record longer than a page when a fatal signal arrives, so a torn last line is expected here
+/// (the resume drops it); every complete line must still be a record.
+pub fn journal_ids_after_kill(dir: &Path) -> Vec<String> {
+    // Bytes, not text: the cut may fall inside a character.
+    let bytes = std::fs::read(dir.join("conversations.jsonl")).expect("journal");
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    ids_of_lines(std::str::from_utf8(&bytes[..complete]).expect("complete lines are UTF-8"))
+}
+
+fn ids_of_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).expect("JSON line");
@@ -164,22 +178,6 @@ pub fn journal_ids(dir: &Path) -> Vec<String> {
                 .to_owned()
         })
         .collect()
-}
-
-/// The ids of the journal's complete lines after a SIGKILL: the kernel may cut a write of a
-/// record longer than a page when a fatal signal arrives, so a torn last line is expected here
-/// (the resume drops it); every complete line must still be a record.
-pub fn journal_ids_after_kill(dir: &Path) -> Vec<String> {
-    let journal = dir.join("conversations.jsonl");
-    let mut bytes = std::fs::read(&journal).expect("journal");
-    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    if complete == bytes.len() {
-        return journal_ids(dir);
-    }
-    let copy = tempfile::tempdir().expect("tempdir");
-    bytes.truncate(complete);
-    std::fs::write(copy.path().join("conversations.jsonl"), bytes).expect("write");
-    journal_ids(copy.path())
 }
 
 /// Asserts that the journal holds exactly `expected`, each once.
