@@ -5,6 +5,8 @@
 # The crate's main starts polyai-mock in-process and makes real calls through polyai-data.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Absolute (a relative CARGO_TARGET_DIR names a folder from where the script was started).
+target=$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")
 url=https://github.com/polyai-rs/polyai-rs
 grep -qF "polyai-data = { git = \"$url\" }" "$root/README.md" \
   || { echo "README.md no longer shows the git dependency line this script checks" >&2; exit 1; }
@@ -57,5 +59,5 @@ export CARGO_NET_GIT_FETCH_WITH_CLI=true
 cd "$dir/consumer"
 # The workspace target directory: the consumer's units have their own hashes (another source,
 # other features), so sharing it rebuilds nothing of the workspace and reuses what matches.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_TARGET_DIR="$target"
 cargo run --quiet

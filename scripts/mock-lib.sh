@@ -3,7 +3,8 @@
 # mock server in the background. Source it; do not run it.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Absolute: a relative CARGO_TARGET_DIR names a folder from where the script was started.
+TARGET="$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}")"
 AGENT="PROJECT-58RP822I"
 KEY="sandbox-key"
 WORK="$(mktemp -d)"

@@ -24,7 +24,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+# Absolute: a relative CARGO_TARGET_DIR names a folder from where the script was started.
+TARGET="$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}")"
 PRISM_HOME="$TARGET/prism"
 SPEC="$ROOT/openapi/polyai-data.json"
 RUNS="${PRISM_RUNS:-100}"
