@@ -268,8 +268,13 @@ impl Exchange {
         self,
         result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
     ) -> Result<(Bytes, ResponseMeta), Error> {
+        // A body the generated method decoded is one JSON value already (serde_json reads to
+        // the end); only one it could not decode is parsed again, to tell JSON from garbage.
+        let decoded = result.is_ok();
         let (body, meta) = self.body(result)?;
-        decode_bytes::<serde::de::IgnoredAny>(self.operation(), &body, &meta.correlation_id)?;
+        if !decoded {
+            decode_bytes::<serde::de::IgnoredAny>(self.operation(), &body, &meta.correlation_id)?;
+        }
         Ok((body, meta))
     }
 

@@ -393,3 +393,43 @@ async fn an_html_error_keeps_its_status_and_body() {
         "{err}"
     );
 }
+
+/// `json_bytes` hands back the body as sent when it is JSON, whatever its shape, and fails with
+/// `Error::Decode` when it is not JSON at all (whether or not the generated method decoded it).
+#[tokio::test]
+async fn json_bytes_returns_the_body_as_sent_and_refuses_what_is_not_json() {
+    let cases: [(&[u8], bool); 4] = [
+        (
+            br#"{"conversationId":"CA1","turns":[],"duration":4108}"#,
+            true,
+        ),
+        (br#"{"conversationId": 7, "odd": [null]}"#, true),
+        (br#"{"conversationId":"CA1","turns":["#, false),
+        (br#"{"conversationId":"CA1"} trailing"#, false),
+    ];
+    for (body, is_json) in cases {
+        let served = body.to_vec();
+        let server = TestServer::start(move |_| {
+            Reply::body("application/json", support::Body::Bytes(served.clone()))
+        })
+        .await;
+        let (client, _) = client_for(&server, "k");
+        let result = client
+            .agent("P")
+            .conversations()
+            .get("CA1")
+            .json_bytes()
+            .await;
+        let shown = String::from_utf8_lossy(body);
+        match result {
+            Ok(bytes) => {
+                assert!(is_json, "{shown} was accepted");
+                assert_eq!(&bytes[..], body, "{shown} came back changed");
+            }
+            Err(err) => {
+                assert!(!is_json, "{shown} failed: {err}");
+                assert!(matches!(err, Error::Decode(_)), "{shown}: {err:?}");
+            }
+        }
+    }
+}
