@@ -247,3 +247,33 @@ fn config_list_and_show_never_print_a_key() {
         stderr(&out)
     );
 }
+
+#[test]
+fn chat_test_list_shows_the_profile_agent_unless_a_flag_names_one() {
+    let config = ConfigDir::new("[profiles.default]\nagent = \"AGENT-FROM-PROFILE\"\n");
+    let scenarios = config.file("s.toml");
+    std::fs::write(
+        &scenarios,
+        "[[scenario]]\nname = \"greets\"\n[[scenario.turn]]\nuser = \"hi\"\n",
+    )
+    .expect("scenario file");
+    let file = scenarios.to_str().expect("utf-8 path");
+    let out = config.run(&[], &["-O", "jsonl", "chat", "test", "--list", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"agent\":\"AGENT-FROM-PROFILE\""),
+        "{}",
+        stdout(&out)
+    );
+    let out = config.run(
+        &[],
+        &[
+            "--agent", "FLAG", "-O", "jsonl", "chat", "test", "--list", file,
+        ],
+    );
+    assert!(
+        stdout(&out).contains("\"agent\":\"FLAG\""),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use clap::CommandFactory;
+use polyai_data::{ConfigFile, Profile};
 
 use crate::cli::{ChatCommand, Cli, Command, ConversationsCommand, OutputFormat};
 use crate::exit::CliError;
@@ -81,8 +82,20 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
         && let Some(ChatCommand::Test(test)) = &chat.command
         && test.list
     {
-        let agent = cli.global.agent.as_deref();
-        return Some(crate::scenario::list(cli.global.output, chat, agent, test));
+        // The agent a run would use: the flag (or POLYAI_AGENT), else the profile's.
+        let listed = ConfigFile::load_default()
+            .and_then(|config| {
+                let from_profile = config
+                    .select(cli.global.profile.as_deref())?
+                    .and_then(Profile::agent)
+                    .map(str::to_owned);
+                Ok(cli.global.agent.clone().or(from_profile))
+            })
+            .map_err(CliError::from)
+            .and_then(|agent| {
+                crate::scenario::list(cli.global.output, chat, agent.as_deref(), test)
+            });
+        return Some(listed);
     }
     if let Command::Config(command) = &cli.command {
         return Some(config::run(&cli.global, command));
