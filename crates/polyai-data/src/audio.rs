@@ -648,38 +648,69 @@ impl AudioDownload {
     where
         W: AsyncWrite + Unpin + Send,
     {
-        let conversation_id = self.conversation_id.clone();
         let total = self.content_length;
-        let invalid = |message| Error::Audio {
-            conversation_id: conversation_id.clone(),
-            message,
-        };
-        let io = |action, source| Error::Io {
-            action,
-            path: label.to_path_buf(),
-            source,
-        };
-        let mut check = WavCheck::default();
+        let mut check = BodyCheck::new(&self.conversation_id, label);
         let mut received: u64 = 0;
         let mut stream = self.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            check.feed(&chunk);
-            if let Some(message) = check.invalid() {
-                return Err(invalid(message));
-            }
+            check.feed(&chunk)?;
             writer
                 .write_all(&chunk)
                 .await
-                .map_err(|e| io("writing", e))?;
+                .map_err(|e| check.io("writing", e))?;
             received += chunk.len() as u64;
             progress(Progress { received, total });
         }
-        if let Some(message) = check.check_complete() {
-            return Err(invalid(message));
-        }
-        writer.flush().await.map_err(|e| io("flushing", e))?;
+        check.finish()?;
+        writer.flush().await.map_err(|e| check.io("flushing", e))?;
         Ok(received)
+    }
+}
+
+/// The checks of a recording's body as it is copied — a RIFF/WAVE structure, complete at the
+/// end — and the errors that end the copy, for the async and the blocking writers alike.
+pub(crate) struct BodyCheck {
+    wav: WavCheck,
+    conversation_id: String,
+    /// Names the destination in I/O errors.
+    label: PathBuf,
+}
+
+impl BodyCheck {
+    pub(crate) fn new(conversation_id: &str, label: &Path) -> Self {
+        BodyCheck {
+            wav: WavCheck::default(),
+            conversation_id: conversation_id.to_owned(),
+            label: label.to_path_buf(),
+        }
+    }
+
+    /// Checks the next chunk, before it is written.
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        self.wav.feed(chunk);
+        self.wav.invalid().map_or(Ok(()), |m| Err(self.invalid(m)))
+    }
+
+    /// Checks that the body was complete, after the last chunk.
+    pub(crate) fn finish(&self) -> Result<(), Error> {
+        self.wav.check_complete().map_or(Ok(()), |m| Err(self.invalid(m)))
+    }
+
+    /// A failure of the destination while `action` (`writing`, `flushing`).
+    pub(crate) fn io(&self, action: &'static str, source: std::io::Error) -> Error {
+        Error::Io {
+            action,
+            path: self.label.clone(),
+            source,
+        }
+    }
+
+    fn invalid(&self, message: String) -> Error {
+        Error::Audio {
+            conversation_id: self.conversation_id.clone(),
+            message,
+        }
     }
 }
 

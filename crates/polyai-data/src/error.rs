@@ -113,6 +113,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The [blocking client](crate::blocking) was called on a thread that runs async tasks (a
+    /// Tokio worker, or the thread of a current-thread runtime such as `#[tokio::test]`'s), where
+    /// waiting would stall every task of that runtime, or deadlock it. Nothing was sent.
+    #[cfg(feature = "blocking")]
+    #[error(
+        "the blocking client was called on a thread that runs async tasks, where waiting would \
+         stall or deadlock them; use the async `polyai_data::Client` there, or make the call in \
+         `tokio::task::spawn_blocking` or a thread of its own"
+    )]
+    BlockingInAsync,
 }
 
 /// The kind of a transport failure.

@@ -80,6 +80,8 @@
 //!
 //! - `rustls` (default): TLS through rustls.
 //! - `native-tls`: TLS through the platform library.
+//! - `blocking`: [`blocking::Client`], the same operations without async (iterators over pages,
+//!   audio into any `std::io::Write`), on a runtime the client owns.
 //!
 //! Proxies: like any `reqwest` client, the one built here honours `HTTP_PROXY`,
 //! `HTTPS_PROXY` and `NO_PROXY` — except for a loopback base URL, which is always reached
@@ -98,6 +100,8 @@
 mod annotations;
 mod audio;
 mod auth;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod body;
 mod chat;
 mod client;
