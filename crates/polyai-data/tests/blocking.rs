@@ -45,11 +45,15 @@ impl Mock {
         self.server.agent_ids()[0].clone()
     }
 
-    /// Runs a call of the async client on the mock's runtime.
-    fn run_async<T>(&self, call: impl AsyncFnOnce(polyai_data::Agent) -> T) -> T {
+    /// Runs a call of the async client (given with its handle on the first agent) on the mock's
+    /// runtime.
+    fn run_async<T>(
+        &self,
+        call: impl AsyncFnOnce(polyai_data::Client, polyai_data::Agent) -> T,
+    ) -> T {
         let client = self.builder().build().expect("async client");
         let agent = client.agent(self.agent_id());
-        self.rt.block_on(call(agent))
+        self.rt.block_on(call(client, agent))
     }
 
     /// A conversation of the first agent that has a recording.
@@ -69,7 +73,7 @@ fn ids(items: &[polyai_data::ConversationSummary]) -> Vec<String> {
 fn a_walk_yields_every_conversation_once_in_order() {
     let mock = Mock::start(237);
     let agent = mock.blocking().agent(mock.agent_id());
-    let expected = mock.run_async(async |agent| agent.conversations().list().all().await);
+    let expected = mock.run_async(async |_, agent| agent.conversations().list().all().await);
     let expected = ids(&expected.expect("async walk"));
     assert_eq!(expected.len(), 237);
 
@@ -135,7 +139,7 @@ fn get_returns_the_same_conversation_as_the_async_client() {
     let id = mock.server.conversation_id(0, 3);
     let agent = mock.blocking().agent(mock.agent_id());
     let expected = mock
-        .run_async(async |agent| agent.conversations().get(&id).json().await)
+        .run_async(async |_, agent| agent.conversations().get(&id).json().await)
         .expect("async detail");
 
     let detail = agent.conversations().get(&id).send().expect("detail");
@@ -167,7 +171,7 @@ fn audio_written_by_the_blocking_client_is_the_mock_recording() {
     let id = mock.with_recording(20);
     let agent = mock.blocking().agent(mock.agent_id());
     let expected = mock
-        .run_async(async |agent| {
+        .run_async(async |_, agent| {
             let download = agent.audio(&id).direction(Direction::Agent).send().await?;
             download.bytes().await
         })
@@ -255,7 +259,7 @@ fn error_answers_are_the_same_typed_errors() {
         .send()
         .expect_err("404");
     let expected = mock
-        .run_async(async |agent| agent.conversations().get("CA-does-not-exist").await)
+        .run_async(async |_, agent| agent.conversations().get("CA-does-not-exist").await)
         .expect_err("async 404");
     assert!(missing.is_not_found(), "{missing}");
     assert_eq!(missing.status(), expected.status());
@@ -326,10 +330,75 @@ fn notes_annotations_and_debug_chat_round_trip() {
         .send()
         .expect("chat");
     assert!(!chat.greeting().text().is_empty());
-    assert!(chat.id().starts_with("AS_CHAT_") || !chat.id().is_empty());
+    assert!(chat.id().starts_with("AS_CHAT_"), "{}", chat.id());
     let reply = chat.send("hello").expect("reply");
     assert!(!reply.text().is_empty());
     assert_eq!(reply.conversation_id(), chat.id());
+}
+
+#[test]
+fn the_v3_listing_walks_every_conversation_by_cursor() {
+    let mock = Mock::start(130);
+    let client = mock.blocking();
+    let account = mock.server.account_id().to_owned();
+    let project = client.workspace(&account).project(mock.agent_id());
+    assert_eq!(project.agent().id(), mock.agent_id());
+    let expected: Vec<String> = mock
+        .run_async(async |client, _| {
+            client
+                .workspace(&account)
+                .project(mock.agent_id())
+                .conversations()
+                .all()
+                .await
+        })
+        .expect("async v3 walk")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    // The server's default filters (live conversations) leave some out; enough for three pages.
+    assert!(expected.len() > 50, "{}", expected.len());
+
+    let walked: Vec<String> = project
+        .conversations()
+        .limit(25)
+        .into_iter()
+        .map(|c| c.map(|c| c.id))
+        .collect::<Result<_, _>>()
+        .expect("blocking v3 walk");
+    assert_eq!(walked, expected);
+    let pages = project
+        .conversations()
+        .limit(25)
+        .pages()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("pages");
+    let sizes: Vec<usize> = pages.iter().map(|p| p.items().len()).collect();
+    let expected_sizes: Vec<usize> = expected.chunks(25).map(<[String]>::len).collect();
+    assert_eq!(sizes, expected_sizes);
+    let (last, full) = pages.split_last().expect("pages");
+    assert!(full.iter().all(|p| p.cursor().is_some()));
+    assert_eq!(last.cursor(), None);
+
+    // One page, resumed from its cursor, gives the next page.
+    let first = project.conversations().limit(25).send().expect("first page");
+    let cursor = first.cursor().expect("more pages").to_owned();
+    let second = project
+        .conversations()
+        .limit(25)
+        .cursor(cursor)
+        .send()
+        .expect("second page");
+    let second: Vec<&str> = second.items().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(second, expected[25..50]);
+
+    // A request the async client refuses is refused the same way.
+    let err = project
+        .conversations()
+        .limit(0)
+        .send()
+        .expect_err("limit 0 is refused");
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
 }
 
 #[test]

@@ -4,7 +4,8 @@ use crate::blocking::{Runtime, forward, request_options};
 use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary};
-use crate::paginate::{Page, PageStream};
+use crate::blocking::walk::{Items, Pages};
+use crate::paginate::Page;
 
 /// Conversation operations of one agent; from [`Agent::conversations`](super::Agent::conversations).
 ///
@@ -93,18 +94,18 @@ impl ListConversations {
     }
 
     /// Every page from the start offset.
-    pub fn pages(self) -> Pages<ConversationSummary> {
+    pub fn pages(self) -> Pages<Page<ConversationSummary>> {
         Pages::new(self.inner.pages(), self.rt)
     }
 
     /// Every page with each conversation as the JSON the server sent, as
     /// [`crate::ListConversations::json_pages`].
-    pub fn json_pages(self) -> Pages<serde_json::Value> {
+    pub fn json_pages(self) -> Pages<Page<serde_json::Value>> {
         Pages::new(self.inner.json_pages(), self.rt)
     }
 
     /// Every conversation from the start offset (what iterating the builder does).
-    pub fn items(self) -> Items<ConversationSummary> {
+    pub fn items(self) -> Items<Page<ConversationSummary>> {
         self.pages().items()
     }
 
@@ -116,115 +117,10 @@ impl ListConversations {
 
 impl IntoIterator for ListConversations {
     type Item = Result<ConversationSummary, Error>;
-    type IntoIter = Items<ConversationSummary>;
+    type IntoIter = Items<Page<ConversationSummary>>;
 
-    fn into_iter(self) -> Items<ConversationSummary> {
+    fn into_iter(self) -> Self::IntoIter {
         self.items()
-    }
-}
-
-/// The pages of a walk, as an [`Iterator`]. Ends after the last page or after the first error
-/// (which it yields).
-///
-/// ```no_run
-/// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
-/// let mut pages = agent.conversations().list().limit(100).pages();
-/// while let Some(page) = pages.next().transpose()? {
-///     println!("offset {}: {} items", page.offset(), page.items().len());
-/// }
-/// # Ok(()) }
-/// ```
-#[must_use = "iterators do nothing unless iterated"]
-pub struct Pages<T> {
-    /// `None` once the walk has ended.
-    stream: Option<PageStream<T>>,
-    rt: Runtime,
-}
-
-impl<T: Send + 'static> Pages<T> {
-    fn new(stream: PageStream<T>, rt: Runtime) -> Self {
-        Pages {
-            stream: Some(stream),
-            rt,
-        }
-    }
-
-    /// The items of every page, in order.
-    pub fn items(self) -> Items<T> {
-        Items {
-            pages: self,
-            page: Vec::new().into_iter(),
-        }
-    }
-}
-
-impl<T: Send + 'static> Iterator for Pages<T> {
-    type Item = Result<Page<T>, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let stream = self.stream.take()?;
-        match self.rt.next(stream) {
-            Ok((stream, Some(Ok(page)))) => {
-                self.stream = Some(stream);
-                Some(Ok(page))
-            }
-            Ok((_, item)) => item,
-            Err(err) => Some(Err(err)),
-        }
-    }
-}
-
-impl<T: Send + 'static> std::iter::FusedIterator for Pages<T> {}
-
-impl<T> std::fmt::Debug for Pages<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pages")
-    }
-}
-
-/// The items of a walk, across pages, as an [`Iterator`]. Ends after the last item or after
-/// the first error (which it yields).
-///
-/// ```no_run
-/// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
-/// let recent: Vec<String> = agent
-///     .conversations()
-///     .list()
-///     .max_items(20)
-///     .items()
-///     .map(|c| c.map(|c| c.conversation_id))
-///     .collect::<Result<_, _>>()?;
-/// # let _ = recent;
-/// # Ok(()) }
-/// ```
-#[must_use = "iterators do nothing unless iterated"]
-pub struct Items<T> {
-    pages: Pages<T>,
-    /// What is left of the current page.
-    page: std::vec::IntoIter<T>,
-}
-
-impl<T: Send + 'static> Iterator for Items<T> {
-    type Item = Result<T, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.page.next() {
-                return Some(Ok(item));
-            }
-            match self.pages.next()? {
-                Ok(page) => self.page = page.into_items().into_iter(),
-                Err(err) => return Some(Err(err)),
-            }
-        }
-    }
-}
-
-impl<T: Send + 'static> std::iter::FusedIterator for Items<T> {}
-
-impl<T> std::fmt::Debug for Items<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Items")
     }
 }
 

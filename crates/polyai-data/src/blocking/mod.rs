@@ -55,10 +55,13 @@ mod audio;
 mod calls;
 mod conversations;
 mod runtime;
+pub mod v3;
+mod walk;
 
 pub use audio::{AudioDownload, AudioReader, AudioRequest};
 pub use calls::{AddAnnotations, ChatSession, StartChat, UpsertNote};
-pub use conversations::{Conversations, GetConversation, Items, ListConversations, Pages};
+pub use conversations::{Conversations, GetConversation, ListConversations};
+pub use walk::{Items, Pages};
 
 use runtime::Runtime;
 
@@ -308,8 +311,9 @@ mod tests {
         shareable::<UpsertNote>();
         shareable::<StartChat>();
         shareable::<ChatSession>();
-        sendable::<Pages<crate::ConversationSummary>>();
-        sendable::<Items<crate::ConversationSummary>>();
+        sendable::<Pages<crate::Page<crate::ConversationSummary>>>();
+        sendable::<Items<crate::Page<crate::ConversationSummary>>>();
+        sendable::<Items<crate::v3::Page<crate::v3::Conversation>>>();
         sendable::<AudioDownload>();
     }
 
