@@ -694,7 +694,9 @@ impl BodyCheck {
 
     /// Checks that the body was complete, after the last chunk.
     pub(crate) fn finish(&self) -> Result<(), Error> {
-        self.wav.check_complete().map_or(Ok(()), |m| Err(self.invalid(m)))
+        self.wav
+            .check_complete()
+            .map_or(Ok(()), |m| Err(self.invalid(m)))
     }
 
     /// A failure of the destination while `action` (`writing`, `flushing`).

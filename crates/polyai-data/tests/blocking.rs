@@ -381,7 +381,11 @@ fn the_v3_listing_walks_every_conversation_by_cursor() {
     assert_eq!(last.cursor(), None);
 
     // One page, resumed from its cursor, gives the next page.
-    let first = project.conversations().limit(25).send().expect("first page");
+    let first = project
+        .conversations()
+        .limit(25)
+        .send()
+        .expect("first page");
     let cursor = first.cursor().expect("more pages").to_owned();
     let second = project
         .conversations()
@@ -415,7 +419,11 @@ fn one_client_serves_many_threads() {
                 scope.spawn(move || {
                     let walked = agent.conversations().list().limit(7).items().count();
                     assert_eq!(walked, 40);
-                    agent.conversations().get(id).send().map(|c| c.conversation_id)
+                    agent
+                        .conversations()
+                        .get(id)
+                        .send()
+                        .map(|c| c.conversation_id)
                 })
             })
             .collect();

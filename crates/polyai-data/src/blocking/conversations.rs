@@ -1,10 +1,10 @@
 //! Listing and reading conversations, blocking.
 
+use crate::blocking::walk::{Items, Pages};
 use crate::blocking::{Runtime, forward, request_options};
 use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary};
-use crate::blocking::walk::{Items, Pages};
 use crate::paginate::Page;
 
 /// Conversation operations of one agent; from [`Agent::conversations`](super::Agent::conversations).

@@ -127,7 +127,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("blocking::Client").field(&self.inner).finish()
+        f.debug_tuple("blocking::Client")
+            .field(&self.inner)
+            .finish()
     }
 }
 
