@@ -80,7 +80,7 @@
 //!
 //! - `rustls` (default): TLS through rustls.
 //! - `native-tls`: TLS through the platform library.
-//! - `blocking`: [`blocking::Client`], the same operations without async (iterators over pages,
+//! - `blocking`: `blocking::Client`, the same operations without async (iterators over pages,
 //!   audio into any `std::io::Write`), on a runtime the client owns.
 //!
 //! Proxies: like any `reqwest` client, the one built here honours `HTTP_PROXY`,

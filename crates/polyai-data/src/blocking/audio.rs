@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
 
 use crate::audio::{AudioStream, BodyCheck, Direction, Progress, SavedAudio};
 use crate::blocking::{Runtime, forward, request_options};
@@ -172,6 +173,7 @@ impl AudioDownload {
     pub fn into_reader(self) -> AudioReader {
         AudioReader {
             stream: Some(self.inner.bytes_stream()),
+            batch: std::collections::VecDeque::new(),
             chunk: Bytes::new(),
             rt: self.rt,
         }
@@ -183,27 +185,52 @@ impl AudioDownload {
     }
 }
 
+/// Most bytes one trip to the runtime brings back: the chunks that arrived by the time the first
+/// one did, up to this much.
+const BATCH_BYTES: usize = 256 * 1024;
+
 /// A recording's body as a [`std::io::Read`]; from [`AudioDownload::into_reader`].
 pub struct AudioReader {
     /// `None` once the body has ended or failed.
     stream: Option<AudioStream>,
-    /// What is left of the current chunk.
+    /// Chunks brought back and not yet read, then the error that ended the body, if any.
+    batch: std::collections::VecDeque<Result<Bytes, Error>>,
+    /// What is left of the chunk being read.
     chunk: Bytes,
     rt: Runtime,
 }
 
 impl AudioReader {
-    /// The next chunk from the runtime, `None` at the end.
+    /// The next chunk, `None` at the end. Each trip to the runtime waits for one chunk and takes
+    /// the ones already received with it, so a fast body crosses in few trips.
     fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        let Some(stream) = self.stream.take() else {
-            return Ok(None);
-        };
-        let (stream, chunk) = self.rt.next(stream)?;
-        let chunk = chunk.transpose()?;
-        if chunk.is_some() {
-            self.stream = Some(stream);
+        if self.batch.is_empty()
+            && let Some(mut stream) = self.stream.take()
+        {
+            let (stream, batch, more) = self.rt.block_on(async move {
+                let mut batch = Vec::new();
+                let mut bytes = 0;
+                let mut next = stream.next().await;
+                while let Some(item) = next {
+                    let ok = item.as_ref().map_or(0, |chunk| chunk.len().max(1));
+                    bytes += ok;
+                    batch.push(item);
+                    if ok == 0 || bytes >= BATCH_BYTES {
+                        return (stream, batch, ok > 0);
+                    }
+                    match stream.next().now_or_never() {
+                        Some(item) => next = item,
+                        None => return (stream, batch, true),
+                    }
+                }
+                (stream, batch, false)
+            })?;
+            self.batch.extend(batch);
+            if more {
+                self.stream = Some(stream);
+            }
         }
-        Ok(chunk)
+        self.batch.pop_front().transpose()
     }
 }
 
