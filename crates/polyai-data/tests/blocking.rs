@@ -515,3 +515,34 @@ fn a_callback_on_the_runtime_thread_cannot_block_it() {
     let nested = nested.lock().expect("lock").take().expect("progress ran");
     assert!(matches!(nested, Err(Error::BlockingInAsync)), "{nested:?}");
 }
+
+#[test]
+fn a_panic_in_a_callback_reaches_the_caller_and_the_client_keeps_working() {
+    let mock = Mock::start(20);
+    let id = mock.with_recording(20);
+    let client = mock.blocking();
+    let agent = client.agent(mock.agent_id());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let download = agent.audio(&id).send().expect("download");
+    let path = dir.path().join("a.wav");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        download.save_to_with_progress(&path, |_| panic!("progress callback failed"))
+    }))
+    .expect_err("the callback's panic is resumed on the caller's thread");
+    assert_eq!(
+        panicked.downcast_ref::<&str>(),
+        Some(&"progress callback failed")
+    );
+    assert!(!path.exists(), "no partial file is left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).map(Iterator::count).ok(),
+        Some(0)
+    );
+    let page = agent
+        .conversations()
+        .list()
+        .limit(5)
+        .send()
+        .expect("still works");
+    assert_eq!(page.items().len(), 5);
+}

@@ -216,6 +216,12 @@ impl Client {
         self.inner.host()
     }
 
+    /// The base URL of the Conversations API v3, or `None` when the region has none, as
+    /// [`crate::Client::v3_base_url`].
+    pub fn v3_base_url(&self) -> Option<&str> {
+        self.inner.v3_base_url()
+    }
+
     /// A handle on one agent (Agent Studio "Project ID", e.g. `PROJECT-58RP822I`).
     pub fn agent(&self, agent_id: impl Into<String>) -> Agent {
         Agent {
