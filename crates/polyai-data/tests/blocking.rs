@@ -546,3 +546,26 @@ fn a_panic_in_a_callback_reaches_the_caller_and_the_client_keeps_working() {
         .expect("still works");
     assert_eq!(page.items().len(), 5);
 }
+
+#[test]
+fn in_a_multi_thread_runtimes_block_on_a_call_blocks_that_thread_only() {
+    let mock = Mock::start(12);
+    let client = mock.blocking();
+    let agent = client.agent(mock.agent_id());
+    // What the body of a default `#[tokio::main]` is: a future in a multi-thread `block_on`.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let walked = rt.block_on(async move {
+        let ticker = tokio::spawn(async { tokio::task::yield_now().await });
+        let walked = agent.conversations().list().limit(5).all();
+        ticker.await.expect("the runtime's worker went on");
+        walked
+    });
+    assert_eq!(walked.expect("walk").len(), 12);
+    rt.block_on(async move {
+        drop(client); // dropped inside the runtime: no panic
+    });
+}

@@ -48,8 +48,10 @@
 //! not block: it fails with [`Error::BlockingInAsync`], since waiting there would stall every
 //! task of that runtime (and deadlock it if the server being called runs on it). Use the async
 //! [`crate::Client`] there, or make the call in `tokio::task::spawn_blocking` or a thread of its
-//! own, where it works. Dropping a blocking client never blocks and never panics, in or out of a
-//! runtime.
+//! own, where it works. In the future a multi-thread runtime's `block_on` runs (the body of a
+//! default `#[tokio::main]`) a call is allowed: it blocks that thread only, as any blocking I/O
+//! there would, while the runtime's workers go on. Dropping a blocking client never blocks and
+//! never panics, in or out of a runtime.
 
 mod audio;
 mod calls;
