@@ -103,7 +103,8 @@ macro_rules! request_options {
 pub(crate) use {forward, request_options};
 
 /// A blocking client for the PolyAI Data API. Cheap to clone: clones share one connection pool
-/// and one runtime. `Send + Sync`, so one client can serve many threads.
+/// and one runtime. `Send + Sync`, so one client can serve many threads. Each client built starts
+/// a thread for its runtime: build one and clone it, rather than one per call.
 ///
 /// Build it like the async client, finishing with
 /// [`build_blocking`](ClientBuilder::build_blocking), or wrap an async client with
