@@ -55,5 +55,6 @@ pub use error::{StoreError, SyncError};
 pub use schema::SCHEMA_VERSION;
 pub use store::{Store, SyncCounts};
 pub use sync::{
-    DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, SyncReport, SyncStatus, Syncer,
+    Api, DEFAULT_CONCURRENCY, DEFAULT_OVERLAP, DEFAULT_PAGE_SIZE, DEFAULT_REFRESH, SyncReport,
+    SyncStatus, Syncer,
 };

@@ -39,6 +39,11 @@ pub(crate) struct ConversationRow {
     pub audio_url: Option<String>,
     pub turn_count: Option<i64>,
     pub raw: String,
+    /// The API the row came from: `v1` (the Data API's detail) or `v3`.
+    pub source: &'static str,
+    pub variant_name: Option<String>,
+    pub num_silences: Option<i64>,
+    pub num_ood: Option<i64>,
 }
 
 /// One `turns` row.
@@ -139,6 +144,10 @@ impl Record {
             audio_url: text(object, "audioUrl"),
             turn_count: turns_value.map(|t| t.len() as i64),
             raw: value.to_string(),
+            source: "v1",
+            variant_name: None,
+            num_silences: None,
+            num_ood: None,
         };
         let turns = turns_value
             .map(|turns| {
@@ -153,6 +162,70 @@ impl Record {
             conversation,
             turns,
             function_events: function_events(object.get("functionEvents")),
+            metrics: metrics(object.get("metrics")),
+        })
+    }
+
+    /// The rows of a conversation as the Conversations API v3 lists it (snake_case, turns
+    /// inline). v3 sends no function events, summary, note, tags, direction, language, poly
+    /// score, deployment, recording URL, creation or end time: those columns stay `NULL`.
+    /// Empty strings, which v3 sends for absent values, become `NULL` too. `None` when `value`
+    /// is not an object with a string `id`.
+    pub fn from_v3(value: &Value) -> Option<Record> {
+        let object = value.as_object()?;
+        let conversation_id = object.get("id")?.as_str()?.to_owned();
+        let some = |key: &str| text(object, key).filter(|t| !t.is_empty());
+        let turns_value = object.get("turns").and_then(Value::as_array);
+        let conversation = ConversationRow {
+            conversation_id,
+            account_id: some("account_id"),
+            project_id: some("project_id"),
+            created_at: None,
+            started_at: time(object, "started_at"),
+            finished_at: None,
+            channel: some("channel"),
+            direction: None,
+            client_env: some("environment"),
+            from_number: some("from_number"),
+            to_number: some("to_number"),
+            language: None,
+            variant_id: some("variant_id"),
+            total_duration: int(object, "total_duration"),
+            polyai_duration: int(object, "polyai_duration"),
+            duration: None,
+            in_progress: flag(object, "in_progress"),
+            handoff: flag(object, "handoff"),
+            handoff_destination: some("handoff_destination"),
+            handoff_reason: some("handoff_reason"),
+            poly_score: None,
+            summary_heading: None,
+            summary: None,
+            tags: None,
+            deployment_id: None,
+            note: None,
+            audio_url: None,
+            turn_count: turns_value
+                .map(|t| t.len() as i64)
+                .or_else(|| int(object, "num_turns")),
+            raw: value.to_string(),
+            source: "v3",
+            variant_name: some("variant_name"),
+            num_silences: int(object, "num_silences"),
+            num_ood: int(object, "num_ood"),
+        };
+        let turns = turns_value
+            .map(|turns| {
+                turns
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| Some(turn(i as i64, t.as_object()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Record {
+            conversation,
+            turns,
+            function_events: Vec::new(),
             metrics: metrics(object.get("metrics")),
         })
     }
@@ -409,5 +482,59 @@ mod tests {
         let numbers: Vec<Option<f64>> = r.metrics.iter().map(|m| m.number).collect();
         assert_eq!(numbers, [Some(73.0), None]);
         assert!(Record::from_json(&json!({"id": "x"})).is_none());
+    }
+
+    #[test]
+    fn v3_item_becomes_rows() {
+        let item = json!({
+            "id": "CA1", "account_id": "ws-1", "project_id": "P", "environment": "pre-release",
+            "started_at": "2026-06-03T15:00:38+01:00", "channel": "VOICE-SIP",
+            "in_progress": false, "variant_id": "", "variant_name": "Main", "num_turns": 9,
+            "total_duration": 73, "polyai_duration": "70", "handoff": true,
+            "handoff_reason": "", "handoff_destination": "billing", "num_silences": 1,
+            "metrics": {"CALL_DURATION": "73", "TOPIC": ["billing", "orders"]},
+            "state": {"last_node": "x"},
+            "turns": [
+                {"user_input": "", "agent_response": "Hello", "latency": 1.25,
+                 "user_input_datetime": "2026-06-03T14:00:39Z", "is_silence": false},
+                {"user_input": "bill", "agent_response": "Sure"}
+            ]
+        });
+        let r = Record::from_v3(&item).unwrap_or_else(|| panic!("a record"));
+        let c = &r.conversation;
+        assert_eq!(c.source, "v3");
+        assert_eq!(c.started_at.as_deref(), Some("2026-06-03T14:00:38.000000Z"));
+        assert_eq!(c.client_env.as_deref(), Some("pre-release"));
+        assert_eq!(
+            (c.variant_id.as_deref(), c.variant_name.as_deref()),
+            (None, Some("Main"))
+        );
+        assert_eq!((c.handoff, c.handoff_reason.as_deref()), (Some(true), None));
+        assert_eq!(c.handoff_destination.as_deref(), Some("billing"));
+        assert_eq!(
+            (c.polyai_duration, c.turn_count, c.num_silences),
+            (Some(70), Some(2), Some(1))
+        );
+        assert_eq!(r.turns[0].latency, Some(1.25));
+        assert_eq!(
+            r.turns[0].user_input_at.as_deref(),
+            Some("2026-06-03T14:00:39.000000Z")
+        );
+        assert_eq!(r.turns[1].user_input.as_deref(), Some("bill"));
+        let metrics: Vec<(&str, Option<&str>)> = r
+            .metrics
+            .iter()
+            .map(|m| (m.name.as_str(), m.value.as_deref()))
+            .collect();
+        assert_eq!(
+            metrics,
+            [
+                ("CALL_DURATION", Some("73")),
+                ("TOPIC", Some("billing")),
+                ("TOPIC", Some("orders"))
+            ]
+        );
+        assert!(r.function_events.is_empty());
+        assert!(Record::from_v3(&json!({"conversationId": "CA1"})).is_none());
     }
 }

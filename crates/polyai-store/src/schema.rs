@@ -13,12 +13,12 @@ use crate::error::StoreError;
 /// The schema version this crate writes (the highest migration).
 ///
 /// ```
-/// assert!(polyai_store::SCHEMA_VERSION >= 2);
+/// assert!(polyai_store::SCHEMA_VERSION >= 3);
 /// ```
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Migration `i` brings a database from version `i` to version `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3];
 
 /// Version 1: conversations with their turns, function events and metrics; sync runs.
 const V1: &str = "
@@ -158,6 +158,32 @@ CREATE TABLE sync_gaps (
 );
 ";
 
+/// Version 3: syncs through the Conversations API v3. Which API each conversation row came from
+/// (`source`; rows written before are the Data API's), the fields only v3 sends, the API of each
+/// run, and one row per environment of an agent in `sync_v3`: the v3 walk in progress (its
+/// lower bound and the cursor of its next page, saved with each page) and whether a walk of the
+/// environment's whole history has finished.
+const V3: &str = "
+ALTER TABLE conversations ADD COLUMN source TEXT NOT NULL DEFAULT 'v1';
+ALTER TABLE conversations ADD COLUMN variant_name TEXT;
+ALTER TABLE conversations ADD COLUMN num_silences INTEGER;
+ALTER TABLE conversations ADD COLUMN num_ood INTEGER;
+CREATE INDEX conversations_by_environment ON conversations (agent_id, client_env, started_at);
+
+ALTER TABLE sync_runs ADD COLUMN api TEXT NOT NULL DEFAULT 'v1';
+
+CREATE TABLE sync_v3 (
+    agent_id    TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    account_id  TEXT NOT NULL,
+    walking     INTEGER NOT NULL DEFAULT 0,
+    start_time  TEXT,
+    cursor      TEXT,
+    complete    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent_id, environment)
+);
+";
+
 /// Brings the database to [`SCHEMA_VERSION`]; returns the version it had (0 when new).
 pub(crate) fn migrate(conn: &mut Connection, now: &str) -> Result<u32, StoreError> {
     migrate_to(conn, SCHEMA_VERSION, now)
@@ -240,6 +266,7 @@ mod tests {
             "metrics",
             "sync_runs",
             "sync_gaps",
+            "sync_v3",
             "schema_version",
         ] {
             assert!(

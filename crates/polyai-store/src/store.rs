@@ -18,7 +18,7 @@ use crate::schema;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The columns of `conversations` a record writes, in [`Record`] order.
-const CONVERSATION_COLUMNS: [&str; 29] = [
+const CONVERSATION_COLUMNS: [&str; 33] = [
     "conversation_id",
     "account_id",
     "project_id",
@@ -48,6 +48,10 @@ const CONVERSATION_COLUMNS: [&str; 29] = [
     "audio_url",
     "turn_count",
     "raw",
+    "source",
+    "variant_name",
+    "num_silences",
+    "num_ood",
 ];
 
 /// A local SQLite database of conversations, opened for writing.
@@ -456,6 +460,10 @@ fn upsert_conversation(
         c.audio_url,
         c.turn_count,
         c.raw,
+        c.source,
+        c.variant_name,
+        c.num_silences,
+        c.num_ood,
         agent_id,
         failure,
         now,
@@ -492,6 +500,128 @@ pub(crate) struct WalkUpdate {
     pub delete: Vec<i64>,
     /// Every gap of the agent is closed (the walk reached the end of the listing).
     pub delete_all: bool,
+    /// The place of a Conversations API v3 walk.
+    pub v3: Option<V3Update>,
+}
+
+/// The environments a v3 sync walks, one listing each (v3 lists one environment at a time;
+/// the Data API lists them all).
+pub(crate) const ENVIRONMENTS: [&str; 3] = ["live", "pre-release", "sandbox"];
+
+/// Where a v3 walk of one environment stands after a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct V3Update {
+    pub environment: &'static str,
+    pub account_id: String,
+    /// The walk's lower bound (`start_time`; `None`: the whole history).
+    pub start_time: Option<String>,
+    /// The cursor of its next page; `None`: the walk ended with this page.
+    pub cursor: Option<String>,
+}
+
+/// An unfinished v3 walk: its lower bound and the cursor of its next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct V3Walk {
+    pub start_time: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// The v3 state of one environment of an agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct V3State {
+    /// The walk a run left unfinished.
+    pub walking: Option<V3Walk>,
+    /// Every conversation of the environment up to the newest stored one is stored: a v3 walk
+    /// of its whole history finished, or a Data API walk reached the end of the listing, and no
+    /// Data API walk left a gap since.
+    pub complete: bool,
+    /// Start time of the newest stored conversation of the environment.
+    pub newest: Option<String>,
+}
+
+/// The v3 state of `environment` of `agent_id`.
+pub(crate) fn v3_state(
+    conn: &Connection,
+    agent_id: &str,
+    environment: &str,
+) -> Result<V3State, StoreError> {
+    let row: Option<(bool, Option<String>, Option<String>, bool)> = conn
+        .prepare_cached(
+            "SELECT walking, start_time, cursor, complete FROM sync_v3
+             WHERE agent_id = ?1 AND environment = ?2",
+        )?
+        .query_row(params![agent_id, environment], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let (walking, complete_here) = match row {
+        Some((true, start_time, cursor, complete)) => {
+            (Some(V3Walk { start_time, cursor }), complete)
+        }
+        Some((false, _, _, complete)) => (None, complete),
+        None => (None, false),
+    };
+    let agent_complete: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sync_state WHERE agent_id = ?1 AND complete = 1)",
+        )?
+        .query_row([agent_id], |r| r.get(0))?;
+    let gaps: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM sync_gaps WHERE agent_id = ?1)")?
+        .query_row([agent_id], |r| r.get(0))?;
+    let newest: Option<String> = conn
+        .prepare_cached(
+            "SELECT started_at FROM conversations
+             WHERE agent_id = ?1 AND client_env = ?2 AND started_at IS NOT NULL
+             ORDER BY started_at DESC LIMIT 1",
+        )?
+        .query_row(params![agent_id, environment], |r| r.get(0))
+        .optional()?;
+    Ok(V3State {
+        walking,
+        complete: (complete_here || agent_complete) && !gaps,
+        newest,
+    })
+}
+
+/// Records a committed v3 page; when the walk ended and covered the whole history, marks the
+/// environment complete, and the agent once every environment is.
+fn write_v3(tx: &Transaction<'_>, agent_id: &str, update: &V3Update) -> Result<(), StoreError> {
+    let walking = update.cursor.is_some();
+    let full = !walking && update.start_time.is_none();
+    tx.prepare_cached(
+        "INSERT INTO sync_v3 (agent_id, environment, account_id, walking, start_time, cursor, complete)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (agent_id, environment) DO UPDATE SET
+             account_id = excluded.account_id, walking = excluded.walking,
+             start_time = excluded.start_time, cursor = excluded.cursor,
+             complete = MAX(complete, excluded.complete)",
+    )?
+    .execute(params![
+        agent_id,
+        update.environment,
+        update.account_id,
+        walking,
+        walking.then_some(update.start_time.as_deref()).flatten(),
+        update.cursor,
+        full
+    ])?;
+    if full {
+        let complete: i64 = tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM sync_v3 WHERE agent_id = ?1 AND complete = 1 AND walking = 0",
+            )?
+            .query_row([agent_id], |r| r.get(0))?;
+        if complete as usize >= ENVIRONMENTS.len() {
+            // Every environment's whole history was walked since the last gap: the agent is
+            // complete for the Data API walk too.
+            tx.prepare_cached("DELETE FROM sync_gaps WHERE agent_id = ?1")?
+                .execute([agent_id])?;
+            tx.prepare_cached("UPDATE sync_state SET complete = 1 WHERE agent_id = ?1")?
+                .execute([agent_id])?;
+        }
+    }
+    Ok(())
 }
 
 /// Commits one page: its conversations, the walk's bookkeeping and the run's counters, in one
@@ -523,6 +653,9 @@ pub(crate) fn commit_page(
         tx.prepare_cached("DELETE FROM sync_gaps WHERE agent_id = ?1")?
             .execute([agent_id])?;
     }
+    if let Some(v3) = &walk.v3 {
+        write_v3(&tx, agent_id, v3)?;
+    }
     for seq in &walk.delete {
         tx.prepare_cached("DELETE FROM sync_gaps WHERE agent_id = ?1 AND seq = ?2")?
             .execute(params![agent_id, seq])?;
@@ -541,9 +674,17 @@ pub(crate) fn commit_page(
             gap.next_offset as i64,
             gap.count_at as i64
         ])?;
+        // A gap may hide conversations older than the newest stored: a v3 walk bounded by
+        // start time would miss them, so no environment counts as complete until one is walked
+        // whole again (or a Data API walk reaches the end).
+        tx.prepare_cached("UPDATE sync_v3 SET complete = 0 WHERE agent_id = ?1")?
+            .execute([agent_id])?;
     }
     if complete {
         tx.prepare_cached("UPDATE sync_state SET complete = 1 WHERE agent_id = ?1")?
+            .execute([agent_id])?;
+        // The Data API walk listed everything: an unfinished v3 walk has nothing left to add.
+        tx.prepare_cached("DELETE FROM sync_v3 WHERE agent_id = ?1")?
             .execute([agent_id])?;
     }
     write_counts(&tx, run_id, counts)?;
@@ -551,11 +692,14 @@ pub(crate) fn commit_page(
     Ok(())
 }
 
-/// Whether a walk of `agent_id` ever reached the end of the listing.
+/// Whether a walk of `agent_id` ever reached the end of the listing, and no v3 walk is
+/// unfinished (it may have left conversations out below its place).
 pub(crate) fn is_complete(conn: &Connection, agent_id: &str) -> Result<bool, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT complete FROM sync_state WHERE agent_id = ?1",
+            "SELECT complete AND NOT EXISTS
+                 (SELECT 1 FROM sync_v3 WHERE agent_id = ?1 AND walking = 1)
+             FROM sync_state WHERE agent_id = ?1",
             [agent_id],
             |r| r.get(0),
         )
@@ -608,6 +752,7 @@ pub(crate) fn start_run(
     conn: &mut Connection,
     agent_id: &str,
     host: &str,
+    api: &str,
 ) -> Result<i64, StoreError> {
     let tx = conn.transaction()?;
     let stored: Option<String> = tx
@@ -638,8 +783,9 @@ pub(crate) fn start_run(
         [agent_id],
     )?;
     tx.execute(
-        "INSERT INTO sync_runs (agent_id, host, started_at, status) VALUES (?1, ?2, ?3, 'running')",
-        params![agent_id, host, now_text()],
+        "INSERT INTO sync_runs (agent_id, host, started_at, status, api)
+         VALUES (?1, ?2, ?3, 'running', ?4)",
+        params![agent_id, host, now_text(), api],
     )?;
     let id = tx.last_insert_rowid();
     tx.commit()?;

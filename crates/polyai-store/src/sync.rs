@@ -12,10 +12,47 @@ use crate::error::SyncError;
 use crate::record::format_micros;
 use crate::source::Source;
 use crate::store::{self, Store, SyncCounts};
-use crate::walk::{Settings, Walker, blocking};
+use crate::walk::{Settings, V3Settings, Walker, blocking};
 
-/// Default listing page size.
+/// Default listing page size of the Data API walk (the v3 walk asks for
+/// [`polyai_data::v3::MAX_LIMIT`], 1000, by default).
 pub const DEFAULT_PAGE_SIZE: u64 = 250;
+/// Default overlap of a v3 walk: it starts this long before the newest stored conversation of
+/// its environment, so conversations that appear in the listing late are still found.
+pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
+
+/// Which listing a sync reads.
+///
+/// ```
+/// let api = polyai_store::Api::V3 { account_id: "ws-fd112d8f".into() };
+/// assert_eq!(api.name(), "v3");
+/// assert_eq!(polyai_store::Api::DataApi.name(), "v1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Api {
+    /// The Data API (`/v1/agents/…`): newest-first offset pages of summaries, then each new
+    /// conversation's detail — turns, function events, metrics, summary, note, tags.
+    DataApi,
+    /// The Conversations API v3 of this account (Agent Studio workspace id): pages by start time
+    /// and cursor, turns inline, one listing per environment — a request per 1000
+    /// conversations instead of one per conversation, but no function events, summary, note or
+    /// tags (the README's schema section lists what each API fills).
+    V3 {
+        /// The account (workspace) id, e.g. `ws-fd112d8f`.
+        account_id: String,
+    },
+}
+
+impl Api {
+    /// `v1` or `v3`, as recorded in `sync_runs.api` and `conversations.source`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Api::DataApi => "v1",
+            Api::V3 { .. } => "v3",
+        }
+    }
+}
 /// Default number of conversations read at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Default refresh window: conversations younger than this are read again on every run.
@@ -80,7 +117,9 @@ pub struct Syncer<'a> {
     store: &'a Store,
     client: &'a Client,
     agent_id: String,
-    page_size: u64,
+    api: Api,
+    page_size: Option<u64>,
+    overlap: Duration,
     concurrency: usize,
     refresh: Duration,
     now: Option<Timestamp>,
@@ -96,7 +135,9 @@ impl std::fmt::Debug for Syncer<'_> {
             .field("store", &self.store.path())
             .field("host", &self.client.host())
             .field("agent_id", &self.agent_id)
+            .field("api", &self.api)
             .field("page_size", &self.page_size)
+            .field("overlap", &self.overlap)
             .field("concurrency", &self.concurrency)
             .field("refresh", &self.refresh)
             .field("audio_dir", &self.audio_dir)
@@ -113,7 +154,9 @@ impl<'a> Syncer<'a> {
             store,
             client,
             agent_id: agent_id.into(),
-            page_size: DEFAULT_PAGE_SIZE,
+            api: Api::DataApi,
+            page_size: None,
+            overlap: DEFAULT_OVERLAP,
             concurrency: DEFAULT_CONCURRENCY,
             refresh: DEFAULT_REFRESH,
             now: None,
@@ -124,10 +167,31 @@ impl<'a> Syncer<'a> {
         }
     }
 
-    /// Conversations per listing page (default 250; at least 2, because consecutive pages
-    /// overlap).
+    /// Conversations per listing page: for the Data API at least 2, because consecutive pages
+    /// overlap (default 250); for v3 1 to 1000 (default 1000).
     pub fn page_size(mut self, page_size: u64) -> Self {
-        self.page_size = page_size;
+        self.page_size = Some(page_size);
+        self
+    }
+
+    /// Read through this listing (default [`Api::DataApi`]). A database may be synced through
+    /// either, and switch between them: each keeps the other's state exact.
+    ///
+    /// ```no_run
+    /// # async fn f(store: polyai_store::Store, client: polyai_data::Client) -> Result<(), polyai_store::SyncError> {
+    /// let api = polyai_store::Api::V3 { account_id: "ws-fd112d8f".into() };
+    /// polyai_store::Syncer::new(&store, &client, "PROJECT-58RP822I").api(api).run().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn api(mut self, api: Api) -> Self {
+        self.api = api;
+        self
+    }
+
+    /// How long before the newest stored conversation of an environment a v3 walk starts
+    /// (default one hour), for conversations that reach the listing late.
+    pub fn overlap(mut self, overlap: Duration) -> Self {
+        self.overlap = overlap;
         self
     }
 
@@ -200,22 +264,38 @@ impl<'a> Syncer<'a> {
     /// ```
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<SyncReport, SyncError> {
         let agent = self.client.agent(self.agent_id.clone());
+        // The origin is the Data API host of the region whichever listing is read, so that one
+        // database can switch between them.
         let origin = self.origin.as_deref().unwrap_or(self.client.host());
-        self.run_source(&agent, origin, stop).await
+        let v3 = match &self.api {
+            Api::DataApi => None,
+            Api::V3 { account_id } => Some((
+                self.client
+                    .workspace(account_id.clone())
+                    .project(self.agent_id.clone()),
+                self.v3_settings(account_id)?,
+            )),
+        };
+        let v3 = v3.as_ref().map(|(project, settings)| (project, settings));
+        self.run_source(&agent, origin, v3, stop).await
     }
 
+    /// Runs the walk over `source` (the Data API listing), or over the v3 listing when `v3` is
+    /// given (then `source` serves the retries and recordings).
     pub(crate) async fn run_source<S: Source>(
         &self,
         source: &S,
         host: &str,
+        v3: Option<(&polyai_data::v3::Project, &V3Settings)>,
         stop: impl Future<Output = ()>,
     ) -> Result<SyncReport, SyncError> {
         let settings = self.settings()?;
         let started = Instant::now();
         let agent = self.agent_id.clone();
         let host_owned = host.to_owned();
+        let api = self.api.name();
         let run_id = blocking(self.store, move |conn| {
-            store::start_run(conn, &agent, &host_owned)
+            store::start_run(conn, &agent, &host_owned, api)
         })
         .await?;
         let settings = Settings { run_id, ..settings };
@@ -223,7 +303,10 @@ impl<'a> Syncer<'a> {
             let mut walker =
                 Walker::new(source, self.store.clone(), settings, &*self.progress).await?;
             let work = async {
-                walker.walk().await?;
+                match v3 {
+                    Some((project, v3)) => walker.walk_v3(project, v3).await?,
+                    None => walker.walk().await?,
+                }
                 walker.catch_up().await
             };
             let result = match select(pin!(work), pin!(stop)).await {
@@ -261,11 +344,41 @@ impl<'a> Syncer<'a> {
         })
     }
 
-    fn settings(&self) -> Result<Settings, SyncError> {
-        if self.page_size < 2 {
+    fn v3_settings(&self, account_id: &str) -> Result<V3Settings, SyncError> {
+        let page_size = self.page_size.unwrap_or(polyai_data::v3::MAX_LIMIT);
+        if !(1..=polyai_data::v3::MAX_LIMIT).contains(&page_size) {
             return Err(SyncError::Options(format!(
-                "the page size must be at least 2, not {}",
-                self.page_size
+                "the v3 page size must be 1 to {}, not {page_size}",
+                polyai_data::v3::MAX_LIMIT
+            )));
+        }
+        if account_id.trim().is_empty() {
+            return Err(SyncError::Options("the account id is empty".into()));
+        }
+        Ok(V3Settings {
+            account_id: account_id.to_owned(),
+            overlap: self.overlap,
+            refresh_from: self.refresh_from()?,
+            page_size,
+        })
+    }
+
+    /// The start of the refresh window (`None` without one).
+    fn refresh_from(&self) -> Result<Option<Timestamp>, SyncError> {
+        if self.refresh.is_zero() {
+            return Ok(None);
+        }
+        let now = self.now.unwrap_or_else(Timestamp::now);
+        now.checked_sub(self.refresh).map(Some).ok_or_else(|| {
+            SyncError::Options(format!("the refresh window {:?} is too long", self.refresh))
+        })
+    }
+
+    fn settings(&self) -> Result<Settings, SyncError> {
+        let page_size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if self.api == Api::DataApi && page_size < 2 {
+            return Err(SyncError::Options(format!(
+                "the page size must be at least 2, not {page_size}"
             )));
         }
         if !(1..=256).contains(&self.concurrency) {
@@ -274,15 +387,9 @@ impl<'a> Syncer<'a> {
                 self.concurrency
             )));
         }
-        let now = self.now.unwrap_or_else(Timestamp::now);
-        let refresh_from = if self.refresh.is_zero() {
-            None
-        } else {
-            let from = now.checked_sub(self.refresh).ok_or_else(|| {
-                SyncError::Options(format!("the refresh window {:?} is too long", self.refresh))
-            })?;
-            format_micros(from.unix_micros())
-        };
+        let refresh_from = self
+            .refresh_from()?
+            .and_then(|from| format_micros(from.unix_micros()));
         if self.agent_id.trim().is_empty() {
             return Err(SyncError::Options("the agent id is empty".into()));
         }
@@ -297,8 +404,8 @@ impl<'a> Syncer<'a> {
         Ok(Settings {
             agent_id: self.agent_id.clone(),
             run_id: 0,
-            page_size: self.page_size,
-            overlap: (self.page_size / 10).clamp(1, 50),
+            page_size,
+            overlap: (page_size / 10).clamp(1, 50),
             concurrency: self.concurrency,
             refresh_from,
             audio_dir: self.audio_dir.clone(),

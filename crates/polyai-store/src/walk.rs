@@ -616,3 +616,6 @@ pub(crate) async fn blocking<R: Send + 'static>(
 
 #[cfg(test)]
 mod tests;
+mod v3;
+
+pub(crate) use v3::V3Settings;

@@ -1,13 +1,14 @@
 //! Syncs against polyai-mock on loopback: a first sync stores every conversation with its
 //! turns, a second is a no-op, conversations that arrive are stored exactly once, young ones are
-//! read again, recordings are saved, and a database from schema version 1 migrates.
+//! read again, recordings are saved, and a database from schema version 1 migrates — through
+//! the Data API and through the Conversations API v3, and switching between them.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use polyai_data::Client;
 use polyai_mock::{MockConfig, MockServer};
-use polyai_store::{Store, StoreError, SyncError, SyncReport, SyncStatus, Syncer};
+use polyai_store::{Api, Store, StoreError, SyncError, SyncReport, SyncStatus, Syncer};
 use rusqlite::Connection;
 
 struct Bed {
@@ -52,6 +53,50 @@ impl Bed {
             .now(self.server.now().into())
             .refresh_window(Duration::ZERO);
         configure(syncer).run().await
+    }
+
+    /// A sync through the v3 listing, in pages of 40.
+    async fn sync_v3(
+        &self,
+        store: &Store,
+        configure: impl FnOnce(Syncer<'_>) -> Syncer<'_>,
+    ) -> Result<SyncReport, SyncError> {
+        self.sync(store, |s| configure(s.api(self.v3()))).await
+    }
+
+    fn v3(&self) -> Api {
+        Api::V3 {
+            account_id: self.server.account_id().to_owned(),
+        }
+    }
+
+    /// Every stored conversation with its number of turns, against what the mock lists.
+    fn assert_exact(&self) {
+        let conn = self.read();
+        let stored = query_pairs(
+            &conn,
+            "SELECT c.conversation_id, COUNT(t.turn_index) FROM conversations c
+             LEFT JOIN turns t USING (conversation_id) GROUP BY 1",
+        );
+        let listed: HashSet<String> = self.listed_ids().into_iter().collect();
+        assert_eq!(
+            stored.keys().cloned().collect::<HashSet<_>>(),
+            listed,
+            "exactly the listed conversations"
+        );
+        for i in 0..self.server.config().conversations {
+            let id = self.server.conversation_id(0, i);
+            assert_eq!(
+                stored.get(&id).copied(),
+                Some(self.server.turn_count(0, i) as i64),
+                "turns of {id}"
+            );
+        }
+        assert_eq!(
+            one(&conn, "SELECT SUM(new) FROM sync_runs"),
+            listed.len() as i64,
+            "each conversation stored once"
+        );
     }
 
     /// Every conversation id the mock lists for the first agent, newest first.
@@ -312,4 +357,230 @@ async fn one_writer_and_clear_refusals() {
         .and_then(|c| c.execute_batch("CREATE TABLE invoices (id INTEGER)"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(Store::open(&other), Err(StoreError::NotOurs)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_first_sync_second_no_op_then_arrivals_exactly_once() {
+    let bed = Bed::start(150).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    let first = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.status, SyncStatus::Complete);
+    assert_eq!((first.counts.new, first.counts.failed), (150, 0));
+    assert!(first.counts.pages >= 5, "pages of 40 in three environments");
+    bed.assert_exact();
+    let conn = bed.read();
+    for (sql, want) in [
+        (
+            "SELECT COUNT(*) FROM conversations WHERE source = 'v3'",
+            150,
+        ),
+        (
+            "SELECT COUNT(*) FROM metrics WHERE name = 'CALL_DURATION' AND number > 0",
+            150,
+        ),
+        ("SELECT COUNT(*) FROM sync_runs WHERE api = 'v3'", 1),
+        ("SELECT COUNT(*) FROM function_events", 0),
+        (
+            "SELECT COUNT(*) FROM conversations WHERE started_at IS NULL OR client_env IS NULL
+                 OR turn_count IS NULL OR variant_name = '' OR handoff_reason = ''",
+            0,
+        ),
+    ] {
+        assert_eq!(one(&conn, sql), want, "{sql}");
+    }
+    assert!(one(&conn, "SELECT COUNT(*) FROM turns WHERE latency > 0") > 100);
+
+    let second = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            second.counts.new,
+            second.counts.refreshed,
+            second.counts.pages
+        ),
+        (0, 0, 3),
+        "a second sync reads one page per environment and stores nothing"
+    );
+
+    bed.server.add_conversations(57);
+    let third = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((third.counts.new, third.counts.refreshed), (57, 0));
+    assert!(
+        third.counts.listed < 120,
+        "listed from the newest stored, not the whole history: {}",
+        third.counts.listed
+    );
+    bed.assert_exact();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_between_the_data_api_and_v3_stays_exact() {
+    let bed = Bed::start(150).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bed.server.add_conversations(20);
+    let v3 = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((v3.counts.new, v3.counts.refreshed), (20, 0));
+    assert_eq!(
+        v3.counts.pages, 3,
+        "from the newest stored of each environment"
+    );
+    bed.assert_exact();
+    let conn = bed.read();
+    assert_eq!(
+        query_pairs(
+            &conn,
+            "SELECT source, COUNT(*) FROM conversations GROUP BY 1"
+        ),
+        HashMap::from([("v1".to_owned(), 150), ("v3".to_owned(), 20)]),
+        "the Data API's rows (with their function events) are kept"
+    );
+
+    bed.server.add_conversations(15);
+    let v1 = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // 15 new and 25 stored on the first page: one more page makes a full page of stored ones.
+    assert_eq!((v1.counts.new, v1.counts.pages), (15, 2));
+    bed.assert_exact();
+    bed.server.add_conversations(4);
+    let v3 = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v3.counts.new, 4);
+    bed.assert_exact();
+}
+
+/// Runs a v3 sync that stops once `pages` pages are committed.
+async fn interrupted_v3(bed: &Bed, store: &Store, pages: u64) -> SyncReport {
+    let committed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let stop = {
+        let committed = committed.clone();
+        async move { committed.notified().await }
+    };
+    let report = Syncer::new(store, &bed.client, bed.agent())
+        .api(bed.v3())
+        .page_size(40)
+        .refresh_window(Duration::ZERO)
+        .on_progress(move |c| {
+            if c.pages == pages {
+                committed.notify_one();
+            }
+        })
+        .run_until(stop)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.status, SyncStatus::Interrupted);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_v3_walk_resumes_from_its_cursor_with_arrivals() {
+    let bed = Bed::start(300).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    interrupted_v3(&bed, &store, 2).await;
+    let conn = bed.read();
+    assert_eq!(
+        one(
+            &conn,
+            "SELECT COUNT(*) FROM sync_v3 WHERE walking = 1 AND cursor IS NOT NULL"
+        ),
+        1,
+        "the walk's cursor is saved with its pages"
+    );
+    let stored = one(&conn, "SELECT COUNT(*) FROM conversations");
+    assert!((80..300).contains(&stored), "{stored}");
+    // Conversations arrive after the cursor was issued: the resumed walk does not list them,
+    // the walk from the newest stored that follows does.
+    bed.server.add_conversations(9);
+    let resumed = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resumed.counts.new as i64, 309 - stored);
+    bed.assert_exact();
+    assert_eq!(
+        one(&conn, "SELECT COUNT(*) FROM sync_v3 WHERE walking = 1"),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_cursor_walks_again_from_its_start_time() {
+    let bed = Bed::start(200).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    interrupted_v3(&bed, &store, 3).await;
+    let conn = bed.read();
+    let stored = one(&conn, "SELECT COUNT(*) FROM conversations");
+    // As if the server had forgotten the cursor (expired, or another deployment).
+    conn.execute(
+        "UPDATE sync_v3 SET cursor = 'v3.0.0.0.0000000000000000' WHERE walking = 1",
+        [],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.counts.new as i64, 200 - stored);
+    bed.assert_exact();
+    // A Data API run after that stops at once: the v3 walks left the agent complete.
+    let v1 = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((v1.counts.new, v1.counts.pages), (0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_v3_walk_makes_the_data_api_walk_everything() {
+    let bed = Bed::start(200).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bed.server.add_conversations(100);
+    interrupted_v3(&bed, &store, 1).await;
+    let report = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.counts.new > 0);
+    bed.assert_exact();
+    assert_eq!(one(&bed.read(), "SELECT COUNT(*) FROM sync_v3"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_reads_young_conversations_again() {
+    let bed = Bed::start(120).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    bed.sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed
+        .sync_v3(&store, |s| s.refresh_window(Duration::from_secs(3600)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let young = one(
+        &bed.read(),
+        "SELECT COUNT(*) FROM conversations WHERE started_at >= '2026-06-03T13:00:00'",
+    );
+    assert!(young > 20, "{young}");
+    assert_eq!(report.counts.refreshed as i64, young);
+    assert_eq!(report.counts.new, 0);
 }

@@ -192,7 +192,7 @@ impl Bed {
                 .refresh_window(Duration::ZERO),
         );
         syncer
-            .run_source(fake, "fake", std::future::pending())
+            .run_source(fake, "fake", None, std::future::pending())
             .await
     }
 

@@ -1,0 +1,230 @@
+//! The walk over the Conversations API v3 listing: by `start_time` and cursor, turns inline.
+//!
+//! v3 lists one environment at a time (`live` unless asked), so a run walks each of
+//! [`ENVIRONMENTS`] in turn. For each, a walk lists every conversation that started at or after
+//! a lower bound, newest first, one cursor page after another, and stores those not stored yet
+//! and again those younger than the refresh window — no detail requests: a page carries the
+//! turns.
+//!
+//! **The lower bound.** Once an environment's whole history is stored (a walk without a bound
+//! finished, or a Data API walk reached the end of its listing, and no Data API walk left a gap
+//! since), a walk starts at the start time of the newest stored conversation of the environment
+//! minus the overlap window (conversations that appear in the listing late, or whose start time
+//! shifts, are still found), or at the refresh window's start when that is earlier. Until then
+//! it has no bound and lists the whole history.
+//!
+//! **Resuming.** Each page is committed in one transaction with the walk's bound and the cursor
+//! of the next page (`sync_v3`). A run killed at any point leaves them; the next run goes on from
+//! that cursor with the same bound, then walks once more from the newest stored conversation for
+//! what arrived meanwhile (a cursor only lists what existed when its walk began). A cursor the
+//! server no longer accepts (400) restarts that walk at its bound: stored conversations are
+//! skipped, so nothing is stored twice.
+
+use polyai_data::v3::Project;
+use polyai_data::{ClientEnv, Timestamp};
+
+use super::{Kind, Walker, blocking};
+use crate::error::SyncError;
+use crate::record::{Record, format_micros};
+use crate::source::Source;
+use crate::store::{self, AudioOutcome, ENVIRONMENTS, V3Update, V3Walk, WalkUpdate, Write};
+
+/// Settings of the v3 walks of a run.
+#[derive(Debug, Clone)]
+pub(crate) struct V3Settings {
+    pub account_id: String,
+    /// How far before the newest stored conversation a walk starts.
+    pub overlap: std::time::Duration,
+    /// The start of the refresh window, when there is one.
+    pub refresh_from: Option<Timestamp>,
+    /// Conversations per page (1 to 1000).
+    pub page_size: u64,
+}
+
+fn client_env(name: &str) -> ClientEnv {
+    match name {
+        "sandbox" => ClientEnv::Sandbox,
+        "pre-release" => ClientEnv::PreRelease,
+        _ => ClientEnv::Live,
+    }
+}
+
+impl<S: Source> Walker<'_, S> {
+    /// Walks every environment's v3 listing (see the module notes).
+    pub(crate) async fn walk_v3(
+        &mut self,
+        project: &Project,
+        v3: &V3Settings,
+    ) -> Result<(), SyncError> {
+        for environment in ENVIRONMENTS {
+            let state = self.v3_state(environment).await?;
+            if let Some(walk) = state.walking {
+                self.walk_environment(project, v3, environment, walk)
+                    .await?;
+            }
+            let state = self.v3_state(environment).await?;
+            let start_time = if state.complete && !self.settings.full {
+                let newest = state
+                    .newest
+                    .as_deref()
+                    .and_then(|t| t.parse::<Timestamp>().ok());
+                let from = newest.and_then(|t| t.checked_sub(v3.overlap));
+                match (from, v3.refresh_from) {
+                    (Some(from), Some(refresh)) => Some(from.min(refresh)),
+                    (from, _) => from,
+                }
+                .and_then(|t| format_micros(t.unix_micros()))
+            } else {
+                None
+            };
+            let walk = V3Walk {
+                start_time,
+                cursor: None,
+            };
+            self.walk_environment(project, v3, environment, walk)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn v3_state(&self, environment: &'static str) -> Result<store::V3State, SyncError> {
+        let agent = self.settings.agent_id.clone();
+        Ok(blocking(&self.store, move |conn| {
+            store::v3_state(conn, &agent, environment)
+        })
+        .await?)
+    }
+
+    /// One walk of one environment, from `walk`'s cursor (or its first page) to its end.
+    async fn walk_environment(
+        &mut self,
+        project: &Project,
+        v3: &V3Settings,
+        environment: &'static str,
+        walk: V3Walk,
+    ) -> Result<(), SyncError> {
+        let start = match walk.start_time.as_deref() {
+            Some(text) => Some(text.parse::<Timestamp>().map_err(|e| {
+                SyncError::Options(format!("the stored v3 start time {text:?}: {e}"))
+            })?),
+            None => None,
+        };
+        let listing = || {
+            let mut listing = project
+                .conversations()
+                .client_env(client_env(environment))
+                .include_latency(true)
+                .limit(v3.page_size);
+            if let Some(start) = start {
+                listing = listing.start_time(start);
+            }
+            listing
+        };
+        let mut resumed = walk.cursor.is_some();
+        let mut pages = match &walk.cursor {
+            Some(cursor) => listing().cursor(cursor.clone()).json_pages(),
+            None => listing().json_pages(),
+        };
+        let mut ended = false;
+        loop {
+            let page = match pages.try_next().await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(err) if resumed && err.status() == Some(400) => {
+                    // The cursor expired or the server changed: the walk starts again at its
+                    // bound; what it stored is skipped.
+                    tracing::warn!(environment, error = %err, "the saved v3 cursor was refused; walking again from its start time");
+                    resumed = false;
+                    pages = listing().json_pages();
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            resumed = false;
+            let cursor = page.cursor().map(str::to_owned);
+            ended = cursor.is_none();
+            let update = V3Update {
+                environment,
+                account_id: v3.account_id.clone(),
+                start_time: walk.start_time.clone(),
+                cursor,
+            };
+            self.commit_v3_page(page.into_items(), update).await?;
+            if ended {
+                break;
+            }
+        }
+        if !ended {
+            // The listing ended with an empty page.
+            let update = V3Update {
+                environment,
+                account_id: v3.account_id.clone(),
+                start_time: walk.start_time.clone(),
+                cursor: None,
+            };
+            self.commit_v3_page(Vec::new(), update).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the page's new conversations and the young ones again, with the walk's place.
+    async fn commit_v3_page(
+        &mut self,
+        items: Vec<serde_json::Value>,
+        update: V3Update,
+    ) -> Result<(), SyncError> {
+        let mut records = Vec::with_capacity(items.len());
+        for item in &items {
+            match Record::from_v3(item) {
+                Some(record) => records.push(record),
+                None => {
+                    let id = item.get("id").map(ToString::to_string).unwrap_or_default();
+                    self.failed(
+                        &id,
+                        polyai_data::Error::InvalidRequest(
+                            "a v3 listing item has no string `id`".into(),
+                        ),
+                    )?;
+                }
+            }
+        }
+        let ids: Vec<String> = records
+            .iter()
+            .map(|r| r.conversation.conversation_id.clone())
+            .collect();
+        let agent = self.settings.agent_id.clone();
+        let known = blocking(&self.store, move |conn| store::known(conn, &agent, &ids)).await?;
+        let mut writes = Vec::new();
+        for record in records {
+            let id = &record.conversation.conversation_id;
+            if self.read.contains(id) {
+                // Listed twice in this run (a resumed walk, then the walk for what arrived).
+                continue;
+            }
+            let young = match (&self.settings.refresh_from, &record.conversation.started_at) {
+                (Some(from), Some(started)) => started >= from,
+                _ => false,
+            };
+            let kind = match known.get(id) {
+                None => Kind::New,
+                Some(k) if !k.detail => Kind::Retry,
+                Some(_) if young => Kind::Refresh,
+                Some(_) => continue,
+            };
+            self.read.insert(id.clone());
+            match kind {
+                Kind::New => self.counts.new += 1,
+                Kind::Refresh => self.counts.refreshed += 1,
+                Kind::Retry => self.counts.retried += 1,
+            }
+            writes.push(Write::Detail(Box::new(record), AudioOutcome::NotTried));
+        }
+        self.counts.pages += 1;
+        self.counts.listed += items.len() as u64;
+        let update = WalkUpdate {
+            v3: Some(update),
+            ..WalkUpdate::default()
+        };
+        self.commit(writes, update, false).await
+    }
+}
