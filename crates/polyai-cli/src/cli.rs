@@ -612,16 +612,32 @@ pub struct ExportArgs {
     pub env: Option<ChatEnv>,
 }
 
+/// Which listing `sync` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncApi {
+    /// The Conversations API v3 when an account is known, else the Data API.
+    Auto,
+    /// The Data API: offset pages, then each conversation's detail (function events included).
+    V1,
+    /// The Conversations API v3: pages by start time and cursor, turns inline.
+    V3,
+}
+
 /// `sync`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The first run stores every conversation with its turns, function events and \
-                  metrics; later runs read only the new ones (a no-op run reads one listing page) and \
-                  read again those younger than --refresh-days, whose notes and in-progress state \
-                  change. Each listing page is committed in one transaction: after an interruption \
-                  (even kill -9) the next run goes on where it stopped. One sync per database at a \
-                  time (FILE.lock); readers are never blocked (WAL). The README describes the tables \
-                  and example queries; each run is a row of sync_runs.\n\n\
+    after_help = "The first run stores every conversation with its turns and metrics; later runs read \
+                  only the new ones (a no-op run reads one listing page, per environment through v3) \
+                  and read again those younger than --refresh-days, whose notes and in-progress \
+                  state change. Each listing page is committed in one transaction: after an \
+                  interruption (even kill -9) the next run goes on where it stopped. One sync per \
+                  database at a time (FILE.lock); readers are never blocked (WAL). The README \
+                  describes the tables and example queries; each run is a row of sync_runs.\n\n\
+                  With an account (--account, POLYAI_ACCOUNT_ID or the profile's account) the sync \
+                  reads the Conversations API v3: a request per 1000 conversations, turns inline, \
+                  from the newest stored conversation back --overlap, but no function events, \
+                  summaries, notes or tags; without one (or with --api v1) the Data API, which \
+                  reads each conversation's detail. A database can switch between them.\n\n\
                   Made for cron: quiet unless something fails, one summary line on stderr (a JSON \
                   record on stdout with -O json|jsonl|csv), exit 0 when everything is stored, 9 \
                   when the run finished but some conversations could not be read (they are tried \
@@ -642,12 +658,19 @@ pub struct SyncArgs {
     /// Conversations read at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// Conversations per listing page.
-    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(2..))]
-    pub page_size: u64,
+    /// Conversations per listing page [default: 250 for the Data API, 1000 for v3 (its most)].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub page_size: Option<u64>,
     /// Walk the whole listing, storing anything missing wherever it is (a repair).
     #[arg(long)]
     pub full: bool,
+    /// Which listing to read: v3 needs an account (--account); auto reads v3 when one is known.
+    #[arg(long, value_enum, default_value_t = SyncApi::Auto)]
+    pub api: SyncApi,
+    /// Through v3: start this long before the newest stored conversation, for calls that reach
+    /// the listing late (an age: 30m, 2h, 1d).
+    #[arg(long, default_value = "1h", value_name = "AGE")]
+    pub overlap: String,
 }
 
 /// `completions`.

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use polyai_store::{Store, SyncCounts, SyncError, SyncReport, SyncStatus, Syncer};
+use polyai_store::{Api, Store, SyncCounts, SyncError, SyncReport, SyncStatus, Syncer};
 
-use crate::cli::{OutputFormat, SyncArgs};
+use crate::cli::{OutputFormat, SyncApi, SyncArgs};
 use crate::commands::{Ctx, stdout_error};
 use crate::exit::CliError;
 use crate::signals;
@@ -14,18 +14,33 @@ use crate::signals;
 /// `sync`.
 pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
+    let api = api(ctx, args.api)?;
+    let overlap = crate::when::parse_age(args.overlap.trim()).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--overlap {:?}: give an age such as 30m, 2h or 1d",
+            args.overlap
+        ))
+    })?;
     let store = Store::open(&args.db).map_err(|e| CliError::Sync(e.into()))?;
     let bar = spinner();
+    // The refresh window counts back from the system clock, also in the sandbox: conversations
+    // change for a while after they happen (calls end, notes are added), which is a matter of
+    // their age, not of how they compare with newer ones. The sandbox's data is a recording
+    // made on 2026-06-03 that never changes, so none of it is young and a second sync is a
+    // no-op, as for a cron user on a quiet agent.
     let mut syncer = Syncer::new(&store, ctx.session.client(), agent.id())
-        .page_size(args.page_size)
+        .api(api)
+        .overlap(overlap)
         .concurrency(usize::from(args.concurrency))
         .refresh_window(Duration::from_secs(u64::from(args.refresh_days) * 86_400))
-        .now(ctx.session.now())
         .full(args.full)
         .on_progress({
             let bar = bar.clone();
             move |counts: &SyncCounts| bar.set_message(progress_text(counts))
         });
+    if let Some(size) = args.page_size {
+        syncer = syncer.page_size(size);
+    }
     if ctx.session.is_sandbox() {
         // The sandbox listens on a new port each time; its data is always the same.
         syncer = syncer.origin("sandbox");
@@ -64,6 +79,21 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     }
 }
 
+/// The listing `--api` selects: v3 with an account (auto: when one is known).
+fn api(ctx: &Ctx<'_>, api: SyncApi) -> Result<Api, CliError> {
+    let account = match api {
+        SyncApi::V1 => None,
+        SyncApi::Auto => ctx.session.v3_account(&[])?,
+        SyncApi::V3 => Some(ctx.session.v3_account(&["--api v3"])?.ok_or_else(|| {
+            CliError::Usage("--api v3 needs an account: pass --account ID".into())
+        })?),
+    };
+    Ok(match account {
+        Some(account_id) => Api::V3 { account_id },
+        None => Api::DataApi,
+    })
+}
+
 fn spinner() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}, {elapsed} elapsed") {
@@ -90,7 +120,7 @@ fn summary_line(report: &SyncReport, db: &std::path::Path) -> String {
         _ => "sync interrupted",
     };
     let mut line = format!(
-        "{state}: {} new, {} refreshed, {} retried, {} failed; {} stored in {} (run {}, {} listing page{}, {:.1} s)",
+        "{state}: {} new, {} refreshed, {} retried, {} failed; {} stored in {} (run {}, {} {} listing page{}, {:.1} s)",
         c.new,
         c.refreshed,
         c.retried,
@@ -99,6 +129,7 @@ fn summary_line(report: &SyncReport, db: &std::path::Path) -> String {
         db.display(),
         report.run_id,
         c.pages,
+        report.api,
         if c.pages == 1 { "" } else { "s" },
         report.elapsed.as_secs_f64()
     );
@@ -121,6 +152,7 @@ fn summary_record(report: &SyncReport) -> serde_json::Value {
             _ => "interrupted",
         },
         "run": report.run_id,
+        "api": report.api,
         "new": c.new,
         "refreshed": c.refreshed,
         "retried": c.retried,

@@ -24,7 +24,8 @@ pub fn parse_time(flag: &str, text: &str, now: Timestamp) -> Result<Timestamp, C
     })
 }
 
-fn parse_age(text: &str) -> Option<Duration> {
+/// An age: a whole number and a unit, `s`, `m`, `h`, `d` or `w` (`90m`, `24h`, `7d`).
+pub fn parse_age(text: &str) -> Option<Duration> {
     let unit = text.chars().last()?;
     let seconds: u64 = match unit {
         's' => 1,

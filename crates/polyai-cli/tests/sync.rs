@@ -1,7 +1,8 @@
 //! `sync`: a run killed with SIGKILL mid-sync, while conversations arrive, then resumed, holds
-//! exactly the mock's conversations, each stored once with every turn; one sync per database
-//! (exit 10); a file that is not a sync database is refused (exit 8); and the README's example
-//! queries run on a sandbox sync, read from the README itself so they cannot drift.
+//! exactly the mock's conversations, each stored once with every turn, through the Data API and
+//! through v3; one sync per database (exit 10); a file that is not a sync database is refused
+//! (exit 8); and the README's example queries run on a sandbox sync through either, read from the
+//! README itself so they cannot drift.
 
 mod common;
 
@@ -61,12 +62,16 @@ fn expected_turns(mock: &Mock) -> HashMap<String, i64> {
 }
 
 fn sync_args(db: &Path) -> Vec<String> {
+    sync_args_paged(db, 20)
+}
+
+fn sync_args_paged(db: &Path, page_size: u64) -> Vec<String> {
     vec![
         "sync".into(),
         "--db".into(),
         db.to_str().expect("utf-8 path").into(),
         "--page-size".into(),
-        "20".into(),
+        page_size.to_string(),
         // The mock's data is months old: nothing would be refreshed anyway; say so.
         "--refresh-days".into(),
         "0".into(),
@@ -76,12 +81,41 @@ fn sync_args(db: &Path) -> Vec<String> {
 #[test]
 fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
     let mock = Mock::with_conversations(300);
-    mock.faults().set_latency(Duration::from_millis(15));
+    killed_sync_resumes_exactly(&mock, &["--api", "v1"], 20, 15, 1);
+}
+
+#[test]
+fn killed_v3_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
+    let mock = Mock::with_conversations(300);
+    let account = mock.server().account_id().to_owned();
+    // Pages of 5 at 60 ms each: a walk of about 60 requests, killed while it runs. With an
+    // overlap of a minute a no-op run reads one page per environment (an hour holds ~37
+    // conversations: 8 pages of 5).
+    let args = ["--account", &account, "--overlap", "1m"];
+    killed_sync_resumes_exactly(&mock, &args, 5, 60, 3);
+}
+
+/// Kills a sync (run with `api_args`, pages of `page_size`, `latency_ms` per request) once 80
+/// conversations are stored, with arrivals before and after the kill; the next run completes
+/// it exactly, and a run after that reads `no_op_pages` pages and stores nothing.
+fn killed_sync_resumes_exactly(
+    mock: &Mock,
+    api_args: &[&str],
+    page_size: u64,
+    latency_ms: u64,
+    no_op_pages: u64,
+) {
+    mock.faults().set_latency(Duration::from_millis(latency_ms));
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("conversations.db");
+    let args = || {
+        let mut args = sync_args_paged(&db, page_size);
+        args.extend(api_args.iter().map(|a| a.to_string()));
+        args
+    };
     let mut child = mock
         .std_polyai()
-        .args(sync_args(&db))
+        .args(args())
         .args(["--concurrency", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -102,7 +136,7 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
         "{partial} stored before the kill"
     );
     // Every stored conversation is whole: a page is committed with all its rows or not at all.
-    let expected = expected_turns(&mock);
+    let expected = expected_turns(mock);
     for (id, turns) in pairs(
         &conn,
         "SELECT c.conversation_id, COUNT(t.turn_index) FROM conversations c
@@ -118,17 +152,23 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
         1,
         "the killed run could not record its end"
     );
+    let place = if api_args.contains(&"--account") {
+        "SELECT COUNT(*) FROM sync_v3 WHERE walking = 1 AND cursor IS NOT NULL"
+    } else {
+        "SELECT COUNT(*) FROM sync_gaps"
+    };
+    assert_eq!(one(&conn, place), 1, "the killed run left its place");
     drop(conn);
 
     // More arrive between the runs.
     mock.server().add_conversations(11);
     mock.faults().set_latency(Duration::ZERO);
-    let out = mock.polyai().args(sync_args(&db)).output().expect("runs");
+    let out = mock.polyai().args(args()).output().expect("runs");
     assert!(out.status.success(), "resume failed: {}", stderr(&out));
     assert!(stderr(&out).contains("sync complete"), "{}", stderr(&out));
 
     let conn = reader(&db).expect("database opens");
-    let expected = expected_turns(&mock);
+    let expected = expected_turns(mock);
     assert_eq!(expected.len(), 318);
     let turns = pairs(
         &conn,
@@ -163,7 +203,7 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
 
     let again = mock
         .polyai()
-        .args(sync_args(&db))
+        .args(args())
         .args(["-O", "json"])
         .output()
         .expect("runs");
@@ -175,8 +215,21 @@ fn killed_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
             record["pages"].as_u64(),
             record["stored"].as_u64()
         ),
-        (Some(0), Some(1), Some(318)),
+        (Some(0), Some(no_op_pages), Some(318)),
         "{record}"
+    );
+    let api = if api_args.contains(&"--account") {
+        "v3"
+    } else {
+        "v1"
+    };
+    assert_eq!(record["api"], api, "{record}");
+    assert_eq!(
+        one(
+            &reader(&db).expect("opens"),
+            &format!("SELECT COUNT(*) FROM sync_runs WHERE api = '{api}'")
+        ),
+        3
     );
 }
 
@@ -240,21 +293,37 @@ fn readme_queries() -> Vec<String> {
 
 #[test]
 fn the_readme_queries_run_on_a_sandbox_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v1 = readme_results(&dir.path().join("sandbox.db"), &[]);
+    // Through the Data API every conversation's function events are stored.
+    assert!(!v1[2].is_empty(), "function calls through the Data API");
+    let v3 = readme_results(&dir.path().join("sandbox-v3.db"), &["--api", "v3"]);
+    // Through v3 the same calls per day and handoff rates (v3 has no function events, so the
+    // third query answers no rows, as the README says).
+    assert_eq!(
+        v3[0], v1[0],
+        "calls per day through v3 and through the Data API"
+    );
+    assert!(v3[2].is_empty(), "{:?}", v3[2]);
+}
+
+/// Syncs the sandbox into `db` (with `extra` arguments), runs the README's queries on it, checks
+/// what each answers, and returns their rows.
+fn readme_results(db: &Path, extra: &[&str]) -> Vec<Vec<Vec<rusqlite::types::Value>>> {
     let queries = readme_queries();
     assert_eq!(
         queries.len(),
         3,
         "calls per day, slowest turns, function calls"
     );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("sandbox.db");
     let out = polyai()
         .args(["--sandbox", "sync", "--db"])
-        .arg(&db)
+        .arg(db)
+        .args(extra)
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
-    let conn = reader(&db).expect("opens");
+    let conn = reader(db).expect("opens");
     let total = one(&conn, "SELECT COUNT(*) FROM conversations");
     assert!(total > 0);
     let mut results = Vec::new();
@@ -265,7 +334,6 @@ fn the_readme_queries_run_on_a_sandbox_sync() {
             .query_map([], |row| (0..columns).map(|i| row.get(i)).collect())
             .and_then(|rows| rows.collect())
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        assert!(!rows.is_empty(), "no rows from {sql}");
         results.push(rows);
     }
     use rusqlite::types::Value::{Integer, Real, Text};
@@ -304,4 +372,72 @@ fn the_readme_queries_run_on_a_sandbox_sync() {
         })
         .sum();
     assert_eq!(counted, one(&conn, "SELECT COUNT(*) FROM function_events"));
+    results
+}
+
+#[test]
+fn a_second_sandbox_sync_is_a_no_op() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("sandbox.db");
+    for (api, pages) in [("v1", 1), ("v3", 3)] {
+        let db = db.with_extension(api);
+        for run in 0..2 {
+            let out = polyai()
+                .args(["--sandbox", "-O", "json", "sync", "--api", api, "--db"])
+                .arg(&db)
+                .output()
+                .expect("runs");
+            assert!(out.status.success(), "{}", stderr(&out));
+            let record: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("JSON record");
+            if run == 1 {
+                // The sandbox's data never changes and is months old: nothing is young.
+                assert_eq!(
+                    (
+                        record["new"].as_u64(),
+                        record["refreshed"].as_u64(),
+                        record["pages"].as_u64()
+                    ),
+                    (Some(0), Some(0), Some(pages)),
+                    "{api}: {record}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn v3_needs_an_account_and_auto_uses_one() {
+    let mock = Mock::with_conversations(30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("c.db");
+    let out = mock
+        .polyai()
+        .args(sync_args(&db))
+        .args(["--api", "v3"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--account"), "{}", stderr(&out));
+    let out = mock
+        .polyai()
+        .env("POLYAI_ACCOUNT_ID", mock.server().account_id())
+        .args(sync_args(&db))
+        .args(["-O", "json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON record");
+    assert_eq!(
+        (record["api"].as_str(), record["new"].as_u64()),
+        (Some("v3"), Some(30))
+    );
+    let out = mock
+        .polyai()
+        .args(sync_args(&db))
+        .args(["--overlap", "soon"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--overlap"), "{}", stderr(&out));
 }

@@ -76,6 +76,8 @@ pub enum SyncStatus {
 pub struct SyncReport {
     /// Its row in `sync_runs`.
     pub run_id: i64,
+    /// The listing it read: `v1` (the Data API) or `v3`.
+    pub api: &'static str,
     /// How it ended.
     pub status: SyncStatus,
     /// Its counters.
@@ -336,6 +338,7 @@ impl<'a> Syncer<'a> {
         };
         Ok(SyncReport {
             run_id,
+            api,
             status,
             counts,
             stored,
