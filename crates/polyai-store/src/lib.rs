@@ -13,6 +13,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! With the account (Agent Studio workspace id), the same sync reads the Conversations API v3 —
+//! pages by start time and cursor with the turns inline, a request per 1000 conversations:
+//!
+//! ```no_run
+//! # async fn f(store: polyai_store::Store, client: polyai_data::Client) -> Result<(), polyai_store::SyncError> {
+//! let v3 = polyai_store::Api::V3 { account_id: "ws-fd112d8f".into() };
+//! polyai_store::Syncer::new(&store, &client, "PROJECT-58RP822I").api(v3).run().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! Then query the file with anything that reads SQLite (`sqlite3`, DuckDB, pandas, a BI tool):
 //!
 //! ```sh
@@ -22,16 +32,16 @@
 //! # Tables
 //!
 //! `conversations` (one row per conversation: the summary fields as typed columns, `raw` the
-//! JSON as sent), `turns`, `function_events`, `metrics`, `sync_runs` (one row per run: when,
-//! how many new, refreshed, failed), `schema_version`, and the walk's own `sync_state` and
-//! `sync_gaps`. The README of the repository describes every column and gives example
+//! JSON as sent, `source` the API it came from), `turns`, `function_events`, `metrics`,
+//! `sync_runs` (one row per run: when, through which API, how many new, refreshed, failed),
+//! `schema_version`, and the walks' own `sync_state`, `sync_gaps` and `sync_v3`. The README of the repository describes every column and gives example
 //! queries. Times are UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`; booleans are 0/1.
 //!
 //! # Guarantees
 //!
 //! - One transaction per listing page: a run killed at any point (even `kill -9`) loses at most
-//!   the page in flight, and the next run goes on from the last committed page — no duplicate,
-//!   no gap.
+//!   the page in flight, and the next run goes on from the last committed page (through v3: from
+//!   the cursor saved with it) — no duplicate, no gap.
 //! - One writer at a time: [`Store::open`] takes a lock on `DATABASE.lock` that the operating
 //!   system releases when the process ends; a second writer gets [`StoreError::Busy`].
 //! - WAL mode and a busy timeout: readers see committed pages while a sync runs.

@@ -2,10 +2,10 @@
 //! recordings. [`polyai_data::Agent`] is the source of a real sync (the Data API's
 //! newest-first, offset-paged listing); tests drive the walk with scripted sources.
 //!
-//! A second listing — the Conversations API v3, whose cursor pages carry the turns inline and
-//! filter by `start_time` — would be a second walk over the same [`Store`](crate::Store)
-//! statements (`commit_page`), not a change to this one: its place in the listing is a cursor
-//! and a time, where this walk keeps an anchor id and an offset.
+//! The Conversations API v3, whose cursor pages carry the turns inline and filter by
+//! `start_time`, is a second walk (`walk/v3.rs`) over the same [`Store`](crate::Store)
+//! statements (`commit_page`): its place in the listing is a cursor and a time, where this walk
+//! keeps an anchor id and an offset. This source still serves its retries and recordings.
 
 use std::path::Path;
 
