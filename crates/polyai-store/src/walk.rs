@@ -112,6 +112,9 @@ pub(crate) struct Walker<'a, S: Source> {
     complete: bool,
     /// Gaps closed since the last commit.
     closed: Vec<i64>,
+    /// Recordings of the conversations read were tried as they were read (the Data API walk;
+    /// the v3 walk leaves them all to the catch-up).
+    audio_inline: bool,
     progress: &'a (dyn Fn(&SyncCounts) + Send + Sync),
 }
 
@@ -143,6 +146,7 @@ impl<'a, S: Source> Walker<'a, S> {
             seq,
             complete,
             closed: Vec::new(),
+            audio_inline: true,
             progress,
         })
     }
@@ -263,9 +267,11 @@ impl<'a, S: Source> Walker<'a, S> {
                 store::pending(conn, &agent, audio, u64::MAX >> 1)
             })
             .await?;
+            // What this run read was retried already, and its recording tried with it.
+            let done_now = !audio || self.audio_inline;
             let pending: Vec<(String, String)> = pending
                 .into_iter()
-                .filter(|(id, _)| !self.read.contains(id))
+                .filter(|(id, _)| !(done_now && self.read.contains(id)))
                 .collect();
             for chunk in pending.chunks(self.settings.page_size.max(1) as usize) {
                 let work = chunk

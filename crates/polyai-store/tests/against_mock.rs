@@ -468,13 +468,18 @@ async fn switching_between_the_data_api_and_v3_stays_exact() {
 
 /// Runs a v3 sync that stops once `pages` pages are committed.
 async fn interrupted_v3(bed: &Bed, store: &Store, pages: u64) -> SyncReport {
+    interrupted(bed, store, bed.v3(), pages).await
+}
+
+/// Runs a sync through `api` that stops once `pages` pages are committed.
+async fn interrupted(bed: &Bed, store: &Store, api: Api, pages: u64) -> SyncReport {
     let committed = std::sync::Arc::new(tokio::sync::Notify::new());
     let stop = {
         let committed = committed.clone();
         async move { committed.notified().await }
     };
     let report = Syncer::new(store, &bed.client, bed.agent())
-        .api(bed.v3())
+        .api(api)
         .page_size(40)
         .refresh_window(Duration::ZERO)
         .on_progress(move |c| {
@@ -487,6 +492,33 @@ async fn interrupted_v3(bed: &Bed, store: &Store, pages: u64) -> SyncReport {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.status, SyncStatus::Interrupted);
     report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_the_data_api_left_makes_v3_walk_everything() {
+    let bed = Bed::start(200).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    bed.sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // 100 arrivals span about 2.7 hours; the Data API walk stores the newest 40 and stops.
+    bed.server.add_conversations(100);
+    interrupted(&bed, &store, Api::DataApi, 1).await;
+    assert_eq!(one(&bed.read(), "SELECT COUNT(*) FROM sync_gaps"), 1);
+    // Starting an hour before the newest stored would miss the older arrivals below the gap.
+    let report = bed
+        .sync_v3(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.counts.new, 60);
+    bed.assert_exact();
+    // The whole history was walked in every environment: the gap is closed for both walks.
+    assert_eq!(one(&bed.read(), "SELECT COUNT(*) FROM sync_gaps"), 0);
+    let v1 = bed
+        .sync(&store, |s| s)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((v1.counts.new, v1.counts.pages), (0, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,11 +588,18 @@ async fn an_interrupted_v3_walk_makes_the_data_api_walk_everything() {
         .unwrap_or_else(|e| panic!("{e}"));
     bed.server.add_conversations(100);
     interrupted_v3(&bed, &store, 1).await;
+    // The v3 page stored live conversations among the arrivals; in pages of 2, two of them in a
+    // row would look like the stored history to a walk that trusted the agent to be complete.
     let report = bed
-        .sync(&store, |s| s)
+        .sync(&store, |s| s.page_size(2))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.counts.new > 0);
+    assert!(
+        report.counts.pages > 100,
+        "the whole listing: {}",
+        report.counts.pages
+    );
     bed.assert_exact();
     assert_eq!(one(&bed.read(), "SELECT COUNT(*) FROM sync_v3"), 0);
 }
@@ -583,4 +622,28 @@ async fn v3_reads_young_conversations_again() {
     assert!(young > 20, "{young}");
     assert_eq!(report.counts.refreshed as i64, young);
     assert_eq!(report.counts.new, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_sync_saves_recordings_through_the_data_api() {
+    let bed = Bed::start(30).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    let audio = bed.dir.path().join("audio");
+    let report = bed
+        .sync_v3(&store, |s| s.with_audio(&audio))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let with = (0..30).filter(|&i| bed.server.has_recording(0, i)).count();
+    assert!(with > 0);
+    assert_eq!(
+        (report.counts.new, report.counts.recordings),
+        (30, with as u64)
+    );
+    assert_eq!(
+        one(
+            &bed.read(),
+            "SELECT COUNT(*) FROM conversations WHERE audio_file IS NOT NULL"
+        ),
+        with as i64
+    );
 }

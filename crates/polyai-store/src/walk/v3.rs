@@ -56,6 +56,8 @@ impl<S: Source> Walker<'_, S> {
         project: &Project,
         v3: &V3Settings,
     ) -> Result<(), SyncError> {
+        // v3 has no recordings: the catch-up downloads them from the Data API.
+        self.audio_inline = false;
         for environment in ENVIRONMENTS {
             let state = self.v3_state(environment).await?;
             if let Some(walk) = state.walking {
