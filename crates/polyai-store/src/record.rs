@@ -149,18 +149,9 @@ impl Record {
             num_silences: None,
             num_ood: None,
         };
-        let turns = turns_value
-            .map(|turns| {
-                turns
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, t)| Some(turn(i as i64, t.as_object()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
         Some(Record {
             conversation,
-            turns,
+            turns: turns(turns_value),
             function_events: function_events(object.get("functionEvents")),
             metrics: metrics(object.get("metrics")),
         })
@@ -213,22 +204,26 @@ impl Record {
             num_silences: int(object, "num_silences"),
             num_ood: int(object, "num_ood"),
         };
-        let turns = turns_value
-            .map(|turns| {
-                turns
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, t)| Some(turn(i as i64, t.as_object()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
         Some(Record {
             conversation,
-            turns,
+            turns: turns(turns_value),
             function_events: Vec::new(),
             metrics: metrics(object.get("metrics")),
         })
     }
+}
+
+/// The rows of a `turns` array (items that are not objects are skipped; the index counts them).
+fn turns(value: Option<&Vec<Value>>) -> Vec<TurnRow> {
+    value
+        .map(|turns| {
+            turns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| Some(turn(i as i64, t.as_object()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn turn(turn_index: i64, t: &Map<String, Value>) -> TurnRow {

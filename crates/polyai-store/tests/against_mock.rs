@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use polyai_data::Client;
 use polyai_mock::{MockConfig, MockServer};
-use polyai_store::{Api, Store, StoreError, SyncError, SyncReport, SyncStatus, Syncer};
+use polyai_store::{Api, Store, StoreError, SyncReport, SyncStatus, Syncer};
 use rusqlite::Connection;
 
 struct Bed {
@@ -42,17 +42,21 @@ impl Bed {
         self.server.agent_ids()[0].clone()
     }
 
-    /// A sync with the mock's clock and no refresh unless `configure` asks for one.
+    /// A sync with the mock's clock and no refresh unless `configure` asks for one, in pages of
+    /// 40; it must succeed.
     async fn sync(
         &self,
         store: &Store,
         configure: impl FnOnce(Syncer<'_>) -> Syncer<'_>,
-    ) -> Result<SyncReport, SyncError> {
+    ) -> SyncReport {
         let syncer = Syncer::new(store, &self.client, self.agent())
             .page_size(40)
             .now(self.server.now().into())
             .refresh_window(Duration::ZERO);
-        configure(syncer).run().await
+        configure(syncer)
+            .run()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A sync through the v3 listing, in pages of 40.
@@ -60,8 +64,13 @@ impl Bed {
         &self,
         store: &Store,
         configure: impl FnOnce(Syncer<'_>) -> Syncer<'_>,
-    ) -> Result<SyncReport, SyncError> {
+    ) -> SyncReport {
         self.sync(store, |s| configure(s.api(self.v3()))).await
+    }
+
+    /// A sync through `api`.
+    async fn sync_with(&self, store: &Store, api: &Api) -> SyncReport {
+        self.sync(store, |s| s.api(api.clone())).await
     }
 
     fn v3(&self) -> Api {
@@ -132,30 +141,48 @@ fn one(conn: &Connection, sql: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_sync_second_no_op_then_arrivals_exactly_once() {
     let bed = Bed::start(150).await;
-    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    first_second_arrivals(&bed, Api::DataApi, 1).await;
+    let conn = bed.read();
+    assert!(one(&conn, "SELECT COUNT(*) FROM function_events") > 0);
+    assert_eq!(
+        one(&conn, "SELECT COUNT(*) FROM sync_runs WHERE api = 'v1'"),
+        3
+    );
+}
 
-    let first = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_first_sync_second_no_op_then_arrivals_exactly_once() {
+    let bed = Bed::start(150).await;
+    first_second_arrivals(&bed, bed.v3(), 3).await;
+    let conn = bed.read();
+    for (sql, want) in [
+        (
+            "SELECT COUNT(*) FROM conversations WHERE source = 'v3'",
+            207,
+        ),
+        ("SELECT COUNT(*) FROM sync_runs WHERE api = 'v3'", 3),
+        ("SELECT COUNT(*) FROM function_events", 0),
+        (
+            "SELECT COUNT(*) FROM conversations WHERE started_at IS NULL OR client_env IS NULL
+                 OR turn_count IS NULL OR variant_name = '' OR handoff_reason = ''",
+            0,
+        ),
+    ] {
+        assert_eq!(one(&conn, sql), want, "{sql}");
+    }
+    assert!(one(&conn, "SELECT COUNT(*) FROM turns WHERE latency > 0") > 100);
+}
+
+/// A first sync through `api` stores all 150 conversations of `bed` with every turn and metric;
+/// a second reads `no_op_pages` pages and stores nothing; of 57 arrivals, each is stored once.
+async fn first_second_arrivals(bed: &Bed, api: Api, no_op_pages: u64) {
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    let first = bed.sync_with(&store, &api).await;
     assert_eq!(first.status, SyncStatus::Complete);
     assert_eq!((first.counts.new, first.counts.failed), (150, 0));
     assert_eq!(first.stored, 150);
+    bed.assert_exact();
     let conn = bed.read();
-    let turns = query_pairs(
-        &conn,
-        "SELECT c.conversation_id, COUNT(t.turn_index) FROM conversations c
-         LEFT JOIN turns t USING (conversation_id) GROUP BY 1",
-    );
-    let expected: HashMap<String, i64> = (0..150)
-        .map(|i| {
-            (
-                bed.server.conversation_id(0, i),
-                bed.server.turn_count(0, i) as i64,
-            )
-        })
-        .collect();
-    assert_eq!(turns, expected, "every conversation with every turn");
     assert_eq!(
         one(
             &conn,
@@ -163,44 +190,34 @@ async fn first_sync_second_no_op_then_arrivals_exactly_once() {
         ),
         0
     );
-    assert!(one(&conn, "SELECT COUNT(*) FROM function_events") > 0);
-    assert!(
+    assert_eq!(
         one(
             &conn,
-            "SELECT COUNT(*) FROM metrics WHERE name = 'CALL_DURATION'"
-        ) == 150
+            "SELECT COUNT(*) FROM metrics WHERE name = 'CALL_DURATION' AND number > 0"
+        ),
+        150
     );
 
-    let second = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let second = bed.sync_with(&store, &api).await;
     assert_eq!(
         (
             second.counts.new,
             second.counts.refreshed,
             second.counts.pages
         ),
-        (0, 0, 1),
-        "a second sync reads one page and stores nothing"
+        (0, 0, no_op_pages),
+        "a second sync reads one page (per v3 environment) and stores nothing"
     );
 
     bed.server.add_conversations(57);
-    let third = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(third.counts.new, 57);
-    let stored: HashSet<String> =
-        query_pairs(&conn, "SELECT conversation_id, 0 FROM conversations")
-            .into_keys()
-            .collect();
-    assert_eq!(stored, bed.listed_ids().into_iter().collect::<HashSet<_>>());
-    assert_eq!(
-        one(&conn, "SELECT SUM(new) FROM sync_runs"),
-        207,
-        "each conversation stored once"
+    let third = bed.sync_with(&store, &api).await;
+    assert_eq!((third.counts.new, third.counts.refreshed), (57, 0));
+    assert!(
+        third.counts.listed < 150,
+        "listed from the top, not the whole history: {}",
+        third.counts.listed
     );
+    bed.assert_exact();
     assert_eq!(
         one(
             &conn,
@@ -214,9 +231,7 @@ async fn first_sync_second_no_op_then_arrivals_exactly_once() {
 async fn young_conversations_are_read_again_with_their_new_notes() {
     let bed = Bed::start(120).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    bed.sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s).await;
     let newest = bed.server.conversation_id(0, 0);
     let agent = bed.client.agent(bed.agent());
     agent
@@ -226,8 +241,7 @@ async fn young_conversations_are_read_again_with_their_new_notes() {
     // The mock's conversations start about every 97 s before its clock: an hour holds ~37.
     let report = bed
         .sync(&store, |s| s.refresh_window(Duration::from_secs(3600)))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await;
     let conn = bed.read();
     let young = one(
         &conn,
@@ -251,14 +265,9 @@ async fn recordings_are_saved_and_backfilled() {
     let bed = Bed::start(30).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
     // Stored first without recordings, then asked for them: the backfill downloads them.
-    bed.sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s).await;
     let audio = bed.dir.path().join("audio");
-    let report = bed
-        .sync(&store, |s| s.with_audio(&audio))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed.sync(&store, |s| s.with_audio(&audio)).await;
     let with: Vec<u64> = (0..30)
         .filter(|&i| bed.server.has_recording(0, i))
         .collect();
@@ -280,10 +289,7 @@ async fn recordings_are_saved_and_backfilled() {
         with.len() as i64
     );
     // Nothing is downloaded twice.
-    let again = bed
-        .sync(&store, |s| s.with_audio(&audio))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = bed.sync(&store, |s| s.with_audio(&audio)).await;
     assert_eq!(again.counts.recordings, 0);
 }
 
@@ -310,10 +316,7 @@ async fn a_schema_1_database_migrates_and_is_completed() {
         store.schema_version().ok(),
         Some(polyai_store::SCHEMA_VERSION)
     );
-    let report = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed.sync(&store, |s| s).await;
     // Schema 1 kept no record of how far its walk got: the first run walks the whole listing.
     assert_eq!(report.counts.new, 50);
     assert_eq!(report.stored, 60);
@@ -327,10 +330,7 @@ async fn a_schema_1_database_migrates_and_is_completed() {
         one(&conn, "SELECT COUNT(*) FROM schema_version"),
         i64::from(polyai_store::SCHEMA_VERSION)
     );
-    let next = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let next = bed.sync(&store, |s| s).await;
     assert_eq!((next.counts.new, next.counts.pages), (0, 1));
 }
 
@@ -360,79 +360,12 @@ async fn one_writer_and_clear_refusals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v3_first_sync_second_no_op_then_arrivals_exactly_once() {
-    let bed = Bed::start(150).await;
-    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    let first = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(first.status, SyncStatus::Complete);
-    assert_eq!((first.counts.new, first.counts.failed), (150, 0));
-    assert!(first.counts.pages >= 5, "pages of 40 in three environments");
-    bed.assert_exact();
-    let conn = bed.read();
-    for (sql, want) in [
-        (
-            "SELECT COUNT(*) FROM conversations WHERE source = 'v3'",
-            150,
-        ),
-        (
-            "SELECT COUNT(*) FROM metrics WHERE name = 'CALL_DURATION' AND number > 0",
-            150,
-        ),
-        ("SELECT COUNT(*) FROM sync_runs WHERE api = 'v3'", 1),
-        ("SELECT COUNT(*) FROM function_events", 0),
-        (
-            "SELECT COUNT(*) FROM conversations WHERE started_at IS NULL OR client_env IS NULL
-                 OR turn_count IS NULL OR variant_name = '' OR handoff_reason = ''",
-            0,
-        ),
-    ] {
-        assert_eq!(one(&conn, sql), want, "{sql}");
-    }
-    assert!(one(&conn, "SELECT COUNT(*) FROM turns WHERE latency > 0") > 100);
-
-    let second = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        (
-            second.counts.new,
-            second.counts.refreshed,
-            second.counts.pages
-        ),
-        (0, 0, 3),
-        "a second sync reads one page per environment and stores nothing"
-    );
-
-    bed.server.add_conversations(57);
-    let third = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((third.counts.new, third.counts.refreshed), (57, 0));
-    assert!(
-        third.counts.listed < 120,
-        "listed from the newest stored, not the whole history: {}",
-        third.counts.listed
-    );
-    bed.assert_exact();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switching_between_the_data_api_and_v3_stays_exact() {
     let bed = Bed::start(150).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    bed.sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s).await;
     bed.server.add_conversations(20);
-    let v3 = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let v3 = bed.sync_v3(&store, |s| s).await;
     assert_eq!((v3.counts.new, v3.counts.refreshed), (20, 0));
     assert_eq!(
         v3.counts.pages, 3,
@@ -450,18 +383,12 @@ async fn switching_between_the_data_api_and_v3_stays_exact() {
     );
 
     bed.server.add_conversations(15);
-    let v1 = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let v1 = bed.sync(&store, |s| s).await;
     // 15 new and 25 stored on the first page: one more page makes a full page of stored ones.
     assert_eq!((v1.counts.new, v1.counts.pages), (15, 2));
     bed.assert_exact();
     bed.server.add_conversations(4);
-    let v3 = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let v3 = bed.sync_v3(&store, |s| s).await;
     assert_eq!(v3.counts.new, 4);
     bed.assert_exact();
 }
@@ -498,26 +425,18 @@ async fn interrupted(bed: &Bed, store: &Store, api: Api, pages: u64) -> SyncRepo
 async fn a_gap_the_data_api_left_makes_v3_walk_everything() {
     let bed = Bed::start(200).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    bed.sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bed.sync_v3(&store, |s| s).await;
     // 100 arrivals span about 2.7 hours; the Data API walk stores the newest 40 and stops.
     bed.server.add_conversations(100);
     interrupted(&bed, &store, Api::DataApi, 1).await;
     assert_eq!(one(&bed.read(), "SELECT COUNT(*) FROM sync_gaps"), 1);
     // Starting an hour before the newest stored would miss the older arrivals below the gap.
-    let report = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed.sync_v3(&store, |s| s).await;
     assert_eq!(report.counts.new, 60);
     bed.assert_exact();
     // The whole history was walked in every environment: the gap is closed for both walks.
     assert_eq!(one(&bed.read(), "SELECT COUNT(*) FROM sync_gaps"), 0);
-    let v1 = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let v1 = bed.sync(&store, |s| s).await;
     assert_eq!((v1.counts.new, v1.counts.pages), (0, 1));
 }
 
@@ -540,10 +459,7 @@ async fn an_interrupted_v3_walk_resumes_from_its_cursor_with_arrivals() {
     // Conversations arrive after the cursor was issued: the resumed walk does not list them,
     // the walk from the newest stored that follows does.
     bed.server.add_conversations(9);
-    let resumed = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resumed = bed.sync_v3(&store, |s| s).await;
     assert_eq!(resumed.counts.new as i64, 309 - stored);
     bed.assert_exact();
     assert_eq!(
@@ -565,17 +481,11 @@ async fn a_refused_cursor_walks_again_from_its_start_time() {
         [],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let report = bed
-        .sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed.sync_v3(&store, |s| s).await;
     assert_eq!(report.counts.new as i64, 200 - stored);
     bed.assert_exact();
     // A Data API run after that stops at once: the v3 walks left the agent complete.
-    let v1 = bed
-        .sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let v1 = bed.sync(&store, |s| s).await;
     assert_eq!((v1.counts.new, v1.counts.pages), (0, 1));
 }
 
@@ -583,17 +493,12 @@ async fn a_refused_cursor_walks_again_from_its_start_time() {
 async fn an_interrupted_v3_walk_makes_the_data_api_walk_everything() {
     let bed = Bed::start(200).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    bed.sync(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bed.sync(&store, |s| s).await;
     bed.server.add_conversations(100);
     interrupted_v3(&bed, &store, 1).await;
     // The v3 page stored live conversations among the arrivals; in pages of 2, two of them in a
     // row would look like the stored history to a walk that trusted the agent to be complete.
-    let report = bed
-        .sync(&store, |s| s.page_size(2))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed.sync(&store, |s| s.page_size(2)).await;
     assert!(report.counts.new > 0);
     assert!(
         report.counts.pages > 100,
@@ -608,13 +513,10 @@ async fn an_interrupted_v3_walk_makes_the_data_api_walk_everything() {
 async fn v3_reads_young_conversations_again() {
     let bed = Bed::start(120).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
-    bed.sync_v3(&store, |s| s)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    bed.sync_v3(&store, |s| s).await;
     let report = bed
         .sync_v3(&store, |s| s.refresh_window(Duration::from_secs(3600)))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .await;
     let young = one(
         &bed.read(),
         "SELECT COUNT(*) FROM conversations WHERE started_at >= '2026-06-03T13:00:00'",
@@ -629,10 +531,7 @@ async fn v3_sync_saves_recordings_through_the_data_api() {
     let bed = Bed::start(30).await;
     let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
     let audio = bed.dir.path().join("audio");
-    let report = bed
-        .sync_v3(&store, |s| s.with_audio(&audio))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report = bed.sync_v3(&store, |s| s.with_audio(&audio)).await;
     let with = (0..30).filter(|&i| bed.server.has_recording(0, i)).count();
     assert!(with > 0);
     assert_eq!(
