@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     /// Audio downloads: longest total time for the body.
     pub(crate) download_timeout: Option<Duration>,
     pub(crate) sleeper: Sleeper,
+    /// Run around every attempt, in order.
+    pub(crate) hooks: crate::hook::Hooks,
 }
 
 impl std::fmt::Debug for Inner {
@@ -51,6 +53,7 @@ impl std::fmt::Debug for Inner {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("min_download_rate", &self.min_download_rate)
             .field("download_timeout", &self.download_timeout)
+            .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
 }

@@ -81,6 +81,7 @@ pub struct ClientBuilder {
     http_client: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
     sleeper: Option<Sleeper>,
+    hooks: crate::hook::Hooks,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -99,6 +100,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("app_name", &self.app_name)
             .field("custom_http_client", &self.http_client.is_some())
             .field("retry", &self.retry)
+            .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
 }
@@ -388,6 +390,37 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds a [`Hook`](crate::Hook) that runs before and after every attempt of every call
+    /// (retries, audio downloads and v3 calls included), to add headers or observe requests and
+    /// responses. Hooks run in the order they were added; see [`Hook`](crate::Hook) for what they
+    /// may not do.
+    ///
+    /// ```
+    /// use polyai_data::{Hook, RequestParts, ResponseInfo};
+    ///
+    /// struct Tag;
+    /// impl Hook for Tag {
+    ///     fn on_request(&self, request: &mut RequestParts<'_>) {
+    ///         let _ = request.insert_header("x-pipeline", "nightly-export");
+    ///     }
+    /// }
+    ///
+    /// struct Log;
+    /// impl Hook for Log {
+    ///     fn on_response(&self, r: &ResponseInfo<'_>) {
+    ///         eprintln!("{} {} → {} in {:?}", r.method(), r.path(), r.outcome(), r.duration());
+    ///     }
+    /// }
+    ///
+    /// let client = polyai_data::Client::builder().api_key("key").hook(Tag).hook(Log).build()?;
+    /// # let _ = client;
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn hook(mut self, hook: impl crate::Hook + 'static) -> Self {
+        self.hooks.push(Arc::new(hook));
+        self
+    }
+
     /// Validates the configuration and builds the client.
     ///
     /// Fails when the key is missing or blank, the region from the environment is unknown, or
@@ -461,6 +494,7 @@ impl ClientBuilder {
                 .unwrap_or((DEFAULT_MIN_DOWNLOAD_RATE, DEFAULT_RATE_WINDOW)),
             download_timeout: self.download_timeout,
             sleeper: self.sleeper.unwrap_or_else(crate::retry::tokio_sleeper),
+            hooks: self.hooks,
         }))
     }
 }

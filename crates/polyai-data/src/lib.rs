@@ -63,6 +63,9 @@
 //! - **Errors**: one [`Error`] with `status()`, `code()`, `is_not_found()`,
 //!   `is_rate_limited()`, `is_retryable()`, `may_have_been_applied()`, `correlation_id()`;
 //!   decode errors name the JSON path.
+//! - **Hooks** ([`Hook`], [`ClientBuilder::hook`]): your code before and after every attempt
+//!   of every call, retries included, to add headers and observe method, path, attempt,
+//!   correlation id, status or transport failure and duration; never the key.
 //! - **Tracing**: one `polyai.call` span per call with `operation`, `attempt`, `status`,
 //!   `duration_ms` and `correlation_id`. Headers are never logged.
 //! - **Conversations API v3** ([`v3`]): `client.workspace("ws-…").project("PROJECT-…")
@@ -109,6 +112,7 @@ mod config;
 mod conversations;
 mod error;
 mod file_name;
+mod hook;
 mod ids;
 mod meta;
 pub mod models;
@@ -137,6 +141,7 @@ pub use config::{
 pub use conversations::{Conversations, GetConversation, ListConversations};
 pub use error::{ApiError, DecodeError, Error, TransportKind};
 pub use file_name::file_name_for_id;
+pub use hook::{AttemptOutcome, Hook, RequestParts, ResponseInfo};
 pub use meta::ResponseMeta;
 pub use models::{Conversation, ConversationExt, ConversationSummary, DebugChatExt};
 pub use notes::UpsertNote;

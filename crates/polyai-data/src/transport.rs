@@ -31,6 +31,7 @@ use tracing::Instrument;
 use crate::body::{CappedError, read_capped};
 use crate::client::Inner;
 use crate::error::{ApiError, DecodeError, Error, TransportKind, snippet};
+use crate::hook::{AttemptOutcome, Ended};
 use crate::ids::{check_id, check_path};
 use crate::meta::ResponseMeta;
 use crate::retry::{Failure, Idempotency, RetryPolicy, parse_retry_after};
@@ -475,14 +476,17 @@ impl Inner {
         loop {
             attempt += 1;
             span.record("attempt", attempt);
-            let outcome = match tokio::time::timeout(timeout, self.attempt(&call, stream)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(AttemptError::Transport(
-                    TransportKind::Timeout,
-                    format!("no complete answer within {timeout:?}"),
-                    None,
-                )),
-            };
+            let attempt_started = Instant::now();
+            let outcome =
+                match tokio::time::timeout(timeout, self.attempt(&call, stream, attempt)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(AttemptError::Transport(
+                        TransportKind::Timeout,
+                        format!("no complete answer within {timeout:?}"),
+                        None,
+                    )),
+                };
+            self.observe(&call, attempt, attempt_started, &outcome);
             let (failure, retry_after, error) = match outcome {
                 Err(AttemptError::Final(error)) => {
                     span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -559,7 +563,46 @@ impl Inner {
         granted
     }
 
-    async fn attempt(&self, call: &Call, stream: bool) -> Result<Reply, AttemptError> {
+    /// Tells the client's hooks how attempt number `attempt` of `call` ended.
+    fn observe(
+        &self,
+        call: &Call,
+        attempt: u32,
+        started: Instant,
+        outcome: &Result<Reply, AttemptError>,
+    ) {
+        let (outcome, headers) = match outcome {
+            Ok(reply) => (
+                AttemptOutcome::Success(reply.meta.status),
+                Some(&reply.meta.headers),
+            ),
+            Err(AttemptError::Status {
+                status, headers, ..
+            }) => (AttemptOutcome::Status(*status), Some(headers)),
+            Err(AttemptError::Transport(kind, ..)) => (AttemptOutcome::Transport(*kind), None),
+            Err(AttemptError::Final(_)) => (AttemptOutcome::Stopped, None),
+        };
+        let ended = Ended {
+            outcome,
+            duration: started.elapsed(),
+            headers,
+        };
+        let request = &call.request;
+        (self.hooks).on_response(
+            call.operation,
+            attempt,
+            &call.correlation_id,
+            request,
+            ended,
+        );
+    }
+
+    async fn attempt(
+        &self,
+        call: &Call,
+        stream: bool,
+        attempt: u32,
+    ) -> Result<Reply, AttemptError> {
         let correlation_id = call.correlation_id.as_str();
         // Bodies are JSON held in memory, so a request always clones.
         let mut request = call.request.try_clone().ok_or_else(|| {
@@ -569,6 +612,10 @@ impl Inner {
                 None,
             )
         })?;
+        // The hooks see the request before the key is added, and cannot set it.
+        (self.hooks)
+            .on_request(call.operation, attempt, correlation_id, &mut request)
+            .map_err(AttemptError::Final)?;
         let headers = request.headers_mut();
         headers.insert(crate::auth::API_KEY_HEADER, self.key_header.clone());
         headers.insert(USER_AGENT, self.user_agent.clone());
