@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use polyai_data::Timestamp;
 use serde::Serialize;
 
 /// A table of text cells, printed with aligned columns (for people) or as CSV (for machines).
@@ -156,14 +157,20 @@ pub fn write_json_line<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -
     out.write_all(b"\n")
 }
 
-/// `2026-06-03T14:00:38.580000+00:00` → `2026-06-03 14:00:38` (other shapes are kept as sent).
-pub fn short_time(iso: &str) -> String {
-    let bytes = iso.as_bytes();
-    if bytes.len() >= 19 && bytes[10] == b'T' && iso.is_char_boundary(19) {
-        format!("{} {}", &iso[..10], &iso[11..19])
-    } else {
-        iso.to_owned()
-    }
+/// A time field for people, to the second and in UTC with the zone written out:
+/// `2026-06-03T16:00:38.580000+02:00` → `2026-06-03 14:00:38 UTC`, whichever of the API's forms it
+/// came in (read as [`Timestamp`] reads them); a text that is not a time is shown as sent.
+pub fn short_time(text: &str) -> String {
+    text.parse::<Timestamp>()
+        .map_or_else(|_| text.to_owned(), utc_time)
+}
+
+/// `2026-06-03 14:00:38 UTC`.
+pub fn utc_time(time: Timestamp) -> String {
+    jiff::Timestamp::from_microsecond(time.unix_micros()).map_or_else(
+        |_| time.to_string(),
+        |t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
 }
 
 /// Seconds as `45s`, `1m13s` or `2h03m`.
@@ -294,11 +301,21 @@ mod tests {
 
     #[test]
     fn formatters() {
-        assert_eq!(
-            short_time("2026-06-03T14:00:38.580000+00:00"),
-            "2026-06-03 14:00:38"
-        );
-        assert_eq!(short_time("yesterday"), "yesterday");
+        for (sent, shown) in [
+            (
+                "2026-06-03T14:00:38.580000+00:00",
+                "2026-06-03 14:00:38 UTC",
+            ),
+            ("2026-06-03T14:00:38Z", "2026-06-03 14:00:38 UTC"),
+            ("2026-06-03T16:00:38.9+02:00", "2026-06-03 14:00:38 UTC"),
+            ("2026-06-03T00:30:00-01:00", "2026-06-03 01:30:00 UTC"),
+            ("2026-06-03T14:00:38.757917", "2026-06-03 14:00:38 UTC"),
+            ("Wed, 03 Jun 2026 14:00:38 GMT", "2026-06-03 14:00:38 UTC"),
+            ("yesterday", "yesterday"),
+            ("", ""),
+        ] {
+            assert_eq!(short_time(sent), shown, "{sent}");
+        }
         assert_eq!(duration(4), "4s");
         assert_eq!(duration(73), "1m13s");
         assert_eq!(duration(7380), "2h03m");

@@ -59,6 +59,15 @@ fn the_sandbox_searches_the_last_week() {
     );
     let rows = text.lines().filter(|l| l.starts_with("CA")).count();
     assert!(rows > 5, "{text}");
+    // Start times carry their zone: `2026-06-03 14:00:38 UTC`.
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("CA"))
+            .all(|l| l
+                .split("  ")
+                .any(|cell| cell.trim().len() == 23 && cell.trim().ends_with(" UTC"))),
+        "{text}"
+    );
 
     let out = polyai()
         .args([
@@ -80,6 +89,9 @@ fn the_sandbox_searches_the_last_week() {
     for r in &records {
         assert!(said(r, None).contains("refund"), "{r}");
         assert_eq!(r["environment"], "live");
+        // JSON keeps the time as the API sent it.
+        let started = r["started_at"].as_str().expect("started_at");
+        assert!(started.contains('T') && !started.contains("UTC"), "{r}");
     }
 }
 

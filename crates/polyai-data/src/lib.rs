@@ -74,7 +74,9 @@
 //! - **Models**: [`models`] re-exports the generated models; you never import the raw crate.
 //!   Values PolyAI's document leaves untyped (turns, metrics, function events) are
 //!   [`models::Lenient`]: typed when they have the expected shape, kept as JSON otherwise, so an
-//!   unexpected shape never fails a call. Numbers keep the form they arrived in.
+//!   unexpected shape never fails a call. Numbers keep the form they arrived in. Times stay the
+//!   strings sent; the `…_time()` readers ([`ConversationExt`], [`models::TurnExt`], …) give
+//!   them as a [`Timestamp`] whichever form they came in, `None` when absent or unreadable.
 //! - **Requests from the spec**: every request is the one the generated method of its operation
 //!   builds from PolyAI's document; this crate executes it (key, correlation id, retries, timeouts,
 //!   tracing) and never writes a path, method or parameter name itself.

@@ -1,4 +1,4 @@
-//! [`Timestamp`]: an instant in UTC, as the Conversations API v3 takes and returns them.
+//! [`Timestamp`]: an instant in UTC, as the APIs take and return them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,8 +9,13 @@ use crate::error::Error;
 /// An instant, with microsecond precision, written as RFC 3339 in UTC (`2026-06-02T00:00:00Z`).
 ///
 /// Our own type so that no date library's types reach the public API: it converts to and from
-/// [`SystemTime`], and parses the ISO 8601 forms PolyAI uses (a time with `Z` or an offset; a
-/// time without an offset, or a bare date, read as UTC). The date arithmetic inside is
+/// [`SystemTime`], and parses every form PolyAI's APIs send: ISO 8601 with `Z` or an offset
+/// (`2026-06-03T14:00:38.580000+00:00`), without an offset (metric timestamps, read as UTC), a
+/// bare date (midnight UTC), and RFC 1123 / RFC 2822 (function events'
+/// `Wed, 03 Jun 2026 13:18:09 GMT`). The models' time fields are read through
+/// [`ConversationExt`](crate::ConversationExt), [`TurnExt`](crate::models::TurnExt),
+/// [`FunctionEventExt`](crate::models::FunctionEventExt) and
+/// [`MetricPointExt`](crate::models::MetricPointExt). The date arithmetic inside is
 /// [jiff](https://docs.rs/jiff)'s.
 ///
 /// ```
@@ -20,6 +25,8 @@ use crate::error::Error;
 /// let start: Timestamp = "2026-06-02T09:30:00+01:00".parse()?;
 /// assert_eq!(start.to_string(), "2026-06-02T08:30:00Z");
 /// assert_eq!("2026-06-02".parse::<Timestamp>()?.to_string(), "2026-06-02T00:00:00Z");
+/// let event: Timestamp = "Wed, 03 Jun 2026 13:18:09 GMT".parse()?;
+/// assert_eq!(event.to_string(), "2026-06-03T13:18:09Z");
 /// let day_before = start.checked_sub(Duration::from_secs(86_400)).expect("in range");
 /// assert_eq!(day_before.to_string(), "2026-06-01T08:30:00Z");
 /// let _yesterday = Timestamp::now().checked_sub(Duration::from_secs(86_400));
@@ -76,6 +83,15 @@ impl fmt::Debug for Timestamp {
     }
 }
 
+/// A time field of a model: `None` when it is absent or not a date-time in any form
+/// [`Timestamp`] reads.
+pub(crate) fn field_time(text: Option<&str>) -> Option<Timestamp> {
+    text?.parse().ok()
+}
+
+/// The RFC 2822 / RFC 1123 parser.
+static RFC2822: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
+
 impl FromStr for Timestamp {
     type Err = Error;
 
@@ -93,7 +109,13 @@ impl FromStr for Timestamp {
             })
             .ok()
             .and_then(|dt| utc.to_timestamp(dt).ok());
-        naive.map(Timestamp).ok_or_else(|| {
+        // RFC 1123 (HTTP dates) is RFC 2822 with `GMT`; only tried on a text that starts like it.
+        let rfc2822 = || {
+            text.starts_with(|c: char| c.is_ascii_alphanumeric())
+                .then(|| RFC2822.parse_timestamp(text).ok())
+                .flatten()
+        };
+        naive.or_else(rfc2822).map(Timestamp).ok_or_else(|| {
             Error::InvalidRequest(format!(
                 "`{text}` is not a date-time: write RFC 3339, e.g. 2026-06-02T00:00:00Z, or a date, e.g. 2026-06-02"
             ))
@@ -140,12 +162,30 @@ mod tests {
             "2026-06-03T14:00:38.58Z",
             "2026-06-03T15:00:38.58+01:00",
             "2026-06-03T14:00:38.580000",
+            " 2026-06-03T14:00:38.58Z\n",
         ] {
             let t: Timestamp = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(t.to_string(), want, "{text}");
         }
-        assert!("yesterday".parse::<Timestamp>().is_err());
-        assert!("2026-13-01".parse::<Timestamp>().is_err());
+        for (text, want) in [
+            ("Wed, 03 Jun 2026 13:18:09 GMT", "2026-06-03T13:18:09Z"),
+            ("Wed, 03 Jun 2026 14:18:09 +0100", "2026-06-03T13:18:09Z"),
+            ("03 Jun 2026 13:18:09 GMT", "2026-06-03T13:18:09Z"),
+        ] {
+            let t: Timestamp = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(t.to_string(), want, "{text}");
+        }
+        for garbage in [
+            "yesterday",
+            "2026-13-01",
+            "",
+            "Thu, 03 Jun 2026 13:18:09 GMT", // the wrong weekday
+            "Wed, 32 Jun 2026 13:18:09 GMT",
+            "2026-06-03T25:00:00Z",
+            "\u{0}",
+        ] {
+            assert!(garbage.parse::<Timestamp>().is_err(), "{garbage:?}");
+        }
     }
 
     #[test]

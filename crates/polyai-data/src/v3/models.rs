@@ -1,8 +1,9 @@
-//! Readers for the v3 models: what the raw fields hold, whatever shape they arrived in.
+//! Readers for the v3 models: what the raw fields hold, whatever shape they arrived in. The turn
+//! readers, shared with the Data API's turns, are [`TurnExt`](crate::models::TurnExt).
 
 use serde_json::Value;
 
-use crate::timestamp::Timestamp;
+use crate::timestamp::{Timestamp, field_time};
 use crate::v3::{Conversation, Turn};
 
 /// A metric value as the v3 listing sends it.
@@ -48,7 +49,7 @@ impl ConversationExt for Conversation {
     }
 
     fn started_at_time(&self) -> Option<Timestamp> {
-        self.started_at.parse().ok()
+        field_time(Some(&self.started_at))
     }
 
     fn metric(&self, name: &str) -> Option<Metric<'_>> {
@@ -60,49 +61,5 @@ impl ConversationExt for Conversation {
             }
             other => Metric::Other(other),
         })
-    }
-}
-
-/// Readers on a v3 [`Turn`].
-///
-/// ```
-/// use polyai_data::v3::{Turn, TurnExt};
-/// let v3: Turn = serde_json::from_str(r#"{"latency": 1.25}"#)?;
-/// assert_eq!(v3.latency_seconds(), Some(1.25));
-/// // The Data API's shape of the same field is read too.
-/// let v1: Turn = serde_json::from_str(r#"{"latency": {"perceived_latency": 3.5, "label": null}}"#)?;
-/// assert_eq!(v1.latency_seconds(), Some(3.5));
-/// let none: Turn = serde_json::from_str(r#"{"latency": "fast"}"#)?;
-/// assert_eq!(none.latency_seconds(), None);
-/// assert_eq!(none.latency, Some(serde_json::json!("fast")));
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-pub trait TurnExt {
-    /// The agent's latency in this turn in seconds: the number v3 sends, or the
-    /// `perceived_latency` of the object the Data API sends; `None` otherwise.
-    fn latency_seconds(&self) -> Option<f64>;
-
-    /// When the user's input was received.
-    fn user_input_time(&self) -> Option<Timestamp>;
-
-    /// When the agent answered.
-    fn agent_response_time(&self) -> Option<Timestamp>;
-}
-
-impl TurnExt for Turn {
-    fn latency_seconds(&self) -> Option<f64> {
-        match self.latency.as_ref()? {
-            Value::Number(n) => n.as_f64(),
-            Value::Object(o) => o.get("perceived_latency").and_then(Value::as_f64),
-            _ => None,
-        }
-    }
-
-    fn user_input_time(&self) -> Option<Timestamp> {
-        self.user_input_datetime.as_deref()?.parse().ok()
-    }
-
-    fn agent_response_time(&self) -> Option<Timestamp> {
-        self.agent_response_datetime.as_deref()?.parse().ok()
     }
 }
