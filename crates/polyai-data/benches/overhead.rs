@@ -1,5 +1,5 @@
 //! Benchmarks (not timed tests): per-call overhead of polyai-data versus a bare reqwest call
-//! against the same loopback server, and a full listing of 100 000 conversations with and
+//! against the same loopback server, the cost of a hook, and a full listing of 100 000 conversations with and
 //! without page prefetch.
 //!
 //! ```sh
@@ -86,6 +86,71 @@ async fn per_call_overhead() {
     );
 }
 
+/// Adds a header and counts attempts: the cost of a typical hook.
+#[derive(Default)]
+struct CountingHook(std::sync::atomic::AtomicU64);
+
+impl polyai_data::Hook for CountingHook {
+    fn on_request(&self, request: &mut polyai_data::RequestParts<'_>) {
+        let _ = request.insert_header("x-team", "bench");
+    }
+
+    fn on_response(&self, response: &polyai_data::ResponseInfo<'_>) {
+        if response.is_success() {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// The same call with and without a hook.
+async fn hook_overhead() {
+    let body = detail();
+    let server = TestServer::start(move |_: &Recorded| Reply::json(200, body.clone())).await;
+    let hook = std::sync::Arc::new(CountingHook::default());
+    let plain = Client::builder()
+        .api_key("bench")
+        .base_url(server.url())
+        .build()
+        .expect("client");
+    let hooked = Client::builder()
+        .api_key("bench")
+        .base_url(server.url())
+        .hook(hook.clone())
+        .build()
+        .expect("client");
+    let (plain, hooked) = (plain.agent("P"), hooked.agent("P"));
+    for _ in 0..200 {
+        plain.conversations().get("CA1").await.expect("call");
+        hooked.conversations().get("CA1").await.expect("call");
+    }
+    let (mut plain_best, mut hooked_best) = (Duration::MAX, Duration::MAX);
+    for _round in 0..3 {
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            plain.conversations().get("CA1").await.expect("call");
+        }
+        plain_best = plain_best.min(start.elapsed());
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            hooked.conversations().get("CA1").await.expect("call");
+        }
+        hooked_best = hooked_best.min(start.elapsed());
+    }
+    assert_eq!(
+        hook.0.load(std::sync::atomic::Ordering::Relaxed),
+        u64::from(200 + 3 * CALLS)
+    );
+    let plain_us = plain_best.as_secs_f64() * 1e6 / f64::from(CALLS);
+    let hooked_us = hooked_best.as_secs_f64() * 1e6 / f64::from(CALLS);
+    println!("hook (adds a header, counts responses), same call, best of 3:");
+    println!("  no hook   : {plain_us:8.1} µs/call");
+    println!(
+        "  one hook  : {hooked_us:8.1} µs/call ({:+.1} µs, {:.2}x)",
+        hooked_us - plain_us,
+        hooked_us / plain_us
+    );
+}
+
 async fn listing(prefetch: bool, work: Duration) -> (Duration, usize, usize) {
     let server = TestServer::start(|r: &Recorded| list_reply(r, TOTAL).delay(LATENCY)).await;
     let client = Client::builder()
@@ -144,6 +209,7 @@ fn main() {
             return;
         }
         per_call_overhead().await;
+        hook_overhead().await;
         listing_report().await;
     });
 }

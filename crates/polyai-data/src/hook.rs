@@ -17,7 +17,10 @@ use crate::error::{Error, TransportKind};
 /// Both methods do nothing by default. [`on_request`](Self::on_request) sees the request before
 /// it is sent and may add headers; [`on_response`](Self::on_response) sees how the attempt
 /// ended: its status or transport failure, its duration, and the response headers. Every
-/// `on_request` is followed by exactly one `on_response` for the same attempt.
+/// `on_request` is followed by exactly one `on_response` for the same attempt, unless the caller
+/// cancels the call (drops its future) while the attempt is in flight. An audio download that
+/// [`AudioRequest::save_to`](crate::AudioRequest::save_to) fetches again after its body broke is
+/// a new call (with a fresh correlation id unless the request set one), starting at attempt 1.
 ///
 /// What a hook cannot do:
 /// - see the API key: the `X-API-KEY` header is added after the hooks ran, and never shown;
@@ -124,6 +127,45 @@ const RESERVED: [&str; 11] = [
     "connection",
 ];
 
+/// The readers of what an attempt is, on [`RequestParts`] and [`ResponseInfo`].
+macro_rules! attempt_readers {
+    ($parts:ident, $goes:literal) => {
+        impl $parts<'_> {
+            /// The operation id, e.g. `list_conversations`, `get_conversation_audio`,
+            /// `list_conversations_v3`.
+            pub fn operation(&self) -> &'static str {
+                self.attempt.operation
+            }
+
+            /// The HTTP method, e.g. `GET`.
+            pub fn method(&self) -> &str {
+                self.attempt.method
+            }
+
+            /// The URL path, e.g. `/v1/agents/PROJECT-1/conversations` (no query string).
+            pub fn path(&self) -> &str {
+                self.attempt.url.path()
+            }
+
+            #[doc = concat!("The host the request ", $goes, " to, e.g. `api.us.poly.ai`.")]
+            pub fn host(&self) -> &str {
+                self.attempt.url.host_str().unwrap_or_default()
+            }
+
+            /// Which attempt of the call this is: 1, then 2, … for each retry.
+            pub fn attempt(&self) -> u32 {
+                self.attempt.attempt
+            }
+
+            /// The correlation id the request carries, the same on every attempt of a call (the
+            /// server usually echoes it in `x-polyai-correlation-id`).
+            pub fn correlation_id(&self) -> &str {
+                self.attempt.correlation_id
+            }
+        }
+    };
+}
+
 /// What is known about one attempt before it is sent.
 struct Attempt<'a> {
     operation: &'static str,
@@ -131,16 +173,6 @@ struct Attempt<'a> {
     url: &'a reqwest::Url,
     attempt: u32,
     correlation_id: &'a str,
-}
-
-impl Attempt<'_> {
-    fn path(&self) -> &str {
-        self.url.path()
-    }
-
-    fn host(&self) -> &str {
-        self.url.host_str().unwrap_or_default()
-    }
 }
 
 /// The request of one attempt, as a [`Hook`] sees it in [`on_request`](Hook::on_request): what
@@ -152,38 +184,9 @@ pub struct RequestParts<'a> {
     refused: Option<String>,
 }
 
+attempt_readers!(RequestParts, "goes");
+
 impl RequestParts<'_> {
-    /// The operation id, e.g. `list_conversations`, `get_conversation_audio`,
-    /// `list_conversations_v3`.
-    pub fn operation(&self) -> &'static str {
-        self.attempt.operation
-    }
-
-    /// The HTTP method, e.g. `GET`.
-    pub fn method(&self) -> &str {
-        self.attempt.method
-    }
-
-    /// The URL path, e.g. `/v1/agents/PROJECT-1/conversations` (no query string).
-    pub fn path(&self) -> &str {
-        self.attempt.path()
-    }
-
-    /// The host the request goes to, e.g. `api.us.poly.ai`.
-    pub fn host(&self) -> &str {
-        self.attempt.host()
-    }
-
-    /// Which attempt of the call this is: 1, then 2, … for each retry.
-    pub fn attempt(&self) -> u32 {
-        self.attempt.attempt
-    }
-
-    /// The correlation id the request carries (the same on every attempt of a call).
-    pub fn correlation_id(&self) -> &str {
-        self.attempt.correlation_id
-    }
-
     /// The first value of header `name` (any case) as the request carries it so far, or `None`
     /// when it is absent or not UTF-8. Never the API key, which is added after the hooks.
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -296,38 +299,9 @@ pub struct ResponseInfo<'a> {
     headers: Option<&'a HeaderMap>,
 }
 
+attempt_readers!(ResponseInfo, "went");
+
 impl ResponseInfo<'_> {
-    /// The operation id, e.g. `list_conversations`.
-    pub fn operation(&self) -> &'static str {
-        self.attempt.operation
-    }
-
-    /// The HTTP method, e.g. `GET`.
-    pub fn method(&self) -> &str {
-        self.attempt.method
-    }
-
-    /// The URL path, e.g. `/v1/agents/PROJECT-1/conversations` (no query string).
-    pub fn path(&self) -> &str {
-        self.attempt.path()
-    }
-
-    /// The host the request went to, e.g. `api.us.poly.ai`.
-    pub fn host(&self) -> &str {
-        self.attempt.host()
-    }
-
-    /// Which attempt of the call this was: 1, then 2, … for each retry.
-    pub fn attempt(&self) -> u32 {
-        self.attempt.attempt
-    }
-
-    /// The correlation id the request carried (the same on every attempt of a call; the server
-    /// usually echoes it in `x-polyai-correlation-id`).
-    pub fn correlation_id(&self) -> &str {
-        self.attempt.correlation_id
-    }
-
     /// How the attempt ended.
     pub fn outcome(&self) -> AttemptOutcome {
         self.outcome
