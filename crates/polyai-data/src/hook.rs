@@ -25,8 +25,8 @@ use crate::error::{Error, TransportKind};
 /// What a hook cannot do:
 /// - see the API key: the `X-API-KEY` header is added after the hooks ran, and never shown;
 /// - set, replace or remove a header the client owns — the key (`X-API-KEY`, `Authorization`,
-///   `Proxy-Authorization`), `X-PolyAI-Correlation-Id`, `User-Agent`, `Accept`, `Content-Type`,
-///   `Content-Length`, `Transfer-Encoding`, `Host`, `Connection`. Trying returns an error from
+///   `Proxy-Authorization`), `X-PolyAI-Correlation-Id`, `Api-Version`, `User-Agent`, `Accept`,
+///   `Content-Type`, `Content-Length`, `Transfer-Encoding`, `Host`, `Connection`. Trying returns an error from
 ///   [`RequestParts::insert_header`], and the call then fails with [`Error::InvalidRequest`]
 ///   naming the header, before anything is sent (whether or not the hook looked at the
 ///   result), and is not retried. The same goes for a header name or value HTTP does not allow.
@@ -113,7 +113,7 @@ impl<H: Hook + ?Sized> Hook for Arc<H> {
 }
 
 /// Headers only the client sets.
-const RESERVED: [&str; 11] = [
+const RESERVED: [&str; 12] = [
     crate::auth::API_KEY_HEADER,
     "authorization",
     "proxy-authorization",
@@ -125,6 +125,8 @@ const RESERVED: [&str; 11] = [
     "transfer-encoding",
     "host",
     "connection",
+    // Set by the generated methods: the version of the document they were generated from.
+    "api-version",
 ];
 
 /// The readers of what an attempt is, on [`RequestParts`] and [`ResponseInfo`].

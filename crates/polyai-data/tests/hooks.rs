@@ -213,6 +213,7 @@ async fn a_hook_cannot_set_the_key_or_the_correlation_id() {
         "X-API-KEY",
         "authorization",
         "X-PolyAI-Correlation-Id",
+        "api-version",
         "user-agent",
         "Content-Length",
     ] {
