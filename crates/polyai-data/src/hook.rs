@@ -11,7 +11,7 @@ use crate::error::{Error, TransportKind};
 
 /// Runs before and after every attempt of every call a [`Client`](crate::Client) makes: the
 /// Data API operations, audio downloads, debug chats and the Conversations API v3 listing,
-/// retries included. Register hooks with [`ClientBuilder::hook`](crate::ClientBuilder::hook);
+/// retries included, and the calls of the `blocking` client built from the same builder. Register hooks with [`ClientBuilder::hook`](crate::ClientBuilder::hook);
 /// several run in the order they were added.
 ///
 /// Both methods do nothing by default. [`on_request`](Self::on_request) sees the request before

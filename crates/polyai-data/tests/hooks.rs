@@ -449,3 +449,48 @@ async fn audio_debug_chat_and_the_v3_listing_are_observed_against_the_mock() {
             .all(|r| r.key_headers == [None, None, None])
     );
 }
+
+/// The blocking client drives the same client, so its calls run the hooks too.
+#[cfg(feature = "blocking")]
+#[test]
+fn the_blocking_client_runs_the_hooks() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = rt.block_on(TestServer::counted(|i, _: &Recorded| match i {
+        0 => Reply::status(503),
+        _ => ok_list(),
+    }));
+    let hook = Recorder::adding("x-team", "blocking");
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.url())
+        .sleeper(|_| Box::pin(async {}))
+        .hook(hook.clone())
+        .build_blocking()
+        .expect("blocking client");
+    let listed = client
+        .agent("A")
+        .conversations()
+        .list()
+        .all()
+        .expect("listed");
+    assert!(listed.is_empty());
+    assert_eq!(
+        hook.outcomes(),
+        [
+            (1, AttemptOutcome::Status(503)),
+            (2, AttemptOutcome::Success(200))
+        ]
+    );
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("x-team") == Some("blocking"))
+    );
+    assert_eq!(hook.requests()[0].key_headers, [None, None, None]);
+    drop(server);
+}
