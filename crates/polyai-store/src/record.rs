@@ -384,14 +384,8 @@ fn time(object: &Map<String, Value>, key: &str) -> Option<String> {
 /// A time the wire sends — ISO 8601 with an offset, without one (read as UTC), or RFC 1123
 /// (`Wed, 03 Jun 2026 13:18:09 GMT`) — as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub(crate) fn normalize_time(text: &str) -> Option<String> {
-    let micros = match text.parse::<polyai_data::Timestamp>() {
-        Ok(t) => t.unix_micros(),
-        Err(_) => jiff::fmt::rfc2822::parse(text.trim())
-            .ok()?
-            .timestamp()
-            .as_microsecond(),
-    };
-    format_micros(micros)
+    // `Timestamp` reads every one of these forms.
+    format_micros(text.parse::<polyai_data::Timestamp>().ok()?.unix_micros())
 }
 
 /// Microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
