@@ -71,7 +71,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
             "sync interrupted; run it again to go on from the last committed page".into(),
         )),
         _ if report.counts.failed > 0 => Err(CliError::Partial(format!(
-            "{} conversation(s) or recording(s) could not be read; the next run tries them again (first: {})",
+            "{} conversation(s) or recording(s) could not be read; the next run tries again each one that has an id (first: {})",
             report.counts.failed,
             report.first_failure.as_deref().unwrap_or("-")
         ))),

@@ -180,11 +180,15 @@ impl<S: Source> Walker<'_, S> {
             match Record::from_v3(item) {
                 Some(record) => records.push(record),
                 None => {
-                    let id = item.get("id").map(ToString::to_string).unwrap_or_default();
+                    let id = item
+                        .get("id")
+                        .map_or_else(|| "<no id>".to_owned(), ToString::to_string);
                     self.failed(
                         &id,
                         polyai_data::Error::InvalidRequest(
-                            "a v3 listing item has no string `id`".into(),
+                            "a v3 listing item has no string `id`, so it cannot be stored or \
+                             read again by a later run; the rest of its page was stored"
+                                .into(),
                         ),
                     )?;
                 }
