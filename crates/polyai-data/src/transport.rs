@@ -28,7 +28,7 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::body::{CappedError, read_capped};
+use crate::body::{CappedError, content_length, read_capped};
 use crate::client::Inner;
 use crate::error::{ApiError, DecodeError, Error, TransportKind, snippet};
 use crate::hook::{AttemptOutcome, Ended};
@@ -350,8 +350,7 @@ impl Executor for ExchangeState {
     ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
         Box::pin(async move {
             *lock(&self.operation) = Some(operation);
-            let ids: Vec<(&str, &str)> = self.ids.iter().map(|(w, id)| (*w, id.as_str())).collect();
-            if let Err(error) = check_path(operation, request.url(), &ids) {
+            if let Err(error) = check_path(operation, request.url(), &self.ids) {
                 *lock(&self.outcome) = Some(Err(error));
                 return Ok(rebuild(NO_RESPONSE, &HeaderMap::new(), Bytes::new()));
             }
@@ -375,8 +374,10 @@ impl Executor for ExchangeState {
             let (response, outcome) = match self.inner.execute(call, &self.options, stream).await {
                 Ok(Reply { meta, payload }) => {
                     let (response, body) = match payload {
+                        // The generated method reads the status and the body; the headers
+                        // stay in the call's `ResponseMeta`, not copied into the response.
                         Payload::Body(body) => (
-                            rebuild(meta.status, &meta.headers, body.clone()),
+                            rebuild(meta.status, &HeaderMap::new(), body.clone()),
                             Some(body),
                         ),
                         Payload::Stream(response) => (response, None),
@@ -470,7 +471,7 @@ impl Inner {
     ) -> Result<Reply, Error> {
         let policy = options.retry.as_ref().unwrap_or(&self.retry);
         let timeout = options.timeout.unwrap_or(self.timeout);
-        let host = crate::config::host_label(call.request.url());
+        let host = || crate::config::host_label(call.request.url());
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -506,7 +507,7 @@ impl Inner {
                     let error = Error::Transport {
                         operation: call.operation,
                         kind,
-                        host: host.clone(),
+                        host: host(),
                         message,
                         correlation_id: correlation_id.clone(),
                         source,
@@ -522,7 +523,7 @@ impl Inner {
                     tracing::debug!(status, attempt, "attempt answered with an error status");
                     let api = self.api_error(
                         call.operation,
-                        &host,
+                        &host(),
                         status,
                         &headers,
                         &body,
@@ -620,10 +621,10 @@ impl Inner {
         headers.insert(crate::auth::API_KEY_HEADER, self.key_header.clone());
         headers.insert(USER_AGENT, self.user_agent.clone());
         headers.insert(ACCEPT, HeaderValue::from_static(call.accept));
-        let response = self.http.execute(request).await.map_err(transport)?;
+        let mut response = self.http.execute(request).await.map_err(transport)?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
         if !response.status().is_success() {
+            let headers = std::mem::take(response.headers_mut());
             let body = read_limited(response, ERROR_BODY_LIMIT).await;
             return Err(AttemptError::Status {
                 status,
@@ -631,6 +632,13 @@ impl Inner {
                 body,
             });
         }
+        // A stream's response goes to the caller with its headers; a body read here leaves
+        // them to the `ResponseMeta` without a copy.
+        let headers = if stream {
+            response.headers().clone()
+        } else {
+            std::mem::take(response.headers_mut())
+        };
         let correlation_id = headers
             .get(CORRELATION_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -639,7 +647,7 @@ impl Inner {
         let payload = if stream {
             Payload::Stream(response)
         } else {
-            match read_capped(response, self.max_response_bytes).await {
+            match read_capped(response, content_length(&headers), self.max_response_bytes).await {
                 Ok(body) => Payload::Body(body),
                 Err(CappedError::Transport(err)) => return Err(transport(err)),
                 Err(CappedError::TooLarge) => {
