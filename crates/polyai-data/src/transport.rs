@@ -82,8 +82,13 @@ pub(crate) type RawError = polyai_data_raw::Error<polyai_data_raw::types::Error>
 /// How an [`Exchange`] reads a success body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyKind {
-    /// Read it whole (JSON).
+    /// Read it whole (JSON), for the generated method to decode into the model
+    /// ([`Exchange::typed`]).
     Json,
+    /// Read it whole (JSON), for the caller to take as it arrived ([`Exchange::json`],
+    /// [`Exchange::json_bytes`]). The generated method is handed the status with an empty body:
+    /// the model it would decode is not used, and decoding it would double the work of a call.
+    Raw,
     /// Leave it unread for the caller to stream (audio).
     Stream,
 }
@@ -136,6 +141,16 @@ impl Inner {
 }
 
 impl Exchange {
+    /// Reads the success body as `body` instead of the kind the exchange was started with
+    /// (e.g. [`BodyKind::Raw`] for a call finished by [`json`](Self::json)).
+    pub(crate) fn reading(mut self, body: BodyKind) -> Result<Self, Error> {
+        let state = Arc::get_mut(&mut self.state).ok_or_else(|| {
+            Error::Config("internal: body kind set after the exchange started".into())
+        })?;
+        state.body = body;
+        Ok(self)
+    }
+
     /// Names the ids the generated method puts in the URL path (`("agent id", agent)`, …):
     /// refuses, before anything is built, an id no URL can carry as one segment, and has the
     /// executor check the built URL (see [`crate::ids`]).
@@ -269,13 +284,10 @@ impl Exchange {
         self,
         result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
     ) -> Result<(Bytes, ResponseMeta), Error> {
-        // A body the generated method decoded is one JSON value already (serde_json reads to
-        // the end); only one it could not decode is parsed again, to tell JSON from garbage.
-        let decoded = result.is_ok();
+        // One pass that builds nothing tells JSON from garbage: a `Raw` exchange left the model
+        // undecoded.
         let (body, meta) = self.body(result)?;
-        if !decoded {
-            decode_bytes::<serde::de::IgnoredAny>(self.operation(), &body, &meta.correlation_id)?;
-        }
+        decode_bytes::<serde::de::IgnoredAny>(self.operation(), &body, &meta.correlation_id)?;
         Ok((body, meta))
     }
 
@@ -365,7 +377,7 @@ impl Executor for ExchangeState {
                 request,
                 correlation_id: self.correlation_id.clone(),
                 accept: match self.body {
-                    BodyKind::Json => "application/json",
+                    BodyKind::Json | BodyKind::Raw => "application/json",
                     BodyKind::Stream => "audio/wav",
                 },
                 idempotency,
@@ -376,10 +388,13 @@ impl Executor for ExchangeState {
                     let (response, body) = match payload {
                         // The generated method reads the status and the body; the headers
                         // stay in the call's `ResponseMeta`, not copied into the response.
-                        Payload::Body(body) => (
-                            rebuild(meta.status, &HeaderMap::new(), body.clone()),
-                            Some(body),
-                        ),
+                        Payload::Body(body) => {
+                            let model = match self.body {
+                                BodyKind::Raw => Bytes::new(),
+                                BodyKind::Json | BodyKind::Stream => body.clone(),
+                            };
+                            (rebuild(meta.status, &HeaderMap::new(), model), Some(body))
+                        }
                         Payload::Stream(response) => (response, None),
                     };
                     (response, Ok(Success { meta, body }))
