@@ -28,7 +28,6 @@
 //! page, or exceeds `max_pages`.
 
 use std::collections::{HashSet, VecDeque};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -37,6 +36,7 @@ use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 
 use crate::error::Error;
 use crate::meta::ResponseMeta;
+use crate::prefetch::{BoxFuture, Prefetched};
 
 /// One page of results.
 ///
@@ -127,7 +127,7 @@ pub(crate) trait Keyed {
     fn key(&self) -> &str;
 }
 
-type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Page<T>, Error>> + Send>>;
+type PageFuture<T> = BoxFuture<Result<Page<T>, Error>>;
 
 /// Fetches the page at `(offset, limit)`.
 pub(crate) type FetchPage<T> = Arc<dyn Fn(u64, u64) -> PageFuture<T> + Send + Sync>;
@@ -170,41 +170,6 @@ impl Default for Walk {
     }
 }
 
-/// A fetch in flight: spawned on the runtime (prefetch) or polled lazily.
-enum Pending<T> {
-    Spawned(AbortOnDrop<Result<Page<T>, Error>>),
-    Lazy(PageFuture<T>),
-}
-
-impl<T: Send + 'static> Pending<T> {
-    fn start(fetch: &FetchPage<T>, offset: u64, limit: u64, prefetch: bool) -> Self {
-        let future = fetch(offset, limit);
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if prefetch => Pending::Spawned(AbortOnDrop(handle.spawn(future))),
-            _ => Pending::Lazy(future),
-        }
-    }
-
-    async fn wait(self) -> Result<Page<T>, Error> {
-        match self {
-            Pending::Lazy(future) => future.await,
-            Pending::Spawned(mut task) => match (&mut task.0).await {
-                Ok(result) => result,
-                Err(join) => Err(Error::Pagination(format!("page fetch task failed: {join}"))),
-            },
-        }
-    }
-}
-
-/// Aborts a spawned prefetch when the stream is dropped early.
-struct AbortOnDrop<R>(tokio::task::JoinHandle<R>);
-
-impl<R> Drop for AbortOnDrop<R> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 struct State<T> {
     fetch: FetchPage<T>,
     walk: Walk,
@@ -212,7 +177,7 @@ struct State<T> {
     read: u64,
     pages: u64,
     /// Fetches in flight, in offset order: `(offset, limit, fetch)`.
-    pending: VecDeque<(u64, u64, Pending<T>)>,
+    pending: VecDeque<(u64, u64, Prefetched<Page<T>>)>,
     /// The total the latest page reported; `None` before the first page.
     count: Option<u64>,
     /// How far apart pages are planned: the length of the latest page (the page size before
@@ -310,7 +275,7 @@ impl<T: Keyed + Send + 'static> State<T> {
                 return;
             }
             let limit = self.limit_after(planned);
-            let fetch = Pending::start(&self.fetch, offset, limit, spawn);
+            let fetch = Prefetched::start((self.fetch)(offset, limit), spawn);
             self.pending.push_back((offset, limit, fetch));
         }
     }
@@ -501,9 +466,13 @@ impl<T: Send + 'static> ItemStream<T> {
         items: fn(P) -> Vec<T>,
     ) -> Self {
         let inner = pages
-            .flat_map(move |page| match page {
-                Ok(page) => stream::iter(items(page).into_iter().map(Ok).collect::<Vec<_>>()),
-                Err(err) => stream::iter(vec![Err(err)]),
+            .flat_map(move |page| {
+                // The page's own items, moved out one by one (no second `Vec` per page).
+                let (items, error) = match page {
+                    Ok(page) => (items(page), None),
+                    Err(err) => (Vec::new(), Some(Err(err))),
+                };
+                stream::iter(items.into_iter().map(Ok).chain(error))
             })
             .boxed();
         ItemStream { inner }
