@@ -63,20 +63,29 @@ async fn target(config: MockConfig) -> Target {
     }
 }
 
+/// The bare call: a `reqwest` GET of `url` with the key, its body as bytes.
+async fn bare_get(bare: &reqwest::Client, key: &str, url: &str) -> bytes::Bytes {
+    bare.get(url)
+        .header("x-api-key", key)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("send")
+        .error_for_status()
+        .expect("status")
+        .bytes()
+        .await
+        .expect("body")
+}
+
 impl Target {
     async fn bare_get(&self, path_and_query: &str) -> bytes::Bytes {
-        self.bare
-            .get(format!("{}{path_and_query}", self.base))
-            .header("x-api-key", &self.key)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .expect("send")
-            .error_for_status()
-            .expect("status")
-            .bytes()
-            .await
-            .expect("body")
+        bare_get(
+            &self.bare,
+            &self.key,
+            &format!("{}{path_and_query}", self.base),
+        )
+        .await
     }
 }
 
@@ -243,20 +252,9 @@ async fn walk_against(name: &str, key: &str, base: &str, agent_id: &str) {
         let start = Instant::now();
         let (mut offset, mut read) = (0u64, 0u64);
         loop {
-            let body = bare
-                .get(format!(
-                    "{base}/v1/agents/{agent_id}/conversations?limit=1000&offset={offset}"
-                ))
-                .header("x-api-key", key)
-                .header("accept", "application/json")
-                .send()
-                .await
-                .expect("send")
-                .error_for_status()
-                .expect("status")
-                .bytes()
-                .await
-                .expect("body");
+            let url =
+                format!("{base}/v1/agents/{agent_id}/conversations?limit=1000&offset={offset}");
+            let body = bare_get(&bare, key, &url).await;
             let page: GetConversationsResponse = serde_json::from_slice(&body).expect("page");
             let n = page.conversations.len() as u64;
             read += n;
