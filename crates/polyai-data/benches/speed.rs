@@ -11,8 +11,12 @@
 //!    1000-item page requests; best and median of [`WALK_ROUNDS`] rounds, interleaved.
 //!
 //! ```sh
-//! cargo bench -p polyai-data --bench speed
+//! cargo bench -p polyai-data --bench speed          # both; `-- calls` or `-- walk` for one
 //! ```
+//!
+//! `speed loop-ours` and `speed loop-bare` (run the built binary; `N` calls, default 5000) make
+//! only `get` calls of one side, for a profiler: the difference of two callgrind counts is the
+//! client's work per call over the bare call.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
