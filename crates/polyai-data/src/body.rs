@@ -34,25 +34,42 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
     length
 }
 
-/// Reads the whole body, failing with [`CappedError::TooLarge`] as soon as it announces or
-/// delivers more than `limit` bytes, so an endless or huge body costs at most `limit` bytes.
+/// Reads the whole body, failing with [`CappedError::TooLarge`] as soon as it announces
+/// (`announced`, its [`content_length`]) or delivers more than `limit` bytes, so an endless or
+/// huge body costs at most `limit` bytes. A body that arrives in one chunk is kept as it came,
+/// without a copy.
 pub(crate) async fn read_capped(
     mut response: reqwest::Response,
+    announced: Option<u64>,
     limit: u64,
 ) -> Result<Bytes, CappedError> {
-    let announced = content_length(response.headers());
     if announced.is_some_and(|n| n > limit) {
         return Err(CappedError::TooLarge);
     }
-    let capacity = announced.unwrap_or(0).min(limit).min(1 << 20);
-    let mut body = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    let mut length: u64 = 0;
     while let Some(chunk) = response.chunk().await.map_err(CappedError::Transport)? {
-        if (body.len() + chunk.len()) as u64 > limit {
+        length += chunk.len() as u64;
+        if length > limit {
             return Err(CappedError::TooLarge);
         }
-        body.extend_from_slice(&chunk);
+        match (&mut joined, first.take()) {
+            (Some(joined), _) => joined.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(first)) => {
+                let capacity = announced.unwrap_or(0).min(limit).min(1 << 20).max(length);
+                let mut body = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+                body.extend_from_slice(&first);
+                body.extend_from_slice(&chunk);
+                joined = Some(body);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(match joined {
+        Some(joined) => joined.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 #[cfg(test)]

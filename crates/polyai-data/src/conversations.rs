@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
 use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
-use crate::transport::{CallOptions, Exchange, RawError};
+use crate::transport::{BodyKind, CallOptions, Exchange, RawError};
 
 /// Conversation operations of one agent; from [`Agent::conversations`].
 ///
@@ -253,6 +253,9 @@ struct ListBody<T> {
 
 /// What a listing's items decode into: the generated model, or the JSON as sent.
 trait ListItem: Keyed + Send + Sized + 'static {
+    /// How the exchange reads the body [`decode`](Self::decode) finishes.
+    const BODY: BodyKind;
+
     fn decode(
         exchange: Exchange,
         result: Result<ResponseValue<GetConversationsResponse>, RawError>,
@@ -260,6 +263,8 @@ trait ListItem: Keyed + Send + Sized + 'static {
 }
 
 impl ListItem for ConversationSummary {
+    const BODY: BodyKind = BodyKind::Json;
+
     fn decode(
         exchange: Exchange,
         result: Result<ResponseValue<GetConversationsResponse>, RawError>,
@@ -284,6 +289,8 @@ impl ListItem for ConversationSummary {
 }
 
 impl ListItem for serde_json::Value {
+    const BODY: BodyKind = BodyKind::Raw;
+
     fn decode(
         exchange: Exchange,
         result: Result<ResponseValue<GetConversationsResponse>, RawError>,
@@ -298,7 +305,7 @@ async fn fetch_page<T: ListItem>(
     offset: Option<u64>,
     options: &CallOptions,
 ) -> Result<Page<T>, Error> {
-    let exchange = agent.call(options)?;
+    let exchange = agent.call(options)?.reading(T::BODY)?;
     let result = exchange
         .client()
         .list_conversations(
@@ -358,7 +365,7 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn send_with_meta(self) -> Result<(Conversation, ResponseMeta), Error> {
-        let (exchange, result) = self.exchange().await?;
+        let (exchange, result) = self.exchange(BodyKind::Json).await?;
         exchange.typed(result)
     }
 
@@ -373,7 +380,7 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json(self) -> Result<serde_json::Value, Error> {
-        let (exchange, result) = self.exchange().await?;
+        let (exchange, result) = self.exchange(BodyKind::Raw).await?;
         exchange.json(result).map(|(raw, _)| raw)
     }
 
@@ -388,17 +395,19 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json_bytes(self) -> Result<bytes::Bytes, Error> {
-        let (exchange, result) = self.exchange().await?;
+        let (exchange, result) = self.exchange(BodyKind::Raw).await?;
         exchange.json_bytes(result).map(|(body, _)| body)
     }
 
-    /// Sends the request through the generated `get_conversation`.
+    /// Sends the request through the generated `get_conversation`, reading the body as `body`.
     async fn exchange(
         self,
+        body: BodyKind,
     ) -> Result<(Exchange, Result<ResponseValue<Conversation>, RawError>), Error> {
         let exchange = self
             .agent
-            .conversation_call(&self.conversation_id, &self.options)?;
+            .conversation_call(&self.conversation_id, &self.options)?
+            .reading(body)?;
         let result = exchange
             .client()
             .get_conversation(

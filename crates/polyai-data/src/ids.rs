@@ -43,7 +43,7 @@ pub(crate) fn conversation<'a>(
 pub(crate) fn check_path(
     operation: &str,
     url: &reqwest::Url,
-    ids: &[(&str, &str)],
+    ids: &[(&str, impl AsRef<str>)],
 ) -> Result<(), Error> {
     let mut segments = url
         .path_segments()
@@ -51,7 +51,8 @@ pub(crate) fn check_path(
         .flatten()
         .map(percent_decode);
     for (what, id) in ids {
-        if !segments.any(|segment| segment.as_deref() == Some(*id)) {
+        let id = id.as_ref();
+        if !segments.any(|segment| segment.as_deref() == Some(id)) {
             return Err(Error::InvalidRequest(format!(
                 "{operation}: the {what} `{}` would not reach the server as one path segment of {}",
                 shown(id),
@@ -75,8 +76,12 @@ fn shown(id: &str) -> String {
         .collect()
 }
 
-/// Strict percent-decoding of one path segment; `None` for a bad escape or invalid UTF-8.
-fn percent_decode(segment: &str) -> Option<String> {
+/// Strict percent-decoding of one path segment; `None` for a bad escape or invalid UTF-8. A
+/// segment without escapes is returned as it is.
+fn percent_decode(segment: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !segment.contains('%') {
+        return Some(segment.into());
+    }
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -90,7 +95,7 @@ fn percent_decode(segment: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Into::into)
 }
 
 #[cfg(test)]
@@ -150,7 +155,7 @@ mod tests {
         url.path_segments()
             .into_iter()
             .flatten()
-            .map(|s| percent_decode(s).unwrap_or_else(|| format!("<bad escape {s}>")))
+            .map(|s| percent_decode(s).map_or_else(|| format!("<bad escape {s}>"), String::from))
             .collect()
     }
 

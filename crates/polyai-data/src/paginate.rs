@@ -21,12 +21,13 @@
 //! again from every page), or once `max_items` items were read. A page shorter than asked for
 //! does **not** end the walk: servers cap the page size (the Data API behind some gateways at 100
 //! or 1000) while still reporting the full `count`, so the next page is requested at the offset
-//! after the items actually received. The walk stops with [`Error::Pagination`] when the server
+//! after the items actually received, and the pages fetched at once after it are planned at that
+//! page's length (a change of page length costs at most `concurrency` requests whose pages are
+//! dropped). The walk stops with [`Error::Pagination`] when the server
 //! returns the same page twice in a row, returns more items than its own `count` by more than a
 //! page, or exceeds `max_pages`.
 
 use std::collections::{HashSet, VecDeque};
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -35,6 +36,7 @@ use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 
 use crate::error::Error;
 use crate::meta::ResponseMeta;
+use crate::prefetch::{BoxFuture, Prefetched};
 
 /// One page of results.
 ///
@@ -125,7 +127,7 @@ pub(crate) trait Keyed {
     fn key(&self) -> &str;
 }
 
-type PageFuture<T> = Pin<Box<dyn Future<Output = Result<Page<T>, Error>> + Send>>;
+type PageFuture<T> = BoxFuture<Result<Page<T>, Error>>;
 
 /// Fetches the page at `(offset, limit)`.
 pub(crate) type FetchPage<T> = Arc<dyn Fn(u64, u64) -> PageFuture<T> + Send + Sync>;
@@ -168,41 +170,6 @@ impl Default for Walk {
     }
 }
 
-/// A fetch in flight: spawned on the runtime (prefetch) or polled lazily.
-enum Pending<T> {
-    Spawned(AbortOnDrop<Result<Page<T>, Error>>),
-    Lazy(PageFuture<T>),
-}
-
-impl<T: Send + 'static> Pending<T> {
-    fn start(fetch: &FetchPage<T>, offset: u64, limit: u64, prefetch: bool) -> Self {
-        let future = fetch(offset, limit);
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if prefetch => Pending::Spawned(AbortOnDrop(handle.spawn(future))),
-            _ => Pending::Lazy(future),
-        }
-    }
-
-    async fn wait(self) -> Result<Page<T>, Error> {
-        match self {
-            Pending::Lazy(future) => future.await,
-            Pending::Spawned(mut task) => match (&mut task.0).await {
-                Ok(result) => result,
-                Err(join) => Err(Error::Pagination(format!("page fetch task failed: {join}"))),
-            },
-        }
-    }
-}
-
-/// Aborts a spawned prefetch when the stream is dropped early.
-struct AbortOnDrop<R>(tokio::task::JoinHandle<R>);
-
-impl<R> Drop for AbortOnDrop<R> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 struct State<T> {
     fetch: FetchPage<T>,
     walk: Walk,
@@ -210,9 +177,13 @@ struct State<T> {
     read: u64,
     pages: u64,
     /// Fetches in flight, in offset order: `(offset, limit, fetch)`.
-    pending: VecDeque<(u64, u64, Pending<T>)>,
+    pending: VecDeque<(u64, u64, Prefetched<Page<T>>)>,
     /// The total the latest page reported; `None` before the first page.
     count: Option<u64>,
+    /// How far apart pages are planned: the length of the latest page (the page size before
+    /// the first), so a server that caps pages below the size asked for is followed at its cap
+    /// rather than at offsets its pages never reach.
+    stride: u64,
     previous: Option<PageFingerprint>,
     recent: RecentIds,
     done: bool,
@@ -286,14 +257,15 @@ impl<T: Keyed + Send + 'static> State<T> {
         self.walk.page_size.min(remaining).max(1)
     }
 
-    /// Starts fetches until `depth` are in flight, at the offsets full pages would reach, never
-    /// past the reported total or `max_items`.
+    /// Starts fetches until `depth` are in flight, [`stride`](Self::stride) apart, never past
+    /// the reported total or `max_items`.
     fn fill(&mut self, depth: usize, spawn: bool) {
         while self.pending.len() < depth {
-            let (offset, planned) = match self.pending.back() {
-                Some(&(offset, limit, _)) => (offset + limit, offset + limit - self.next_offset),
-                None => (self.next_offset, 0),
+            let offset = match self.pending.back() {
+                Some(&(offset, _, _)) => offset + self.stride,
+                None => self.next_offset,
             };
+            let planned = offset - self.next_offset;
             let known_end = self.count.is_some_and(|count| offset >= count);
             let max_reached = self
                 .walk
@@ -303,7 +275,7 @@ impl<T: Keyed + Send + 'static> State<T> {
                 return;
             }
             let limit = self.limit_after(planned);
-            let fetch = Pending::start(&self.fetch, offset, limit, spawn);
+            let fetch = Prefetched::start((self.fetch)(offset, limit), spawn);
             self.pending.push_back((offset, limit, fetch));
         }
     }
@@ -315,7 +287,7 @@ impl<T: Keyed + Send + 'static> State<T> {
         if self.pending.is_empty() {
             self.fill(1, false);
         }
-        let (_, asked, pending) = self.pending.pop_front()?;
+        let (_, _, pending) = self.pending.pop_front()?;
         let mut page = match pending.wait().await {
             Ok(page) => page,
             Err(err) => {
@@ -333,11 +305,17 @@ impl<T: Keyed + Send + 'static> State<T> {
             self.pending.clear();
             return None;
         }
-        if len != asked {
-            // The pages in flight were planned for full pages; they start at the wrong offsets.
-            // Dropping them aborts them, and the walk goes on from what actually arrived.
+        if self
+            .pending
+            .front()
+            .is_some_and(|&(next, _, _)| next != self.next_offset + len)
+        {
+            // The pages in flight were planned for pages of another length; they start at the
+            // wrong offsets. Dropping them aborts them, and the walk goes on from what arrived,
+            // planning at this page's length from now on.
             self.pending.clear();
         }
+        self.stride = len;
         if let Err(err) = self.check_progress(&page) {
             self.done = true;
             return Some(Err(err));
@@ -411,6 +389,7 @@ pub(crate) fn walk_pages<T: Keyed + Send + 'static>(
         pages: 0,
         pending: VecDeque::new(),
         count: None,
+        stride: walk.page_size.max(1),
         previous: None,
         recent: RecentIds::default(),
         done: walk.max_items == Some(0),
@@ -487,9 +466,13 @@ impl<T: Send + 'static> ItemStream<T> {
         items: fn(P) -> Vec<T>,
     ) -> Self {
         let inner = pages
-            .flat_map(move |page| match page {
-                Ok(page) => stream::iter(items(page).into_iter().map(Ok).collect::<Vec<_>>()),
-                Err(err) => stream::iter(vec![Err(err)]),
+            .flat_map(move |page| {
+                // The page's own items, moved out one by one (no second `Vec` per page).
+                let (items, error) = match page {
+                    Ok(page) => (items(page), None),
+                    Err(err) => (Vec::new(), Some(Err(err))),
+                };
+                stream::iter(items.into_iter().map(Ok).chain(error))
             })
             .boxed();
         ItemStream { inner }
@@ -680,6 +663,66 @@ mod tests {
                     "{total} items, cap {cap}, concurrency {concurrency}"
                 );
             }
+        }
+    }
+
+    /// Requests a walk made over `fetch`, and whether it yielded `c0..c{total}` in order.
+    async fn requests_of_an_exact_walk(
+        fetch: impl Fn(Arc<Mutex<Vec<(u64, u64)>>>) -> FetchPage<It>,
+        total: usize,
+        concurrency: usize,
+    ) -> u64 {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let walk = Walk {
+            concurrency,
+            ..Walk::everything()
+        };
+        let got = run(fetch(calls.clone()), walk).await;
+        let got: Vec<String> = got.unwrap_or_default().into_iter().map(|i| i.0).collect();
+        let want: Vec<String> = (0..total).map(|i| format!("c{i}")).collect();
+        assert!(got == want, "{total} items, concurrency {concurrency}");
+        calls.lock().unwrap_or_else(|e| e.into_inner()).len() as u64
+    }
+
+    #[tokio::test]
+    async fn a_capped_server_is_walked_at_its_cap_without_wasted_requests() {
+        for (total, cap) in [(10_000usize, 37u64), (3001, 1000), (999, 37), (2000, 1)] {
+            let pages = (total as u64).div_ceil(cap);
+            for concurrency in [1usize, 4, 16] {
+                let requests = requests_of_an_exact_walk(
+                    |calls| capped(total, cap, calls),
+                    total,
+                    concurrency,
+                )
+                .await;
+                // The first page (asked alone) shows the cap; every page after it is planned
+                // at the cap, so none is wasted.
+                assert_eq!(
+                    requests, pages,
+                    "{total} items, cap {cap}, concurrency {concurrency}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_of_page_length_wastes_at_most_concurrency_requests() {
+        // Pages of 1000 up to offset 3000, then a cap of 37 (a gateway changing its mind).
+        let total = 5000usize;
+        let changing = |calls: Arc<Mutex<Vec<(u64, u64)>>>| -> FetchPage<It> {
+            let inner = server(ids(total), Arc::default(), false, None);
+            Arc::new(move |offset, limit| {
+                calls.lock().map(|mut c| c.push((offset, limit))).ok();
+                inner(offset, if offset < 3000 { limit } else { limit.min(37) })
+            })
+        };
+        let pages = 3 + (total as u64 - 3000).div_ceil(37);
+        for concurrency in [1usize, 4, 16] {
+            let requests = requests_of_an_exact_walk(changing, total, concurrency).await;
+            assert!(
+                requests <= pages + concurrency as u64,
+                "concurrency {concurrency}: {requests} requests for {pages} pages"
+            );
         }
     }
 

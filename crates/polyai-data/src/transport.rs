@@ -28,7 +28,7 @@ use reqwest::header::{ACCEPT, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use crate::body::{CappedError, read_capped};
+use crate::body::{CappedError, content_length, read_capped};
 use crate::client::Inner;
 use crate::error::{ApiError, DecodeError, Error, TransportKind, snippet};
 use crate::hook::{AttemptOutcome, Ended};
@@ -82,8 +82,13 @@ pub(crate) type RawError = polyai_data_raw::Error<polyai_data_raw::types::Error>
 /// How an [`Exchange`] reads a success body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyKind {
-    /// Read it whole (JSON).
+    /// Read it whole (JSON), for the generated method to decode into the model
+    /// ([`Exchange::typed`]).
     Json,
+    /// Read it whole (JSON), for the caller to take as it arrived ([`Exchange::json`],
+    /// [`Exchange::json_bytes`]). The generated method is handed the status with an empty body:
+    /// the model it would decode is not used, and decoding it would double the work of a call.
+    Raw,
     /// Leave it unread for the caller to stream (audio).
     Stream,
 }
@@ -136,6 +141,16 @@ impl Inner {
 }
 
 impl Exchange {
+    /// Reads the success body as `body` instead of the kind the exchange was started with
+    /// (e.g. [`BodyKind::Raw`] for a call finished by [`json`](Self::json)).
+    pub(crate) fn reading(mut self, body: BodyKind) -> Result<Self, Error> {
+        let state = Arc::get_mut(&mut self.state).ok_or_else(|| {
+            Error::Config("internal: body kind set after the exchange started".into())
+        })?;
+        state.body = body;
+        Ok(self)
+    }
+
     /// Names the ids the generated method puts in the URL path (`("agent id", agent)`, …):
     /// refuses, before anything is built, an id no URL can carry as one segment, and has the
     /// executor check the built URL (see [`crate::ids`]).
@@ -269,13 +284,10 @@ impl Exchange {
         self,
         result: Result<ResponseValue<T>, polyai_data_raw::Error<E>>,
     ) -> Result<(Bytes, ResponseMeta), Error> {
-        // A body the generated method decoded is one JSON value already (serde_json reads to
-        // the end); only one it could not decode is parsed again, to tell JSON from garbage.
-        let decoded = result.is_ok();
+        // One pass that builds nothing tells JSON from garbage: a `Raw` exchange left the model
+        // undecoded.
         let (body, meta) = self.body(result)?;
-        if !decoded {
-            decode_bytes::<serde::de::IgnoredAny>(self.operation(), &body, &meta.correlation_id)?;
-        }
+        decode_bytes::<serde::de::IgnoredAny>(self.operation(), &body, &meta.correlation_id)?;
         Ok((body, meta))
     }
 
@@ -350,8 +362,7 @@ impl Executor for ExchangeState {
     ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
         Box::pin(async move {
             *lock(&self.operation) = Some(operation);
-            let ids: Vec<(&str, &str)> = self.ids.iter().map(|(w, id)| (*w, id.as_str())).collect();
-            if let Err(error) = check_path(operation, request.url(), &ids) {
+            if let Err(error) = check_path(operation, request.url(), &self.ids) {
                 *lock(&self.outcome) = Some(Err(error));
                 return Ok(rebuild(NO_RESPONSE, &HeaderMap::new(), Bytes::new()));
             }
@@ -366,7 +377,7 @@ impl Executor for ExchangeState {
                 request,
                 correlation_id: self.correlation_id.clone(),
                 accept: match self.body {
-                    BodyKind::Json => "application/json",
+                    BodyKind::Json | BodyKind::Raw => "application/json",
                     BodyKind::Stream => "audio/wav",
                 },
                 idempotency,
@@ -375,10 +386,15 @@ impl Executor for ExchangeState {
             let (response, outcome) = match self.inner.execute(call, &self.options, stream).await {
                 Ok(Reply { meta, payload }) => {
                     let (response, body) = match payload {
-                        Payload::Body(body) => (
-                            rebuild(meta.status, &meta.headers, body.clone()),
-                            Some(body),
-                        ),
+                        // The generated method reads the status and the body; the headers
+                        // stay in the call's `ResponseMeta`, not copied into the response.
+                        Payload::Body(body) => {
+                            let model = match self.body {
+                                BodyKind::Raw => Bytes::new(),
+                                BodyKind::Json | BodyKind::Stream => body.clone(),
+                            };
+                            (rebuild(meta.status, &HeaderMap::new(), model), Some(body))
+                        }
                         Payload::Stream(response) => (response, None),
                     };
                     (response, Ok(Success { meta, body }))
@@ -470,7 +486,7 @@ impl Inner {
     ) -> Result<Reply, Error> {
         let policy = options.retry.as_ref().unwrap_or(&self.retry);
         let timeout = options.timeout.unwrap_or(self.timeout);
-        let host = crate::config::host_label(call.request.url());
+        let host = || crate::config::host_label(call.request.url());
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -506,7 +522,7 @@ impl Inner {
                     let error = Error::Transport {
                         operation: call.operation,
                         kind,
-                        host: host.clone(),
+                        host: host(),
                         message,
                         correlation_id: correlation_id.clone(),
                         source,
@@ -522,7 +538,7 @@ impl Inner {
                     tracing::debug!(status, attempt, "attempt answered with an error status");
                     let api = self.api_error(
                         call.operation,
-                        &host,
+                        &host(),
                         status,
                         &headers,
                         &body,
@@ -620,10 +636,10 @@ impl Inner {
         headers.insert(crate::auth::API_KEY_HEADER, self.key_header.clone());
         headers.insert(USER_AGENT, self.user_agent.clone());
         headers.insert(ACCEPT, HeaderValue::from_static(call.accept));
-        let response = self.http.execute(request).await.map_err(transport)?;
+        let mut response = self.http.execute(request).await.map_err(transport)?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
         if !response.status().is_success() {
+            let headers = std::mem::take(response.headers_mut());
             let body = read_limited(response, ERROR_BODY_LIMIT).await;
             return Err(AttemptError::Status {
                 status,
@@ -631,6 +647,13 @@ impl Inner {
                 body,
             });
         }
+        // A stream's response goes to the caller with its headers; a body read here leaves
+        // them to the `ResponseMeta` without a copy.
+        let headers = if stream {
+            response.headers().clone()
+        } else {
+            std::mem::take(response.headers_mut())
+        };
         let correlation_id = headers
             .get(CORRELATION_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -639,7 +662,7 @@ impl Inner {
         let payload = if stream {
             Payload::Stream(response)
         } else {
-            match read_capped(response, self.max_response_bytes).await {
+            match read_capped(response, content_length(&headers), self.max_response_bytes).await {
                 Ok(body) => Payload::Body(body),
                 Err(CappedError::Transport(err)) => return Err(transport(err)),
                 Err(CappedError::TooLarge) => {

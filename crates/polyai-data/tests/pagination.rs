@@ -244,12 +244,13 @@ async fn dedupe_keeps_memory_bounded_and_still_drops_shifted_repeats() {
 
 #[tokio::test]
 async fn concurrent_walks_over_a_server_capping_at_37_are_exact() {
-    // The planned pages after the first ask for 1000 and get 37: the walk drops them and goes
-    // on from what arrived, so every item comes once and in order.
+    // The first page asks for 1000 and gets 37: the walk plans the pages after it at 37, so
+    // every item comes once and in order, with one request per page of 37.
     let total = 2000;
     let server = TestServer::start(move |r: &Recorded| capped_reply(r, total, 37)).await;
     let (client, _) = client_for(&server, "k");
     for concurrency in [1, 4, 16] {
+        let before = server.count() as u64;
         let all = list_a(&client)
             .concurrency(concurrency)
             .all()
@@ -261,6 +262,12 @@ async fn concurrent_walks_over_a_server_capping_at_37_are_exact() {
             ids == want,
             "concurrency {concurrency}: {} items",
             ids.len()
+        );
+        let requests = server.count() as u64 - before;
+        assert_eq!(
+            requests,
+            total.div_ceil(37),
+            "concurrency {concurrency}: one request per page"
         );
     }
 }

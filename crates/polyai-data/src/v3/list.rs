@@ -405,7 +405,7 @@ impl ListConversations {
         };
         let offset = if cursor.is_some() { None } else { self.offset };
         let channels = (!self.channels.is_empty()).then_some(&self.channels);
-        let exchange = inner.exchange(&self.options, BodyKind::Json).path_ids(&[
+        let exchange = inner.exchange(&self.options, BodyKind::Raw).path_ids(&[
             ("account id", self.project.account_id()),
             ("project id", self.project.project_id()),
         ])?;
