@@ -398,26 +398,18 @@ async fn interrupted_v3(bed: &Bed, store: &Store, pages: u64) -> SyncReport {
     interrupted(bed, store, bed.v3(), pages).await
 }
 
-/// Runs a sync through `api` that stops once `pages` pages are committed.
+/// Runs a sync through `api` that stops after exactly `pages` committed pages.
 async fn interrupted(bed: &Bed, store: &Store, api: Api, pages: u64) -> SyncReport {
-    let committed = std::sync::Arc::new(tokio::sync::Notify::new());
-    let stop = {
-        let committed = committed.clone();
-        async move { committed.notified().await }
-    };
     let report = Syncer::new(store, &bed.client, bed.agent())
         .api(api)
         .page_size(40)
         .refresh_window(Duration::ZERO)
-        .on_progress(move |c| {
-            if c.pages == pages {
-                committed.notify_one();
-            }
-        })
-        .run_until(stop)
+        .max_pages(pages)
+        .run()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.status, SyncStatus::Interrupted);
+    assert_eq!(report.counts.pages, pages, "stopped at the page limit");
     report
 }
 
@@ -455,7 +447,7 @@ async fn an_interrupted_v3_walk_resumes_from_its_cursor_with_arrivals() {
         "the walk's cursor is saved with its pages"
     );
     let stored = one(&conn, "SELECT COUNT(*) FROM conversations");
-    assert!((80..300).contains(&stored), "{stored}");
+    assert_eq!(stored, 80, "two pages of 40");
     // Conversations arrive after the cursor was issued: the resumed walk does not list them,
     // the walk from the newest stored that follows does.
     bed.server.add_conversations(9);
@@ -544,5 +536,22 @@ async fn v3_sync_saves_recordings_through_the_data_api() {
             "SELECT COUNT(*) FROM conversations WHERE audio_file IS NOT NULL"
         ),
         with as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_limit_of_zero_is_refused() {
+    let bed = Bed::start(10).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    let err = Syncer::new(&store, &bed.client, bed.agent())
+        .max_pages(0)
+        .run()
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("page limit must be at least 1")),
+        "{err:?}"
     );
 }

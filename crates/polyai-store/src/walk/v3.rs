@@ -23,7 +23,7 @@
 use polyai_data::v3::Project;
 use polyai_data::{ClientEnv, Timestamp};
 
-use super::{Kind, Walker, blocking};
+use super::{Flow, Kind, Walker, blocking};
 use crate::error::SyncError;
 use crate::record::{Record, format_micros};
 use crate::source::Source;
@@ -55,14 +55,16 @@ impl<S: Source> Walker<'_, S> {
         &mut self,
         project: &Project,
         v3: &V3Settings,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Flow, SyncError> {
         // v3 has no recordings: the catch-up downloads them from the Data API.
         self.audio_inline = false;
         for environment in ENVIRONMENTS {
             let state = self.v3_state(environment).await?;
             if let Some(walk) = state.walking {
-                self.walk_environment(project, v3, environment, walk)
-                    .await?;
+                if self.walk_environment(project, v3, environment, walk).await? == Flow::PageLimit
+                {
+                    return Ok(Flow::PageLimit);
+                }
             }
             let state = self.v3_state(environment).await?;
             let start_time = if state.complete && !self.settings.full {
@@ -83,10 +85,11 @@ impl<S: Source> Walker<'_, S> {
                 start_time,
                 cursor: None,
             };
-            self.walk_environment(project, v3, environment, walk)
-                .await?;
+            if self.walk_environment(project, v3, environment, walk).await? == Flow::PageLimit {
+                return Ok(Flow::PageLimit);
+            }
         }
-        Ok(())
+        Ok(Flow::Done)
     }
 
     async fn v3_state(&self, environment: &'static str) -> Result<store::V3State, SyncError> {
@@ -104,7 +107,10 @@ impl<S: Source> Walker<'_, S> {
         v3: &V3Settings,
         environment: &'static str,
         walk: V3Walk,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Flow, SyncError> {
+        if self.page_limit_reached() {
+            return Ok(Flow::PageLimit);
+        }
         let start = match walk.start_time.as_deref() {
             Some(text) => Some(text.parse::<Timestamp>().map_err(|e| {
                 SyncError::Options(format!("the stored v3 start time {text:?}: {e}"))
@@ -155,6 +161,9 @@ impl<S: Source> Walker<'_, S> {
             if ended {
                 break;
             }
+            if self.page_limit_reached() {
+                return Ok(Flow::PageLimit);
+            }
         }
         if !ended {
             // The listing ended with an empty page.
@@ -166,7 +175,7 @@ impl<S: Source> Walker<'_, S> {
             };
             self.commit_v3_page(Vec::new(), update).await?;
         }
-        Ok(())
+        Ok(Flow::Done)
     }
 
     /// Stores the page's new conversations and the young ones again, with the walk's place.
