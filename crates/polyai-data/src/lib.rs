@@ -123,6 +123,7 @@ mod options;
 pub mod paginate;
 mod prefetch;
 mod profile;
+pub mod record;
 mod region;
 mod retry;
 mod timestamp;

@@ -26,7 +26,7 @@ pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 /// ```
 /// let api = polyai_store::Api::V3 { account_id: "ws-fd112d8f".into() };
 /// assert_eq!(api.name(), "v3");
-/// assert_eq!(polyai_store::Api::DataApi.name(), "v1");
+/// assert_eq!(polyai_store::Api::DataApi.name(), "data");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -45,11 +45,12 @@ pub enum Api {
 }
 
 impl Api {
-    /// `v1` or `v3`, as recorded in `sync_runs.api` and `conversations.source`.
+    /// `data` or `v3`, as recorded in `sync_runs.api` and `conversations.api` (the record
+    /// contract's names: [`polyai_data::record::Api`]).
     pub fn name(&self) -> &'static str {
         match self {
-            Api::DataApi => "v1",
-            Api::V3 { .. } => "v3",
+            Api::DataApi => polyai_data::record::Api::Data.as_str(),
+            Api::V3 { .. } => polyai_data::record::Api::V3.as_str(),
         }
     }
 }

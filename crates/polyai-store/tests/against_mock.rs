@@ -145,7 +145,7 @@ async fn first_sync_second_no_op_then_arrivals_exactly_once() {
     let conn = bed.read();
     assert!(one(&conn, "SELECT COUNT(*) FROM function_events") > 0);
     assert_eq!(
-        one(&conn, "SELECT COUNT(*) FROM sync_runs WHERE api = 'v1'"),
+        one(&conn, "SELECT COUNT(*) FROM sync_runs WHERE api = 'data'"),
         3
     );
 }
@@ -156,14 +156,11 @@ async fn v3_first_sync_second_no_op_then_arrivals_exactly_once() {
     first_second_arrivals(&bed, bed.v3(), 3).await;
     let conn = bed.read();
     for (sql, want) in [
-        (
-            "SELECT COUNT(*) FROM conversations WHERE source = 'v3'",
-            207,
-        ),
+        ("SELECT COUNT(*) FROM conversations WHERE api = 'v3'", 207),
         ("SELECT COUNT(*) FROM sync_runs WHERE api = 'v3'", 3),
         ("SELECT COUNT(*) FROM function_events", 0),
         (
-            "SELECT COUNT(*) FROM conversations WHERE started_at IS NULL OR client_env IS NULL
+            "SELECT COUNT(*) FROM conversations WHERE started_at IS NULL OR environment IS NULL
                  OR turn_count IS NULL OR variant_name = '' OR handoff_reason = ''",
             0,
         ),
@@ -374,11 +371,8 @@ async fn switching_between_the_data_api_and_v3_stays_exact() {
     bed.assert_exact();
     let conn = bed.read();
     assert_eq!(
-        query_pairs(
-            &conn,
-            "SELECT source, COUNT(*) FROM conversations GROUP BY 1"
-        ),
-        HashMap::from([("v1".to_owned(), 150), ("v3".to_owned(), 20)]),
+        query_pairs(&conn, "SELECT api, COUNT(*) FROM conversations GROUP BY 1"),
+        HashMap::from([("data".to_owned(), 150), ("v3".to_owned(), 20)]),
         "the Data API's rows (with their function events) are kept"
     );
 

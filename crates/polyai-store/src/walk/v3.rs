@@ -61,7 +61,10 @@ impl<S: Source> Walker<'_, S> {
         for environment in ENVIRONMENTS {
             let state = self.v3_state(environment).await?;
             if let Some(walk) = state.walking {
-                if self.walk_environment(project, v3, environment, walk).await? == Flow::PageLimit
+                if self
+                    .walk_environment(project, v3, environment, walk)
+                    .await?
+                    == Flow::PageLimit
                 {
                     return Ok(Flow::PageLimit);
                 }
@@ -85,7 +88,11 @@ impl<S: Source> Walker<'_, S> {
                 start_time,
                 cursor: None,
             };
-            if self.walk_environment(project, v3, environment, walk).await? == Flow::PageLimit {
+            if self
+                .walk_environment(project, v3, environment, walk)
+                .await?
+                == Flow::PageLimit
+            {
                 return Ok(Flow::PageLimit);
             }
         }
@@ -217,7 +224,7 @@ impl<S: Source> Walker<'_, S> {
                 continue;
             }
             let young = match (&self.settings.refresh_from, &record.conversation.started_at) {
-                (Some(from), Some(started)) => started >= from,
+                (Some(from), Some(started)) => started.to_rfc3339_micros() >= *from,
                 _ => false,
             };
             let kind = match known.get(id) {
