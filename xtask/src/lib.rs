@@ -2,7 +2,8 @@
 //!
 //! 1. read one API's upstream-form spec (e.g. `openapi/polyai-data.json`, OpenAPI 3.1) and our
 //!    corrections to it (e.g. `openapi/corrections.overlay.json`, OpenAPI Overlay 1.0);
-//! 2. [`overlay::apply`] the corrections;
+//! 2. [`overlay::apply`] the corrections (a `remove` with nothing to remove passes and is reported
+//!    in [`Output::nothing_to_do`]);
 //! 3. [`downconvert::to_openapi_30`]: OpenAPI 3.1 → 3.0.3, which progenitor 0.15 reads (a 3.0
 //!    document passes through, checked);
 //! 4. [`validate::validate`]: refs resolve, unique operationIds, one success and one error body type
@@ -78,6 +79,9 @@ pub struct Output {
     pub normalized: String,
     /// The generated Rust source.
     pub code: String,
+    /// The overlay's `remove` actions that selected nothing in this document: passed, nothing done.
+    /// `cargo xtask generate` prints one line for each.
+    pub nothing_to_do: Vec<overlay::NothingToDo>,
 }
 
 /// Reads a JSON file, naming it in errors.
@@ -98,16 +102,17 @@ pub fn read_json(path: &Path) -> Result<Value, SpecError> {
     })
 }
 
-/// Applies the corrections and down-converts: the document the generator and the tests read.
+/// Applies the corrections and down-converts: the document the generator and the tests read, and
+/// the `remove` actions that had nothing to do in it.
 pub fn normalize(
     mut spec: Value,
     overlay: &Value,
     spec_name: &str,
     overlay_name: &str,
-) -> Result<Value, SpecError> {
-    overlay::apply(&mut spec, overlay, overlay_name)?;
+) -> Result<(Value, Vec<overlay::NothingToDo>), SpecError> {
+    let nothing_to_do = overlay::apply(&mut spec, overlay, overlay_name)?;
     downconvert::to_openapi_30(&mut spec, spec_name)?;
-    Ok(spec)
+    Ok((spec, nothing_to_do))
 }
 
 /// Runs the whole pipeline on in-memory documents.
@@ -117,7 +122,7 @@ pub fn run(
     spec_name: &str,
     overlay_name: &str,
 ) -> Result<Output, SpecError> {
-    let normalized = normalize(spec, overlay, spec_name, overlay_name)?;
+    let (normalized, nothing_to_do) = normalize(spec, overlay, spec_name, overlay_name)?;
     let name = format!("{spec_name} (corrected, as OpenAPI 3.0.3)");
     let parsed = validate::validate(&normalized, &name)?;
     let code = codegen::generate(&parsed, &name, &codegen::header(spec_name, overlay_name))?;
@@ -127,6 +132,7 @@ pub fn run(
     Ok(Output {
         normalized: text,
         code,
+        nothing_to_do,
     })
 }
 
