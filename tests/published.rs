@@ -50,6 +50,9 @@ struct Document {
     name: String,
     /// The [`Layout::api`] whose corrections apply to it.
     api: String,
+    /// The oldest version whose client `polyai-data` builds against (older ones lack what its calls
+    /// name), as `file`.
+    polyai_data_builds_from: String,
     /// Oldest first.
     versions: Vec<Version>,
 }
@@ -83,10 +86,7 @@ fn index() -> Index {
 }
 
 fn layout(api: &str) -> Layout {
-    Layout::all(root())
-        .into_iter()
-        .find(|l| l.api == api)
-        .unwrap_or_else(|| panic!("no layout for api {api}"))
+    layout_in(root(), api)
 }
 
 /// The overlay of `document`, and its name as `cargo xtask generate` shows it.
@@ -565,6 +565,9 @@ fn published_versions_section() -> String {
                     if code_lines(&output.code) == code_lines(&current_code) {
                         against.push_str(" (the same client, doc comments aside)");
                     }
+                    if version.file == document.polyai_data_builds_from {
+                        against.push_str("; the oldest client `polyai-data` builds against");
+                    }
                     ("regenerates".to_owned(), against)
                 }
                 Err(e) => (format!("fails: {e}"), "—".to_owned()),
@@ -609,12 +612,15 @@ fn the_readme_lists_every_version_and_what_it_lacks() {
     );
 }
 
-/// The client of every version that regenerates compiles: each is written into one copy of the
-/// workspace as a module of `polyai-data-raw` (with the hooks the raw crate implements for its own
-/// modules), and the copy builds `polyai-data` — the same build `tests/regeneration.rs` makes of
-/// its copy, so the dependencies built for one serve the other.
+/// The client of every version that regenerates compiles, and `polyai-data` builds against the
+/// oldest version of each document its index entry names (`polyai_data_builds_from`). Everything
+/// goes into one copy of the workspace, built once: each client is a module of `polyai-data-raw`
+/// (with the hooks the raw crate implements for its own modules), and the named versions' clients
+/// replace the checked-in ones (`generated.rs`, `conversations_v3.rs`) that `polyai-data` calls.
+/// The copy builds `polyai-data`, as `tests/regeneration.rs` builds its copy, so the dependencies
+/// built for one serve the other.
 #[test]
-fn the_client_of_every_version_that_regenerates_compiles() {
+fn every_client_compiles_and_polyai_data_builds_against_the_oldest_it_names() {
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("published-clients");
     workspace::copy_workspace(&work, "published");
     let raw = work.join("crates/polyai-data-raw/src");
@@ -625,7 +631,6 @@ fn the_client_of_every_version_that_regenerates_compiles() {
         "polyai-data-raw/src/lib.rs no longer has the `hooks_for!` macro this test uses to give \
          each generated module the raw crate's hooks"
     );
-    let mut modules = Vec::new();
     let index = index();
     let regenerating = index
         .documents
@@ -633,12 +638,19 @@ fn the_client_of_every_version_that_regenerates_compiles() {
         .flat_map(|d| &d.versions)
         .filter(|v| v.result == "regenerates")
         .count();
-    for document in index.documents {
-        let (overlay, overlay_name) = overlay(&document);
+    let mut modules = Vec::new();
+    let mut replaced = Vec::new();
+    for document in &index.documents {
+        let (overlay, overlay_name) = overlay(document);
         for version in &document.versions {
             let Ok(output) = generate(version, &overlay, &overlay_name) else {
                 continue;
             };
+            if version.file == document.polyai_data_builds_from {
+                let module = layout_in(&work, &document.api).generated;
+                std::fs::write(&module, &output.code).expect("replace the checked-in client");
+                replaced.push(version.file.clone());
+            }
             let module = format!(
                 "published_{}_{}_{}",
                 document.name,
@@ -655,6 +667,15 @@ fn the_client_of_every_version_that_regenerates_compiles() {
         }
     }
     assert_eq!(modules.len(), regenerating, "{modules:#?}");
+    assert_eq!(
+        replaced,
+        index
+            .documents
+            .iter()
+            .map(|d| d.polyai_data_builds_from.clone())
+            .collect::<Vec<_>>(),
+        "each document's polyai_data_builds_from names a version that regenerates"
+    );
     std::fs::write(&lib, source).expect("write lib.rs");
     let build = workspace::cargo(
         &work,
@@ -662,7 +683,15 @@ fn the_client_of_every_version_that_regenerates_compiles() {
     );
     assert!(
         build.status.success(),
-        "a regenerated client does not compile:\n{}",
+        "a regenerated client does not compile, or polyai-data does not build against {replaced:?}:\n{}",
         String::from_utf8_lossy(&build.stderr)
     );
+}
+
+/// The layout of `api` in the workspace at `root`.
+fn layout_in(root: &Path, api: &str) -> Layout {
+    Layout::all(root)
+        .into_iter()
+        .find(|l| l.api == api)
+        .unwrap_or_else(|| panic!("no layout for api {api}"))
 }
