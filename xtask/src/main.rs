@@ -47,6 +47,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        for note in &output.nothing_to_do {
+            println!("{note}");
+        }
         lines += output.code.lines().count();
         let files = [
             (&layout.normalized, &output.normalized),
