@@ -1,6 +1,8 @@
 //! `polyai`: every PolyAI Data API task from the terminal. See `polyai --help`.
 
 #![warn(missing_docs)]
+// Output goes through `output` only (it allows these for itself).
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod chat;
 mod cli;
@@ -77,9 +79,9 @@ fn finish(result: Result<(), CliError>, target: &Target) -> ExitCode {
     {
         return ExitCode::from(Exit::Ok.code());
     }
-    eprintln!("polyai: error: {err}");
+    crate::output::note!("polyai: error: {err}");
     if let Some(hint) = exit::hint(&err, target) {
-        eprintln!("polyai: hint: {hint}");
+        crate::output::note!("polyai: hint: {hint}");
     }
     ExitCode::from(err.exit().code())
 }
@@ -101,7 +103,7 @@ fn init_tracing(verbose: u8) {
         _ => tracing::Level::TRACE,
     };
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::stdio::stderr)
         .with_max_level(level)
         .init();
 }

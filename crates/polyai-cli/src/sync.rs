@@ -7,8 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polyai_store::{Api, Store, SyncCounts, SyncError, SyncReport, SyncStatus, Syncer};
 
 use crate::cli::{OutputFormat, SyncApi, SyncArgs};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::signals;
 
 /// `sync`.
@@ -57,9 +58,9 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     let result = syncer.run_until(stop).await;
     bar.finish_and_clear();
     let report = result.map_err(|err: SyncError| CliError::Sync(err))?;
-    eprintln!("{}", summary_line(&report, &args.db));
+    crate::output::note!("{}", summary_line(&report, &args.db));
     if ctx.format != OutputFormat::Table {
-        ctx.write_record(&mut std::io::stdout().lock(), &summary_record(&report))
+        ctx.write_record(&mut crate::output::stdout(), &summary_record(&report))
             .map_err(stdout_error)?;
     }
     match report.status {

@@ -8,9 +8,10 @@ use polyai_data::{Annotation, AnnotationType, Role};
 use serde::Deserialize;
 
 use crate::cli::{AnnotateArgs, AnnotationKind, AnnotationRole, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::output::parse_csv;
+use crate::output::stdout_error;
 use crate::session::read_text;
 
 /// One finding as read from flags or a file.
@@ -65,7 +66,7 @@ pub async fn annotate(ctx: &Ctx<'_>, args: &AnnotateArgs) -> Result<(), CliError
                 || format!("polyai conversations get {} -O json", args.id),
             )
         })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match ctx.format {
         OutputFormat::Table => writeln!(
             out,

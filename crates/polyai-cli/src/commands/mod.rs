@@ -7,7 +7,7 @@ use polyai_data::{ConfigFile, Profile};
 
 use crate::cli::{ChatCommand, Cli, Command, ConversationsCommand, OutputFormat};
 use crate::exit::CliError;
-use crate::output::{Table, write_json, write_json_line};
+use crate::output::{Table, stdout_error, write_json, write_json_line};
 use crate::session::Session;
 
 pub mod annotate;
@@ -59,7 +59,7 @@ impl Ctx<'_> {
 /// Prints listed records as the API sent them: one JSON array (`-O json`), or one object per
 /// line.
 pub fn print_records(format: OutputFormat, records: &[serde_json::Value]) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match format {
         OutputFormat::Json => write_json(&mut out, records),
         _ => records
@@ -68,11 +68,6 @@ pub fn print_records(format: OutputFormat, records: &[serde_json::Value]) -> Res
     }
     .and_then(|()| out.flush())
     .map_err(stdout_error)
-}
-
-/// Maps a failed write to stdout.
-pub fn stdout_error(err: std::io::Error) -> CliError {
-    CliError::file("writing", "<stdout>", err)
 }
 
 /// Runs the command that needs no client (`completions`, `config`, `chat test --list`), if it
@@ -104,7 +99,7 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
         return None;
     };
     let mut command = Cli::command();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     clap_complete::generate(args.shell, &mut command, "polyai", &mut out);
     Some(Ok(()))
 }
