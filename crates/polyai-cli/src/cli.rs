@@ -174,6 +174,23 @@ pub enum Command {
     /// Show the profiles of the config file (never a key).
     #[command(subcommand, after_help = CONFIG_HELP)]
     Config(ConfigCommand),
+    /// Print the JSON Schema of a record polyai writes (without NAME: list them).
+    Schema(SchemaArgs),
+}
+
+/// `schema`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every record polyai writes (each conversation of list, get, export and sync, and \
+                  every summary) follows one contract, in snake_case, whichever API it came from: \
+                  docs/records.md describes it field by field. Example: polyai schema conversation"
+)]
+pub struct SchemaArgs {
+    /// The record, e.g. `conversation` (see `polyai schema`).
+    pub name: Option<String>,
+    /// Write every schema to DIR/NAME.schema.json (what `cargo xtask generate` runs).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub write_to: Option<PathBuf>,
 }
 
 /// `config …` subcommands.

@@ -13,6 +13,7 @@ mod export_v3;
 mod output;
 mod progress;
 mod scenario;
+mod schema;
 mod session;
 mod signals;
 mod sync;

@@ -95,6 +95,9 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     if let Command::Config(command) = &cli.command {
         return Some(config::run(&cli.global, command));
     }
+    if let Command::Schema(args) = &cli.command {
+        return Some(crate::schema::run(args, cli.global.output));
+    }
     let Command::Completions(args) = &cli.command else {
         return None;
     };
@@ -127,6 +130,8 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         },
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Sync(args) => crate::sync::run(&ctx, args).await,
-        Command::Completions(_) | Command::Config(_) => run_offline(cli).unwrap_or(Ok(())),
+        Command::Completions(_) | Command::Config(_) | Command::Schema(_) => {
+            run_offline(cli).unwrap_or(Ok(()))
+        }
     }
 }
