@@ -12,6 +12,7 @@ mod export;
 mod export_v3;
 mod output;
 mod progress;
+mod records;
 mod scenario;
 mod schema;
 mod session;

@@ -21,11 +21,34 @@ struct Entry {
 
 /// Every record, by name.
 fn entries() -> Vec<Entry> {
-    vec![Entry {
-        name: "conversation",
-        written_by: "conversations list -O jsonl (each line), conversations get -O json, export (each line of conversations.jsonl)",
-        schema: || schemars::schema_for!(polyai_data::record::ConversationRecord),
-    }]
+    use crate::records::{AddedAnnotations, SavedNote, SavedRecording, SyncSummary};
+    vec![
+        Entry {
+            name: "conversation",
+            written_by: "conversations list -O jsonl (each line), conversations get -O json, export (each line of conversations.jsonl)",
+            schema: || schemars::schema_for!(polyai_data::record::ConversationRecord),
+        },
+        Entry {
+            name: "saved-recording",
+            written_by: "conversations audio -O json",
+            schema: || schemars::schema_for!(SavedRecording),
+        },
+        Entry {
+            name: "added-annotations",
+            written_by: "conversations annotate -O json",
+            schema: || schemars::schema_for!(AddedAnnotations),
+        },
+        Entry {
+            name: "saved-note",
+            written_by: "conversations note -O json",
+            schema: || schemars::schema_for!(SavedNote),
+        },
+        Entry {
+            name: "sync-summary",
+            written_by: "sync -O json",
+            schema: || schemars::schema_for!(SyncSummary),
+        },
+    ]
 }
 
 /// Keys a record leaves out when they have no value; every other key is always written (as

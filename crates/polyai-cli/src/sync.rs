@@ -144,25 +144,26 @@ fn summary_line(report: &SyncReport, db: &std::path::Path) -> String {
     line
 }
 
-/// The closing summary as a flat JSON object, for `--output json|jsonl|csv`.
-fn summary_record(report: &SyncReport) -> serde_json::Value {
+/// The closing summary as a record, for `--output json|jsonl|csv`.
+fn summary_record(report: &SyncReport) -> crate::records::SyncSummary {
     let c = &report.counts;
-    serde_json::json!({
-        "status": match report.status {
+    crate::records::SyncSummary {
+        status: match report.status {
             SyncStatus::Complete => "complete",
             _ => "interrupted",
-        },
-        "run": report.run_id,
-        "api": report.api,
-        "new": c.new,
-        "refreshed": c.refreshed,
-        "retried": c.retried,
-        "failed": c.failed,
-        "listed": c.listed,
-        "pages": c.pages,
-        "recordings": c.recordings,
-        "recordingBytes": c.recording_bytes,
-        "stored": report.stored,
-        "seconds": report.elapsed.as_secs_f64(),
-    })
+        }
+        .to_owned(),
+        run_id: report.run_id,
+        api: report.api.to_owned(),
+        new: c.new,
+        refreshed: c.refreshed,
+        retried: c.retried,
+        failed: c.failed,
+        listed: c.listed,
+        pages: c.pages,
+        recordings: c.recordings,
+        recording_bytes: c.recording_bytes,
+        stored: report.stored,
+        seconds: report.elapsed.as_secs_f64(),
+    }
 }

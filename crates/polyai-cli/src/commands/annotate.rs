@@ -76,24 +76,22 @@ pub async fn annotate(ctx: &Ctx<'_>, args: &AnnotateArgs) -> Result<(), CliError
             args.id
         ),
         _ => {
-            let items: Vec<_> = findings
+            let annotations = findings
                 .iter()
                 .map(|f| Annotation::from(*f))
-                .map(|a| {
-                    serde_json::json!({
-                        "turnId": a.turn_id(),
-                        "role": a.role().to_string(),
-                        "annotationType": a.kind().to_string(),
-                    })
+                .map(|a| crate::records::AnnotationRecord {
+                    turn_index: a.turn_id(),
+                    role: a.role().to_string(),
+                    annotation_type: a.kind().to_string(),
                 })
                 .collect();
             ctx.write_record(
                 &mut out,
-                &serde_json::json!({
-                    "conversationId": args.id,
-                    "added": findings.len(),
-                    "annotations": items,
-                }),
+                &crate::records::AddedAnnotations {
+                    conversation_id: args.id.clone(),
+                    added: findings.len(),
+                    annotations,
+                },
             )
         }
     }

@@ -81,13 +81,13 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
         OutputFormat::Table => writeln!(out, "saved {bytes} bytes to {shown}"),
         _ => ctx.write_record(
             &mut out,
-            &serde_json::json!({
-                "conversationId": args.id,
-                "path": shown,
-                "bytes": bytes,
-                "direction": Direction::from(args.direction).as_str(),
-                "redacted": args.redacted,
-            }),
+            &crate::records::SavedRecording {
+                conversation_id: args.id.clone(),
+                path: shown,
+                bytes,
+                direction: Direction::from(args.direction).as_str().to_owned(),
+                redacted: args.redacted,
+            },
         ),
     }
     .map_err(stdout_error)

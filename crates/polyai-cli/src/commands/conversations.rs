@@ -426,7 +426,10 @@ pub async fn note(ctx: &Ctx<'_>, args: &NoteArgs) -> Result<(), CliError> {
         OutputFormat::Table => writeln!(out, "note saved on {}", args.id),
         _ => ctx.write_record(
             &mut out,
-            &serde_json::json!({"conversationId": args.id, "note": text}),
+            &crate::records::SavedNote {
+                conversation_id: args.id.clone(),
+                note: text,
+            },
         ),
     }
     .map_err(stdout_error)

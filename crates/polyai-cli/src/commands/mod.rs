@@ -26,19 +26,20 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Prints a flat JSON object in the machine formats (pretty JSON, one line, or a
-    /// one-row CSV); the table format is the caller's business.
+    /// Prints a record in the machine formats (pretty JSON, one line, or a one-row CSV of
+    /// its top-level fields); the table format is the caller's business.
     pub fn write_record(
         &self,
         out: &mut impl Write,
-        record: &serde_json::Value,
+        record: &impl serde::Serialize,
     ) -> std::io::Result<()> {
+        let record = serde_json::to_value(record).map_err(std::io::Error::other)?;
         match self.format {
-            OutputFormat::Json => write_json(out, record),
-            OutputFormat::Jsonl | OutputFormat::Table => write_json_line(out, record),
+            OutputFormat::Json => write_json(out, &record),
+            OutputFormat::Jsonl | OutputFormat::Table => write_json_line(out, &record),
             OutputFormat::Csv => {
                 let Some(object) = record.as_object() else {
-                    return write_json_line(out, record);
+                    return write_json_line(out, &record);
                 };
                 let mut table = Table::new(object.keys().cloned());
                 table.push(
@@ -46,6 +47,7 @@ impl Ctx<'_> {
                         .values()
                         .map(|v| match v {
                             serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Null => String::new(),
                             other => other.to_string(),
                         })
                         .collect(),
