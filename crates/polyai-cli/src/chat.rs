@@ -10,6 +10,7 @@ use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::output::stdout_error;
 use crate::output::{write_json, write_json_line};
+use crate::records::ChatTurn;
 
 /// REPL commands that leave the session.
 const QUIT: [&str; 3] = ["/quit", "/exit", "/q"];
@@ -123,7 +124,7 @@ async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), Cl
 struct Printer {
     format: OutputFormat,
     debug: bool,
-    replies: Vec<serde_json::Value>,
+    replies: Vec<ChatTurn>,
 }
 
 impl Printer {
@@ -153,13 +154,11 @@ impl Printer {
                 out.flush().map_err(stdout_error)
             }
             OutputFormat::Json => {
-                let value = serde_json::to_value(reply.as_response())
-                    .map_err(|e| CliError::Other(format!("encoding the reply: {e}")))?;
-                self.replies.push(value);
+                self.replies.push(ChatTurn::of(reply));
                 Ok(())
             }
             OutputFormat::Jsonl | OutputFormat::Csv => {
-                write_json_line(&mut out, reply.as_response()).map_err(stdout_error)?;
+                write_json_line(&mut out, &ChatTurn::of(reply)).map_err(stdout_error)?;
                 out.flush().map_err(stdout_error)
             }
         }

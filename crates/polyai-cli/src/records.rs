@@ -81,3 +81,61 @@ pub struct SyncSummary {
     /// How long the run took, in seconds.
     pub seconds: f64,
 }
+
+/// `chat send -O json|jsonl` (and the REPL with `-O jsonl`): one turn of a debug chat.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ChatTurn {
+    /// The debug-chat session (`AS_CHAT_…`).
+    pub conversation_id: String,
+    /// What was sent (`""` for the greeting).
+    pub user_input: String,
+    /// The agent's answer.
+    pub agent_response: String,
+    /// Whether the agent ended the conversation with this turn.
+    pub conversation_ended: bool,
+    /// Whether the answer was deferred (a slow function ran).
+    pub delayed_response: bool,
+    /// The functions the agent called in this turn, in order.
+    pub functions_called: Vec<String>,
+    /// Whether the agent handed off (it named a destination, or a function requested it).
+    pub handoff: bool,
+    /// Where the agent handed off to, when it said.
+    pub handoff_destination: Option<String>,
+    /// The flow node the agent ended the turn in.
+    pub current_node: Option<String>,
+    /// The flow nodes visited in this turn.
+    pub node_trace: Vec<String>,
+    /// Knowledge-base topics retrieved.
+    pub retrieved_topics: Vec<String>,
+}
+
+impl ChatTurn {
+    /// The record of `reply`.
+    pub fn of(reply: &polyai_data::ChatReply) -> Self {
+        Self::from_response(reply.as_response())
+    }
+
+    /// The record of a debug-chat answer as the API sent it.
+    pub fn from_response(reply: &polyai_data::models::DebugChatResponse) -> Self {
+        use polyai_data::DebugChatExt;
+        let meta = &reply.metadata;
+        let nonempty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
+        ChatTurn {
+            conversation_id: reply.conversation_id.clone(),
+            user_input: reply.user_input.clone(),
+            agent_response: reply.response.clone(),
+            conversation_ended: reply.conversation_ended,
+            delayed_response: reply.delayed_response,
+            functions_called: reply
+                .function_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            handoff: reply.is_handoff(),
+            handoff_destination: nonempty(reply.handoff_destination()),
+            current_node: nonempty(Some(meta.current_node.as_str())),
+            node_trace: meta.node_trace.clone(),
+            retrieved_topics: meta.retrieved_topics.clone().unwrap_or_default(),
+        }
+    }
+}

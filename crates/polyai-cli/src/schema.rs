@@ -21,7 +21,7 @@ struct Entry {
 
 /// Every record, by name.
 fn entries() -> Vec<Entry> {
-    use crate::records::{AddedAnnotations, SavedNote, SavedRecording, SyncSummary};
+    use crate::records::{AddedAnnotations, ChatTurn, SavedNote, SavedRecording, SyncSummary};
     vec![
         Entry {
             name: "conversation",
@@ -42,6 +42,21 @@ fn entries() -> Vec<Entry> {
             name: "saved-note",
             written_by: "conversations note -O json",
             schema: || schemars::schema_for!(SavedNote),
+        },
+        Entry {
+            name: "chat-turn",
+            written_by: "chat send -O json (an array of them), chat -O jsonl (one per line)",
+            schema: || schemars::schema_for!(ChatTurn),
+        },
+        Entry {
+            name: "chat-test-report",
+            written_by: "chat test -O json",
+            schema: || schemars::schema_for!(crate::scenario::report::Report<'static>),
+        },
+        Entry {
+            name: "chat-test-result",
+            written_by: "chat test -O jsonl (one scenario per line, as each ends)",
+            schema: || schemars::schema_for!(crate::scenario::run::ScenarioResult),
         },
         Entry {
             name: "sync-summary",

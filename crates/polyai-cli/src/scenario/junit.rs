@@ -234,14 +234,16 @@ mod tests {
 
     const NASTY: &str = "a <b> & \"c\" 'd' ]]> \u{1}\u{8}\u{B}\u{FFFE} tab\there\r\nline 🎧";
 
-    fn reply(text: &str, ended: bool) -> polyai_data::models::DebugChatResponse {
-        serde_json::from_value(serde_json::json!({
-            "conversationId": "AS_CHAT_1", "userInput": "", "response": text,
-            "conversationEnded": ended, "delayedResponse": false,
-            "metadata": {"state": {}, "currentNode": "", "nodeTrace": [], "metrics": {},
-                "functionEvents": [{"name": "send_reset_link"}]},
-        }))
-        .unwrap_or_else(|e| panic!("{e}"))
+    fn reply(text: &str, ended: bool) -> crate::records::ChatTurn {
+        let response: polyai_data::models::DebugChatResponse =
+            serde_json::from_value(serde_json::json!({
+                "conversationId": "AS_CHAT_1", "userInput": "", "response": text,
+                "conversationEnded": ended, "delayedResponse": false,
+                "metadata": {"state": {}, "currentNode": "", "nodeTrace": [], "metrics": {},
+                    "functionEvents": [{"name": "send_reset_link"}]},
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        crate::records::ChatTurn::from_response(&response)
     }
 
     fn result(name: &str, file: &str, status: Status) -> ScenarioResult {

@@ -74,7 +74,7 @@ pub(super) fn v3(object: &Object) -> Option<ConversationRecord> {
     record.account_id = some("account_id");
     record.project_id = some("project_id");
     record.environment = some("environment");
-    record.channel = some("channel");
+    record.channel = text(object, "channel").filter(|c| !c.is_empty());
     record.started_at = time(object, "started_at");
     record.in_progress = flag(object, "in_progress");
     record.total_duration = int(object, "total_duration");
