@@ -10,15 +10,17 @@ mod export;
 mod export_v3;
 mod output;
 mod progress;
+mod replay;
 mod scenario;
 mod session;
 mod signals;
 mod sync;
 mod when;
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{ChatCommand, Cli, Command, GlobalArgs};
 use crate::exit::{CliError, Exit, Target};
 use crate::session::Session;
 
@@ -45,8 +47,17 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         // Handlers first, so a signal that arrives while the session opens is seen. The
-        // export installs its own, to save its checkpoint (until then a signal stops it at once).
-        let stop = (!matches!(cli.command, Command::Export(_))).then(signals::interrupted);
+        // export installs its own, to save its checkpoint, and `chat replay` its own, to report
+        // what finished (until then a signal stops them at once).
+        let own_handler = matches!(
+            &cli.command,
+            Command::Export(_)
+                | Command::Chat(cli::ChatArgs {
+                    command: Some(ChatCommand::Replay(_)),
+                    ..
+                })
+        );
+        let stop = (!own_handler).then(signals::interrupted);
         let session = match Session::open(&cli.global).await {
             Ok(session) => session,
             Err(err) => return finish(Err(err), &fallback_target(&cli.global)),
@@ -77,9 +88,11 @@ fn finish(result: Result<(), CliError>, target: &Target) -> ExitCode {
     {
         return ExitCode::from(Exit::Ok.code());
     }
-    eprintln!("polyai: error: {err}");
+    // Written without `eprintln!`, which panics when stderr is closed.
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "polyai: error: {err}");
     if let Some(hint) = exit::hint(&err, target) {
-        eprintln!("polyai: hint: {hint}");
+        let _ = writeln!(stderr, "polyai: hint: {hint}");
     }
     ExitCode::from(err.exit().code())
 }

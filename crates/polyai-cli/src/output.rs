@@ -93,6 +93,17 @@ impl Table {
     }
 }
 
+/// The width a line should fit in: the terminal's when stdout is one, else `COLUMNS` when it
+/// is set to a number (as shells export it), else none.
+pub fn terminal_width() -> Option<u16> {
+    stdout_width().or_else(|| {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<u16>().ok())
+            .filter(|&c| c > 0)
+    })
+}
+
 /// The width tables fit in: the terminal's when stdout is one, else none (never wrapped).
 /// Unit tests render as piped output, whatever runs them.
 fn stdout_width() -> Option<u16> {
