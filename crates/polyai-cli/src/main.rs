@@ -13,6 +13,7 @@ mod export_v3;
 mod output;
 mod progress;
 mod records;
+mod replay;
 mod scenario;
 mod schema;
 mod session;
@@ -22,7 +23,7 @@ mod when;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{ChatCommand, Cli, Command, GlobalArgs};
 use crate::exit::{CliError, Exit, Target};
 use crate::session::Session;
 
@@ -49,8 +50,17 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         // Handlers first, so a signal that arrives while the session opens is seen. The
-        // export installs its own, to save its checkpoint (until then a signal stops it at once).
-        let stop = (!matches!(cli.command, Command::Export(_))).then(signals::interrupted);
+        // export installs its own, to save its checkpoint, and `chat replay` its own, to report
+        // what finished (until then a signal stops them at once).
+        let own_handler = matches!(
+            &cli.command,
+            Command::Export(_)
+                | Command::Chat(cli::ChatArgs {
+                    command: Some(ChatCommand::Replay(_)),
+                    ..
+                })
+        );
+        let stop = (!own_handler).then(signals::interrupted);
         let session = match Session::open(&cli.global).await {
             Ok(session) => session,
             Err(err) => return finish(Err(err), &fallback_target(&cli.global)),

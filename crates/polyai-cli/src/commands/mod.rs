@@ -125,6 +125,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         },
         Command::Chat(args) => match &args.command {
             Some(ChatCommand::Test(test)) => crate::scenario::run(&ctx, args, test).await,
+            Some(ChatCommand::Replay(replay)) => crate::replay::run(&ctx, args, replay).await,
             Some(ChatCommand::Send(send)) => {
                 crate::chat::run(&ctx, args, Some(&send.messages)).await
             }

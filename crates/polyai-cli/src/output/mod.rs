@@ -19,7 +19,7 @@ pub mod text;
 
 pub use self::csv::{parse_csv, write_csv_record};
 pub use self::json::{write_json, write_json_line};
-pub use self::stdio::{stdout, stdout_error};
+pub use self::stdio::{stdout, stdout_error, terminal_width};
 pub use self::table::Table;
 pub use self::text::{duration, or_dash, short_time, truncate, yes_no};
 

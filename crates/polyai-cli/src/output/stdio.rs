@@ -47,6 +47,20 @@ pub fn stdout_is_terminal() -> bool {
     io::stdout().is_terminal()
 }
 
+/// The width a line of a side-by-side view should fit in: the terminal's when stdout is one,
+/// else `COLUMNS` when it is set to a number (as shells export it), else none.
+pub fn terminal_width() -> Option<usize> {
+    stdout_width().or_else(columns)
+}
+
+/// `COLUMNS`, when it is set to a number above 0.
+fn columns() -> Option<usize> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+}
+
 /// The width tables fit in: the terminal's when stdout is one and reports a usable width;
 /// `None` (never cut) when stdout is a pipe or a file, or the terminal reports a width of 0.
 /// `COLUMNS` set to a number overrides what a terminal reports, as in most tools. Unit tests
@@ -55,11 +69,9 @@ pub fn stdout_width() -> Option<usize> {
     if cfg!(test) || !io::stdout().is_terminal() {
         return None;
     }
-    let columns = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok());
     let reported = console::Term::stdout()
         .size_checked()
-        .map(|(_, cols)| usize::from(cols));
-    columns.or(reported).filter(|&w| w > 0)
+        .map(|(_, cols)| usize::from(cols))
+        .filter(|&w| w > 0);
+    columns().or(reported)
 }

@@ -98,6 +98,21 @@ pub enum ErrorKind {
     Other,
 }
 
+impl ErrorKind {
+    /// `timeout`, `session_ended`, …: the name JSON and JUnit reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::SessionEnded => "session_ended",
+            ErrorKind::ChatTimeout => "chat_timeout",
+            ErrorKind::Network => "network",
+            ErrorKind::Http => "http",
+            ErrorKind::BadResponse => "bad_response",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 /// One agent reply and the user message it answered (none for the greeting).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Exchange {
@@ -417,7 +432,7 @@ fn record(
 }
 
 /// Sorts a client error into what a test report says about it.
-fn classify(err: &Error, turn: usize) -> RunError {
+pub fn classify(err: &Error, turn: usize) -> RunError {
     let status = err.status();
     let code = err.code().map(str::to_owned);
     let kind = match err {
@@ -466,6 +481,23 @@ pub fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kind_names_are_their_json() {
+        use ErrorKind::*;
+        for kind in [
+            Timeout,
+            SessionEnded,
+            ChatTimeout,
+            Network,
+            Http,
+            BadResponse,
+            Other,
+        ] {
+            let json = serde_json::to_value(kind).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(kind.as_str()));
+        }
+    }
 
     #[test]
     fn durations_read_naturally() {
