@@ -509,62 +509,65 @@ fn ids_export_exactly_the_selection_and_report_the_missing_ones() {
     );
 }
 
+/// Runs `minisign ARGS…` and asserts it succeeded; returns its stdout.
+fn minisign(args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new("minisign")
+        .args(args)
+        .output()
+        .expect("minisign runs");
+    assert!(
+        out.status.success(),
+        "minisign {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// minisign itself verifies what `export --sign` signed, and `verify` what minisign signed.
 /// Runs where `minisign` is installed (CI installs it); says so and passes elsewhere.
 #[test]
 fn minisign_interoperates_both_ways() {
-    let Ok(version) = std::process::Command::new("minisign").arg("-v").output() else {
+    if std::process::Command::new("minisign")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
         eprintln!("minisign is not installed: interoperability not checked here");
         return;
-    };
-    assert!(version.status.success());
+    }
+    let os = |s: &str| std::ffi::OsString::from(s);
     let mock = small_mock();
     let keys = tempfile::tempdir().expect("tempdir");
     let (secret, public) = keygen(keys.path(), "ours.key");
     let dir = exported(&mock, &["--sign", secret.to_str().expect("utf-8")]);
     let manifest = dir.path().join("manifest.json");
-    let theirs = std::process::Command::new("minisign")
-        .args(["-V", "-m"])
-        .arg(&manifest)
-        .arg("-p")
-        .arg(&public)
-        .output()
-        .expect("minisign runs");
-    assert!(
-        theirs.status.success(),
-        "{}",
-        String::from_utf8_lossy(&theirs.stderr)
-    );
-    assert!(String::from_utf8_lossy(&theirs.stdout).contains("agent:"));
+    let checked = minisign(&[
+        &os("-V"),
+        &os("-m"),
+        manifest.as_os_str(),
+        &os("-p"),
+        public.as_os_str(),
+    ]);
+    assert!(checked.contains("agent:"), "{checked}");
 
     let (their_secret, their_public) = (keys.path().join("m.key"), keys.path().join("m.pub"));
-    let made = std::process::Command::new("minisign")
-        .args(["-G", "-W", "-s"])
-        .arg(&their_secret)
-        .arg("-p")
-        .arg(&their_public)
-        .output()
-        .expect("minisign runs");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let signed = std::process::Command::new("minisign")
-        .args(["-S", "-s"])
-        .arg(&their_secret)
-        .arg("-m")
-        .arg(&manifest)
-        .arg("-x")
-        .arg(dir.path().join("manifest.json.minisig"))
-        .args(["-t", "signed by minisign"])
-        .output()
-        .expect("minisign runs");
-    assert!(
-        signed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&signed.stderr)
-    );
+    minisign(&[
+        &os("-G"),
+        &os("-W"),
+        &os("-s"),
+        their_secret.as_os_str(),
+        &os("-p"),
+        their_public.as_os_str(),
+    ]);
+    minisign(&[
+        &os("-S"),
+        &os("-s"),
+        their_secret.as_os_str(),
+        &os("-m"),
+        manifest.as_os_str(),
+        &os("-t"),
+        &os("signed by minisign"),
+    ]);
     let out = verify(
         dir.path(),
         &["--pubkey", their_public.to_str().expect("utf-8")],
@@ -589,16 +592,11 @@ fn minisign_interoperates_both_ways() {
         "a minisign -G -W key signs too: {}",
         stderr(&out)
     );
-    let theirs = std::process::Command::new("minisign")
-        .args(["-V", "-m"])
-        .arg(next.path().join("manifest.json"))
-        .arg("-p")
-        .arg(&their_public)
-        .output()
-        .expect("minisign runs");
-    assert!(
-        theirs.status.success(),
-        "{}",
-        String::from_utf8_lossy(&theirs.stderr)
-    );
+    minisign(&[
+        &os("-V"),
+        &os("-m"),
+        next.path().join("manifest.json").as_os_str(),
+        &os("-p"),
+        their_public.as_os_str(),
+    ]);
 }

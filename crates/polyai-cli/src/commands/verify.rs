@@ -28,6 +28,8 @@ use crate::progress;
 /// Manifest layouts this version reads (1: camelCase; 2: the snake_case one of the record
 /// contract). A newer one is checked as far as it lists files, with a note.
 const KNOWN_MANIFEST_VERSIONS: std::ops::RangeInclusive<u64> = 1..=2;
+/// A dataset's manifest (`polyai-dataset`): its folders are meant to be another [`Format`].
+const DATASET_MANIFEST: &str = "_polyai_dataset.json";
 /// Largest signature file read.
 const SIGNATURE_LIMIT: u64 = 64 * 1024;
 
@@ -65,6 +67,8 @@ impl Format for ExportFormat {
 #[derive(Debug, Default)]
 struct Findings {
     kind: &'static str,
+    /// What the manifest says the archive is: agent, when, by which polyai.
+    about: Option<Value>,
     manifest_version: Option<u64>,
     status: Option<String>,
     notes: Vec<String>,
@@ -127,7 +131,14 @@ pub fn run(format: OutputFormat, args: &VerifyArgs) -> Result<(), CliError> {
     let manifest_hash = match archive::hash_file(&manifest_path) {
         Ok((_, hash)) => Some(hash),
         Err(e) => {
-            let why = if e.kind() == std::io::ErrorKind::NotFound {
+            let why = if e.kind() == std::io::ErrorKind::NotFound
+                && dir.join(DATASET_MANIFEST).exists()
+            {
+                format!(
+                    "absent: this folder is a polyai dataset ({DATASET_MANIFEST}), which this \
+                     version of verify does not check yet"
+                )
+            } else if e.kind() == std::io::ErrorKind::NotFound {
                 "absent: this is not a finished polyai export (an export in progress or \
                  interrupted has none; run it again to finish it)"
                     .to_owned()
@@ -209,6 +220,12 @@ fn check_export(checker: &mut Checker<'_>, path: &Path, findings: &mut Findings)
         )),
         Some(_) => {}
     }
+    let field = |camel: &str, snake: &str| head.get(snake).or(head.get(camel)).cloned();
+    findings.about = Some(json!({
+        "agent_id": field("agentId", "agent_id"),
+        "exported_at": field("exportedAt", "exported_at"),
+        "tool_version": head.get("tool").and_then(|t| t.get("version")).cloned(),
+    }));
     findings.status = head
         .get("status")
         .and_then(Value::as_str)
@@ -481,6 +498,7 @@ fn report(
                 "dir": dir.display().to_string(),
                 "ok": ok,
                 "kind": findings.kind,
+                "manifest": findings.about,
                 "manifest_version": findings.manifest_version,
                 "status": findings.status,
                 "files": checker.files,
@@ -508,6 +526,18 @@ fn report(
             table.write_csv(&mut out)
         }
         OutputFormat::Table => (|| {
+            if let Some(about) = &findings.about {
+                let text = |k: &str| about[k].as_str().unwrap_or("?").to_owned();
+                writeln!(
+                    out,
+                    "{}: export of agent {} made {} by polyai {} ({})",
+                    dir.display(),
+                    text("agent_id"),
+                    text("exported_at"),
+                    text("tool_version"),
+                    findings.status.as_deref().unwrap_or("no status"),
+                )?;
+            }
             for p in problems {
                 writeln!(out, "FAIL  {}: {} [{}]", p.file, p.message, kind_name(p))?;
             }
