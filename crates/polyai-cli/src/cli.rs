@@ -180,6 +180,11 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print the JSON Schema of a record polyai writes (without NAME: list them).
     Schema(SchemaArgs),
+    /// Check an export folder against its manifest: every file present, unchanged and listed,
+    /// records readable, counts right, SHA256SUMS and (with --pubkey) the signature valid.
+    Verify(VerifyArgs),
+    /// Make a key pair for signing exports (`export --sign`): minisign's format.
+    Keygen(KeygenArgs),
 }
 
 /// `schema`.
@@ -195,6 +200,54 @@ pub struct SchemaArgs {
     /// Write every schema to DIR/NAME.schema.json (what `cargo xtask generate` runs).
     #[arg(long, value_name = "DIR", hide = true)]
     pub write_to: Option<PathBuf>,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+#[command(after_help = VERIFY_HELP)]
+pub struct VerifyArgs {
+    /// The export folder (the --out of `polyai export`).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Check the manifest's signature (DIR/manifest.json.minisig) with this minisign public key
+    /// file (or a file holding its base64 line).
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+}
+
+/// After `polyai verify --help`.
+const VERIFY_HELP: &str = "\
+Checks, naming the file each time: every file manifest.json lists is present, a regular file
+reached through no symbolic link, with the listed size and SHA-256 (read as a stream; progress
+on stderr); no other file is in DIR except the export's own manifest.json, SHA256SUMS,
+manifest.json.minisig, export.checkpoint.json, export.index.jsonl and export.lock; every line of
+conversations.jsonl and failures.jsonl is a JSON object with an id, and every recording a record
+names is listed; the counts of conversations, failures and recordings match the manifest;
+SHA256SUMS lists the manifest and every file with the same hashes; and with --pubkey, the
+manifest's minisign signature and its trusted comment are valid. A manifest path that is
+absolute, holds `..` or goes through a symbolic link is refused, never opened.
+
+Without polyai:  cd DIR && sha256sum -c SHA256SUMS
+                 minisign -Vm DIR/manifest.json -p KEY.pub
+
+Exit status: 0 when DIR verifies, 13 when it does not (every problem is listed on stdout;
+-O json gives them as JSON), 2 for an unreadable --pubkey, 8 when DIR cannot be opened.";
+
+/// `keygen`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Writes FILE, the secret key (mode 0600, unencrypted, minisign's `-W` layout: keep it \
+                  private, e.g. in a secrets manager), and FILE.pub, the public key to give \
+                  auditors. Neither is overwritten. minisign reads both: `minisign -S -s FILE -m \
+                  manifest.json` signs, `minisign -V -p FILE.pub -m manifest.json` verifies. A key \
+                  made by `minisign -G -W` works with --sign too; a password-protected one (plain \
+                  `minisign -G`) does not, since polyai takes no password: sign its manifests with \
+                  `minisign -Sm DIR/manifest.json` instead."
+)]
+pub struct KeygenArgs {
+    /// Where to write the secret key; the public key goes to FILE.pub.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// `config …` subcommands.
@@ -711,7 +764,13 @@ fn duration_arg(text: &str) -> Result<Duration, String> {
                   --until) the export reads the Conversations API v3: each line is the v3 record with \
                   its turns, a page of up to 1000 per request, and an interrupted export resumes from \
                   the saved cursor. --with-details then adds what v3 does not carry (function events, \
-                  summary, note, recording URL, ...) from the Data API."
+                  summary, note, recording URL, ...) from the Data API.\n\n\
+                  Beside manifest.json the export writes SHA256SUMS (`cd DIR && sha256sum -c \
+                  SHA256SUMS`) and, with --sign KEYFILE, manifest.json.minisig; `polyai verify DIR` \
+                  checks them all. --ids FILE / --id ID export exactly those conversations \
+                  (selection.txt keeps the list); --redacted masks personal fields of the records \
+                  and asks for redacted recordings, and the manifest says what was and was not \
+                  redacted."
 )]
 pub struct ExportArgs {
     /// Output directory (created if missing).
@@ -723,9 +782,24 @@ pub struct ExportArgs {
     /// Also download each recording to DIR/audio/ID.wav (the record's _export.audioFile).
     #[arg(long)]
     pub with_audio: bool,
-    /// Download the PII-redacted recordings.
-    #[arg(long, requires = "with_audio")]
+    /// Mask the personal fields of the records (phone numbers and e-mail addresses in
+    /// fromNumber/toNumber and personal function arguments, v3 keypad input: see the README)
+    /// and, with --with-audio, download the PII-redacted recordings. Transcripts are not
+    /// masked; the manifest's `redaction` section says exactly what was.
+    #[arg(long)]
     pub redacted: bool,
+    /// Sign manifest.json with this minisign secret key (from `polyai keygen`, or
+    /// `minisign -G -W`): writes DIR/manifest.json.minisig. The file must be readable by you
+    /// alone (chmod 600).
+    #[arg(long, value_name = "KEYFILE")]
+    pub sign: Option<PathBuf>,
+    /// Export exactly the conversations listed in FILE (one id per line; # comments), each
+    /// with its detail; ids that do not exist are reported (exit 9).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["since", "until", "env"])]
+    pub ids: Option<PathBuf>,
+    /// Export this conversation (repeatable; with or without --ids).
+    #[arg(long = "id", value_name = "ID", conflicts_with_all = ["since", "until", "env"])]
+    pub id: Vec<String>,
     /// Conversations fetched at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,

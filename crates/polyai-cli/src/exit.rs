@@ -29,6 +29,8 @@ Exit codes:
  12  chat test: no scenario failed, but one could not be run to the end (session ended by
      the server, time limit, network or HTTP error); chat replay: none diverged, but one
      could not be replayed (the same causes, or the conversation could not be read)
+ 13  verify: the archive does not match its manifest (a file missing, changed or unlisted,
+     a record unreadable, a count, SHA256SUMS or the signature wrong, no manifest)
 130  interrupted by Ctrl-C (SIGINT); an export resumes when run again, chat replay reports
      the conversations that finished
 143  stopped by SIGTERM; an export resumes when run again";
@@ -62,6 +64,8 @@ pub enum Exit {
     /// `chat test`: no scenario failed, but one could not be run to the end; `chat replay`: no
     /// conversation diverged, but one could not be replayed.
     TestErrored = 12,
+    /// `verify`: the archive does not match its manifest.
+    Verify = 13,
     /// Stopped by SIGINT (Ctrl-C): 128 + 2, what shells report for it.
     Interrupted = 130,
     /// Stopped by SIGTERM: 128 + 15.
@@ -102,6 +106,8 @@ pub enum CliError {
     Partial(String),
     /// Another process holds the export folder.
     Busy(String),
+    /// `verify` found problems (listed in its report); the text sums them up.
+    Verify(String),
     /// A sync could not run or stopped.
     Sync(polyai_store::SyncError),
     /// Anything else.
@@ -175,6 +181,7 @@ impl CliError {
             CliError::Interrupted(Signal::Terminate, _) => Exit::Terminated,
             CliError::Partial(_) => Exit::Partial,
             CliError::Busy(_) => Exit::Busy,
+            CliError::Verify(_) => Exit::Verify,
             CliError::Other(_) => Exit::Failure,
             CliError::Api(err) => api_exit(err),
             CliError::Sync(err) => sync_exit(err),
@@ -220,9 +227,11 @@ fn api_exit(err: &polyai_data::Error) -> Exit {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Partial(m) | CliError::Busy(m) | CliError::Other(m) => {
-                f.write_str(m)
-            }
+            CliError::Usage(m)
+            | CliError::Partial(m)
+            | CliError::Busy(m)
+            | CliError::Verify(m)
+            | CliError::Other(m) => f.write_str(m),
             CliError::Interrupted(_, m) => f.write_str(m),
             CliError::Sync(err) => write!(f, "{err}"),
             CliError::Api(err) => write!(f, "{err}"),
@@ -282,6 +291,11 @@ pub fn hint(err: &CliError, target: &Target) -> Option<String> {
         CliError::Partial(_) => {
             Some("run the same command again to retry exactly those conversations".into())
         }
+        CliError::Verify(_) => Some(
+            "a changed or missing file cannot be repaired from the archive: restore the folder \
+             from a copy you trust (or export again) and verify that"
+                .into(),
+        ),
         CliError::Api(api) => api_hint(api, target),
         CliError::Unconfirmed(u) => Some(format!(
             "the server may have carried out {} although the call failed (such calls are \
@@ -389,6 +403,7 @@ mod tests {
             Exit::Busy,
             Exit::TestFailed,
             Exit::TestErrored,
+            Exit::Verify,
         ];
         for (i, e) in all.iter().enumerate() {
             assert_eq!(
@@ -414,6 +429,7 @@ mod tests {
         assert_eq!(stop(Signal::Terminate), 143, "128 + SIGTERM");
         assert_eq!(CliError::Partial("x".into()).exit(), Exit::Partial);
         assert_eq!(CliError::Busy("x".into()).exit(), Exit::Busy);
+        assert_eq!(CliError::Verify("x".into()).exit().code(), 13);
         let tests = |failed, errored| CliError::Tests {
             total: 5,
             failed,

@@ -4,6 +4,7 @@
 // Output goes through `output` only (it allows these for itself).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod archive;
 mod chat;
 mod cli;
 mod commands;

@@ -149,7 +149,9 @@ pub use meta::ResponseMeta;
 pub use models::{Conversation, ConversationExt, ConversationSummary, DebugChatExt};
 pub use notes::UpsertNote;
 pub use paginate::{ItemStream, Page, PageStream};
-pub use profile::{ConfigFile, DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, Profile, read_key_file};
+pub use profile::{
+    ConfigFile, DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, Profile, read_key_file, read_secret_file,
+};
 pub use region::Region;
 pub use retry::{RetryPolicy, SleepFuture, Sleeper};
 pub use timestamp::Timestamp;

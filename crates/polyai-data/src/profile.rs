@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::auth::ApiKey;
@@ -308,19 +309,53 @@ impl Profile {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn read_key_file(path: &Path) -> Result<ApiKey, Error> {
+    let text = read_secret_file(
+        path,
+        "API key file",
+        "check the path (api_key_file in the profile)",
+        "put the key from Agent Studio → API Keys in it",
+    )?;
+    Ok(ApiKey::new(text.expose_secret().trim()))
+}
+
+/// Reads a file holding a secret (an API key, a signing key) by the rule of [`read_key_file`]:
+/// it must be readable, not empty (blank), and on Unix open to no other user (mode `0600` or
+/// stricter; run `chmod 600 FILE`). `what` names the file in errors (`"signing key file"`),
+/// `check` says what to check when it cannot be read, `fill` what to put in it when empty.
+/// The text is returned whole, as a secret; errors never hold it.
+///
+/// ```
+/// use secrecy::ExposeSecret;
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("secret.key");
+/// std::fs::write(&path, "line 1\nline 2\n")?;
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::PermissionsExt;
+/// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))?;
+/// let refused = polyai_data::read_secret_file(&path, "signing key file", "check --sign", "make one");
+/// assert!(refused.unwrap_err().to_string().contains("the signing key file"));
+/// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+/// # }
+/// let text = polyai_data::read_secret_file(&path, "signing key file", "check --sign", "make one")?;
+/// assert_eq!(text.expose_secret(), "line 1\nline 2\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_secret_file(
+    path: &Path,
+    what: &str,
+    check: &str,
+    fill: &str,
+) -> Result<secrecy::SecretString, Error> {
     let shown = path.display();
-    let metadata = std::fs::metadata(path).map_err(|e| {
-        Error::Config(format!(
-            "cannot read the API key file {shown}: {e}; check the path (api_key_file in the profile)"
-        ))
-    })?;
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| Error::Config(format!("cannot read the {what} {shown}: {e}; {check}")))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = metadata.permissions().mode() & 0o777;
         if metadata.is_file() && mode & 0o077 != 0 {
             return Err(Error::Config(format!(
-                "the API key file {shown} is open to other users (mode {mode:04o}): run \
+                "the {what} {shown} is open to other users (mode {mode:04o}): run \
                  `chmod 600 {shown}` (a key others can read is refused, as ssh refuses such a \
                  private key)"
             )));
@@ -328,14 +363,13 @@ pub fn read_key_file(path: &Path) -> Result<ApiKey, Error> {
     }
     let _ = metadata;
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("cannot read the API key file {shown}: {e}")))?;
-    let key = text.trim();
-    if key.is_empty() {
+        .map_err(|e| Error::Config(format!("cannot read the {what} {shown}: {e}")))?;
+    if text.trim().is_empty() {
         return Err(Error::Config(format!(
-            "the API key file {shown} is empty: put the key from Agent Studio → API Keys in it"
+            "the {what} {shown} is empty: {fill}"
         )));
     }
-    Ok(ApiKey::new(key))
+    Ok(secrecy::SecretString::from(text))
 }
 
 #[cfg(test)]

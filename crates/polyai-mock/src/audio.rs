@@ -1,9 +1,21 @@
 //! WAV recordings synthesised from a conversation's turns and streamed as they are generated.
 //!
 //! Caller speech is a low buzzy tone with breath noise, agent speech a brighter tone with a syllable
-//! envelope, and the gaps carry faint comfort noise. Personal-data spans inside caller speech are exact
-//! digital silence in the redacted recording. Every sample is a pure function of its index, so a
+//! envelope, and the gaps carry faint comfort noise. Every sample is a pure function of its index, so a
 //! recording of any length is produced chunk by chunk in constant memory.
+//!
+//! **Redaction.** In the redacted recording (`redacted=true`, or any recording for a key without
+//! PII access) the personal-data spans of the caller's speech are replaced by a 1 kHz tone at
+//! a quarter of full scale (-12 dBFS peak), the "bleep" of redacted calls, so redaction is audible and
+//! visible in a waveform. The spans, deterministic for each conversation:
+//!
+//! - the last 40% (at least 600 ms, at most all) of the caller's **first** turn, where by the
+//!   mock's convention the caller confirms their phone number; so every recording with a caller
+//!   turn differs from its redacted form;
+//! - the turn's own personal-data span ([`TurnPlan::pii_span`](crate::data::TurnPlan)), in about
+//!   a third of the longer caller turns.
+//!
+//! Everything outside those spans is byte for byte the plain recording.
 
 use std::str::FromStr;
 
@@ -16,6 +28,9 @@ use crate::prng::{Rng, hash};
 
 /// Length of the RIFF/WAVE header the mock writes.
 pub const WAV_HEADER_LEN: u64 = 44;
+
+/// Frequency of the tone that replaces personal data in redacted recordings.
+pub const REDACTION_TONE_HZ: u64 = 1000;
 
 /// Samples generated per streamed chunk (64 KiB of PCM).
 const CHUNK_SAMPLES: u64 = 32 * 1024;
@@ -73,7 +88,8 @@ struct Segment {
     start: u64,
     end: u64,
     speaker: Speaker,
-    pii: Option<(u64, u64)>,
+    /// Sample ranges replaced by the redaction tone.
+    pii: Vec<(u64, u64)>,
 }
 
 /// Everything needed to produce one recording.
@@ -84,6 +100,7 @@ pub struct AudioPlan {
     total_samples: u64,
     segments: Vec<Segment>,
     seed: u64,
+    tone_step: u32,
     user_step: u32,
     agent_step: u32,
     direction: Direction,
@@ -117,20 +134,31 @@ impl AudioPlan {
         let cycle = (conv.total_duration.max(1)) * u64::from(hz);
         let total_samples = bytes_override.map_or(cycle, |b| b / 2);
         let mut segments = Vec::new();
+        let mut first_caller_turn = true;
         for t in &conv.turns {
             if t.user_span.1 > t.user_span.0 {
+                let mut pii: Vec<(u64, u64)> = t
+                    .pii_span
+                    .map(|(a, b)| (ms_to_sample(a), ms_to_sample(b)))
+                    .into_iter()
+                    .collect();
+                if std::mem::take(&mut first_caller_turn) {
+                    let (a, b) = t.user_span;
+                    let len = ((b - a) * 2 / 5).max(600).min(b - a);
+                    pii.push((ms_to_sample(b - len), ms_to_sample(b)));
+                }
                 segments.push(Segment {
                     start: ms_to_sample(t.user_span.0),
                     end: ms_to_sample(t.user_span.1),
                     speaker: Speaker::User,
-                    pii: t.pii_span.map(|(a, b)| (ms_to_sample(a), ms_to_sample(b))),
+                    pii,
                 });
             }
             segments.push(Segment {
                 start: ms_to_sample(t.agent_span.0),
                 end: ms_to_sample(t.agent_span.1),
                 speaker: Speaker::Agent,
-                pii: None,
+                pii: Vec::new(),
             });
         }
         segments.retain(|s| s.start < cycle);
@@ -142,6 +170,7 @@ impl AudioPlan {
             total_samples,
             segments,
             seed,
+            tone_step: step(REDACTION_TONE_HZ),
             user_step: step(130 + seed % 60),
             agent_step: step(260 + (seed >> 8) % 80),
             direction,
@@ -159,9 +188,13 @@ impl AudioPlan {
         self.rate
     }
 
-    /// Sample ranges (within the whole recording's first cycle) that redaction silences.
+    /// Sample ranges (within the whole recording's first cycle) that redaction replaces with
+    /// the tone.
     pub fn pii_spans(&self) -> Vec<(u64, u64)> {
-        self.segments.iter().filter_map(|s| s.pii).collect()
+        self.segments
+            .iter()
+            .flat_map(|s| s.pii.iter().copied())
+            .collect()
     }
 
     /// One sample: `n` is its index in the recording, `t` its position in the cycle, `bits` 16 random
@@ -171,8 +204,8 @@ impl AudioPlan {
         let Some(seg) = seg else {
             return noise as i16;
         };
-        if self.redacted && seg.pii.is_some_and(|(a, b)| t >= a && t < b) {
-            return 0;
+        if self.redacted && seg.pii.iter().any(|&(a, b)| t >= a && t < b) {
+            return (sine((n as u32).wrapping_mul(self.tone_step)) / 2) as i16;
         }
         let voiced = match (self.direction, seg.speaker) {
             (Direction::Combined, _) => true,

@@ -9,7 +9,7 @@
 //!   so a million conversations cost no memory and the same seed gives the same bytes. Conversation
 //!   ids (`CA` + 32 hex) encode the index through a keyed permutation; unknown ids answer 404.
 //! - **Audio** ([`audio`]): 16-bit mono PCM WAV at 8 or 16 kHz, as long as the call, streamed while
-//!   it is generated; `direction` picks the side, `redacted=true` silences the personal-data spans.
+//!   it is generated; `direction` picks the side, `redacted=true` replaces the personal-data spans with a 1 kHz tone.
 //! - **Auth** ([`auth`]): `X-API-KEY`; keys carry a region and optionally a set of agents.
 //!   [`SANDBOX_KEY`] is accepted by default.
 //! - **State** ([`state`]): notes and annotations, kept in memory or in a JSON file.

@@ -14,7 +14,9 @@ pub mod annotate;
 pub mod audio;
 pub mod config;
 pub mod conversations;
+pub mod keygen;
 pub mod v3;
+pub mod verify;
 
 /// What every command gets: the session and the output format.
 #[derive(Debug)]
@@ -72,8 +74,8 @@ pub fn print_records(format: OutputFormat, records: &[serde_json::Value]) -> Res
     .map_err(stdout_error)
 }
 
-/// Runs the command that needs no client (`completions`, `config`, `chat test --list`), if it
-/// is one.
+/// Runs the command that needs no client (`completions`, `config`, `schema`, `verify`,
+/// `keygen`, `chat test --list`), if it is one.
 pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     if let Command::Chat(chat) = &cli.command
         && let Some(ChatCommand::Test(test)) = &chat.command
@@ -99,6 +101,12 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     }
     if let Command::Schema(args) = &cli.command {
         return Some(crate::schema::run(args, cli.global.output));
+    }
+    if let Command::Verify(args) = &cli.command {
+        return Some(verify::run(cli.global.output, args));
+    }
+    if let Command::Keygen(args) = &cli.command {
+        return Some(keygen::run(cli.global.output, args));
     }
     let Command::Completions(args) = &cli.command else {
         return None;
@@ -133,8 +141,10 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         },
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Sync(args) => crate::sync::run(&ctx, args).await,
-        Command::Completions(_) | Command::Config(_) | Command::Schema(_) => {
-            run_offline(cli).unwrap_or(Ok(()))
-        }
+        Command::Completions(_)
+        | Command::Config(_)
+        | Command::Schema(_)
+        | Command::Verify(_)
+        | Command::Keygen(_) => run_offline(cli).unwrap_or(Ok(())),
     }
 }

@@ -137,7 +137,8 @@ impl Checkpoint {
         if self.with_audio != wanted.with_audio {
             differences.push(format!("--with-audio {}", flag(self.with_audio)));
         }
-        if self.with_audio && self.redacted != wanted.redacted {
+        // --redacted masks the records too: an export is redacted throughout or not at all.
+        if self.redacted != wanted.redacted {
             differences.push(format!("--redacted {}", flag(self.redacted)));
         }
         match (&self.v3, &wanted.v3) {

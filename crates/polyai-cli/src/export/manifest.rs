@@ -50,6 +50,10 @@ pub struct Facts<'a> {
     pub run_started_at: jiff::Timestamp,
     /// The Conversations API v3 listing exported, when the export reads v3.
     pub v3: Option<&'a V3Source>,
+    /// Sections other features add at the top level (`redaction`, `selection`).
+    pub sections: Vec<(&'static str, serde_json::Value)>,
+    /// Other files of the folder to list (and hash), when present (`selection.txt`).
+    pub extra_files: &'a [&'a str],
 }
 
 /// Removes a manifest left by an earlier run (the folder is about to change).
@@ -103,6 +107,9 @@ pub fn write(dir: &Path, facts: &Facts<'_>) -> Result<(), CliError> {
             "clientEnv": v3.client_env,
         });
     }
+    for (name, section) in &facts.sections {
+        head[*name] = section.clone();
+    }
     let head = serde_json::to_string_pretty(&head)
         .map_err(|e| CliError::Other(format!("encoding the manifest: {e}")))?;
     let head = head.strip_suffix("\n}").unwrap_or(&head);
@@ -122,6 +129,11 @@ pub fn write(dir: &Path, facts: &Facts<'_>) -> Result<(), CliError> {
         entry(&mut out, &journal)?;
         if failures.exists() {
             entry(&mut out, &hash_file(dir, FAILURES_FILE)?)?;
+        }
+        for extra in facts.extra_files {
+            if dir.join(extra).exists() {
+                entry(&mut out, &hash_file(dir, extra)?)?;
+            }
         }
         if facts.with_audio {
             let mut listed = IdSet::new();

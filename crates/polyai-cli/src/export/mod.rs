@@ -7,6 +7,9 @@
 //! - [`failures`]: conversations that failed; retried first by the next run.
 //! - [`manifest`]: sizes and SHA-256 of the files of a finished export.
 //! - [`idset`]: the compact set of exported ids that keeps memory flat.
+//! - [`seal`]: `SHA256SUMS` and the manifest's signature, written after the manifest.
+//! - [`redaction`]: `--redacted`: records masked, the manifest's `redaction` section.
+//! - [`selection`]: `--ids FILE` / `--id ID`: exactly those conversations.
 //!
 //! A run retries the earlier failures, then walks the listing — from where an interrupted run
 //! stopped (less one page, for conversations that disappeared meanwhile), or from the start after
@@ -24,6 +27,11 @@ pub mod journal;
 mod line;
 pub mod lock;
 pub mod manifest;
+pub mod redaction;
+pub mod seal;
+pub mod selection;
+
+pub use seal::SIGNATURE_FILE;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -194,23 +202,37 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
     let dir = args.out.as_path();
+    // The selection and the signing key before anything is written: a bad one costs nothing.
+    let selection = selection::Selection::from_args(args)?;
+    let signing_key = seal::load_key(args.sign.as_deref())?;
+    // A selection is read conversation by conversation: its lines are details.
+    let with_details = args.with_details || selection.is_some();
     // Arguments first, so a usage error leaves no folder or lock behind.
     export_v3::Plan::new(ctx, args, Checkpoint::load(dir).ok().flatten().as_ref())?;
     std::fs::create_dir_all(dir).map_err(|e| CliError::file("creating", dir, e))?;
     let _lock = FolderLock::acquire(dir)?;
     let run_started_at = jiff::Timestamp::now();
     let previous = Checkpoint::load(dir)?;
-    let v3 = export_v3::Plan::new(ctx, args, previous.as_ref())?;
+    // A selection is read by id through the Data API, whatever account is configured.
+    let v3 = match &selection {
+        Some(_) => None,
+        None => export_v3::Plan::new(ctx, args, previous.as_ref())?,
+    };
     let wanted = Checkpoint {
         v3: v3.as_ref().map(|plan| plan.source.clone()),
         ..Checkpoint::new(
             agent.id(),
             ctx.session.client().host(),
-            args.with_details,
+            with_details,
             args.with_audio,
             args.redacted,
         )
     };
+    selection::prepare(
+        dir,
+        selection.as_ref(),
+        previous.is_none() && !journal_has_data(dir),
+    )?;
     match &previous {
         Some(previous) => previous.check_same_export(&wanted)?,
         None if journal_has_data(dir) => {
@@ -222,6 +244,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         None => wanted.store(dir)?,
     }
     manifest::remove(dir)?;
+    seal::remove(dir)?;
     let committed = previous.as_ref().map_or(0, |c| c.committed_bytes);
     let (mut journal, done, recovery) = Journal::open(dir, committed)?;
     let mut failures = Failures::open(dir)?;
@@ -246,8 +269,11 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         wanted.v3.as_ref().and_then(|source| source.cursor.clone()),
     )));
     let (tx, rx) = mpsc::channel::<Result<Work, Error>>(QUEUE);
-    let walk = match &v3 {
-        Some(plan) => {
+    let walk = match (&v3, &selection) {
+        (_, Some(selection)) => Walk::Ids {
+            ids: selection.ids.clone(),
+        },
+        (Some(plan), None) => {
             crate::output::note!("{}", plan.describe());
             Walk::V3 {
                 plan: Box::new(plan.clone()),
@@ -255,7 +281,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
                 tracker: tracker.clone(),
             }
         }
-        None => Walk::DataApi {
+        (None, None) => Walk::DataApi {
             agent: agent.clone(),
             start_offset,
             positions: positions.clone(),
@@ -274,7 +300,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let work = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|w| (w, rx)) });
     let fetcher = Fetcher {
         agent,
-        with_details: args.with_details,
+        with_details,
         redacted: args.redacted,
         dir: dir.to_path_buf(),
         with_audio: args.with_audio,
@@ -308,12 +334,16 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
                 if is_fatal(&err) {
                     break Outcome::Failed(err);
                 }
-                if let Err(file_err) = failures.append(&failed_record(&work, &err)) {
+                if let Err(file_err) = failures.append(&failed_record(&work, &err, args.redacted)) {
                     break Outcome::Failed(file_err);
                 }
                 stats.failed += 1;
                 stats.retried += u64::from(work.page.is_none());
-                failures_in_a_row += 1;
+                // A conversation that does not exist (an id of --ids, or one deleted since it
+                // was listed) says nothing about the server's health.
+                if !matches!(&err, CliError::Api(api) if api.is_not_found()) {
+                    failures_in_a_row += 1;
+                }
                 bar.inc(1);
                 if failures_in_a_row >= breaker {
                     crate::output::note!(
@@ -393,15 +423,32 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
             },
             agent_id: &wanted.agent_id,
             base_url: ctx.session.client().base_url(),
-            with_details: args.with_details,
+            with_details,
             with_audio: args.with_audio,
             redacted: args.redacted,
             conversations: journal.records(),
             failed: still_failing,
             run_started_at,
             v3: wanted.v3.as_ref(),
+            sections: [
+                Some((
+                    "redaction",
+                    redaction::manifest_section(args.redacted, args.with_audio),
+                )),
+                selection.as_ref().map(|s| {
+                    (
+                        "selection",
+                        selection::manifest_section(dir, s, journal.records()),
+                    )
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            extra_files: &[selection::SELECTION_FILE],
         };
-        saved = manifest::write(dir, &facts);
+        saved = manifest::write(dir, &facts)
+            .and_then(|()| seal::seal(dir, signing_key.as_ref(), &wanted.agent_id));
     }
     let elapsed = started.elapsed();
     let end = End {
@@ -413,6 +460,16 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         dir,
     };
     crate::output::note!("{}", end.line());
+    if selection.is_some() && finished {
+        let (missing, _) = selection::not_found(dir);
+        if !missing.is_empty() {
+            crate::output::note!(
+                "not found (HTTP 404), {} of the ids asked for: {}",
+                missing.len(),
+                missing.join(", ")
+            );
+        }
+    }
     saved?;
     if ctx.format != OutputFormat::Table {
         ctx.write_record(&mut crate::output::stdout(), &end.record())
@@ -504,7 +561,7 @@ fn is_fatal(err: &CliError) -> bool {
     }
 }
 
-fn failed_record(work: &Work, err: &CliError) -> FailedRecord {
+fn failed_record(work: &Work, err: &CliError, redacted: bool) -> FailedRecord {
     let api = match err {
         CliError::Api(api) => Some(api),
         _ => None,
@@ -515,7 +572,12 @@ fn failed_record(work: &Work, err: &CliError) -> FailedRecord {
         status: api.and_then(Error::status),
         correlation_id: api.and_then(Error::correlation_id).map(str::to_owned),
         failed_at: jiff::Timestamp::now().to_string(),
-        summary: work.listed.to_value(),
+        summary: work.listed.to_value().map(|mut summary| {
+            if redacted {
+                redaction::mask(&mut summary);
+            }
+            summary
+        }),
     }
 }
 
@@ -616,6 +678,8 @@ enum Walk {
         start_offset: u64,
         positions: Arc<Mutex<Positions>>,
     },
+    /// The ids of `--ids` / `--id`, each read by its detail.
+    Ids { ids: Vec<String> },
     /// The Conversations API v3, by cursor.
     V3 {
         plan: Box<export_v3::Plan>,
@@ -649,6 +713,24 @@ impl Lister {
             }
         }
         match walk {
+            Walk::Ids { ids } => {
+                self.bar.set_length(ids.len() as u64);
+                for id in ids {
+                    let k = key(&id);
+                    if locked(&self.done).contains(k) || queued.contains(k) {
+                        self.bar.inc(1);
+                        continue;
+                    }
+                    let work = Work {
+                        id,
+                        listed: Listed::Id,
+                        page: Some(0),
+                    };
+                    if self.tx.send(Ok(work)).await.is_err() {
+                        return;
+                    }
+                }
+            }
             Walk::DataApi {
                 agent,
                 start_offset,
@@ -775,7 +857,8 @@ impl Fetcher {
             // writes the bytes that arrived rather than re-encoding them.
             let body = self.agent.conversations().get(id).json_bytes().await?;
             let (audio, extra) = self.audio(id).await?;
-            if let Some(head) = line::DetailHead::of(&body)
+            if !self.redacted
+                && let Some(head) = line::DetailHead::of(&body)
                 && let Some(line) = line::raw_line(&body, &head, EXPORT_FIELD, extra.as_ref())
             {
                 return Ok((
@@ -784,7 +867,10 @@ impl Fetcher {
                     audio,
                 ));
             }
-            let detail: Value = serde_json::from_slice(&body).map_err(encoding)?;
+            let mut detail: Value = serde_json::from_slice(&body).map_err(encoding)?;
+            if self.redacted {
+                redaction::mask(&mut detail);
+            }
             let record_id = detail["conversationId"]
                 .as_str()
                 .map_or_else(|| id.clone(), str::to_owned);
@@ -814,6 +900,10 @@ impl Fetcher {
                 )));
             }
         };
+        let mut record = record;
+        if self.redacted {
+            redaction::mask(&mut record);
+        }
         let (audio, extra) = self.audio(id).await?;
         Ok((
             record_id,

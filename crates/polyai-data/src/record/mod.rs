@@ -45,6 +45,7 @@
 //! ```
 
 mod read;
+pub mod redact;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
