@@ -115,16 +115,16 @@ impl AddAnnotations {
         let exchange = self
             .agent
             .conversation_call(&self.conversation_id, &self.options)?;
-        let result = exchange
-            .client()
-            .add_annotations(
+        let request = exchange.build(async |spec| {
+            spec.add_annotations(
                 &self.agent.agent_id,
                 &self.conversation_id,
                 Some(exchange.correlation_id()),
                 &body,
             )
-            .await;
-        exchange.ack(result).map(|meta| ((), meta))
+            .await
+        })?;
+        exchange.ack(request).await.map(|meta| ((), meta))
     }
 }
 

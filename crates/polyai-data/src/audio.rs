@@ -11,11 +11,10 @@ use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 
 use crate::body::content_length;
-use crate::client::Inner;
 use crate::error::{Error, TransportKind};
 use crate::ids;
 use crate::meta::ResponseMeta;
-use crate::transport::{BodyKind, CallOptions};
+use crate::transport::{CallOptions, Inner};
 use crate::wav::WavCheck;
 
 /// Which side of the call a recording holds.
@@ -124,19 +123,19 @@ impl AudioRequest {
     pub async fn send(self) -> Result<AudioDownload, Error> {
         let exchange = self
             .inner
-            .exchange(&self.options, BodyKind::Stream)
+            .exchange(&self.options)
             .path_ids(&ids::conversation(&self.agent_id, &self.conversation_id))?;
-        let result = exchange
-            .client()
-            .get_conversation_audio(
+        let request = exchange.build(async |spec| {
+            spec.get_conversation_audio(
                 &self.agent_id,
                 &self.conversation_id,
                 self.direction.map(Direction::to_spec),
                 self.redacted,
                 Some(exchange.correlation_id()),
             )
-            .await;
-        let (response, meta) = exchange.stream(result)?;
+            .await
+        })?;
+        let (response, meta) = exchange.stream(request).await?;
         let (min_rate, rate_window) = self.inner.min_download_rate;
         Ok(AudioDownload {
             conversation_id: self.conversation_id,

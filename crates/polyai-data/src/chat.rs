@@ -172,11 +172,11 @@ impl StartChat {
             integration_attributes: chat.integration_attributes.clone(),
         };
         let exchange = self.agent.call(&self.options)?;
-        let result = exchange
-            .client()
-            .create_debug_chat(&self.agent.agent_id, Some(exchange.correlation_id()), &body)
-            .await;
-        let (response, meta) = exchange.typed(result)?;
+        let request = exchange.build(async |spec| {
+            spec.create_debug_chat(&self.agent.agent_id, Some(exchange.correlation_id()), &body)
+                .await
+        })?;
+        let (response, meta) = exchange.typed(request).await?;
         let greeting = ChatReply { response, meta };
         let mut options = self.options;
         options.correlation_id = None;
@@ -267,16 +267,16 @@ impl ChatSession {
         let exchange = self
             .agent
             .conversation_call(&self.conversation_id, &self.options)?;
-        let result = exchange
-            .client()
-            .send_debug_chat_message(
+        let request = exchange.build(async |spec| {
+            spec.send_debug_chat_message(
                 &self.agent.agent_id,
                 &self.conversation_id,
                 Some(exchange.correlation_id()),
                 &body,
             )
-            .await;
-        let reply = match exchange.typed(result) {
+            .await
+        })?;
+        let reply = match exchange.typed(request).await {
             Ok((response, meta)) => ChatReply { response, meta },
             Err(err) => {
                 if err.status() == Some(410) || err.code() == Some("CHAT_CONVERSATION_ENDED") {

@@ -8,10 +8,11 @@ use reqwest::Url;
 use reqwest::header::HeaderValue;
 
 use crate::auth::ApiKey;
-use crate::client::{Client, Inner};
+use crate::client::Client;
 use crate::error::Error;
 use crate::region::Region;
 use crate::retry::{RetryPolicy, SleepFuture, Sleeper};
+use crate::transport::Inner;
 
 /// Environment variable holding the API key.
 pub const ENV_API_KEY: &str = "POLYAI_API_KEY";

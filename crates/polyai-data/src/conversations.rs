@@ -2,14 +2,12 @@
 
 use std::sync::Arc;
 
-use polyai_data_raw::ResponseValue;
-
 use crate::client::Agent;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
-use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
+use crate::models::{Conversation, ConversationSummary};
 use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
-use crate::transport::{BodyKind, CallOptions, Exchange, RawError};
+use crate::transport::{CallOptions, Exchange};
 
 /// Conversation operations of one agent; from [`Agent::conversations`].
 ///
@@ -252,52 +250,11 @@ struct ListBody<T> {
 }
 
 /// What a listing's items decode into: the generated model, or the JSON as sent.
-trait ListItem: Keyed + Send + Sized + 'static {
-    /// How the exchange reads the body [`decode`](Self::decode) finishes.
-    const BODY: BodyKind;
+trait ListItem: Keyed + serde::de::DeserializeOwned + Send + Sized + 'static {}
 
-    fn decode(
-        exchange: Exchange,
-        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
-    ) -> Result<(ListBody<Self>, ResponseMeta), Error>;
-}
+impl ListItem for ConversationSummary {}
 
-impl ListItem for ConversationSummary {
-    const BODY: BodyKind = BodyKind::Json;
-
-    fn decode(
-        exchange: Exchange,
-        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
-    ) -> Result<(ListBody<Self>, ResponseMeta), Error> {
-        let (body, meta) = exchange.typed(result)?;
-        let GetConversationsResponse {
-            conversations,
-            count,
-            limit,
-            offset,
-        } = body;
-        Ok((
-            ListBody {
-                conversations,
-                count,
-                limit,
-                offset,
-            },
-            meta,
-        ))
-    }
-}
-
-impl ListItem for serde_json::Value {
-    const BODY: BodyKind = BodyKind::Raw;
-
-    fn decode(
-        exchange: Exchange,
-        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
-    ) -> Result<(ListBody<Self>, ResponseMeta), Error> {
-        exchange.json(result)
-    }
-}
+impl ListItem for serde_json::Value {}
 
 async fn fetch_page<T: ListItem>(
     agent: &Agent,
@@ -305,17 +262,19 @@ async fn fetch_page<T: ListItem>(
     offset: Option<u64>,
     options: &CallOptions,
 ) -> Result<Page<T>, Error> {
-    let exchange = agent.call(options)?.reading(T::BODY)?;
-    let result = exchange
-        .client()
-        .list_conversations(
+    let exchange = agent.call(options)?;
+    let request = exchange.build(async |spec| {
+        spec.list_conversations(
             &agent.agent_id,
             limit.and_then(std::num::NonZeroU64::new),
             offset,
             Some(exchange.correlation_id()),
         )
-        .await;
-    let (body, meta) = T::decode(exchange, result)?;
+        .await
+    })?;
+    // The page as sent, with its items typed or left as JSON: `GetConversationsResponse` with
+    // the item type open.
+    let (body, meta): (ListBody<T>, _) = exchange.json(request).await?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Page {
         count: non_negative(body.count),
@@ -365,8 +324,8 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn send_with_meta(self) -> Result<(Conversation, ResponseMeta), Error> {
-        let (exchange, result) = self.exchange(BodyKind::Json).await?;
-        exchange.typed(result)
+        let (exchange, request) = self.request()?;
+        exchange.typed(request).await
     }
 
     /// Sends the request and returns the conversation as the API sent it: every field, `null`s
@@ -380,8 +339,8 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json(self) -> Result<serde_json::Value, Error> {
-        let (exchange, result) = self.exchange(BodyKind::Raw).await?;
-        exchange.json(result).map(|(raw, _)| raw)
+        let (exchange, request) = self.request()?;
+        exchange.json(request).await.map(|(raw, _)| raw)
     }
 
     /// Sends the request and returns the body exactly as the API sent it (checked to be one JSON
@@ -395,28 +354,24 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json_bytes(self) -> Result<bytes::Bytes, Error> {
-        let (exchange, result) = self.exchange(BodyKind::Raw).await?;
-        exchange.json_bytes(result).map(|(body, _)| body)
+        let (exchange, request) = self.request()?;
+        exchange.json_bytes(request).await.map(|(body, _)| body)
     }
 
-    /// Sends the request through the generated `get_conversation`, reading the body as `body`.
-    async fn exchange(
-        self,
-        body: BodyKind,
-    ) -> Result<(Exchange, Result<ResponseValue<Conversation>, RawError>), Error> {
+    /// The call, and the request the generated `get_conversation` builds for it.
+    fn request(&self) -> Result<(Exchange, polyai_data_raw::Built<Conversation>), Error> {
         let exchange = self
             .agent
-            .conversation_call(&self.conversation_id, &self.options)?
-            .reading(body)?;
-        let result = exchange
-            .client()
-            .get_conversation(
+            .conversation_call(&self.conversation_id, &self.options)?;
+        let request = exchange.build(async |spec| {
+            spec.get_conversation(
                 &self.agent.agent_id,
                 &self.conversation_id,
                 Some(exchange.correlation_id()),
             )
-            .await;
-        Ok((exchange, result))
+            .await
+        })?;
+        Ok((exchange, request))
     }
 }
 

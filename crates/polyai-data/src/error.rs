@@ -80,6 +80,11 @@ pub enum Error {
     /// The client configuration is invalid (bad region name, `http://` to a remote host, …).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A failure of this crate's own invariants: a bug in `polyai-data`, not in the call, the
+    /// configuration or the server. Please report it (with the message) at
+    /// <https://github.com/polyai-rs/polyai-rs/issues>; retrying will not help.
+    #[error("internal error in polyai-data (a bug; please report it): {0}")]
+    Internal(String),
     /// The call was rejected before sending, e.g. an empty annotation list.
     #[error("invalid request: {0}")]
     InvalidRequest(String),

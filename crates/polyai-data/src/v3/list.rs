@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use crate::chat::ClientEnv;
 use crate::error::Error;
 use crate::timestamp::Timestamp;
-use crate::transport::{BodyKind, CallOptions};
+use crate::transport::CallOptions;
 use crate::v3::walk::{Page, PageStream, Walk, walk_pages};
 use crate::v3::{Conversation, Project};
 
@@ -405,13 +405,12 @@ impl ListConversations {
         };
         let offset = if cursor.is_some() { None } else { self.offset };
         let channels = (!self.channels.is_empty()).then_some(&self.channels);
-        let exchange = inner.exchange(&self.options, BodyKind::Raw).path_ids(&[
+        let exchange = inner.exchange(&self.options).path_ids(&[
             ("account id", self.project.account_id()),
             ("project id", self.project.project_id()),
         ])?;
-        let result = exchange
-            .client_v3()?
-            .list_conversations_v3(
+        let request = exchange.build_v3(async |spec| {
+            spec.list_conversations_v3(
                 self.project.account_id(),
                 self.project.project_id(),
                 channels,
@@ -431,8 +430,9 @@ impl ListConversations {
                 variant_name,
                 Some(exchange.correlation_id()),
             )
-            .await;
-        let (body, meta): (Envelope<T>, _) = exchange.json(result)?;
+            .await
+        })?;
+        let (body, meta): (Envelope<T>, _) = exchange.json(request).await?;
         Ok(Page {
             items: body.conversations,
             cursor: body.cursor.filter(|c| !c.is_empty()),
