@@ -5,23 +5,13 @@ use std::io::{IsTerminal, Write};
 use polyai_data::{ChatOptions, ChatReply, ChatSession, ClientEnv};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::{ChatArgs, ChatEnv, OutputFormat};
+use crate::cli::{ChatArgs, OutputFormat};
 use crate::commands::{Ctx, stdout_error};
 use crate::exit::CliError;
 use crate::output::{write_json, write_json_line};
 
 /// REPL commands that leave the session.
 const QUIT: [&str; 3] = ["/quit", "/exit", "/q"];
-
-impl From<ChatEnv> for ClientEnv {
-    fn from(env: ChatEnv) -> Self {
-        match env {
-            ChatEnv::Sandbox => ClientEnv::Sandbox,
-            ChatEnv::PreRelease => ClientEnv::PreRelease,
-            ChatEnv::Live => ClientEnv::Live,
-        }
-    }
-}
 
 /// `chat` (the REPL, when `script` is `None`) and `chat send`.
 pub async fn run(
@@ -30,7 +20,7 @@ pub async fn run(
     script: Option<&[String]>,
 ) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
-    let env = ClientEnv::from(args.env.unwrap_or(ChatEnv::Sandbox));
+    let env = args.env.unwrap_or(ClientEnv::Sandbox);
     let mut options = ChatOptions::new(env);
     if let Some(variant) = &args.variant {
         options = options.variant(variant.clone());

@@ -8,12 +8,18 @@ use crate::models::{
 };
 use crate::transport::CallOptions;
 
-/// The agent environment a debug chat talks to.
+/// An agent environment: what a debug chat talks to, and what a v3 listing filters by.
+///
+/// It parses ([`FromStr`](std::str::FromStr)) its names in any case — `sandbox`, `pre-release`
+/// (also `prerelease`, `pre_release`) and `live` — and displays as its wire name; anything else is
+/// an [`Error::InvalidRequest`] that lists the names, never a default.
 ///
 /// ```
 /// use polyai_data::ClientEnv;
 /// assert_eq!("pre-release".parse::<ClientEnv>()?, ClientEnv::PreRelease);
-/// assert_eq!(ClientEnv::Live.as_str(), "live");
+/// assert_eq!("PRE_RELEASE".parse::<ClientEnv>()?, ClientEnv::PreRelease);
+/// assert_eq!(ClientEnv::Live.to_string(), "live");
+/// assert!("production".parse::<ClientEnv>().is_err());
 /// # Ok::<(), polyai_data::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +34,15 @@ pub enum ClientEnv {
 }
 
 impl ClientEnv {
+    /// Every environment: sandbox, pre-release, live.
+    ///
+    /// ```
+    /// use polyai_data::ClientEnv;
+    /// let names: Vec<&str> = ClientEnv::ALL.iter().map(|env| env.as_str()).collect();
+    /// assert_eq!(names, ["sandbox", "pre-release", "live"]);
+    /// ```
+    pub const ALL: [ClientEnv; 3] = [ClientEnv::Sandbox, ClientEnv::PreRelease, ClientEnv::Live];
+
     /// Wire value: `sandbox`, `pre-release` or `live`.
     pub fn as_str(self) -> &'static str {
         match self {
