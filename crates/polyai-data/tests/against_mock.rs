@@ -118,7 +118,7 @@ async fn injected_faults_are_retried_or_reported() {
         .list()
         .await
         .expect("retried past two 503s");
-    assert_eq!(page.count(), 10);
+    assert_eq!(page.count(), Some(10));
 
     server.faults().fail_next(1, 503);
     let id = page.items()[0].conversation_id.clone();

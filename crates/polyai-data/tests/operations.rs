@@ -121,7 +121,7 @@ async fn list_one_page() {
         .offset(0)
         .await
         .expect("page");
-    assert_eq!(page.count(), 3);
+    assert_eq!(page.count(), Some(3));
     assert_eq!(page.items().len(), 2);
     assert_eq!(page.items()[0].conversation_id, "c0");
     assert_eq!(page.next_offset(), Some(2));

@@ -706,10 +706,11 @@ impl Lister {
                 }
             };
             if !sized {
-                self.bar.set_length(page.count());
+                self.bar.set_length(page.count().unwrap_or_default());
                 sized = true;
             }
-            let offset = page.offset();
+            // A Data API page is always at an offset.
+            let offset = page.offset().unwrap_or(start_offset);
             let batch: Vec<ConversationSummary> = {
                 let done = locked(&self.done);
                 page.into_items()

@@ -1,11 +1,11 @@
 //! Listing and reading conversations, blocking.
 
-use crate::blocking::walk::{Items, Pages};
+use crate::blocking::walk::listing_calls;
 use crate::blocking::{Runtime, forward, request_options};
 use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary};
-use crate::paginate::Page;
+use crate::paginate::Position;
 
 /// Conversation operations of one agent; from [`Agent::conversations`](super::Agent::conversations).
 ///
@@ -57,7 +57,8 @@ impl Conversations {
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// for page in agent.conversations().list().limit(200).max_items(5000).pages() {
 ///     let page = page?;
-///     println!("{}..{} of {}", page.offset(), page.offset() + page.items().len() as u64, page.count());
+///     let from = page.offset().unwrap_or_default();
+///     println!("{from}..{} of {:?}", from + page.items().len() as u64, page.count());
 /// }
 /// let everything = agent.conversations().list().dedupe(true).all()?;
 /// # let _ = everything;
@@ -73,6 +74,7 @@ pub struct ListConversations {
 forward!(ListConversations => crate::ListConversations {
     fn limit(limit: u64);
     fn offset(offset: u64);
+    fn from(position: Position);
     fn max_items(max: u64);
     fn max_pages(max: u64);
     fn dedupe(dedupe: bool);
@@ -81,48 +83,7 @@ forward!(ListConversations => crate::ListConversations {
 });
 request_options!(ListConversations => crate::ListConversations);
 
-impl ListConversations {
-    /// One page.
-    pub fn send(self) -> Result<Page<ConversationSummary>, Error> {
-        self.rt.call(self.inner.send())
-    }
-
-    /// One page with each conversation as the JSON the server sent, as
-    /// [`crate::ListConversations::send_json`].
-    pub fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
-        self.rt.call(self.inner.send_json())
-    }
-
-    /// Every page from the start offset.
-    pub fn pages(self) -> Pages<Page<ConversationSummary>> {
-        Pages::new(self.inner.pages(), self.rt)
-    }
-
-    /// Every page with each conversation as the JSON the server sent, as
-    /// [`crate::ListConversations::json_pages`].
-    pub fn json_pages(self) -> Pages<Page<serde_json::Value>> {
-        Pages::new(self.inner.json_pages(), self.rt)
-    }
-
-    /// Every conversation from the start offset (what iterating the builder does).
-    pub fn items(self) -> Items<Page<ConversationSummary>> {
-        self.pages().items()
-    }
-
-    /// Every conversation from the start offset, collected.
-    pub fn all(self) -> Result<Vec<ConversationSummary>, Error> {
-        self.rt.call(self.inner.all())
-    }
-}
-
-impl IntoIterator for ListConversations {
-    type Item = Result<ConversationSummary, Error>;
-    type IntoIter = Items<Page<ConversationSummary>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.items()
-    }
-}
+listing_calls!(ListConversations => crate::ListConversations, ConversationSummary);
 
 /// Reads one conversation; from [`Conversations::get`].
 ///

@@ -322,9 +322,9 @@ mod tests {
         shareable::<UpsertNote>();
         shareable::<StartChat>();
         shareable::<ChatSession>();
-        sendable::<Pages<crate::Page<crate::ConversationSummary>>>();
-        sendable::<Items<crate::Page<crate::ConversationSummary>>>();
-        sendable::<Items<crate::v3::Page<crate::v3::Conversation>>>();
+        sendable::<Pages<crate::models::ConversationSummary>>();
+        sendable::<Items<crate::models::ConversationSummary>>();
+        sendable::<Items<crate::v3::Conversation>>();
         sendable::<AudioDownload>();
     }
 

@@ -55,12 +55,10 @@
 
 mod list;
 mod models;
-mod walk;
 
 pub use crate::models::TurnExt;
 pub use list::{ListConversations, MAX_LIMIT, TurnType};
 pub use models::{ConversationExt, Metric};
-pub use walk::{Page, PageStream};
 
 /// The v3 models, as generated from `openapi/conversations-v3.json` with its corrections.
 ///

@@ -31,6 +31,7 @@ impl<R: Send + 'static> Prefetched<R> {
             Prefetched::Lazy(future) => future.await,
             Prefetched::Spawned(mut task) => match (&mut task.0).await {
                 Ok(result) => result,
+                // The task panicked, or its runtime is shutting down under the walk.
                 Err(join) => Err(Error::Internal(format!("a page fetch task failed: {join}"))),
             },
         }
