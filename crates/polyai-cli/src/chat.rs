@@ -2,7 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use polyai_data::{ChatOptions, ChatReply, ChatSession, ClientEnv};
+use polyai_data::ClientEnv;
+use polyai_data::chat::{ChatOptions, ChatReply, ChatSession};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::{ChatArgs, OutputFormat};

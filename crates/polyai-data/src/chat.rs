@@ -1,6 +1,7 @@
 //! Debug chat: a text session against an agent environment or variant.
 
 use crate::client::Agent;
+use crate::client_env::ClientEnv;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::{
@@ -8,75 +9,11 @@ use crate::models::{
 };
 use crate::transport::CallOptions;
 
-/// An agent environment: what a debug chat talks to, and what a v3 listing filters by.
-///
-/// It parses ([`FromStr`](std::str::FromStr)) its names in any case — `sandbox`, `pre-release`
-/// (also `prerelease`, `pre_release`) and `live` — and displays as its wire name; anything else is
-/// an [`Error::InvalidRequest`] that lists the names, never a default.
-///
-/// ```
-/// use polyai_data::ClientEnv;
-/// assert_eq!("pre-release".parse::<ClientEnv>()?, ClientEnv::PreRelease);
-/// assert_eq!("PRE_RELEASE".parse::<ClientEnv>()?, ClientEnv::PreRelease);
-/// assert_eq!(ClientEnv::Live.to_string(), "live");
-/// assert!("production".parse::<ClientEnv>().is_err());
-/// # Ok::<(), polyai_data::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ClientEnv {
-    /// The draft being edited.
-    Sandbox,
-    /// The pre-release deployment.
-    PreRelease,
-    /// The live deployment.
-    Live,
-}
-
-impl ClientEnv {
-    /// Every environment: sandbox, pre-release, live.
-    ///
-    /// ```
-    /// use polyai_data::ClientEnv;
-    /// let names: Vec<&str> = ClientEnv::ALL.iter().map(|env| env.as_str()).collect();
-    /// assert_eq!(names, ["sandbox", "pre-release", "live"]);
-    /// ```
-    pub const ALL: [ClientEnv; 3] = [ClientEnv::Sandbox, ClientEnv::PreRelease, ClientEnv::Live];
-
-    /// Wire value: `sandbox`, `pre-release` or `live`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientEnv::Sandbox => "sandbox",
-            ClientEnv::PreRelease => "pre-release",
-            ClientEnv::Live => "live",
-        }
-    }
-}
-
-impl std::fmt::Display for ClientEnv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ClientEnv {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "sandbox" => Ok(ClientEnv::Sandbox),
-            "pre-release" | "prerelease" | "pre_release" => Ok(ClientEnv::PreRelease),
-            "live" => Ok(ClientEnv::Live),
-            _ => Err(Error::InvalidRequest(format!(
-                "unknown client environment `{s}`; valid: sandbox, pre-release, live"
-            ))),
-        }
-    }
-}
-
 /// How to start a debug chat.
 ///
 /// ```
-/// use polyai_data::{ChatOptions, ClientEnv};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::chat::ChatOptions;
 /// let options = ChatOptions::new(ClientEnv::Sandbox)
 ///     .variant("PDS Test Office")
 ///     .lang("en-GB")
@@ -159,7 +96,8 @@ impl ChatOptions {
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-/// use polyai_data::{ChatOptions, ClientEnv};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::chat::ChatOptions;
 /// let chat = agent.debug_chat(ChatOptions::new(ClientEnv::Live)).correlation_id("my-run-1").await?;
 /// println!("{}", chat.greeting().text());
 /// # Ok(()) }
@@ -216,7 +154,8 @@ crate::options::request_options!(StartChat => ChatSession);
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-/// use polyai_data::{ChatOptions, ClientEnv, Error};
+/// use polyai_data::{ClientEnv, Error};
+/// use polyai_data::chat::ChatOptions;
 /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
 /// for line in ["hi", "bye"] {
 ///     match chat.send(line).await {
@@ -256,7 +195,7 @@ impl ChatSession {
     /// Sends one user message and returns the agent's reply.
     ///
     /// ```no_run
-    /// # async fn f(mut chat: polyai_data::ChatSession) -> Result<(), polyai_data::Error> {
+    /// # async fn f(mut chat: polyai_data::chat::ChatSession) -> Result<(), polyai_data::Error> {
     /// let reply = chat.send("What are your opening hours?").await?;
     /// println!("{} (ended: {})", reply.text(), reply.is_ended());
     /// # Ok(()) }
@@ -308,7 +247,7 @@ impl ChatSession {
 /// A user message with optional per-message settings.
 ///
 /// ```
-/// let message = polyai_data::ChatMessage::new("hola").lang("es-ES").metadata("source", "test");
+/// let message = polyai_data::chat::ChatMessage::new("hola").lang("es-ES").metadata("source", "test");
 /// # let _ = message;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -351,7 +290,8 @@ impl ChatMessage {
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-/// use polyai_data::{ChatOptions, ClientEnv};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::chat::ChatOptions;
 /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
 /// let reply = chat.send("I forgot my password").await?;
 /// println!("{} (node {})", reply.text(), reply.metadata().current_node);
@@ -404,7 +344,8 @@ impl ChatReply {
     ///
     /// ```no_run
     /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-    /// use polyai_data::{ChatOptions, ClientEnv};
+    /// use polyai_data::ClientEnv;
+    /// use polyai_data::chat::ChatOptions;
     /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
     /// let reply = chat.send("hello").await?;
     /// println!("{} (correlation id {})", reply.text(), reply.meta().correlation_id());
@@ -427,8 +368,8 @@ impl ChatReply {
 }
 
 /// ```no_run
-/// # async fn f(mut chat: polyai_data::ChatSession) -> Result<(), polyai_data::Error> {
-/// use polyai_data::DebugChatExt;
+/// # async fn f(mut chat: polyai_data::chat::ChatSession) -> Result<(), polyai_data::Error> {
+/// use polyai_data::models::DebugChatExt;
 /// let reply = chat.send("I forgot my password").await?;
 /// if reply.called("send_reset_link") {
 ///     println!("reset link sent; handoff: {:?}", reply.handoff_destination());

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::annotations::{AddAnnotations, Annotation};
 use crate::audio::AudioRequest;
+use crate::builder::ClientBuilder;
 use crate::chat::{ChatOptions, StartChat};
-use crate::config::ClientBuilder;
 use crate::conversations::Conversations;
 use crate::error::Error;
 use crate::notes::UpsertNote;
@@ -141,7 +141,7 @@ impl Client {
 /// | add annotations | [`annotate(id, annotations)`](Agent::annotate) |
 /// | upsert the note | [`note(id, text)`](Agent::note) |
 /// | start a debug chat | [`debug_chat(options)`](Agent::debug_chat) |
-/// | send a chat message | [`ChatSession::send`](crate::ChatSession::send) |
+/// | send a chat message | [`ChatSession::send`](crate::chat::ChatSession::send) |
 ///
 /// ```
 /// let client = polyai_data::Client::builder().api_key("key").build()?;
@@ -213,7 +213,7 @@ impl Agent {
     /// `429`, unless the retry policy opts in.
     ///
     /// ```no_run
-    /// use polyai_data::{Annotation, AnnotationType, Role};
+    /// use polyai_data::annotations::{Annotation, AnnotationType, Role};
     /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
     /// agent
     ///     .annotate("CA123", [Annotation::new(2, Role::Agent, AnnotationType::WrongInfo)])
@@ -252,7 +252,8 @@ impl Agent {
     /// Starts a debug chat session; the returned session holds the agent's greeting.
     ///
     /// ```no_run
-    /// use polyai_data::{ChatOptions, ClientEnv};
+    /// use polyai_data::ClientEnv;
+    /// use polyai_data::chat::ChatOptions;
     /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
     /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox).lang("en-US")).await?;
     /// println!("agent: {}", chat.greeting().text());

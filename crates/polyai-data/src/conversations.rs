@@ -110,7 +110,7 @@ impl ListConversations {
     /// Page size (at least 1). Awaited alone, the builder asks for one page of the server's
     /// default size (50) unless this is set; a walk ([`stream`](Self::stream),
     /// [`pages`](Self::pages), [`all`](Self::all)) without it asks for pages of
-    /// [`MAX_PAGE_SIZE`](crate::paginate::MAX_PAGE_SIZE).
+    /// [`MAX_PAGE_SIZE`].
     pub fn limit(mut self, limit: u64) -> Self {
         let limit = limit.max(1);
         self.limit = Some(limit);
@@ -164,7 +164,7 @@ impl ListConversations {
     }
 
     /// Pages a walk fetches at once once the first page has reported the total (default
-    /// [`DEFAULT_CONCURRENCY`](crate::paginate::DEFAULT_CONCURRENCY); at least 1, which reads
+    /// [`DEFAULT_CONCURRENCY`]; at least 1, which reads
     /// one page ahead). Pages are still yielded in order, and at most this many are held. A page
     /// shorter than asked for (a server capping page sizes) makes the walk drop the pages it
     /// planned past it and go on from the items that arrived, so the walk stays exact.

@@ -372,7 +372,7 @@ impl Error {
     /// acted), the connection broke or timed out after the request was sent, or the answer was
     /// a success that could not be read. Look at the conversation (or the chat) before sending
     /// it again, or it may be applied twice. Such calls are never retried on these failures
-    /// unless [`RetryPolicy::retry_non_idempotent`](crate::RetryPolicy::retry_non_idempotent)
+    /// unless [`RetryPolicy::retry_non_idempotent`](crate::retry::RetryPolicy::retry_non_idempotent)
     /// is set.
     ///
     /// ```

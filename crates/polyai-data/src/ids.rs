@@ -111,7 +111,7 @@ mod tests {
             check_id(what, id).ok()?;
         }
         let capture = polyai_data_raw::Capture::new();
-        crate::config::install_tls_provider();
+        crate::builder::install_tls_provider();
         let spec = polyai_data_raw::Client::new_with_client(
             "https://api.example/prefix",
             reqwest::Client::new(),

@@ -45,7 +45,7 @@ pub const DEFAULT_PROFILE: &str = "default";
 /// # let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("config.toml");
 /// std::fs::write(&path, "[profiles.default]\nregion = \"eu\"\nagent = \"PROJECT-1\"\n")?;
-/// let config = polyai_data::ConfigFile::load(&path)?;
+/// let config = polyai_data::config::ConfigFile::load(&path)?;
 /// let profile = config.select(None)?.expect("the default profile");
 /// assert_eq!(profile.agent(), Some("PROJECT-1"));
 /// assert_eq!(profile.region(), Some(polyai_data::Region::Eu));
@@ -93,7 +93,7 @@ impl ConfigFile {
     ///
     /// ```
     /// use std::path::PathBuf;
-    /// let path = polyai_data::ConfigFile::path_from(|name| {
+    /// let path = polyai_data::config::ConfigFile::path_from(|name| {
     ///     (name == "HOME").then(|| "/home/ada".into())
     /// });
     /// assert_eq!(path, Some(PathBuf::from("/home/ada/.config/polyai/config.toml")));
@@ -301,10 +301,10 @@ impl Profile {
 /// # #[cfg(unix)] {
 /// use std::os::unix::fs::PermissionsExt;
 /// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
-/// assert!(polyai_data::read_key_file(&path).unwrap_err().to_string().contains("chmod 600"));
+/// assert!(polyai_data::config::read_key_file(&path).unwrap_err().to_string().contains("chmod 600"));
 /// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
 /// # }
-/// assert!(polyai_data::read_key_file(&path).is_ok());
+/// assert!(polyai_data::config::read_key_file(&path).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn read_key_file(path: &Path) -> Result<ApiKey, Error> {

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use polyai_data::{Annotation, AnnotationType, ChatOptions, Client, ClientEnv, Direction, Role};
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::audio::Direction;
+use polyai_data::chat::ChatOptions;
+use polyai_data::{Client, ClientEnv};
 use polyai_mock::{MockConfig, MockServer, SANDBOX_KEY};
 
 async fn setup(conversations: u64) -> (MockServer, Client, String) {

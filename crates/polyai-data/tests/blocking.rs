@@ -6,7 +6,10 @@
 
 use std::io::Read;
 
-use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Error, Role};
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::audio::Direction;
+use polyai_data::chat::ChatOptions;
+use polyai_data::{ClientEnv, Error};
 use polyai_mock::{MockConfig, MockServer, SANDBOX_KEY};
 
 /// The mock on its own runtime, and an async client on that runtime to compare with.
@@ -65,7 +68,7 @@ impl Mock {
     }
 }
 
-fn ids(items: &[polyai_data::ConversationSummary]) -> Vec<String> {
+fn ids(items: &[polyai_data::models::ConversationSummary]) -> Vec<String> {
     items.iter().map(|c| c.conversation_id.clone()).collect()
 }
 

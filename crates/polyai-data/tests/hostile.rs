@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use polyai_data::{Annotation, AnnotationType, Client, Error, Role, TransportKind};
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::{Client, Error, TransportKind};
 use support::{Body, Recorded, Reply, TestServer, client_for, list_a, wav_header};
 
 /// Longest any of these tests may take before it counts as a hang.

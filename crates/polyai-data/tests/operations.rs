@@ -2,10 +2,11 @@
 
 mod support;
 
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::audio::Direction;
+use polyai_data::chat::ChatOptions;
 use polyai_data::models::ConversationExt;
-use polyai_data::{
-    Agent, Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Error, Role,
-};
+use polyai_data::{Agent, ClientEnv, Error};
 use serde_json::{Value, json};
 use support::{Recorded, Reply, TestServer, client_for, list_reply, summary};
 
@@ -30,7 +31,7 @@ fn shape(r: &Recorded) -> Value {
                 "polyai-rs-[uuid]".to_owned()
             }
             "user-agent" => {
-                assert_eq!(value, polyai_data::USER_AGENT);
+                assert_eq!(value, polyai_data::config::USER_AGENT);
                 "polyai-rs/[version]".to_owned()
             }
             _ => value.clone(),

@@ -6,9 +6,9 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use polyai_data::{
-    AddAnnotations, Annotation, AnnotationType, Client, Error, RetryPolicy, Role, TransportKind,
-};
+use polyai_data::annotations::{AddAnnotations, Annotation, AnnotationType, Role};
+use polyai_data::retry::RetryPolicy;
+use polyai_data::{Client, Error, TransportKind};
 use serde_json::json;
 use support::{Recorded, Reply, TestServer, client_for, list_a, list_reply};
 

@@ -5,7 +5,10 @@
 
 mod support;
 
-use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Role};
+use polyai_data::ClientEnv;
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::audio::Direction;
+use polyai_data::chat::ChatOptions;
 use polyai_data_raw::{Built, Capture, types};
 use serde_json::json;
 use support::{Recorded, Reply, TestServer, client_for, list_reply, summary};

@@ -8,8 +8,9 @@ mod support;
 use std::collections::HashSet;
 
 use polyai_data::models::ConversationSummary;
+use polyai_data::models::TurnExt;
 use polyai_data::paginate::Position;
-use polyai_data::v3::{Conversation, ConversationExt, Project, TurnExt, TurnType};
+use polyai_data::v3::{Conversation, ConversationExt, Project, TurnType};
 use polyai_data::{Client, ClientEnv, Error, Region, Timestamp};
 use polyai_mock::{ApiKey, MockConfig, MockServer, SANDBOX_KEY};
 use serde_json::json;

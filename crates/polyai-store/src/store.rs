@@ -215,7 +215,7 @@ impl Store {
         })
     }
 
-    /// Stores a conversation as [`GetConversation::json`](polyai_data::GetConversation::json)
+    /// Stores a conversation as [`GetConversation::json`](polyai_data::conversations::GetConversation::json)
     /// returns it (or as listed), replacing what was stored for it; for tools that read
     /// conversations their own way. Returns whether it was new.
     ///

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use polyai_data::ListConversations;
+use polyai_data::conversations::ListConversations;
 use polyai_data::models::{Conversation, ConversationExt, ConversationSummary, Lenient, Turn};
 
 use crate::cli::{GetArgs, ListArgs, NoteArgs, OutputFormat};

@@ -589,7 +589,7 @@ fn prepare_audio_dir(audio: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(audio).map_err(|e| CliError::file("creating", audio, e))?;
     let entries = std::fs::read_dir(audio).map_err(|e| CliError::file("reading", audio, e))?;
     for entry in entries.flatten() {
-        if polyai_data::is_partial_download(&entry.path()) {
+        if polyai_data::audio::is_partial_download(&entry.path()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use polyai_data::DebugChatExt;
+use polyai_data::models::DebugChatExt;
 use serde::Serialize;
 
 use super::run::{RunResult, ScenarioResult, Status, human_duration, turn_label};

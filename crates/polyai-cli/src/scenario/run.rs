@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use polyai_data::chat::ChatOptions;
 use polyai_data::models::DebugChatResponse;
-use polyai_data::{Agent, ChatOptions, ClientEnv, Error};
+use polyai_data::{Agent, ClientEnv, Error};
 use serde::Serialize;
 
 use super::expect::check;

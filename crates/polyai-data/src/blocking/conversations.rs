@@ -21,12 +21,12 @@ use crate::paginate::Position;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Conversations {
-    inner: crate::Conversations,
+    inner: crate::conversations::Conversations,
     rt: Runtime,
 }
 
 impl Conversations {
-    pub(crate) fn new(inner: crate::Conversations, rt: Runtime) -> Self {
+    pub(crate) fn new(inner: crate::conversations::Conversations, rt: Runtime) -> Self {
         Conversations { inner, rt }
     }
 
@@ -51,7 +51,7 @@ impl Conversations {
 /// A conversation listing: one page with [`send`](Self::send), or every conversation from the
 /// start offset by iterating it ([`IntoIterator`], [`items`](Self::items)) or its
 /// [`pages`](Self::pages). The walk is the async client's
-/// ([`crate::ListConversations`]): the same page sizes, prefetch, de-duplication and guards.
+/// ([`crate::conversations::ListConversations`]): the same page sizes, prefetch, de-duplication and guards.
 ///
 /// ```no_run
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
@@ -67,11 +67,11 @@ impl Conversations {
 #[must_use = "call `.send()` for one page, or iterate it"]
 #[derive(Debug, Clone)]
 pub struct ListConversations {
-    inner: crate::ListConversations,
+    inner: crate::conversations::ListConversations,
     rt: Runtime,
 }
 
-forward!(ListConversations => crate::ListConversations {
+forward!(ListConversations => crate::conversations::ListConversations {
     fn limit(limit: u64);
     fn offset(offset: u64);
     fn from(position: Position);
@@ -81,9 +81,9 @@ forward!(ListConversations => crate::ListConversations {
     fn prefetch(prefetch: bool);
     fn concurrency(pages: usize);
 });
-request_options!(ListConversations => crate::ListConversations);
+request_options!(ListConversations => crate::conversations::ListConversations);
 
-listing_calls!(ListConversations => crate::ListConversations, ConversationSummary);
+listing_calls!(ListConversations => crate::conversations::ListConversations, ConversationSummary);
 
 /// Reads one conversation; from [`Conversations::get`].
 ///
@@ -96,11 +96,11 @@ listing_calls!(ListConversations => crate::ListConversations, ConversationSummar
 #[must_use = "call `.send()` to send the request"]
 #[derive(Debug, Clone)]
 pub struct GetConversation {
-    inner: crate::GetConversation,
+    inner: crate::conversations::GetConversation,
     rt: Runtime,
 }
 
-request_options!(GetConversation => crate::GetConversation);
+request_options!(GetConversation => crate::conversations::GetConversation);
 
 impl GetConversation {
     /// Sends the request.
@@ -114,12 +114,12 @@ impl GetConversation {
         self.rt.call(self.inner.send_with_meta())
     }
 
-    /// The conversation as the API sent it, as [`crate::GetConversation::json`].
+    /// The conversation as the API sent it, as [`crate::conversations::GetConversation::json`].
     pub fn json(self) -> Result<serde_json::Value, Error> {
         self.rt.call(self.inner.json())
     }
 
-    /// The body exactly as the API sent it, as [`crate::GetConversation::json_bytes`].
+    /// The body exactly as the API sent it, as [`crate::conversations::GetConversation::json_bytes`].
     pub fn json_bytes(self) -> Result<bytes::Bytes, Error> {
         self.rt.call(self.inner.json_bytes())
     }

@@ -23,7 +23,7 @@
 
 use crate::blocking::walk::listing_calls;
 use crate::blocking::{Agent, Client, Runtime, forward, request_options};
-use crate::chat::ClientEnv;
+use crate::client_env::ClientEnv;
 use crate::paginate::Position;
 use crate::timestamp::Timestamp;
 use crate::v3::{Conversation, TurnType};

@@ -86,7 +86,7 @@ impl Inner {
     ) -> Result<Reply, Error> {
         let policy = options.retry.as_ref().unwrap_or(&self.retry);
         let timeout = options.timeout.unwrap_or(self.timeout);
-        let host = || crate::config::host_label(call.request.url());
+        let host = || crate::builder::host_label(call.request.url());
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
@@ -262,7 +262,7 @@ impl Inner {
                 Err(CappedError::TooLarge) => {
                     return Err(AttemptError::Final(Error::ResponseTooLarge {
                         operation: call.operation,
-                        host: crate::config::host_label(call.request.url()),
+                        host: crate::builder::host_label(call.request.url()),
                         limit: self.max_response_bytes,
                         correlation_id,
                     }));

@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::chat::ClientEnv;
+use crate::client_env::ClientEnv;
 use crate::error::Error;
 use crate::ids::check_id;
 use crate::paginate::{
@@ -209,7 +209,7 @@ impl ListConversations {
     }
 
     /// Add each turn's latency (`include_latency`); read it with
-    /// [`TurnExt::latency_seconds`](crate::v3::TurnExt::latency_seconds).
+    /// [`TurnExt::latency_seconds`](crate::models::TurnExt::latency_seconds).
     pub fn include_latency(mut self, include: bool) -> Self {
         self.include_latency = include;
         self
