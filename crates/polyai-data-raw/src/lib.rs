@@ -85,6 +85,17 @@ pub struct Built<T> {
     model: PhantomData<fn() -> T>,
 }
 
+/// ```
+/// use polyai_data_raw::{Capture, Client};
+///
+/// let capture = Capture::new();
+/// let client = Client::new_with_client("https://api.example", reqwest::Client::new(), capture.hooks());
+/// let built = capture.take(client.list_conversations("PROJECT-1", None, Some(50), None))?;
+/// assert_eq!(built.request().url().query(), Some("offset=50"));
+/// let request: reqwest::Request = built.into_request();
+/// assert_eq!(request.method(), "GET");
+/// # Ok::<(), polyai_data_raw::Error<polyai_data_raw::types::Error>>(())
+/// ```
 impl<T> Built<T> {
     /// The operation's id, e.g. `"get_conversation"`.
     pub fn operation_id(&self) -> &'static str {

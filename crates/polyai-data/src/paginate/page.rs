@@ -124,6 +124,14 @@ impl<T> Page<T> {
 
     /// The total number of items the Data API reports (not the page length); `None` for v3,
     /// which reports no total.
+    ///
+    /// ```no_run
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let page = agent.conversations().list().limit(50).offset(100).await?;
+    /// // A Data API page always has its offset, page size and total.
+    /// println!("{:?}+{} of {:?} (pages of {:?})", page.offset(), page.items().len(), page.count(), page.limit());
+    /// # Ok(()) }
+    /// ```
     pub fn count(&self) -> Option<u64> {
         self.count
     }

@@ -7,6 +7,12 @@ use crate::error::Error;
 
 /// The longest cursor accepted, in bytes. The Conversations API v3's cursors are a few hundred
 /// bytes; anything far longer is not one (and would make every request carry it).
+///
+/// ```
+/// use polyai_data::paginate::{MAX_CURSOR_LEN, Position};
+/// let long = format!("cursor:{}", "x".repeat(MAX_CURSOR_LEN + 1));
+/// assert!(long.parse::<Position>().is_err());
+/// ```
 pub const MAX_CURSOR_LEN: usize = 4096;
 
 /// Where a page of a listing starts: an offset (the Data API, and v3's `offset` parameter) or a
