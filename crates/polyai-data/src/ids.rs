@@ -8,7 +8,7 @@
 //! - [`check_id`], before the request is built: refuses the ids no encoding carries through a
 //!   URL parser — the empty id (it would merge with the next segment), `.` and `..` (read as
 //!   "this folder" and "the parent folder" by URL parsers, proxies and servers, also as `%2E`);
-//! - [`check_path`], on the built URL, by the executor before anything is sent: each id must come
+//! - [`check_path`], on the built URL, before the request is sent: each id must come
 //!   back, percent-decoded, as one whole path segment, in order — so a change of the generator's
 //!   encoding cannot silently send a request somewhere else.
 

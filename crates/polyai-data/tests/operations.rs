@@ -335,7 +335,7 @@ async fn agent_and_conversation_ids_are_path_encoded() {
     );
 }
 
-/// The executor reads every answer, so a success status the spec does not declare (200 or 204
+/// polyai-data reads every answer itself, so a success status the spec does not declare (200 or 204
 /// where it says 201, 203 where it says 200) still succeeds, and an empty acknowledgement is one.
 #[tokio::test]
 async fn success_statuses_the_spec_does_not_declare_still_succeed() {
