@@ -15,87 +15,18 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-const ANNOTATION: &str = "/v1/agents/{agentId}/conversations/{conversationId}/annotation";
+#[path = "common/workspace.rs"]
+mod workspace;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate sits in the workspace root")
-}
+use workspace::{cargo, copy_workspace, root};
+
+const ANNOTATION: &str = "/v1/agents/{agentId}/conversations/{conversationId}/annotation";
 
 fn probe_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("spec-probe")
-}
-
-/// The workspace's own target directory (`CARGO_TARGET_TMPDIR` is its `tmp/`): the copy's
-/// dependencies are the workspace's, already built, so only the copied path crates compile.
-fn target_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent()
-        .map_or_else(|| tmp.join("spec-probe-target"), Path::to_path_buf)
-}
-
-/// Copies the workspace's sources (not `target/`, not `.git`) to `to`, replacing what was there.
-fn copy_workspace(to: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("create folder");
-        for entry in std::fs::read_dir(from).expect("read folder") {
-            let entry = entry.expect("entry");
-            let name = entry.file_name();
-            let path = entry.path();
-            if matches!(
-                name.to_str(),
-                Some("target" | ".git" | "node_modules" | ".venv")
-            ) || name.to_string_lossy().starts_with("target-")
-            {
-                continue;
-            }
-            if entry.file_type().expect("file type").is_dir() {
-                copy(&path, &to.join(&name));
-            } else {
-                std::fs::copy(&path, to.join(&name)).expect("copy file");
-            }
-        }
-    }
-    if to.exists() {
-        std::fs::remove_dir_all(to).expect("clear the previous copy");
-    }
-    copy(root(), to);
-    give_the_copy_its_own_version(to);
-}
-
-/// Cargo names a path crate's artifacts by its name and version, not by its folder: a copy built
-/// into the workspace's target directory under the same version would overwrite the workspace's
-/// own `polyai-data-raw` and `polyai-data`. The copy's crates get a version of their own.
-fn give_the_copy_its_own_version(work: &Path) {
-    let root_manifest = std::fs::read_to_string(work.join("Cargo.toml")).expect("manifest");
-    let version = root_manifest
-        .lines()
-        .find_map(|l| l.strip_prefix("version = "))
-        .expect("[workspace.package] version")
-        .to_owned();
-    let probe = format!("{}-spec-probe\"", version.trim_end_matches('"'));
-    for manifest in [
-        work.join("Cargo.toml"),
-        work.join("crates/polyai-data/Cargo.toml"),
-    ] {
-        let text = std::fs::read_to_string(&manifest).expect("manifest");
-        let text: Vec<String> = text
-            .lines()
-            .map(|l| {
-                if l.starts_with("version = ") || l.contains("path = ") {
-                    l.replace(&version, &probe)
-                } else {
-                    l.to_owned()
-                }
-            })
-            .collect();
-        std::fs::write(&manifest, text.join("\n") + "\n").expect("write manifest");
-    }
 }
 
 /// Regenerates the Data API client of the copy at `work` from `spec` and `overlay`.
@@ -144,17 +75,6 @@ fn main() {
     .expect("probe source");
 }
 
-fn cargo(work: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .args(["--offline", "--quiet"])
-        .current_dir(work)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("cargo runs")
-}
-
 /// Runs the probe against a one-shot loopback server; returns the request line it received.
 fn probe_request_line(work: &Path) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -200,7 +120,7 @@ fn probe_request_line(work: &Path) -> String {
 #[test]
 fn a_changed_spec_changes_what_polyai_data_sends() {
     let work = probe_dir().join("workspace");
-    copy_workspace(&work);
+    copy_workspace(&work, "spec-probe");
     add_probe(&work);
     let layout = xtask::Layout::new(root());
     let spec = xtask::read_json(&layout.spec).expect("spec");

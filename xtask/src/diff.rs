@@ -8,7 +8,7 @@
 //! `type: [T, "null"]` is the same as 3.0's `type: T, nullable: true`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
@@ -18,6 +18,77 @@ const METHODS: [&str; 8] = [
 
 /// Every structural fact of a document, keyed by where it is (`GET /path › parameter query limit`).
 type Facts = BTreeMap<String, String>;
+
+/// What happened to one structural fact between two versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// Only the new version has it.
+    Added,
+    /// Only the old version has it.
+    Removed,
+    /// Both have it, described differently.
+    Changed,
+}
+
+/// One line of the changelog: a fact (`item`) of a `section` (an operation, `Schemas`, …) that was
+/// added, removed or changed, with its description in the old and the new version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `Operations`, `Schemas`, `Servers`, `Security`, or an operation such as `GET /v1/x`.
+    pub section: String,
+    /// The fact within the section, e.g. `parameter query limit` or `Page.count`.
+    pub item: String,
+    /// Added, removed or changed.
+    pub kind: Kind,
+    /// Its description in the old version (none when added).
+    pub old: Option<String>,
+    /// Its description in the new version (none when removed).
+    pub new: Option<String>,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (old, new) = (
+            self.old.as_deref().unwrap_or(""),
+            self.new.as_deref().unwrap_or(""),
+        );
+        match self.kind {
+            Kind::Added => write!(f, "added: `{}` ({new})", self.item),
+            Kind::Removed => write!(f, "removed: `{}` ({old})", self.item),
+            Kind::Changed => write!(f, "changed: `{}`: {old} → {new}", self.item),
+        }
+    }
+}
+
+/// The structural changes from `old` to `new`: removed and changed facts in the order of their
+/// keys, then added ones.
+pub fn changes(old: &Value, new: &Value) -> Vec<Change> {
+    let (before, after) = (facts(old), facts(new));
+    let mut out = Vec::new();
+    let change = |key: &str, kind, old: Option<&String>, new: Option<&String>| {
+        let (section, item) = split(key);
+        Change {
+            section,
+            item,
+            kind,
+            old: old.cloned(),
+            new: new.cloned(),
+        }
+    };
+    for (key, was) in &before {
+        match after.get(key) {
+            None => out.push(change(key, Kind::Removed, Some(was), None)),
+            Some(now) if now != was => out.push(change(key, Kind::Changed, Some(was), Some(now))),
+            Some(_) => {}
+        }
+    }
+    for (key, now) in &after {
+        if !before.contains_key(key) {
+            out.push(change(key, Kind::Added, None, Some(now)));
+        }
+    }
+    out
+}
 
 /// The Markdown changelog from `old` to `new`; says so when there is no structural difference.
 ///
@@ -40,30 +111,12 @@ pub fn changelog(old: &Value, new: &Value, old_name: &str, new_name: &str) -> St
         version(old),
         version(new)
     );
-    let (before, after) = (facts(old), facts(new));
-    let mut sections: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (key, was) in &before {
-        let (section, item) = split(key);
-        match after.get(key) {
-            None => sections
-                .entry(section)
-                .or_default()
-                .push(format!("removed: {item} ({was})")),
-            Some(now) if now != was => sections
-                .entry(section)
-                .or_default()
-                .push(format!("changed: {item}: {was} → {now}")),
-            Some(_) => {}
-        }
-    }
-    for (key, now) in &after {
-        if !before.contains_key(key) {
-            let (section, item) = split(key);
-            sections
-                .entry(section)
-                .or_default()
-                .push(format!("added: {item} ({now})"));
-        }
+    let mut sections: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+    for change in changes(old, new) {
+        sections
+            .entry(change.section.clone())
+            .or_default()
+            .push(change);
     }
     if sections.is_empty() {
         out.push_str("No structural difference.\n");
@@ -79,11 +132,11 @@ pub fn changelog(old: &Value, new: &Value, old_name: &str, new_name: &str) -> St
     out
 }
 
-/// `section › item` → (`section`, `` `item` ``).
+/// `section › item` → (`section`, `item`).
 fn split(key: &str) -> (String, String) {
     match key.split_once(" › ") {
-        Some((section, item)) => (section.to_owned(), format!("`{item}`")),
-        None => ("Document".to_owned(), format!("`{key}`")),
+        Some((section, item)) => (section.to_owned(), item.to_owned()),
+        None => ("Document".to_owned(), key.to_owned()),
     }
 }
 

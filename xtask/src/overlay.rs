@@ -3,20 +3,48 @@
 //! them or removing them.
 //!
 //! Merging follows the Overlay specification: objects merge recursively, an update replaces any other
-//! value, and an update aimed at an array is appended to it. An action whose target selects nothing is
-//! an error, because with a new upstream document it means the correction no longer applies and must be
-//! reviewed — unless the action says `"x-optional": true`: a correction that fills in what older
-//! versions of the document lack, and so selects nothing in the versions that have it.
+//! value, and an update aimed at an array is appended to it.
+//!
+//! An `update` whose target selects nothing is an error, because with a new upstream document it
+//! means the correction no longer applies and must be reviewed — unless the action says
+//! `"x-optional": true`: a correction that fills in what older versions of the document lack, and so
+//! selects nothing in the versions that have it. A `remove` whose target selects nothing has nothing
+//! to do: what it removes is already absent (PolyAI adds and drops operations between versions), so
+//! it passes and is reported as a [`NothingToDo`] for the caller to show.
+
+use std::fmt;
 
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use crate::error::SpecError;
 
-/// Applies every action of `overlay` to `doc`, in order.
+/// A `remove` action whose target selects nothing in the document: it passed with nothing to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NothingToDo {
+    /// The overlay file, as named to [`apply`].
+    pub overlay: String,
+    /// The action's index in the overlay's `actions`.
+    pub action: usize,
+    /// The action's JSONPath target.
+    pub target: String,
+}
+
+impl fmt::Display for NothingToDo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} action {}: remove selects nothing in this document; nothing to do",
+            self.overlay, self.action
+        )
+    }
+}
+
+/// Applies every action of `overlay` to `doc`, in order, and returns the `remove` actions that
+/// selected nothing (in action order).
 ///
 /// `name` names the overlay file in error messages; pointers in errors point into the overlay.
-pub fn apply(doc: &mut Value, overlay: &Value, name: &str) -> Result<(), SpecError> {
+pub fn apply(doc: &mut Value, overlay: &Value, name: &str) -> Result<Vec<NothingToDo>, SpecError> {
     let err = |pointer: &str, reason: String| SpecError::new(name, pointer, reason);
     match overlay.get("overlay").and_then(Value::as_str) {
         Some(v) if v.starts_with("1.") => {}
@@ -38,6 +66,7 @@ pub fn apply(doc: &mut Value, overlay: &Value, name: &str) -> Result<(), SpecErr
         .and_then(Value::as_array)
         .ok_or_else(|| err("/actions", "an overlay needs an `actions` array".into()))?;
 
+    let mut nothing_to_do = Vec::new();
     for (index, action) in actions.iter().enumerate() {
         let at = format!("/actions/{index}");
         let target = action
@@ -85,6 +114,15 @@ pub fn apply(doc: &mut Value, overlay: &Value, name: &str) -> Result<(), SpecErr
                 ));
             }
         };
+        if pointers.is_empty() && remove {
+            // What the action removes is already absent: the document is as the action leaves it.
+            nothing_to_do.push(NothingToDo {
+                overlay: name.to_owned(),
+                action: index,
+                target: target.to_owned(),
+            });
+            continue;
+        }
         if pointers.is_empty() && optional {
             continue;
         }
@@ -116,7 +154,7 @@ pub fn apply(doc: &mut Value, overlay: &Value, name: &str) -> Result<(), SpecErr
             }
         }
     }
-    Ok(())
+    Ok(nothing_to_do)
 }
 
 /// Merges `update` into `target` the way Overlay 1.0 defines it.
@@ -208,6 +246,50 @@ mod tests {
             e.reason.contains("selects nothing") && e.reason.contains("why"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_remove_that_selects_nothing_has_nothing_to_do() {
+        let mut doc = json!({ "paths": { "/v3": {} } });
+        let ov = overlay(json!([
+            { "target": "$.paths['/v1/a','/v1/b']", "remove": true, "description": "why" },
+            { "target": "$.paths['/v3']", "update": { "x": 1 } },
+            { "target": "$.paths['/v1/c']", "remove": true }
+        ]));
+        let nothing = apply(&mut doc, &ov, "openapi/o.overlay.json").expect("removes pass");
+        assert_eq!(doc, json!({ "paths": { "/v3": { "x": 1 } } }));
+        assert_eq!(nothing.iter().map(|n| n.action).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(nothing[0].target, "$.paths['/v1/a','/v1/b']");
+        assert_eq!(
+            nothing[0].to_string(),
+            "openapi/o.overlay.json action 0: remove selects nothing in this document; nothing to do"
+        );
+        // A remove that selects some of its names removes those and reports nothing.
+        let mut doc = json!({ "paths": { "/v1/a": {}, "/v3": {} } });
+        let ov = overlay(json!([{ "target": "$.paths['/v1/a','/v1/b']", "remove": true }]));
+        assert_eq!(apply(&mut doc, &ov, "o").expect("applies"), []);
+        assert_eq!(doc, json!({ "paths": { "/v3": {} } }));
+    }
+
+    #[test]
+    fn an_update_that_selects_nothing_still_fails_unless_optional() {
+        let ov = |optional: bool| {
+            overlay(json!([
+                { "target": "$.gone", "remove": true },
+                { "target": "$.nope", "update": { "x": 1 }, "x-optional": optional, "description": "why" }
+            ]))
+        };
+        let mut doc = json!({ "a": {} });
+        let e = apply(&mut doc, &ov(false), "o").unwrap_err();
+        assert_eq!(e.pointer, "/actions/1/target");
+        assert!(
+            e.reason.contains("selects nothing") && e.reason.contains("why"),
+            "{e}"
+        );
+        let nothing =
+            apply(&mut doc, &ov(true), "o").expect("an optional update may select nothing");
+        assert_eq!(nothing.len(), 1, "only the remove is reported: {nothing:?}");
+        assert_eq!(doc, json!({ "a": {} }));
     }
 
     #[test]

@@ -7,9 +7,11 @@ use polyai_data::chat::{ChatOptions, ChatReply, ChatSession};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::{ChatArgs, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::output::{write_json, write_json_line};
+use crate::records::ChatTurn;
 
 /// REPL commands that leave the session.
 const QUIT: [&str; 3] = ["/quit", "/exit", "/q"];
@@ -38,7 +40,7 @@ pub async fn run(
     })?;
     let mut printer = Printer::new(ctx.format, args.debug);
     if ctx.format == OutputFormat::Table {
-        eprintln!("debug chat {} ({env}); /quit to leave", session.id());
+        crate::output::note!("debug chat {} ({env}); /quit to leave", session.id());
     }
     printer.reply(session.greeting())?;
     let result = match script {
@@ -84,7 +86,7 @@ async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), Cl
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while !session.is_ended() {
         if interactive {
-            eprint!("you> ");
+            crate::output::stdio::prompt("you> ");
         }
         let Some(line) = lines
             .next_line()
@@ -113,7 +115,7 @@ async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), Cl
 struct Printer {
     format: OutputFormat,
     debug: bool,
-    replies: Vec<serde_json::Value>,
+    replies: Vec<ChatTurn>,
 }
 
 impl Printer {
@@ -128,14 +130,14 @@ impl Printer {
     /// Echoes the user's line (only in the transcript, for scripted input).
     fn user(&mut self, message: &str) -> Result<(), CliError> {
         if self.format == OutputFormat::Table {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             writeln!(out, "you>   {message}").map_err(stdout_error)?;
         }
         Ok(())
     }
 
     fn reply(&mut self, reply: &ChatReply) -> Result<(), CliError> {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         match self.format {
             OutputFormat::Table => {
                 out.write_all(reply_view(reply, self.debug).as_bytes())
@@ -143,13 +145,11 @@ impl Printer {
                 out.flush().map_err(stdout_error)
             }
             OutputFormat::Json => {
-                let value = serde_json::to_value(reply.as_response())
-                    .map_err(|e| CliError::Other(format!("encoding the reply: {e}")))?;
-                self.replies.push(value);
+                self.replies.push(ChatTurn::of(reply));
                 Ok(())
             }
             OutputFormat::Jsonl | OutputFormat::Csv => {
-                write_json_line(&mut out, reply.as_response()).map_err(stdout_error)?;
+                write_json_line(&mut out, &ChatTurn::of(reply)).map_err(stdout_error)?;
                 out.flush().map_err(stdout_error)
             }
         }
@@ -157,7 +157,7 @@ impl Printer {
 
     fn finish(&mut self) -> Result<(), CliError> {
         if self.format == OutputFormat::Json {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             write_json(&mut out, &self.replies).map_err(stdout_error)?;
         }
         Ok(())

@@ -221,7 +221,7 @@ fn killed_sync_resumes_exactly(
     let api = if api_args.contains(&"--account") {
         "v3"
     } else {
-        "v1"
+        "data"
     };
     assert_eq!(record["api"], api, "{record}");
     assert_eq!(

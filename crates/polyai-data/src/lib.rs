@@ -104,7 +104,8 @@
 //! errors ([`Error`], [`ApiError`], [`DecodeError`], [`TransportKind`], [`Result`]),
 //! [`file_name_for_id`] and [`api_version`]. Each operation's builders and types are in the
 //! module named for it — [`conversations`], [`audio`], [`annotations`], [`notes`], [`chat`] — and
-//! paging in [`paginate`], the models in [`models`], the Conversations API v3 in [`v3`], the
+//! paging in [`paginate`], the models in [`models`], the record contract in [`record`], the
+//! Conversations API v3 in [`v3`], the
 //! retry policy and its test seam in [`retry`], hooks in [`hook`], configuration names and
 //! profiles in [`config`], and the blocking client in `blocking`. Each type has that one path.
 //!
@@ -140,6 +141,7 @@ pub mod notes;
 mod options;
 pub mod paginate;
 mod profile;
+pub mod record;
 mod region;
 pub mod retry;
 mod timestamp;

@@ -69,6 +69,66 @@ impl Timestamp {
     pub fn checked_add(self, duration: Duration) -> Option<Timestamp> {
         self.0.checked_add(duration).ok().map(Timestamp)
     }
+
+    /// RFC 3339 in UTC with exactly six fraction digits (`2026-06-03T14:00:38.580000Z`): the
+    /// form records are written in (see [`record`](crate::record)), the same width for every
+    /// instant of the years 0000 to 9999, so such times sort as text.
+    ///
+    /// ```
+    /// let t: polyai_data::Timestamp = "2026-06-03T15:00:38.58+01:00".parse()?;
+    /// assert_eq!(t.to_rfc3339_micros(), "2026-06-03T14:00:38.580000Z");
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    pub fn to_rfc3339_micros(self) -> String {
+        let d = jiff::tz::Offset::UTC.to_datetime(self.0);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            d.year(),
+            d.month(),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second(),
+            d.subsec_nanosecond() / 1000
+        )
+    }
+}
+
+/// Written as [`Timestamp::to_rfc3339_micros`]; read from any form [`FromStr`] takes.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339_micros())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> String {
+        "Timestamp".to_owned()
+    }
+
+    fn json_schema(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            format: Some("date-time".to_owned()),
+            metadata: Some(Box::new(schemars::schema::Metadata {
+                description: Some(
+                    "RFC 3339 in UTC with six fraction digits, e.g. 2026-06-03T14:00:38.580000Z"
+                        .to_owned(),
+                ),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+        .into()
+    }
 }
 
 impl fmt::Display for Timestamp {

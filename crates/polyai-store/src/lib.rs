@@ -31,8 +31,9 @@
 //!
 //! # Tables
 //!
-//! `conversations` (one row per conversation: the summary fields as typed columns, `raw` the
-//! JSON as sent, `source` the API it came from), `turns`, `function_events`, `metrics`,
+//! `conversations` (one row per conversation: the fields of the record contract,
+//! [`polyai_data::record::ConversationRecord`], as typed columns of the same names, `raw` the
+//! JSON as sent, `api` the API it came from), `turns`, `function_events`, `metrics`,
 //! `sync_runs` (one row per run: when, through which API, how many new, refreshed, failed),
 //! `schema_version`, and the walks' own `sync_state`, `sync_gaps` and `sync_v3`. The README of the repository describes every column and gives example
 //! queries. Times are UTC text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`; booleans are 0/1.

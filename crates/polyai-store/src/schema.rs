@@ -15,10 +15,10 @@ use crate::error::StoreError;
 /// ```
 /// assert!(polyai_store::SCHEMA_VERSION >= 3);
 /// ```
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migration `i` brings a database from version `i` to version `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4];
 
 /// Version 1: conversations with their turns, function events and metrics; sync runs.
 const V1: &str = "
@@ -182,6 +182,17 @@ CREATE TABLE sync_v3 (
     complete    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (agent_id, environment)
 );
+";
+
+/// Version 4: the columns take the names of the record contract
+/// (`polyai_data::record::ConversationRecord`), which every output of `polyai` shares:
+/// `client_env` is `environment`, `source` is `api`, and the Data API is `data` (was `v1`) in
+/// `conversations.api` and `sync_runs.api`.
+const V4: &str = "
+ALTER TABLE conversations RENAME COLUMN client_env TO environment;
+ALTER TABLE conversations RENAME COLUMN source TO api;
+UPDATE conversations SET api = 'data' WHERE api = 'v1';
+UPDATE sync_runs SET api = 'data' WHERE api = 'v1';
 ";
 
 /// Brings the database to [`SCHEMA_VERSION`]; returns the version it had (0 when new).

@@ -12,7 +12,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction,
 
 use crate::error::StoreError;
 use crate::lock::WriterLock;
-use crate::record::{Record, format_micros};
+use crate::record::{Record, format_micros, json_text, time_text};
 use crate::schema;
 
 /// How long a statement waits for a reader's lock before giving up.
@@ -28,7 +28,7 @@ const CONVERSATION_COLUMNS: [&str; 33] = [
     "finished_at",
     "channel",
     "direction",
-    "client_env",
+    "environment",
     "from_number",
     "to_number",
     "language",
@@ -49,7 +49,7 @@ const CONVERSATION_COLUMNS: [&str; 33] = [
     "audio_url",
     "turn_count",
     "raw",
-    "source",
+    "api",
     "variant_name",
     "num_silences",
     "num_ood",
@@ -235,11 +235,7 @@ impl Store {
         })?;
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let known = known(
-                &tx,
-                agent_id,
-                std::slice::from_ref(&record.conversation.conversation_id),
-            )?;
+            let known = known(&tx, agent_id, &[record.id().to_owned()])?;
             let now = now_text();
             write_detail(&tx, agent_id, &record, &now)?;
             tx.commit()?;
@@ -329,7 +325,8 @@ fn write_detail(
     now: &str,
 ) -> Result<(), StoreError> {
     upsert_conversation(tx, agent_id, record, now, None)?;
-    let id = &record.conversation.conversation_id;
+    let c = &record.conversation;
+    let id = &c.conversation_id;
     for table in ["turns", "function_events", "metrics"] {
         // The table name is one of three constants, never data.
         tx.prepare_cached(&format!("DELETE FROM {table} WHERE conversation_id = ?1"))?
@@ -341,15 +338,15 @@ fn write_detail(
              current_node)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    for t in &record.turns {
+    for t in c.turns.iter().flatten() {
         turn.execute(params![
             id,
             t.turn_index,
             t.turn_id,
             t.user_input,
             t.agent_response,
-            t.user_input_at,
-            t.agent_response_at,
+            time_text(t.user_input_at),
+            time_text(t.agent_response_at),
             t.latency,
             t.barge_in,
             t.asr_lang_code,
@@ -363,7 +360,7 @@ fn write_detail(
              handoff_reason, hangup)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
-    for e in &record.function_events {
+    for e in c.function_events.iter().flatten() {
         event.execute(params![
             id,
             e.turn_key,
@@ -373,10 +370,10 @@ fn write_detail(
             e.turn_id,
             e.function_id,
             e.name,
-            e.arguments,
-            e.started_at,
+            json_text(e.arguments.as_ref()),
+            time_text(e.started_at),
             e.duration_ms,
-            e.error,
+            json_text(e.error.as_ref()),
             e.handoff_reason,
             e.hangup
         ])?;
@@ -385,12 +382,12 @@ fn write_detail(
         "INSERT INTO metrics (conversation_id, name, position, recorded_at, value, number)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for m in &record.metrics {
+    for m in c.metrics.iter().flatten() {
         metric.execute(params![
             id,
             m.name,
             m.position,
-            m.recorded_at,
+            time_text(m.recorded_at),
             m.value,
             m.number
         ])?;
@@ -435,12 +432,12 @@ fn upsert_conversation(
         c.conversation_id,
         c.account_id,
         c.project_id,
-        c.created_at,
-        c.started_at,
-        c.finished_at,
+        time_text(c.created_at),
+        time_text(c.started_at),
+        time_text(c.finished_at),
         c.channel,
         c.direction,
-        c.client_env,
+        c.environment,
         c.from_number,
         c.to_number,
         c.language,
@@ -455,13 +452,13 @@ fn upsert_conversation(
         c.poly_score,
         c.summary_heading,
         c.summary,
-        c.tags,
+        c.tags.as_ref().and_then(|t| serde_json::to_string(t).ok()),
         c.deployment_id,
         c.note,
         c.audio_url,
         c.turn_count,
-        c.raw,
-        c.source,
+        record.raw,
+        c.api.as_str(),
         c.variant_name,
         c.num_silences,
         c.num_ood,
@@ -574,7 +571,7 @@ pub(crate) fn v3_state(
     let newest: Option<String> = conn
         .prepare_cached(
             "SELECT started_at FROM conversations
-             WHERE agent_id = ?1 AND client_env = ?2 AND started_at IS NOT NULL
+             WHERE agent_id = ?1 AND environment = ?2 AND started_at IS NOT NULL
              ORDER BY started_at DESC LIMIT 1",
         )?
         .query_row(params![agent_id, environment.as_str()], |r| r.get(0))
@@ -643,7 +640,7 @@ pub(crate) fn commit_page(
         match write {
             Write::Detail(record, audio) => {
                 write_detail(&tx, agent_id, record, &now)?;
-                write_audio(&tx, &record.conversation.conversation_id, audio, &now)?;
+                write_audio(&tx, record.id(), audio, &now)?;
             }
             Write::Failed(record, error) => {
                 upsert_conversation(&tx, agent_id, record, &now, Some(error))?;

@@ -12,7 +12,7 @@ use crate::error::SyncError;
 use crate::record::format_micros;
 use crate::source::Source;
 use crate::store::{self, Store, SyncCounts};
-use crate::walk::{Settings, V3Settings, Walker, blocking};
+use crate::walk::{Flow, Settings, V3Settings, Walker, blocking};
 
 /// Default listing page size of the Data API walk (the v3 walk asks for
 /// [`polyai_data::v3::MAX_LIMIT`], 1000, by default).
@@ -26,7 +26,7 @@ pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 /// ```
 /// let api = polyai_store::Api::V3 { account_id: "ws-fd112d8f".into() };
 /// assert_eq!(api.name(), "v3");
-/// assert_eq!(polyai_store::Api::DataApi.name(), "v1");
+/// assert_eq!(polyai_store::Api::DataApi.name(), "data");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -45,11 +45,12 @@ pub enum Api {
 }
 
 impl Api {
-    /// `v1` or `v3`, as recorded in `sync_runs.api` and `conversations.source`.
+    /// `data` or `v3`, as recorded in `sync_runs.api` and `conversations.api` (the record
+    /// contract's names: [`polyai_data::record::Api`]).
     pub fn name(&self) -> &'static str {
         match self {
-            Api::DataApi => "v1",
-            Api::V3 { .. } => "v3",
+            Api::DataApi => polyai_data::record::Api::Data.as_str(),
+            Api::V3 { .. } => polyai_data::record::Api::V3.as_str(),
         }
     }
 }
@@ -127,6 +128,7 @@ pub struct Syncer<'a> {
     now: Option<Timestamp>,
     audio_dir: Option<PathBuf>,
     full: bool,
+    max_pages: Option<u64>,
     origin: Option<String>,
     progress: Box<dyn Fn(&SyncCounts) + Send + Sync + 'a>,
 }
@@ -144,6 +146,7 @@ impl std::fmt::Debug for Syncer<'_> {
             .field("refresh", &self.refresh)
             .field("audio_dir", &self.audio_dir)
             .field("full", &self.full)
+            .field("max_pages", &self.max_pages)
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
@@ -164,6 +167,7 @@ impl<'a> Syncer<'a> {
             now: None,
             audio_dir: None,
             full: false,
+            max_pages: None,
             origin: None,
             progress: Box::new(|_| {}),
         }
@@ -230,6 +234,22 @@ impl<'a> Syncer<'a> {
     /// missing wherever it is (a repair; costs one listing request per page).
     pub fn full(mut self, full: bool) -> Self {
         self.full = full;
+        self
+    }
+
+    /// Stop once this many listing pages are committed, before listing another (at least 1;
+    /// default: no limit). The run ends as [`SyncStatus::Interrupted`] and the next run goes on
+    /// from there, as after Ctrl-C — but at an exact place: for a job that must do a bounded
+    /// amount of work per run, and for tests of resuming.
+    ///
+    /// ```no_run
+    /// # async fn f(store: polyai_store::Store, client: polyai_data::Client) -> Result<(), polyai_store::SyncError> {
+    /// let report = polyai_store::Syncer::new(&store, &client, "PROJECT-1").max_pages(10).run().await?;
+    /// assert!(report.counts.pages <= 10);
+    /// # Ok(()) }
+    /// ```
+    pub fn max_pages(mut self, pages: u64) -> Self {
+        self.max_pages = Some(pages);
         self
     }
 
@@ -305,14 +325,18 @@ impl<'a> Syncer<'a> {
             let mut walker =
                 Walker::new(source, self.store.clone(), settings, &*self.progress).await?;
             let work = async {
-                match v3 {
+                let flow = match v3 {
                     Some((project, v3)) => walker.walk_v3(project, v3).await?,
                     None => walker.walk().await?,
+                };
+                if flow == Flow::PageLimit {
+                    return Ok(SyncStatus::Interrupted);
                 }
-                walker.catch_up().await
+                walker.catch_up().await?;
+                Ok::<_, SyncError>(SyncStatus::Complete)
             };
             let result = match select(pin!(work), pin!(stop)).await {
-                Either::Left((result, _)) => result.map(|()| SyncStatus::Complete),
+                Either::Left((result, _)) => result,
                 Either::Right(((), _)) => Ok(SyncStatus::Interrupted),
             };
             (result, walker.counts, walker.first_failure.clone())
@@ -396,6 +420,11 @@ impl<'a> Syncer<'a> {
         if self.agent_id.trim().is_empty() {
             return Err(SyncError::Options("the agent id is empty".into()));
         }
+        if self.max_pages == Some(0) {
+            return Err(SyncError::Options(
+                "the page limit must be at least 1 (leave it unset for no limit)".into(),
+            ));
+        }
         if let Some(dir) = &self.audio_dir {
             std::fs::create_dir_all(dir).map_err(|source| crate::StoreError::Io {
                 action: "creating",
@@ -413,6 +442,7 @@ impl<'a> Syncer<'a> {
             refresh_from,
             audio_dir: self.audio_dir.clone(),
             full: self.full,
+            max_pages: self.max_pages,
         })
     }
 }

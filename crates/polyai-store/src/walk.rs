@@ -51,6 +51,17 @@ pub(crate) struct Settings {
     pub audio_dir: Option<PathBuf>,
     /// Walk the whole listing, without stopping early.
     pub full: bool,
+    /// List no page after this many are committed.
+    pub max_pages: Option<u64>,
+}
+
+/// How a walk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// It reached the stored history or the end of the listing.
+    Done,
+    /// It committed [`Settings::max_pages`] pages and stopped before listing another.
+    PageLimit,
 }
 
 /// Why a conversation is read.
@@ -151,8 +162,15 @@ impl<'a, S: Source> Walker<'a, S> {
         })
     }
 
+    /// Whether the run committed as many pages as it may.
+    pub(crate) fn page_limit_reached(&self) -> bool {
+        self.settings
+            .max_pages
+            .is_some_and(|max| self.counts.pages >= max)
+    }
+
     /// Walks the listing until it connects to the stored history or ends.
-    pub(crate) async fn walk(&mut self) -> Result<(), SyncError> {
+    pub(crate) async fn walk(&mut self) -> Result<Flow, SyncError> {
         let mut place = Place {
             offset: 0,
             anchor: None,
@@ -218,12 +236,15 @@ impl<'a, S: Source> Walker<'a, S> {
             self.counts.listed += fresh.len() as u64;
             self.commit(writes, update, end).await?;
             if end {
-                return Ok(());
+                return Ok(Flow::Done);
+            }
+            if jump && self.gaps.is_empty() {
+                return Ok(Flow::Done);
+            }
+            if self.page_limit_reached() {
+                return Ok(Flow::PageLimit);
             }
             if jump {
-                if self.gaps.is_empty() {
-                    return Ok(());
-                }
                 let gap = self.gaps.remove(0);
                 self.seq = gap.seq;
                 known_run = 0;

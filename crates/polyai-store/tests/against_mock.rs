@@ -145,7 +145,7 @@ async fn first_sync_second_no_op_then_arrivals_exactly_once() {
     let conn = bed.read();
     assert!(one(&conn, "SELECT COUNT(*) FROM function_events") > 0);
     assert_eq!(
-        one(&conn, "SELECT COUNT(*) FROM sync_runs WHERE api = 'v1'"),
+        one(&conn, "SELECT COUNT(*) FROM sync_runs WHERE api = 'data'"),
         3
     );
 }
@@ -156,14 +156,11 @@ async fn v3_first_sync_second_no_op_then_arrivals_exactly_once() {
     first_second_arrivals(&bed, bed.v3(), 3).await;
     let conn = bed.read();
     for (sql, want) in [
-        (
-            "SELECT COUNT(*) FROM conversations WHERE source = 'v3'",
-            207,
-        ),
+        ("SELECT COUNT(*) FROM conversations WHERE api = 'v3'", 207),
         ("SELECT COUNT(*) FROM sync_runs WHERE api = 'v3'", 3),
         ("SELECT COUNT(*) FROM function_events", 0),
         (
-            "SELECT COUNT(*) FROM conversations WHERE started_at IS NULL OR client_env IS NULL
+            "SELECT COUNT(*) FROM conversations WHERE started_at IS NULL OR environment IS NULL
                  OR turn_count IS NULL OR variant_name = '' OR handoff_reason = ''",
             0,
         ),
@@ -374,11 +371,8 @@ async fn switching_between_the_data_api_and_v3_stays_exact() {
     bed.assert_exact();
     let conn = bed.read();
     assert_eq!(
-        query_pairs(
-            &conn,
-            "SELECT source, COUNT(*) FROM conversations GROUP BY 1"
-        ),
-        HashMap::from([("v1".to_owned(), 150), ("v3".to_owned(), 20)]),
+        query_pairs(&conn, "SELECT api, COUNT(*) FROM conversations GROUP BY 1"),
+        HashMap::from([("data".to_owned(), 150), ("v3".to_owned(), 20)]),
         "the Data API's rows (with their function events) are kept"
     );
 
@@ -398,26 +392,18 @@ async fn interrupted_v3(bed: &Bed, store: &Store, pages: u64) -> SyncReport {
     interrupted(bed, store, bed.v3(), pages).await
 }
 
-/// Runs a sync through `api` that stops once `pages` pages are committed.
+/// Runs a sync through `api` that stops after exactly `pages` committed pages.
 async fn interrupted(bed: &Bed, store: &Store, api: Api, pages: u64) -> SyncReport {
-    let committed = std::sync::Arc::new(tokio::sync::Notify::new());
-    let stop = {
-        let committed = committed.clone();
-        async move { committed.notified().await }
-    };
     let report = Syncer::new(store, &bed.client, bed.agent())
         .api(api)
         .page_size(40)
         .refresh_window(Duration::ZERO)
-        .on_progress(move |c| {
-            if c.pages == pages {
-                committed.notify_one();
-            }
-        })
-        .run_until(stop)
+        .max_pages(pages)
+        .run()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.status, SyncStatus::Interrupted);
+    assert_eq!(report.counts.pages, pages, "stopped at the page limit");
     report
 }
 
@@ -455,7 +441,7 @@ async fn an_interrupted_v3_walk_resumes_from_its_cursor_with_arrivals() {
         "the walk's cursor is saved with its pages"
     );
     let stored = one(&conn, "SELECT COUNT(*) FROM conversations");
-    assert!((80..300).contains(&stored), "{stored}");
+    assert_eq!(stored, 80, "two pages of 40");
     // Conversations arrive after the cursor was issued: the resumed walk does not list them,
     // the walk from the newest stored that follows does.
     bed.server.add_conversations(9);
@@ -544,5 +530,22 @@ async fn v3_sync_saves_recordings_through_the_data_api() {
             "SELECT COUNT(*) FROM conversations WHERE audio_file IS NOT NULL"
         ),
         with as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_limit_of_zero_is_refused() {
+    let bed = Bed::start(10).await;
+    let store = Store::open(bed.db()).unwrap_or_else(|e| panic!("{e}"));
+    let err = Syncer::new(&store, &bed.client, bed.agent())
+        .max_pages(0)
+        .run()
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("page limit must be at least 1")),
+        "{err:?}"
     );
 }

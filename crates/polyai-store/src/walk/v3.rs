@@ -23,7 +23,7 @@
 use polyai_data::v3::Project;
 use polyai_data::{ClientEnv, Timestamp};
 
-use super::{Kind, Walker, blocking};
+use super::{Flow, Kind, Walker, blocking};
 use crate::error::SyncError;
 use crate::record::{Record, format_micros};
 use crate::source::Source;
@@ -47,14 +47,18 @@ impl<S: Source> Walker<'_, S> {
         &mut self,
         project: &Project,
         v3: &V3Settings,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Flow, SyncError> {
         // v3 has no recordings: the catch-up downloads them from the Data API.
         self.audio_inline = false;
         for environment in ENVIRONMENTS {
             let state = self.v3_state(environment).await?;
-            if let Some(walk) = state.walking {
-                self.walk_environment(project, v3, environment, walk)
-                    .await?;
+            if let Some(walk) = state.walking
+                && self
+                    .walk_environment(project, v3, environment, walk)
+                    .await?
+                    == Flow::PageLimit
+            {
+                return Ok(Flow::PageLimit);
             }
             let state = self.v3_state(environment).await?;
             let start_time = if state.complete && !self.settings.full {
@@ -75,10 +79,15 @@ impl<S: Source> Walker<'_, S> {
                 start_time,
                 cursor: None,
             };
-            self.walk_environment(project, v3, environment, walk)
-                .await?;
+            if self
+                .walk_environment(project, v3, environment, walk)
+                .await?
+                == Flow::PageLimit
+            {
+                return Ok(Flow::PageLimit);
+            }
         }
-        Ok(())
+        Ok(Flow::Done)
     }
 
     async fn v3_state(&self, environment: ClientEnv) -> Result<store::V3State, SyncError> {
@@ -96,7 +105,10 @@ impl<S: Source> Walker<'_, S> {
         v3: &V3Settings,
         environment: ClientEnv,
         walk: V3Walk,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Flow, SyncError> {
+        if self.page_limit_reached() {
+            return Ok(Flow::PageLimit);
+        }
         let start = match walk.start_time.as_deref() {
             Some(text) => Some(text.parse::<Timestamp>().map_err(|e| {
                 SyncError::Options(format!("the stored v3 start time {text:?}: {e}"))
@@ -147,6 +159,9 @@ impl<S: Source> Walker<'_, S> {
             if ended {
                 break;
             }
+            if self.page_limit_reached() {
+                return Ok(Flow::PageLimit);
+            }
         }
         if !ended {
             // The listing ended with an empty page.
@@ -158,7 +173,7 @@ impl<S: Source> Walker<'_, S> {
             };
             self.commit_v3_page(Vec::new(), update).await?;
         }
-        Ok(())
+        Ok(Flow::Done)
     }
 
     /// Stores the page's new conversations and the young ones again, with the walk's place.
@@ -200,7 +215,7 @@ impl<S: Source> Walker<'_, S> {
                 continue;
             }
             let young = match (&self.settings.refresh_from, &record.conversation.started_at) {
-                (Some(from), Some(started)) => started >= from,
+                (Some(from), Some(started)) => started.to_rfc3339_micros() >= *from,
                 _ => false,
             };
             let kind = match known.get(id) {
