@@ -51,7 +51,8 @@ fn add_probe(work: &Path) {
     .expect("probe manifest");
     std::fs::write(
         dir.join("src/main.rs"),
-        r#"use polyai_data::{Annotation, AnnotationType, Client, Role};
+        r#"use polyai_data::Client;
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
 
 fn main() {
     let base = std::env::args().nth(1).expect("base URL");

@@ -14,7 +14,8 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use polyai_data::{Client, RetryPolicy};
+use polyai_data::Client;
+use polyai_data::retry::RetryPolicy;
 use polyai_mock::{MockConfig, MockServer};
 
 /// Latency the mock adds to every answer.

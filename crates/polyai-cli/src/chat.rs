@@ -2,10 +2,11 @@
 
 use std::io::{IsTerminal, Write};
 
-use polyai_data::{ChatOptions, ChatReply, ChatSession, ClientEnv};
+use polyai_data::ClientEnv;
+use polyai_data::chat::{ChatOptions, ChatReply, ChatSession};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::cli::{ChatArgs, ChatEnv, OutputFormat};
+use crate::cli::{ChatArgs, OutputFormat};
 use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::output::stdout_error;
@@ -15,16 +16,6 @@ use crate::records::ChatTurn;
 /// REPL commands that leave the session.
 const QUIT: [&str; 3] = ["/quit", "/exit", "/q"];
 
-impl From<ChatEnv> for ClientEnv {
-    fn from(env: ChatEnv) -> Self {
-        match env {
-            ChatEnv::Sandbox => ClientEnv::Sandbox,
-            ChatEnv::PreRelease => ClientEnv::PreRelease,
-            ChatEnv::Live => ClientEnv::Live,
-        }
-    }
-}
-
 /// `chat` (the REPL, when `script` is `None`) and `chat send`.
 pub async fn run(
     ctx: &Ctx<'_>,
@@ -32,7 +23,7 @@ pub async fn run(
     script: Option<&[String]>,
 ) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
-    let env = ClientEnv::from(args.env.unwrap_or(ChatEnv::Sandbox));
+    let env = args.env.unwrap_or(ClientEnv::Sandbox);
     let mut options = ChatOptions::new(env);
     if let Some(variant) = &args.variant {
         options = options.variant(variant.clone());

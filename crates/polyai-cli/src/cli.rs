@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use polyai_data::ClientEnv;
+
 use crate::exit::EXIT_CODES_HELP;
 
 /// `polyai`: every PolyAI Data API task from the terminal.
@@ -362,8 +364,8 @@ pub struct V3Filters {
     #[arg(long, value_name = "CHANNEL")]
     pub channel: Vec<String>,
     /// Only conversations of this environment (v3's default: live).
-    #[arg(long, value_enum)]
-    pub env: Option<ChatEnv>,
+    #[arg(long, value_parser = EnvArg)]
+    pub env: Option<ClientEnv>,
     /// Only conversations of the variant with this name.
     #[arg(long, value_name = "NAME", conflicts_with = "variant_id")]
     pub variant: Option<String>,
@@ -518,15 +520,41 @@ pub struct NoteArgs {
     pub file: Option<PathBuf>,
 }
 
-/// Agent environment for debug chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ChatEnv {
-    /// The draft being edited.
-    Sandbox,
-    /// The pre-release deployment.
-    PreRelease,
-    /// The live deployment.
-    Live,
+/// The parser of `--env`: [`ClientEnv`]'s own (any case, `prerelease`/`pre_release` too), with its
+/// names listed in help and shell completions.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvArg;
+
+impl clap::builder::TypedValueParser for EnvArg {
+    type Value = ClientEnv;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ClientEnv, clap::Error> {
+        let text = value.to_string_lossy();
+        text.parse().map_err(|err: polyai_data::Error| {
+            let arg = arg.map_or_else(|| "--env".to_owned(), ToString::to_string);
+            let why = match err {
+                polyai_data::Error::InvalidRequest(why) => why,
+                other => other.to_string(),
+            };
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("invalid value '{text}' for '{arg}': {why}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let names = ClientEnv::ALL.map(|env| clap::builder::PossibleValue::new(env.as_str()));
+        Some(Box::new(names.into_iter()))
+    }
 }
 
 /// `chat` (REPL) and `chat send`.
@@ -537,8 +565,8 @@ pub enum ChatEnv {
 )]
 pub struct ChatArgs {
     /// Environment to chat with [default: sandbox].
-    #[arg(long, value_enum, global = true)]
-    pub env: Option<ChatEnv>,
+    #[arg(long, value_parser = EnvArg, global = true)]
+    pub env: Option<ClientEnv>,
     /// Agent variant.
     #[arg(long, global = true)]
     pub variant: Option<String>,
@@ -658,11 +686,11 @@ pub struct ChatReplayArgs {
     /// Only conversations recorded in this environment (the listing's default: live).
     #[arg(
         long,
-        value_enum,
+        value_parser = EnvArg,
         value_name = "ENV",
         help_heading = "Selecting conversations"
     )]
-    pub source_env: Option<ChatEnv>,
+    pub source_env: Option<ClientEnv>,
     /// Only conversations recorded on the variant with this name.
     #[arg(long, value_name = "NAME", help_heading = "Selecting conversations")]
     pub source_variant: Option<String>,
@@ -819,8 +847,8 @@ pub struct ExportArgs {
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Through v3: only conversations of this environment (v3's default: live).
-    #[arg(long, value_enum)]
-    pub env: Option<ChatEnv>,
+    #[arg(long, value_parser = EnvArg)]
+    pub env: Option<ClientEnv>,
 }
 
 /// Which listing `sync` reads.
@@ -900,6 +928,34 @@ mod tests {
     #[test]
     fn command_model_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn env_takes_what_client_env_parses_and_nothing_else() {
+        let env = |value: &str| {
+            Cli::try_parse_from(["polyai", "conversations", "list", "--env", value]).map(|cli| {
+                match cli.command {
+                    Command::Conversations(ConversationsCommand::List(list)) => list.v3.env,
+                    _ => None,
+                }
+            })
+        };
+        for (value, want) in [
+            ("live", ClientEnv::Live),
+            ("pre-release", ClientEnv::PreRelease),
+            ("PRE_RELEASE", ClientEnv::PreRelease),
+            ("Sandbox", ClientEnv::Sandbox),
+        ] {
+            assert_eq!(env(value).ok().flatten(), Some(want), "{value}");
+        }
+        let err = env("production")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("production") && err.contains("sandbox, pre-release, live"),
+            "{err}"
+        );
     }
 
     #[test]

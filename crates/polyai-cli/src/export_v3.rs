@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use polyai_data::v3::{ListConversations, Project};
-use polyai_data::{Error, Timestamp};
+use polyai_data::{ClientEnv, Error, Timestamp};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::cli::ExportArgs;
 use crate::commands::Ctx;
-use crate::commands::v3::{client_env, with_window};
+use crate::commands::v3::with_window;
 use crate::exit::CliError;
 use crate::export::checkpoint::{Checkpoint, V3Source};
 use crate::export::idset::{IdSet, key};
@@ -54,6 +54,8 @@ pub struct Plan {
     pub source: V3Source,
     start: Option<Timestamp>,
     end: Option<Timestamp>,
+    /// The checkpoint's environment, parsed.
+    env: Option<ClientEnv>,
 }
 
 impl Plan {
@@ -79,7 +81,7 @@ impl Plan {
         let Some(account_id) = ctx.session.v3_account(&flags)? else {
             return Ok(None);
         };
-        let env = args.env.map(|e| client_env(e).as_str().to_owned());
+        let env = args.env.map(|e| e.as_str().to_owned());
         let fresh = V3Source {
             account_id,
             since_arg: args.since.clone(),
@@ -122,9 +124,24 @@ impl Plan {
                 })
                 .transpose()
         };
+        // A checkpoint names its environment; one this version cannot read is an error, never
+        // a walk of another environment.
+        let env = source
+            .client_env
+            .as_deref()
+            .map(|name| {
+                name.parse::<ClientEnv>().map_err(|_| {
+                    CliError::Usage(format!(
+                        "the checkpoint holds an unknown environment {name:?} (valid: sandbox, \
+                         pre-release, live); export into a new folder"
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(Some(Plan {
             start: parse(&source.start_time)?,
             end: parse(&source.end_time)?,
+            env,
             source,
         }))
     }
@@ -139,12 +156,7 @@ impl Plan {
         let mut listing = with_window(project.conversations(), self.start, self.end)
             .limit(page_size)
             .include_latency(true);
-        if let Some(env) = self
-            .source
-            .client_env
-            .as_deref()
-            .and_then(|e| e.parse().ok())
-        {
+        if let Some(env) = self.env {
             listing = listing.client_env(env);
         }
         if let Some(cursor) = cursor {

@@ -111,13 +111,13 @@ pub struct ChatTurn {
 
 impl ChatTurn {
     /// The record of `reply`.
-    pub fn of(reply: &polyai_data::ChatReply) -> Self {
+    pub fn of(reply: &polyai_data::chat::ChatReply) -> Self {
         Self::from_response(reply.as_response())
     }
 
     /// The record of a debug-chat answer as the API sent it.
     pub fn from_response(reply: &polyai_data::models::DebugChatResponse) -> Self {
-        use polyai_data::DebugChatExt;
+        use polyai_data::models::DebugChatExt;
         let meta = &reply.metadata;
         let nonempty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
         ChatTurn {

@@ -5,7 +5,9 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use polyai_data::{Agent, ApiKey, Client, ConfigFile, Profile, Region, RetryPolicy, Timestamp};
+use polyai_data::config::{ConfigFile, Profile};
+use polyai_data::retry::RetryPolicy;
+use polyai_data::{Agent, ApiKey, Client, Region, Timestamp};
 use polyai_mock::{MockConfig, MockServer};
 
 use crate::cli::GlobalArgs;

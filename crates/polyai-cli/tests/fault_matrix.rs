@@ -226,7 +226,7 @@ fn spawn(mock: &Mock, dir: &Path, extra: &[&str]) -> Child {
 fn downloading(dir: &Path) -> bool {
     std::fs::read_dir(dir.join("audio")).is_ok_and(|d| {
         d.flatten()
-            .any(|e| polyai_data::is_partial_download(&e.path()))
+            .any(|e| polyai_data::audio::is_partial_download(&e.path()))
     })
 }
 

@@ -13,10 +13,11 @@
 //! with the `schemars` feature.
 //!
 //! Handwritten here:
-//! - [`Hooks`] and [`Executor`]: every generated method builds its request from the spec (method,
-//!   URL with path and query parameters, headers, JSON body) and hands it to the client's
-//!   [`Hooks`]; with an [`Executor`] the request goes to it (`polyai-data` supplies one that adds
-//!   the key, retries, times and traces each attempt), otherwise it is sent as it is.
+//! - [`Hooks`], [`Capture`] and [`Built`]: every generated method builds its request from the spec
+//!   (method, URL with path and query parameters, headers, JSON body) and hands it to the client's
+//!   [`Hooks`]; they send it as it is, or — for a client made with [`Capture::hooks`] — hand it
+//!   over unsent as a [`Built`], for a caller that sends it itself (`polyai-data`, which adds the
+//!   key, retries, times and traces each attempt).
 //! - [`Lenient`]: the type of every value PolyAI's document leaves untyped but the corrections
 //!   describe; a value of another shape is kept as JSON instead of failing the response.
 //! - [`encode_path`]: how the generated methods put a path parameter into the URL.
@@ -36,8 +37,9 @@ mod lenient;
 
 use std::fmt::Write as _;
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use progenitor_client::{ClientHooks, OperationInfo};
 
@@ -72,59 +74,145 @@ pub use generated::*;
 )]
 pub mod conversations_v3;
 
-/// A boxed, sendable future: what an [`Executor`] returns.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A request a generated method built, taken unsent by a [`Capture`]: the `reqwest::Request` the
+/// spec describes (method, URL with path and query parameters, headers, JSON body), the
+/// operation's id, and — as the type parameter — the model its success body decodes into.
+///
+/// See [`Capture`] for an example.
+pub struct Built<T> {
+    request: reqwest::Request,
+    operation_id: &'static str,
+    model: PhantomData<fn() -> T>,
+}
 
-/// Sends the requests the generated methods build.
+/// ```
+/// use polyai_data_raw::{Capture, Client};
 ///
-/// A generated method turns its arguments into a `reqwest::Request` exactly as the spec says, then
-/// calls [`execute`](Executor::execute) with it and the operation's id (`"get_conversation"`, …), and
-/// decodes the `reqwest::Response` it gets back by the spec's responses. An executor may change
-/// the request (headers, timeout), send it several times (`try_clone`), and give back a response
-/// it rebuilt, e.g. from a body it has already read.
+/// let capture = Capture::new();
+/// let client = Client::new_with_client("https://api.example", reqwest::Client::new(), capture.hooks());
+/// let built = capture.take(client.list_conversations("PROJECT-1", None, Some(50), None))?;
+/// assert_eq!(built.request().url().query(), Some("offset=50"));
+/// let request: reqwest::Request = built.into_request();
+/// assert_eq!(request.method(), "GET");
+/// # Ok::<(), polyai_data_raw::Error<polyai_data_raw::types::Error>>(())
+/// ```
+impl<T> Built<T> {
+    /// The operation's id, e.g. `"get_conversation"`.
+    pub fn operation_id(&self) -> &'static str {
+        self.operation_id
+    }
+
+    /// The request as built.
+    pub fn request(&self) -> &reqwest::Request {
+        &self.request
+    }
+
+    /// Takes the request, to send it.
+    pub fn into_request(self) -> reqwest::Request {
+        self.request
+    }
+}
+
+impl<T> std::fmt::Debug for Built<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Built")
+            .field("operation_id", &self.operation_id)
+            .field("method", self.request.method())
+            .field("url", &self.request.url().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request a generated method hands to its hooks, and its operation id.
+type Taken = (reqwest::Request, &'static str);
+
+/// Takes the requests the generated methods build, unsent, for a caller that sends them itself
+/// (`polyai-data`, which adds the key, retries, times and traces each attempt).
+///
+/// A client made with [`Capture::hooks`] hands each request it builds over here instead of
+/// sending it; [`Capture::take`] runs a generated method just that far (its future is polled once,
+/// on the calling thread: building a request is synchronous) and returns the request as a
+/// [`Built`]. The generated method never gets a response: what the caller does with the request,
+/// and every outcome of it, is the caller's.
 ///
 /// ```
-/// use polyai_data_raw::{BoxFuture, Client, Executor, Hooks};
-/// use std::sync::Arc;
+/// use polyai_data_raw::{Capture, Client};
 ///
-/// /// Sends every request with a header added.
-/// struct Tagged(reqwest::Client);
-///
-/// impl Executor for Tagged {
-///     fn execute(
-///         &self,
-///         mut request: reqwest::Request,
-///         _operation_id: &'static str,
-///     ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
-///         request.headers_mut().insert("x-tag", reqwest::header::HeaderValue::from_static("1"));
-///         Box::pin(self.0.execute(request))
-///     }
-/// }
-///
-/// let http = reqwest::Client::new();
-/// let hooks = Hooks::with_executor(Arc::new(Tagged(http.clone())));
-/// let _client = Client::new_with_client("http://127.0.0.1:8080", http, hooks);
+/// let capture = Capture::new();
+/// let client = Client::new_with_client("https://api.example", reqwest::Client::new(), capture.hooks());
+/// let built = capture.take(client.get_conversation("PROJECT-1", "CA 1", None))?;
+/// assert_eq!(built.operation_id(), "get_conversation");
+/// assert_eq!(built.request().url().path(), "/v1/agents/PROJECT-1/conversations/CA%201");
+/// # Ok::<(), polyai_data_raw::Error<polyai_data_raw::types::Error>>(())
 /// ```
-pub trait Executor: Send + Sync {
-    /// Sends `request`, built by the generated method of `operation_id`, and returns its answer.
-    fn execute(
+#[derive(Debug, Clone, Default)]
+pub struct Capture {
+    slot: Arc<Mutex<Option<Taken>>>,
+}
+
+impl Capture {
+    /// A capture with nothing taken yet.
+    pub fn new() -> Self {
+        Capture::default()
+    }
+
+    /// Hooks for a generated client whose requests this capture takes.
+    pub fn hooks(&self) -> Hooks {
+        Hooks {
+            capture: Some(self.slot.clone()),
+        }
+    }
+
+    /// Runs `call` — a generated method of a client made with [`hooks`](Self::hooks) — until it
+    /// hands over its request, and returns that request. An error is the method's own: a
+    /// request it could not build ([`Error::InvalidRequest`], [`Error::CommunicationError`]), or
+    /// [`Error::Custom`] when it handed nothing over (a client with other hooks).
+    #[allow(
+        clippy::result_large_err,
+        reason = "the generated method's own error, returned as the method returns it"
+    )]
+    pub fn take<T, E>(
         &self,
-        request: reqwest::Request,
-        operation_id: &'static str,
-    ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>>;
+        call: impl Future<Output = Result<ResponseValue<T>, Error<E>>>,
+    ) -> Result<Built<T>, Error<E>> {
+        let mut call = std::pin::pin!(call);
+        // The method builds its request synchronously and hands it to `exec`, which never
+        // completes under a capture: one poll takes the method that far.
+        let polled = call
+            .as_mut()
+            .poll(&mut Context::from_waker(std::task::Waker::noop()));
+        let taken = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match (polled, taken) {
+            (Poll::Ready(Err(error)), None) => Err(error),
+            (_, Some((request, operation_id))) => Ok(Built {
+                request,
+                operation_id,
+                model: PhantomData,
+            }),
+            (_, None) => Err(Error::Custom(
+                "the generated method handed over no request: its client was not made with \
+                 `Capture::hooks`"
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// What a generated [`Client`] does with the requests it builds: send them as they are
-/// ([`Hooks::send`]), or hand them to an [`Executor`] ([`Hooks::with_executor`]).
+/// ([`Hooks::send`]), or hand them to a [`Capture`] ([`Capture::hooks`]).
 #[derive(Clone, Default)]
 pub struct Hooks {
-    executor: Option<Arc<dyn Executor>>,
+    capture: Option<Arc<Mutex<Option<Taken>>>>,
 }
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
-            .field("executor", &self.executor.as_ref().map(|_| "dyn Executor"))
+            .field("capture", &self.capture.is_some())
             .finish()
     }
 }
@@ -140,18 +228,10 @@ impl Hooks {
     pub fn send() -> Self {
         Hooks::default()
     }
-
-    /// Hand each request to `executor`.
-    ///
-    /// See [`Executor`] for an example.
-    pub fn with_executor(executor: Arc<dyn Executor>) -> Self {
-        Hooks {
-            executor: Some(executor),
-        }
-    }
 }
 
-/// The hooks of each generated client: `exec` goes through the [`Executor`], if any.
+/// The hooks of each generated client: `exec` sends, or hands the request to the capture and
+/// never completes.
 macro_rules! hooks_for {
     ($client:ty) => {
         impl ClientHooks<Hooks> for $client {
@@ -160,8 +240,12 @@ macro_rules! hooks_for {
                 request: reqwest::Request,
                 info: &OperationInfo,
             ) -> reqwest::Result<reqwest::Response> {
-                match &self.inner.executor {
-                    Some(executor) => executor.execute(request, info.operation_id).await,
+                match &self.inner.capture {
+                    Some(slot) => {
+                        *slot.lock().unwrap_or_else(PoisonError::into_inner) =
+                            Some((request, info.operation_id));
+                        std::future::pending().await
+                    }
                     None => self.client.execute(request).await,
                 }
             }

@@ -2,7 +2,7 @@
 //!
 //! The bodies are the mock server's default conversations (turns with metadata and latency,
 //! function events, metrics), fetched once over loopback. Each is decoded three ways:
-//! - into `polyai_data::Conversation`, whose turns, function events and metrics are `Lenient`
+//! - into `polyai_data::models::Conversation`, whose turns, function events and metrics are `Lenient`
 //!   (typed when they have the expected shape, kept as JSON otherwise);
 //! - into the same fields typed strictly (`Vec<Turn>`, …), as before `Lenient` — a value of another
 //!   shape would fail the whole body;

@@ -90,12 +90,12 @@ async fn per_call_overhead() {
 #[derive(Default)]
 struct CountingHook(std::sync::atomic::AtomicU64);
 
-impl polyai_data::Hook for CountingHook {
-    fn on_request(&self, request: &mut polyai_data::RequestParts<'_>) {
+impl polyai_data::hook::Hook for CountingHook {
+    fn on_request(&self, request: &mut polyai_data::hook::RequestParts<'_>) {
         let _ = request.insert_header("x-team", "bench");
     }
 
-    fn on_response(&self, response: &polyai_data::ResponseInfo<'_>) {
+    fn on_response(&self, response: &polyai_data::hook::ResponseInfo<'_>) {
         if response.is_success() {
             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }

@@ -4,7 +4,8 @@
 //! POLYAI_API_KEY=… cargo run -p polyai-data --example annotate -- PROJECT-1 CA123 2 "agent gave the wrong hours"
 //! ```
 
-use polyai_data::{Annotation, AnnotationType, Client, Role};
+use polyai_data::Client;
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

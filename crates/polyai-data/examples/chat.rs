@@ -6,7 +6,9 @@
 
 use std::io::BufRead;
 
-use polyai_data::{ChatOptions, Client, ClientEnv, DebugChatExt};
+use polyai_data::chat::ChatOptions;
+use polyai_data::models::DebugChatExt;
+use polyai_data::{Client, ClientEnv};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

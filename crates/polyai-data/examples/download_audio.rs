@@ -4,7 +4,8 @@
 //! POLYAI_API_KEY=… cargo run -p polyai-data --example download_audio -- PROJECT-1 CA123 call.wav [combined|user|agent] [--redacted]
 //! ```
 
-use polyai_data::{Client, Direction};
+use polyai_data::Client;
+use polyai_data::audio::Direction;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

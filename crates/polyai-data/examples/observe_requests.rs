@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use polyai_data::{Client, Hook, RequestParts, ResponseInfo};
+use polyai_data::Client;
+use polyai_data::hook::{Hook, RequestParts, ResponseInfo};
 
 /// Adds `x-request-source` to every request and keeps per-status counts.
 #[derive(Default)]

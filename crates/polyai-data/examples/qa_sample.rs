@@ -10,7 +10,8 @@
 
 use std::time::Duration;
 
-use polyai_data::v3::{ConversationExt, TurnExt};
+use polyai_data::models::TurnExt;
+use polyai_data::v3::ConversationExt;
 use polyai_data::{Client, Timestamp};
 
 #[tokio::main]

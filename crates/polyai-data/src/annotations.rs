@@ -15,7 +15,7 @@ pub use crate::models::AnnotationItemAnnotationType as AnnotationType;
 /// One flagged issue on one side of one turn.
 ///
 /// ```
-/// use polyai_data::{Annotation, AnnotationType, Role};
+/// use polyai_data::annotations::{Annotation, AnnotationType, Role};
 ///
 /// let a = Annotation::new(3, Role::User, AnnotationType::WrongTranscript);
 /// assert_eq!(a.turn_id(), 3);
@@ -67,7 +67,7 @@ impl From<Annotation> for AnnotationItem {
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-/// use polyai_data::{Annotation, AnnotationType, Role};
+/// use polyai_data::annotations::{Annotation, AnnotationType, Role};
 /// agent
 ///     .annotate("CA1", [Annotation::new(0, Role::User, AnnotationType::MissingTopic)])
 ///     .no_retry()
@@ -95,7 +95,7 @@ impl AddAnnotations {
     ///
     /// ```no_run
     /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-    /// use polyai_data::{Annotation, AnnotationType, Role};
+    /// use polyai_data::annotations::{Annotation, AnnotationType, Role};
     /// let ((), meta) = agent
     ///     .annotate("CA1", [Annotation::new(2, Role::Agent, AnnotationType::WrongInfo)])
     ///     .send_with_meta()
@@ -115,16 +115,16 @@ impl AddAnnotations {
         let exchange = self
             .agent
             .conversation_call(&self.conversation_id, &self.options)?;
-        let result = exchange
-            .client()
-            .add_annotations(
+        let request = exchange.build(async |spec| {
+            spec.add_annotations(
                 &self.agent.agent_id,
                 &self.conversation_id,
                 Some(exchange.correlation_id()),
                 &body,
             )
-            .await;
-        exchange.ack(result).map(|meta| ((), meta))
+            .await
+        })?;
+        exchange.ack(request).await.map(|meta| ((), meta))
     }
 }
 

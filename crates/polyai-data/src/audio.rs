@@ -11,17 +11,16 @@ use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 
 use crate::body::content_length;
-use crate::client::Inner;
 use crate::error::{Error, TransportKind};
 use crate::ids;
 use crate::meta::ResponseMeta;
-use crate::transport::{BodyKind, CallOptions};
+use crate::transport::{CallOptions, Inner};
 use crate::wav::WavCheck;
 
 /// Which side of the call a recording holds.
 ///
 /// ```
-/// use polyai_data::Direction;
+/// use polyai_data::audio::Direction;
 /// assert_eq!(Direction::default(), Direction::Combined);
 /// assert_eq!(Direction::User.as_str(), "user");
 /// ```
@@ -81,7 +80,7 @@ impl std::fmt::Display for Direction {
 /// A pending audio request; `.send().await` (or `.await`) starts the download.
 ///
 /// ```no_run
-/// use polyai_data::Direction;
+/// use polyai_data::audio::Direction;
 /// # async fn f(client: polyai_data::Client) -> Result<(), polyai_data::Error> {
 /// let download = client
 ///     .agent("PROJECT-1")
@@ -124,19 +123,19 @@ impl AudioRequest {
     pub async fn send(self) -> Result<AudioDownload, Error> {
         let exchange = self
             .inner
-            .exchange(&self.options, BodyKind::Stream)
+            .exchange(&self.options)
             .path_ids(&ids::conversation(&self.agent_id, &self.conversation_id))?;
-        let result = exchange
-            .client()
-            .get_conversation_audio(
+        let request = exchange.build(async |spec| {
+            spec.get_conversation_audio(
                 &self.agent_id,
                 &self.conversation_id,
                 self.direction.map(Direction::to_spec),
                 self.redacted,
                 Some(exchange.correlation_id()),
             )
-            .await;
-        let (response, meta) = exchange.stream(result)?;
+            .await
+        })?;
+        let (response, meta) = exchange.stream(request).await?;
         let (min_rate, rate_window) = self.inner.min_download_rate;
         Ok(AudioDownload {
             conversation_id: self.conversation_id,
@@ -158,7 +157,7 @@ impl AudioRequest {
     /// Downloads the recording to `path` (checked and renamed into place as
     /// [`AudioDownload::save_to`] does), and when the body breaks part-way — a reset or timed-out
     /// connection, fewer bytes than announced, a body that fails the WAV checks — fetches it again
-    /// from the start, under the same [`RetryPolicy`](crate::RetryPolicy) (attempts, backoff,
+    /// from the start, under the same [`RetryPolicy`](crate::retry::RetryPolicy) (attempts, backoff,
     /// retry budget) as the request itself. An error answer (404, 401, …) or a local file error is
     /// returned at once.
     ///
@@ -215,7 +214,7 @@ crate::options::request_options!(AudioRequest => AudioDownload);
 /// [`save_to_with_progress`](AudioDownload::save_to_with_progress).
 ///
 /// ```
-/// let p = polyai_data::Progress { received: 512, total: Some(1024) };
+/// let p = polyai_data::audio::Progress { received: 512, total: Some(1024) };
 /// assert_eq!(p.total.map(|t| p.received * 100 / t), Some(50));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,7 +483,7 @@ impl AudioDownload {
     /// this crate's [`Error`].
     ///
     /// ```no_run
-    /// # async fn f(download: polyai_data::AudioDownload) -> std::io::Result<()> {
+    /// # async fn f(download: polyai_data::audio::AudioDownload) -> std::io::Result<()> {
     /// let mut reader = download.into_async_read();
     /// let mut out = tokio::io::sink();
     /// tokio::io::copy(&mut reader, &mut out).await?;
@@ -534,7 +533,7 @@ impl AudioDownload {
     ///   to if that is where the recording belongs.
     ///
     /// ```no_run
-    /// # async fn f(download: polyai_data::AudioDownload) -> Result<(), polyai_data::Error> {
+    /// # async fn f(download: polyai_data::audio::AudioDownload) -> Result<(), polyai_data::Error> {
     /// download
     ///     .save_to_with_progress("call.wav", |p| {
     ///         eprint!("\r{} / {:?} bytes", p.received, p.total);
@@ -623,7 +622,7 @@ impl AudioDownload {
     /// error must be treated as "discard what was written".
     ///
     /// ```no_run
-    /// # async fn f(download: polyai_data::AudioDownload) -> Result<(), polyai_data::Error> {
+    /// # async fn f(download: polyai_data::audio::AudioDownload) -> Result<(), polyai_data::Error> {
     /// let mut wav = Vec::new(); // or tokio::io::stdout(), a socket, a pipe
     /// let bytes = download.write_to(&mut wav).await?;
     /// assert_eq!(bytes, wav.len() as u64);
@@ -770,8 +769,8 @@ const PART_SUFFIX: &str = ".part";
 /// ```
 /// use std::path::Path;
 ///
-/// assert!(polyai_data::is_partial_download(Path::new("audio/.CA1.wav.0123456789ab.part")));
-/// assert!(!polyai_data::is_partial_download(Path::new("audio/CA1.wav")));
+/// assert!(polyai_data::audio::is_partial_download(Path::new("audio/.CA1.wav.0123456789ab.part")));
+/// assert!(!polyai_data::audio::is_partial_download(Path::new("audio/CA1.wav")));
 /// ```
 pub fn is_partial_download(path: &Path) -> bool {
     path.file_name().is_some_and(|name| {

@@ -48,12 +48,6 @@ impl ApiKey {
     }
 }
 
-impl From<SecretString> for ApiKey {
-    fn from(secret: SecretString) -> Self {
-        ApiKey(secret)
-    }
-}
-
 impl From<String> for ApiKey {
     fn from(key: String) -> Self {
         ApiKey::new(key)

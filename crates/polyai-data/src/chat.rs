@@ -1,6 +1,7 @@
 //! Debug chat: a text session against an agent environment or variant.
 
 use crate::client::Agent;
+use crate::client_env::ClientEnv;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::{
@@ -8,60 +9,11 @@ use crate::models::{
 };
 use crate::transport::CallOptions;
 
-/// The agent environment a debug chat talks to.
-///
-/// ```
-/// use polyai_data::ClientEnv;
-/// assert_eq!("pre-release".parse::<ClientEnv>()?, ClientEnv::PreRelease);
-/// assert_eq!(ClientEnv::Live.as_str(), "live");
-/// # Ok::<(), polyai_data::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ClientEnv {
-    /// The draft being edited.
-    Sandbox,
-    /// The pre-release deployment.
-    PreRelease,
-    /// The live deployment.
-    Live,
-}
-
-impl ClientEnv {
-    /// Wire value: `sandbox`, `pre-release` or `live`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientEnv::Sandbox => "sandbox",
-            ClientEnv::PreRelease => "pre-release",
-            ClientEnv::Live => "live",
-        }
-    }
-}
-
-impl std::fmt::Display for ClientEnv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ClientEnv {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "sandbox" => Ok(ClientEnv::Sandbox),
-            "pre-release" | "prerelease" | "pre_release" => Ok(ClientEnv::PreRelease),
-            "live" => Ok(ClientEnv::Live),
-            _ => Err(Error::InvalidRequest(format!(
-                "unknown client environment `{s}`; valid: sandbox, pre-release, live"
-            ))),
-        }
-    }
-}
-
 /// How to start a debug chat.
 ///
 /// ```
-/// use polyai_data::{ChatOptions, ClientEnv};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::chat::ChatOptions;
 /// let options = ChatOptions::new(ClientEnv::Sandbox)
 ///     .variant("PDS Test Office")
 ///     .lang("en-GB")
@@ -144,7 +96,8 @@ impl ChatOptions {
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-/// use polyai_data::{ChatOptions, ClientEnv};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::chat::ChatOptions;
 /// let chat = agent.debug_chat(ChatOptions::new(ClientEnv::Live)).correlation_id("my-run-1").await?;
 /// println!("{}", chat.greeting().text());
 /// # Ok(()) }
@@ -172,11 +125,11 @@ impl StartChat {
             integration_attributes: chat.integration_attributes.clone(),
         };
         let exchange = self.agent.call(&self.options)?;
-        let result = exchange
-            .client()
-            .create_debug_chat(&self.agent.agent_id, Some(exchange.correlation_id()), &body)
-            .await;
-        let (response, meta) = exchange.typed(result)?;
+        let request = exchange.build(async |spec| {
+            spec.create_debug_chat(&self.agent.agent_id, Some(exchange.correlation_id()), &body)
+                .await
+        })?;
+        let (response, meta) = exchange.typed(request).await?;
         let greeting = ChatReply { response, meta };
         let mut options = self.options;
         options.correlation_id = None;
@@ -201,7 +154,8 @@ crate::options::request_options!(StartChat => ChatSession);
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-/// use polyai_data::{ChatOptions, ClientEnv, Error};
+/// use polyai_data::{ClientEnv, Error};
+/// use polyai_data::chat::ChatOptions;
 /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
 /// for line in ["hi", "bye"] {
 ///     match chat.send(line).await {
@@ -241,7 +195,7 @@ impl ChatSession {
     /// Sends one user message and returns the agent's reply.
     ///
     /// ```no_run
-    /// # async fn f(mut chat: polyai_data::ChatSession) -> Result<(), polyai_data::Error> {
+    /// # async fn f(mut chat: polyai_data::chat::ChatSession) -> Result<(), polyai_data::Error> {
     /// let reply = chat.send("What are your opening hours?").await?;
     /// println!("{} (ended: {})", reply.text(), reply.is_ended());
     /// # Ok(()) }
@@ -267,16 +221,16 @@ impl ChatSession {
         let exchange = self
             .agent
             .conversation_call(&self.conversation_id, &self.options)?;
-        let result = exchange
-            .client()
-            .send_debug_chat_message(
+        let request = exchange.build(async |spec| {
+            spec.send_debug_chat_message(
                 &self.agent.agent_id,
                 &self.conversation_id,
                 Some(exchange.correlation_id()),
                 &body,
             )
-            .await;
-        let reply = match exchange.typed(result) {
+            .await
+        })?;
+        let reply = match exchange.typed(request).await {
             Ok((response, meta)) => ChatReply { response, meta },
             Err(err) => {
                 if err.status() == Some(410) || err.code() == Some("CHAT_CONVERSATION_ENDED") {
@@ -293,7 +247,7 @@ impl ChatSession {
 /// A user message with optional per-message settings.
 ///
 /// ```
-/// let message = polyai_data::ChatMessage::new("hola").lang("es-ES").metadata("source", "test");
+/// let message = polyai_data::chat::ChatMessage::new("hola").lang("es-ES").metadata("source", "test");
 /// # let _ = message;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -336,7 +290,8 @@ impl ChatMessage {
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-/// use polyai_data::{ChatOptions, ClientEnv};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::chat::ChatOptions;
 /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
 /// let reply = chat.send("I forgot my password").await?;
 /// println!("{} (node {})", reply.text(), reply.metadata().current_node);
@@ -389,7 +344,8 @@ impl ChatReply {
     ///
     /// ```no_run
     /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
-    /// use polyai_data::{ChatOptions, ClientEnv};
+    /// use polyai_data::ClientEnv;
+    /// use polyai_data::chat::ChatOptions;
     /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).await?;
     /// let reply = chat.send("hello").await?;
     /// println!("{} (correlation id {})", reply.text(), reply.meta().correlation_id());
@@ -412,8 +368,8 @@ impl ChatReply {
 }
 
 /// ```no_run
-/// # async fn f(mut chat: polyai_data::ChatSession) -> Result<(), polyai_data::Error> {
-/// use polyai_data::DebugChatExt;
+/// # async fn f(mut chat: polyai_data::chat::ChatSession) -> Result<(), polyai_data::Error> {
+/// use polyai_data::models::DebugChatExt;
 /// let reply = chat.send("I forgot my password").await?;
 /// if reply.called("send_reset_link") {
 ///     println!("reset link sent; handoff: {:?}", reply.handoff_destination());

@@ -1,62 +1,15 @@
 //! [`Client`] and the per-agent handle [`Agent`].
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use reqwest::Url;
-use reqwest::header::HeaderValue;
 
 use crate::annotations::{AddAnnotations, Annotation};
 use crate::audio::AudioRequest;
+use crate::builder::ClientBuilder;
 use crate::chat::{ChatOptions, StartChat};
-use crate::config::ClientBuilder;
 use crate::conversations::Conversations;
 use crate::error::Error;
 use crate::notes::UpsertNote;
-use crate::retry::{RetryBudget, RetryPolicy, Sleeper};
-use crate::transport::{BodyKind, CallOptions, Exchange};
-
-/// Shared state behind every handle.
-pub(crate) struct Inner {
-    pub(crate) http: reqwest::Client,
-    pub(crate) base: Url,
-    pub(crate) host: String,
-    /// Base URL of the Conversations API v3, or why this client has none (its region lacks one).
-    pub(crate) v3_base: Result<Url, String>,
-    pub(crate) key_header: HeaderValue,
-    pub(crate) user_agent: HeaderValue,
-    pub(crate) retry: RetryPolicy,
-    /// Retries left to every call of this client (sized by `retry`).
-    pub(crate) budget: RetryBudget,
-    pub(crate) timeout: Duration,
-    pub(crate) idle_timeout: Duration,
-    /// Largest JSON success body read.
-    pub(crate) max_response_bytes: u64,
-    /// Audio downloads: least bytes per second over each window.
-    pub(crate) min_download_rate: (u64, Duration),
-    /// Audio downloads: longest total time for the body.
-    pub(crate) download_timeout: Option<Duration>,
-    pub(crate) sleeper: Sleeper,
-    /// Run around every attempt, in order.
-    pub(crate) hooks: crate::hook::Hooks,
-}
-
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("base_url", &self.base.as_str())
-            .field("v3_base_url", &self.v3_base.as_ref().map(Url::as_str).ok())
-            .field("api_key", &"***")
-            .field("retry", &self.retry)
-            .field("timeout", &self.timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_response_bytes", &self.max_response_bytes)
-            .field("min_download_rate", &self.min_download_rate)
-            .field("download_timeout", &self.download_timeout)
-            .field("hooks", &self.hooks)
-            .finish_non_exhaustive()
-    }
-}
+use crate::transport::{CallOptions, Exchange, Inner};
 
 /// A client for the PolyAI Data API. Cheap to clone; clones share one connection pool.
 ///
@@ -188,7 +141,7 @@ impl Client {
 /// | add annotations | [`annotate(id, annotations)`](Agent::annotate) |
 /// | upsert the note | [`note(id, text)`](Agent::note) |
 /// | start a debug chat | [`debug_chat(options)`](Agent::debug_chat) |
-/// | send a chat message | [`ChatSession::send`](crate::ChatSession::send) |
+/// | send a chat message | [`ChatSession::send`](crate::chat::ChatSession::send) |
 ///
 /// ```
 /// let client = polyai_data::Client::builder().api_key("key").build()?;
@@ -204,21 +157,21 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Starts a JSON call on this agent (its id checked for the URL path).
+    /// Starts a call on this agent (its id checked for the URL path).
     pub(crate) fn call(&self, options: &CallOptions) -> Result<Exchange, Error> {
         self.inner
-            .exchange(options, BodyKind::Json)
+            .exchange(options)
             .path_ids(&[("agent id", &self.agent_id)])
     }
 
-    /// Starts a JSON call on one of this agent's conversations (both ids checked).
+    /// Starts a call on one of this agent's conversations (both ids checked).
     pub(crate) fn conversation_call(
         &self,
         conversation_id: &str,
         options: &CallOptions,
     ) -> Result<Exchange, Error> {
         self.inner
-            .exchange(options, BodyKind::Json)
+            .exchange(options)
             .path_ids(&crate::ids::conversation(&self.agent_id, conversation_id))
     }
 
@@ -260,7 +213,7 @@ impl Agent {
     /// `429`, unless the retry policy opts in.
     ///
     /// ```no_run
-    /// use polyai_data::{Annotation, AnnotationType, Role};
+    /// use polyai_data::annotations::{Annotation, AnnotationType, Role};
     /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
     /// agent
     ///     .annotate("CA123", [Annotation::new(2, Role::Agent, AnnotationType::WrongInfo)])
@@ -299,7 +252,8 @@ impl Agent {
     /// Starts a debug chat session; the returned session holds the agent's greeting.
     ///
     /// ```no_run
-    /// use polyai_data::{ChatOptions, ClientEnv};
+    /// use polyai_data::ClientEnv;
+    /// use polyai_data::chat::ChatOptions;
     /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
     /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox).lang("en-US")).await?;
     /// println!("agent: {}", chat.greeting().text());

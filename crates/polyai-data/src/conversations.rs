@@ -1,15 +1,14 @@
 //! Listing and reading conversations.
 
-use std::sync::Arc;
-
-use polyai_data_raw::ResponseValue;
-
 use crate::client::Agent;
 use crate::error::Error;
 use crate::meta::ResponseMeta;
-use crate::models::{Conversation, ConversationSummary, GetConversationsResponse};
-use crate::paginate::{FetchPage, ItemStream, Keyed, Page, PageStream, Walk, walk_pages};
-use crate::transport::{BodyKind, CallOptions, Exchange, RawError};
+use crate::models::{Conversation, ConversationSummary};
+use crate::paginate::{
+    DEFAULT_CONCURRENCY, Fetch, ItemStream, Keyed, MAX_PAGE_SIZE, Offsets, Page, PageRequest,
+    PageStream, Position, Walk, walk_pages,
+};
+use crate::transport::{CallOptions, Exchange};
 
 /// Conversation operations of one agent; from [`Agent::conversations`].
 ///
@@ -44,8 +43,13 @@ impl Conversations {
         ListConversations {
             agent: self.agent.clone(),
             limit: None,
-            offset: None,
-            walk: Walk::everything(),
+            start: None,
+            walk: Walk {
+                page_size: Some(MAX_PAGE_SIZE),
+                concurrency: DEFAULT_CONCURRENCY,
+                ..Walk::default()
+            },
+            dedupe: false,
             options: CallOptions::default(),
         }
     }
@@ -71,7 +75,8 @@ impl Conversations {
 /// A conversation listing: one page when awaited, or a walk over all pages.
 ///
 /// Paging is by `limit`/`offset`; read [the notes on offset paging](crate::paginate) about
-/// conversations that arrive during a walk.
+/// conversations that arrive during a walk. Every page says where the next one starts
+/// ([`Page::next`]); [`from`](Self::from) resumes there.
 ///
 /// ```no_run
 /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
@@ -84,7 +89,8 @@ impl Conversations {
 ///     .dedupe(true)
 ///     .pages();
 /// while let Some(page) = pages.try_next().await? {
-///     println!("{}..{} of {}", page.offset(), page.offset() + page.items().len() as u64, page.count());
+///     let from = page.offset().unwrap_or_default();
+///     println!("{from}..{} of {:?}", from + page.items().len() as u64, page.count());
 /// }
 /// # Ok(()) }
 /// ```
@@ -93,8 +99,10 @@ impl Conversations {
 pub struct ListConversations {
     agent: Agent,
     limit: Option<u64>,
-    offset: Option<u64>,
+    /// Where the first page starts (`None`: offset 0).
+    start: Option<Position>,
     walk: Walk,
+    dedupe: bool,
     options: CallOptions,
 }
 
@@ -102,31 +110,48 @@ impl ListConversations {
     /// Page size (at least 1). Awaited alone, the builder asks for one page of the server's
     /// default size (50) unless this is set; a walk ([`stream`](Self::stream),
     /// [`pages`](Self::pages), [`all`](Self::all)) without it asks for pages of
-    /// [`MAX_PAGE_SIZE`](crate::paginate::MAX_PAGE_SIZE).
+    /// [`MAX_PAGE_SIZE`].
     pub fn limit(mut self, limit: u64) -> Self {
         let limit = limit.max(1);
         self.limit = Some(limit);
-        self.walk.page_size = limit;
+        self.walk.page_size = Some(limit);
         self
     }
 
-    /// Where to start (number of conversations to skip).
+    /// Where to start (number of conversations to skip); the same as
+    /// [`from(Position::Offset(offset))`](Self::from).
     pub fn offset(mut self, offset: u64) -> Self {
-        self.offset = Some(offset);
-        self.walk.start_offset = offset;
+        self.start = Some(Position::Offset(offset));
         self
     }
 
-    /// Stop a walk after this many conversations.
-    pub fn max_items(mut self, max: u64) -> Self {
-        self.walk.max_items = Some(max);
+    /// Where to start: a [`Position`] a page gave ([`Page::next`]), e.g. saved by an earlier run.
+    /// The Data API pages by offset: a cursor position (the Conversations API v3's) fails the call
+    /// with [`Error::InvalidRequest`].
+    ///
+    /// ```no_run
+    /// use polyai_data::paginate::Position;
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let saved: Position = "offset:400".parse()?;
+    /// let page = agent.conversations().list().limit(100).from(saved).await?;
+    /// assert_eq!(page.offset(), Some(400));
+    /// # Ok(()) }
+    /// ```
+    pub fn from(mut self, position: Position) -> Self {
+        self.start = Some(position);
         self
     }
 
-    /// Stop a walk with [`Error::Pagination`] after this many pages (default 100 000).
-    pub fn max_pages(mut self, max: u64) -> Self {
-        self.walk.max_pages = max.max(1);
-        self
+    /// The offset of the first page; an error for a position the Data API cannot start at.
+    fn start_offset(&self) -> Result<Option<u64>, Error> {
+        match &self.start {
+            None => Ok(None),
+            Some(Position::Offset(offset)) => Ok(Some(*offset)),
+            Some(other) => Err(Error::InvalidRequest(format!(
+                "the Data API pages by offset and cannot start at `{other}`: a cursor is a position \
+                 of the Conversations API v3 listing (`client.workspace(..).project(..).conversations()`)"
+            ))),
+        }
     }
 
     /// Drop conversations seen again in this walk (by `conversationId`), as offset paging
@@ -134,19 +159,12 @@ impl ListConversations {
     /// walk remembers a window of the most recent ids (see [the notes on
     /// de-duplication](crate::paginate)), which is where repeats appear.
     pub fn dedupe(mut self, dedupe: bool) -> Self {
-        self.walk.dedupe = dedupe;
-        self
-    }
-
-    /// Fetch the next page while the caller consumes the current one (default on; needs a
-    /// Tokio runtime, falls back to sequential fetching without one).
-    pub fn prefetch(mut self, prefetch: bool) -> Self {
-        self.walk.prefetch = prefetch;
+        self.dedupe = dedupe;
         self
     }
 
     /// Pages a walk fetches at once once the first page has reported the total (default
-    /// [`DEFAULT_CONCURRENCY`](crate::paginate::DEFAULT_CONCURRENCY); at least 1, which reads
+    /// [`DEFAULT_CONCURRENCY`]; at least 1, which reads
     /// one page ahead). Pages are still yielded in order, and at most this many are held. A page
     /// shorter than asked for (a server capping page sizes) makes the walk drop the pages it
     /// planned past it and go on from the items that arrived, so the walk stays exact.
@@ -187,14 +205,24 @@ impl ListConversations {
     }
 
     fn pages_as<T: ListItem>(self) -> PageStream<T> {
+        let start = match self.start_offset() {
+            Ok(start) => start.unwrap_or(0),
+            Err(err) => return PageStream::failed(err),
+        };
+        let planner = Offsets::new(
+            start,
+            self.walk.page_size.unwrap_or(MAX_PAGE_SIZE),
+            self.dedupe,
+        );
         let agent = self.agent;
         let options = self.options;
-        let fetch: FetchPage<T> = Arc::new(move |offset, limit| {
+        let fetch: Fetch<T> = std::sync::Arc::new(move |request: PageRequest| {
             let agent = agent.clone();
             let options = options.clone();
-            Box::pin(async move { fetch_page(&agent, Some(limit), Some(offset), &options).await })
+            let offset = request.position.as_ref().and_then(Position::offset);
+            Box::pin(async move { fetch_page(&agent, request.limit, offset, &options).await })
         });
-        walk_pages(fetch, self.walk)
+        walk_pages(fetch, self.walk, planner)
     }
 
     /// Every conversation from the start offset, as one stream.
@@ -209,7 +237,7 @@ impl ListConversations {
 
     /// One page (what awaiting the builder does).
     pub async fn send(self) -> Result<Page<ConversationSummary>, Error> {
-        fetch_page(&self.agent, self.limit, self.offset, &self.options).await
+        fetch_page(&self.agent, self.limit, self.start_offset()?, &self.options).await
     }
 
     /// One page with each conversation as the JSON the server sent (see
@@ -222,11 +250,12 @@ impl ListConversations {
     /// # Ok(()) }
     /// ```
     pub async fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
-        fetch_page(&self.agent, self.limit, self.offset, &self.options).await
+        fetch_page(&self.agent, self.limit, self.start_offset()?, &self.options).await
     }
 }
 
 crate::options::request_options!(ListConversations => Page<ConversationSummary>);
+crate::paginate::walk_options!(ListConversations);
 
 impl Keyed for ConversationSummary {
     fn key(&self) -> &str {
@@ -252,52 +281,11 @@ struct ListBody<T> {
 }
 
 /// What a listing's items decode into: the generated model, or the JSON as sent.
-trait ListItem: Keyed + Send + Sized + 'static {
-    /// How the exchange reads the body [`decode`](Self::decode) finishes.
-    const BODY: BodyKind;
+trait ListItem: Keyed + serde::de::DeserializeOwned + Send + Sized + 'static {}
 
-    fn decode(
-        exchange: Exchange,
-        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
-    ) -> Result<(ListBody<Self>, ResponseMeta), Error>;
-}
+impl ListItem for ConversationSummary {}
 
-impl ListItem for ConversationSummary {
-    const BODY: BodyKind = BodyKind::Json;
-
-    fn decode(
-        exchange: Exchange,
-        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
-    ) -> Result<(ListBody<Self>, ResponseMeta), Error> {
-        let (body, meta) = exchange.typed(result)?;
-        let GetConversationsResponse {
-            conversations,
-            count,
-            limit,
-            offset,
-        } = body;
-        Ok((
-            ListBody {
-                conversations,
-                count,
-                limit,
-                offset,
-            },
-            meta,
-        ))
-    }
-}
-
-impl ListItem for serde_json::Value {
-    const BODY: BodyKind = BodyKind::Raw;
-
-    fn decode(
-        exchange: Exchange,
-        result: Result<ResponseValue<GetConversationsResponse>, RawError>,
-    ) -> Result<(ListBody<Self>, ResponseMeta), Error> {
-        exchange.json(result)
-    }
-}
+impl ListItem for serde_json::Value {}
 
 async fn fetch_page<T: ListItem>(
     agent: &Agent,
@@ -305,26 +293,27 @@ async fn fetch_page<T: ListItem>(
     offset: Option<u64>,
     options: &CallOptions,
 ) -> Result<Page<T>, Error> {
-    let exchange = agent.call(options)?.reading(T::BODY)?;
-    let result = exchange
-        .client()
-        .list_conversations(
+    let exchange = agent.call(options)?;
+    let request = exchange.build(async |spec| {
+        spec.list_conversations(
             &agent.agent_id,
             limit.and_then(std::num::NonZeroU64::new),
             offset,
             Some(exchange.correlation_id()),
         )
-        .await;
-    let (body, meta) = T::decode(exchange, result)?;
+        .await
+    })?;
+    // The page as sent, with its items typed or left as JSON: `GetConversationsResponse` with
+    // the item type open.
+    let (body, meta): (ListBody<T>, _) = exchange.json(request).await?;
     let non_negative = |n: i64| u64::try_from(n).unwrap_or(0);
-    Ok(Page {
-        count: non_negative(body.count),
-        offset: offset.unwrap_or_else(|| non_negative(body.offset)),
-        limit: non_negative(body.limit),
-        received: body.conversations.len() as u64,
-        items: body.conversations,
+    Ok(Page::at_offset(
+        body.conversations,
+        offset.unwrap_or_else(|| non_negative(body.offset)),
+        non_negative(body.count),
+        non_negative(body.limit),
         meta,
-    })
+    ))
 }
 
 /// Reads one conversation; from [`Conversations::get`]. Await it.
@@ -365,8 +354,8 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn send_with_meta(self) -> Result<(Conversation, ResponseMeta), Error> {
-        let (exchange, result) = self.exchange(BodyKind::Json).await?;
-        exchange.typed(result)
+        let (exchange, request) = self.request()?;
+        exchange.typed(request).await
     }
 
     /// Sends the request and returns the conversation as the API sent it: every field, `null`s
@@ -380,8 +369,8 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json(self) -> Result<serde_json::Value, Error> {
-        let (exchange, result) = self.exchange(BodyKind::Raw).await?;
-        exchange.json(result).map(|(raw, _)| raw)
+        let (exchange, request) = self.request()?;
+        exchange.json(request).await.map(|(raw, _)| raw)
     }
 
     /// Sends the request and returns the body exactly as the API sent it (checked to be one JSON
@@ -395,28 +384,24 @@ impl GetConversation {
     /// # Ok(()) }
     /// ```
     pub async fn json_bytes(self) -> Result<bytes::Bytes, Error> {
-        let (exchange, result) = self.exchange(BodyKind::Raw).await?;
-        exchange.json_bytes(result).map(|(body, _)| body)
+        let (exchange, request) = self.request()?;
+        exchange.json_bytes(request).await.map(|(body, _)| body)
     }
 
-    /// Sends the request through the generated `get_conversation`, reading the body as `body`.
-    async fn exchange(
-        self,
-        body: BodyKind,
-    ) -> Result<(Exchange, Result<ResponseValue<Conversation>, RawError>), Error> {
+    /// The call, and the request the generated `get_conversation` builds for it.
+    fn request(&self) -> Result<(Exchange, polyai_data_raw::Built<Conversation>), Error> {
         let exchange = self
             .agent
-            .conversation_call(&self.conversation_id, &self.options)?
-            .reading(body)?;
-        let result = exchange
-            .client()
-            .get_conversation(
+            .conversation_call(&self.conversation_id, &self.options)?;
+        let request = exchange.build(async |spec| {
+            spec.get_conversation(
                 &self.agent.agent_id,
                 &self.conversation_id,
                 Some(exchange.correlation_id()),
             )
-            .await;
-        Ok((exchange, result))
+            .await
+        })?;
+        Ok((exchange, request))
     }
 }
 

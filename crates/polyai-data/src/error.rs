@@ -80,6 +80,11 @@ pub enum Error {
     /// The client configuration is invalid (bad region name, `http://` to a remote host, …).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A failure of this crate's own invariants: a bug in `polyai-data`, not in the call, the
+    /// configuration or the server. Please report it (with the message) at
+    /// <https://github.com/polyai-rs/polyai-rs/issues>; retrying will not help.
+    #[error("internal error in polyai-data (a bug; please report it): {0}")]
+    Internal(String),
     /// The call was rejected before sending, e.g. an empty annotation list.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -367,7 +372,7 @@ impl Error {
     /// acted), the connection broke or timed out after the request was sent, or the answer was
     /// a success that could not be read. Look at the conversation (or the chat) before sending
     /// it again, or it may be applied twice. Such calls are never retried on these failures
-    /// unless [`RetryPolicy::retry_non_idempotent`](crate::RetryPolicy::retry_non_idempotent)
+    /// unless [`RetryPolicy::retry_non_idempotent`](crate::retry::RetryPolicy::retry_non_idempotent)
     /// is set.
     ///
     /// ```

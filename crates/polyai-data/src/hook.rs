@@ -19,7 +19,7 @@ use crate::error::{Error, TransportKind};
 /// ended: its status or transport failure, its duration, and the response headers. Every
 /// `on_request` is followed by exactly one `on_response` for the same attempt, unless the caller
 /// cancels the call (drops its future) while the attempt is in flight. An audio download that
-/// [`AudioRequest::save_to`](crate::AudioRequest::save_to) fetches again after its body broke is
+/// [`AudioRequest::save_to`](crate::audio::AudioRequest::save_to) fetches again after its body broke is
 /// a new call (with a fresh correlation id unless the request set one), starting at attempt 1.
 ///
 /// What a hook cannot do:
@@ -38,7 +38,8 @@ use crate::error::{Error, TransportKind};
 ///
 /// ```
 /// use std::time::Duration;
-/// use polyai_data::{Client, Hook, RequestParts, ResponseInfo};
+/// use polyai_data::Client;
+/// use polyai_data::hook::{Hook, RequestParts, ResponseInfo};
 ///
 /// /// Tags every request with the team's name and logs one line per attempt.
 /// struct Audit;
@@ -86,7 +87,7 @@ pub trait Hook: Send + Sync {
 /// ```
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicU32, Ordering};
-/// use polyai_data::{Hook, ResponseInfo};
+/// use polyai_data::hook::{Hook, ResponseInfo};
 ///
 /// #[derive(Default)]
 /// struct Attempts(AtomicU32);
@@ -201,7 +202,7 @@ impl RequestParts<'_> {
     /// then fails with that error before anything is sent.
     ///
     /// ```
-    /// use polyai_data::{Hook, RequestParts};
+    /// use polyai_data::hook::{Hook, RequestParts};
     ///
     /// struct Tenant(String);
     /// impl Hook for Tenant {

@@ -8,7 +8,7 @@
 //! - [`check_id`], before the request is built: refuses the ids no encoding carries through a
 //!   URL parser — the empty id (it would merge with the next segment), `.` and `..` (read as
 //!   "this folder" and "the parent folder" by URL parsers, proxies and servers, also as `%2E`);
-//! - [`check_path`], on the built URL, by the executor before anything is sent: each id must come
+//! - [`check_path`], on the built URL, before the request is sent: each id must come
 //!   back, percent-decoded, as one whole path segment, in order — so a change of the generator's
 //!   encoding cannot silently send a request somewhere else.
 
@@ -30,8 +30,7 @@ pub(crate) fn check_id(what: &str, id: &str) -> Result<(), Error> {
     )))
 }
 
-/// The named path ids of an operation on one conversation, for
-/// [`Exchange::path_ids`](crate::transport::Exchange::path_ids).
+/// The named path ids of an operation on one conversation, for `Exchange::path_ids`.
 pub(crate) fn conversation<'a>(
     agent: &'a str,
     conversation: &'a str,
@@ -104,48 +103,24 @@ mod tests {
 
     use super::*;
 
-    /// Keeps the request a generated method hands to its hooks.
-    #[derive(Default)]
-    struct Capture(std::sync::Mutex<Option<reqwest::Request>>);
-
-    impl polyai_data_raw::Executor for Capture {
-        fn execute(
-            &self,
-            request: reqwest::Request,
-            _operation_id: &'static str,
-        ) -> polyai_data_raw::BoxFuture<'_, reqwest::Result<reqwest::Response>> {
-            if let Ok(mut slot) = self.0.lock() {
-                *slot = Some(request);
-            }
-            let empty = http::Response::new(reqwest::Body::from(""));
-            Box::pin(async move { Ok(reqwest::Response::from(empty)) })
-        }
-    }
-
     /// What the client would send for the audio of `conversation`: the checks an exchange makes
     /// around the generated builder; `None` when refused.
     fn audio_url(agent: &str, conversation: &str) -> Option<reqwest::Url> {
-        static RUNTIME: std::sync::LazyLock<Option<tokio::runtime::Runtime>> =
-            std::sync::LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().ok());
         let ids = [("agent id", agent), ("conversation id", conversation)];
         for (what, id) in ids {
             check_id(what, id).ok()?;
         }
-        let capture = std::sync::Arc::new(Capture::default());
-        crate::config::install_tls_provider();
+        let capture = polyai_data_raw::Capture::new();
+        crate::builder::install_tls_provider();
         let spec = polyai_data_raw::Client::new_with_client(
             "https://api.example/prefix",
             reqwest::Client::new(),
-            polyai_data_raw::Hooks::with_executor(capture.clone()),
+            capture.hooks(),
         );
-        let _ = RUNTIME.as_ref()?.block_on(spec.get_conversation_audio(
-            agent,
-            conversation,
-            None,
-            None,
-            None,
-        ));
-        let request = capture.0.lock().ok()?.take()?;
+        let built = capture
+            .take(spec.get_conversation_audio(agent, conversation, None, None, None))
+            .ok()?;
+        let request = built.into_request();
         check_path("get_conversation_audio", request.url(), &ids).ok()?;
         // What a proxy or server sees: the URL re-parsed from its text.
         reqwest::Url::parse(request.url().as_str()).ok()

@@ -4,7 +4,8 @@
 //! # Quickstart
 //!
 //! ```no_run
-//! use polyai_data::{Client, Direction};
+//! use polyai_data::Client;
+//! use polyai_data::audio::Direction;
 //! use polyai_data::models::ConversationExt;
 //!
 //! # async fn run() -> Result<(), polyai_data::Error> {
@@ -37,33 +38,37 @@
 //!
 //! - **Configuration**: [`Client::builder`], [`Client::from_env`], [`Region`] (parses `us-1`,
 //!   `euw-1`, `uk-1`, … and displays as its host), custom base URL (`http://` for loopback
-//!   only), connect / per-attempt / idle timeouts, bring-your-own `reqwest::Client`.
-//! - **Profiles** ([`ConfigFile`], [`Profile`], [`ClientBuilder::from_profile`]): named
+//!   only), connect / per-attempt / idle timeouts; the names it reads are in [`config`]. One
+//!   escape hatch takes reqwest's own types: [`ClientBuilder::reqwest_client`] (bring your own
+//!   `reqwest::Client`) with [`ClientBuilder::same_host_redirect_policy`].
+//! - **Profiles** ([`config::ConfigFile`], [`config::Profile`], [`ClientBuilder::from_profile`]): named
 //!   `[profiles.NAME]` tables in `$XDG_CONFIG_HOME/polyai/config.toml` (or `POLYAI_CONFIG`) with
 //!   region, base URL, agent, account and a key file, shared with the `polyai` CLI.
-//! - **Auth**: the key is an [`ApiKey`] (a `secrecy` secret) sent as a sensitive `X-API-KEY`
+//! - **Auth**: the key is an [`ApiKey`] (held as a secret) sent as a sensitive `X-API-KEY`
 //!   header and redacted in every `Debug`; a `401` names the host and the matching Agent
 //!   Studio; redirects to another host are not followed, so the key never leaves the host.
-//! - **Retries** ([`RetryPolicy`]): on by default, full-jitter exponential backoff, `429`,
+//! - **Retries** ([`retry::RetryPolicy`]): on by default, full-jitter exponential backoff, `429`,
 //!   `500`, `502`, `503`, `504`, connect errors and timeouts, `Retry-After` in seconds or
 //!   HTTP-date, within a per-client retry budget. Non-idempotent calls (annotations, debug
 //!   chat) are only retried when the request surely never reached the server or on `429`.
 //!   Every logical call sends a fresh
 //!   `X-PolyAI-Correlation-Id: polyai-rs-<uuid>`, the same across its retries.
-//! - **Pagination** ([`ListConversations`]): a stream of items or of pages, page size, start
-//!   offset, max items, prefetch, de-duplication and loop guards (see [`paginate`]).
-//! - **Audio** ([`AudioDownload`]): content length, byte stream, `AsyncRead`, and a checked,
-//!   atomic [`save_to`](AudioDownload::save_to) with progress; memory stays flat.
-//!   [`AudioRequest::save_to`] also fetches the recording again when its body breaks.
-//! - **Debug chat** ([`ChatSession`]): a session against an environment and variant that
-//!   knows when the agent ended it; each [`ChatReply`] carries the turn's metadata, and
-//!   [`DebugChatExt`] tells which functions were called and whether the agent handed off.
+//! - **Pagination** ([`paginate`], for both listings): a stream of items or of pages, page size,
+//!   start position, max items, prefetch, de-duplication and loop guards; every page says where
+//!   the next starts ([`paginate::Position`], saved and resumed with `.from(position)`).
+//! - **Audio** ([`audio::AudioDownload`]): content length, byte stream, `AsyncRead`, and a
+//!   checked, atomic [`save_to`](audio::AudioDownload::save_to) with progress; memory stays flat.
+//!   [`audio::AudioRequest::save_to`] also fetches the recording again when its body breaks.
+//! - **Debug chat** ([`chat::ChatSession`]): a session against an environment and variant that
+//!   knows when the agent ended it; each [`chat::ChatReply`] carries the turn's metadata, and
+//!   [`models::DebugChatExt`] tells which functions were called and whether the agent handed off.
 //! - **Response metadata** ([`ResponseMeta`]): status, correlation id and headers of a
-//!   successful call, from `send_with_meta()`, [`Page::meta`] and [`ChatReply::meta`].
+//!   successful call, from `send_with_meta()`, [`paginate::Page::meta`] and
+//!   [`chat::ChatReply::meta`].
 //! - **Errors**: one [`Error`] with `status()`, `code()`, `is_not_found()`,
 //!   `is_rate_limited()`, `is_retryable()`, `may_have_been_applied()`, `correlation_id()`;
 //!   decode errors name the JSON path.
-//! - **Hooks** ([`Hook`], [`ClientBuilder::hook`]): your code before and after every attempt
+//! - **Hooks** ([`hook::Hook`], [`ClientBuilder::hook`]): your code before and after every attempt
 //!   of every call, retries included, to add headers and observe method, path, attempt,
 //!   correlation id, status or transport failure and duration; never the key.
 //! - **Tracing**: one `polyai.call` span per call with `operation`, `attempt`, `status`,
@@ -75,7 +80,7 @@
 //!   Values PolyAI's document leaves untyped (turns, metrics, function events) are
 //!   [`models::Lenient`]: typed when they have the expected shape, kept as JSON otherwise, so an
 //!   unexpected shape never fails a call. Numbers keep the form they arrived in. Times stay the
-//!   strings sent; the `…_time()` readers ([`ConversationExt`], [`models::TurnExt`], …) give
+//!   strings sent; the `…_time()` readers ([`models::ConversationExt`], [`models::TurnExt`], …) give
 //!   them as a [`Timestamp`] whichever form they came in, `None` when absent or unreadable.
 //! - **Requests from the spec**: every request is the one the generated method of its operation
 //!   builds from PolyAI's document; this crate executes it (key, correlation id, retries, timeouts,
@@ -92,6 +97,18 @@
 //! `HTTPS_PROXY` and `NO_PROXY` — except for a loopback base URL, which is always reached
 //! directly so the key never crosses a proxy in clear text.
 //!
+//! # Where things are
+//!
+//! The root holds the client and what every call shares: [`Client`], [`ClientBuilder`],
+//! [`Agent`], [`ApiKey`], [`Region`], [`ClientEnv`], [`Timestamp`], [`ResponseMeta`], the
+//! errors ([`Error`], [`ApiError`], [`DecodeError`], [`TransportKind`], [`Result`]),
+//! [`file_name_for_id`] and [`api_version`]. Each operation's builders and types are in the
+//! module named for it — [`conversations`], [`audio`], [`annotations`], [`notes`], [`chat`] — and
+//! paging in [`paginate`], the models in [`models`], the record contract in [`record`], the
+//! Conversations API v3 in [`v3`], the
+//! retry policy and its test seam in [`retry`], hooks in [`hook`], configuration names and
+//! profiles in [`config`], and the blocking client in `blocking`. Each type has that one path.
+//!
 //! # Hostile servers and input
 //!
 //! Every header, status, body and id is untrusted: ids reach the server as exactly one path
@@ -102,58 +119,44 @@
 
 #![warn(missing_docs)]
 
-mod annotations;
-mod audio;
+pub mod annotations;
+pub mod audio;
 mod auth;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod body;
-mod chat;
+mod builder;
+pub mod chat;
 mod client;
-mod config;
-mod conversations;
+mod client_env;
+pub mod config;
+pub mod conversations;
 mod error;
 mod file_name;
-mod hook;
+pub mod hook;
 mod ids;
 mod meta;
 pub mod models;
-mod notes;
+pub mod notes;
 mod options;
 pub mod paginate;
-mod prefetch;
 mod profile;
 pub mod record;
 mod region;
-mod retry;
+pub mod retry;
 mod timestamp;
 mod transport;
 pub mod v3;
 mod wav;
 
-pub use annotations::{AddAnnotations, Annotation, AnnotationType, Role};
-pub use audio::{
-    AudioDownload, AudioRequest, AudioStream, Direction, Progress, SavedAudio, is_partial_download,
-};
 pub use auth::ApiKey;
-pub use chat::{ChatMessage, ChatOptions, ChatReply, ChatSession, ClientEnv, StartChat};
+pub use builder::ClientBuilder;
 pub use client::{Agent, Client};
-pub use config::{
-    ClientBuilder, ENV_API_KEY, ENV_BASE_URL, ENV_REGION, USER_AGENT, same_host_redirect_policy,
-};
-pub use conversations::{Conversations, GetConversation, ListConversations};
+pub use client_env::ClientEnv;
 pub use error::{ApiError, DecodeError, Error, TransportKind};
 pub use file_name::file_name_for_id;
-pub use hook::{AttemptOutcome, Hook, RequestParts, ResponseInfo};
 pub use meta::ResponseMeta;
-pub use models::{Conversation, ConversationExt, ConversationSummary, DebugChatExt};
-pub use notes::UpsertNote;
-pub use paginate::{ItemStream, Page, PageStream};
-pub use profile::{
-    ConfigFile, DEFAULT_PROFILE, ENV_CONFIG, ENV_PROFILE, Profile, read_key_file, read_secret_file,
-};
 pub use region::Region;
-pub use retry::{RetryPolicy, SleepFuture, Sleeper};
 pub use timestamp::Timestamp;
 
 /// Result alias for this crate.

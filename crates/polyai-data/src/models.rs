@@ -52,7 +52,7 @@ use crate::timestamp::{Timestamp, field_time};
 /// A conversation as listed (no turns).
 ///
 /// ```
-/// let c: polyai_data::ConversationSummary = serde_json::from_str(
+/// let c: polyai_data::models::ConversationSummary = serde_json::from_str(
 ///     r#"{"conversationId":"CA1","accountId":"PLATFORM","projectId":"p","note":null}"#,
 /// )?;
 /// assert_eq!(c.note, None);
@@ -63,7 +63,7 @@ pub type ConversationSummary = ConversationSummaryResponse;
 /// One conversation with its turns, metrics and function events.
 ///
 /// ```
-/// let c: polyai_data::Conversation = serde_json::from_str(
+/// let c: polyai_data::models::Conversation = serde_json::from_str(
 ///     r#"{"conversationId":"CA1","accountId":"A","projectId":"p","turns":[{"turn_id":7,"user_input":""}]}"#,
 /// )?;
 /// let turns = c.turns.unwrap_or_default();
@@ -270,7 +270,7 @@ impl MetricPointExt for MetricPoint {
 
 /// What a debug-chat turn did besides talking: the functions it called and any handoff.
 ///
-/// Implemented for the wire model [`DebugChatResponse`] and for [`ChatReply`](crate::ChatReply),
+/// Implemented for the wire model [`DebugChatResponse`] and for [`ChatReply`](crate::chat::ChatReply),
 /// so the same checks run on a live reply and on one read back from a file.
 ///
 /// ```

@@ -44,16 +44,16 @@ impl UpsertNote {
         let exchange = self
             .agent
             .conversation_call(&self.conversation_id, &self.options)?;
-        let result = exchange
-            .client()
-            .upsert_note(
+        let request = exchange.build(async |spec| {
+            spec.upsert_note(
                 &self.agent.agent_id,
                 &self.conversation_id,
                 Some(exchange.correlation_id()),
                 &body,
             )
-            .await;
-        exchange.ack(result).map(|meta| ((), meta))
+            .await
+        })?;
+        exchange.ack(request).await.map(|meta| ((), meta))
     }
 }
 

@@ -16,14 +16,14 @@ macro_rules! request_options {
 
         impl $builder {
             /// Overrides the client's retry policy for this call.
-            pub fn retry(mut self, policy: $crate::RetryPolicy) -> Self {
+            pub fn retry(mut self, policy: $crate::retry::RetryPolicy) -> Self {
                 self.options.retry = Some(policy);
                 self
             }
 
             /// Disables retries for this call.
             pub fn no_retry(self) -> Self {
-                self.retry($crate::RetryPolicy::disabled())
+                self.retry($crate::retry::RetryPolicy::disabled())
             }
 
             /// Overrides the per-attempt timeout for this call.

@@ -46,7 +46,7 @@ pub const DEFAULT_PROFILE: &str = "default";
 /// # let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("config.toml");
 /// std::fs::write(&path, "[profiles.default]\nregion = \"eu\"\nagent = \"PROJECT-1\"\n")?;
-/// let config = polyai_data::ConfigFile::load(&path)?;
+/// let config = polyai_data::config::ConfigFile::load(&path)?;
 /// let profile = config.select(None)?.expect("the default profile");
 /// assert_eq!(profile.agent(), Some("PROJECT-1"));
 /// assert_eq!(profile.region(), Some(polyai_data::Region::Eu));
@@ -94,7 +94,7 @@ impl ConfigFile {
     ///
     /// ```
     /// use std::path::PathBuf;
-    /// let path = polyai_data::ConfigFile::path_from(|name| {
+    /// let path = polyai_data::config::ConfigFile::path_from(|name| {
     ///     (name == "HOME").then(|| "/home/ada".into())
     /// });
     /// assert_eq!(path, Some(PathBuf::from("/home/ada/.config/polyai/config.toml")));
@@ -302,10 +302,10 @@ impl Profile {
 /// # #[cfg(unix)] {
 /// use std::os::unix::fs::PermissionsExt;
 /// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
-/// assert!(polyai_data::read_key_file(&path).unwrap_err().to_string().contains("chmod 600"));
+/// assert!(polyai_data::config::read_key_file(&path).unwrap_err().to_string().contains("chmod 600"));
 /// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
 /// # }
-/// assert!(polyai_data::read_key_file(&path).is_ok());
+/// assert!(polyai_data::config::read_key_file(&path).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn read_key_file(path: &Path) -> Result<ApiKey, Error> {
@@ -332,11 +332,11 @@ pub fn read_key_file(path: &Path) -> Result<ApiKey, Error> {
 /// # #[cfg(unix)] {
 /// use std::os::unix::fs::PermissionsExt;
 /// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))?;
-/// let refused = polyai_data::read_secret_file(&path, "signing key file", "check --sign", "make one");
+/// let refused = polyai_data::config::read_secret_file(&path, "signing key file", "check --sign", "make one");
 /// assert!(refused.unwrap_err().to_string().contains("the signing key file"));
 /// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
 /// # }
-/// let text = polyai_data::read_secret_file(&path, "signing key file", "check --sign", "make one")?;
+/// let text = polyai_data::config::read_secret_file(&path, "signing key file", "check --sign", "make one")?;
 /// assert_eq!(text.expose_secret(), "line 1\nline 2\n");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -22,7 +22,7 @@ use crate::error::TransportKind;
 /// What is retried: `429`, `500`, `502`, `503`, `504`, connect failures, timeouts and broken
 /// connections. Listing and reading conversations, downloading audio and upserting a note are
 /// idempotent and retried on all of these (a recording whose body breaks part-way is fetched
-/// again by [`AudioRequest::save_to`](crate::AudioRequest::save_to)). Adding annotations and
+/// again by [`AudioRequest::save_to`](crate::audio::AudioRequest::save_to)). Adding annotations and
 /// debug-chat calls are retried only on a connect failure (the request surely never reached the
 /// server) or a `429`, unless [`retry_non_idempotent`](Self::retry_non_idempotent) is set.
 ///
@@ -37,7 +37,7 @@ use crate::error::TransportKind;
 ///
 /// ```
 /// use std::time::Duration;
-/// use polyai_data::RetryPolicy;
+/// use polyai_data::retry::RetryPolicy;
 ///
 /// let policy = RetryPolicy::default()
 ///     .max_attempts(6)
@@ -116,7 +116,7 @@ impl RetryPolicy {
     /// budget (every call retries up to its attempts whatever the others do).
     ///
     /// ```
-    /// use polyai_data::RetryPolicy;
+    /// use polyai_data::retry::RetryPolicy;
     ///
     /// assert_eq!(RetryPolicy::default().get_retry_budget(), Some(100));
     /// let unlimited = RetryPolicy::default().retry_budget(None);
@@ -313,7 +313,7 @@ fn jitter_unit() -> f64 {
 /// A future returned by a [`Sleeper`].
 ///
 /// ```
-/// let instant: polyai_data::SleepFuture = Box::pin(async {});
+/// let instant: polyai_data::retry::SleepFuture = Box::pin(async {});
 /// # drop(instant);
 /// ```
 pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -324,7 +324,7 @@ pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///
 /// ```
 /// use std::sync::Arc;
-/// let log_only: polyai_data::Sleeper = Arc::new(|delay| {
+/// let log_only: polyai_data::retry::Sleeper = Arc::new(|delay| {
 ///     eprintln!("would wait {delay:?}");
 ///     Box::pin(async {})
 /// });

@@ -13,7 +13,7 @@ use crate::error::Error;
 /// (`2026-06-03T14:00:38.580000+00:00`), without an offset (metric timestamps, read as UTC), a
 /// bare date (midnight UTC), and RFC 1123 / RFC 2822 (function events'
 /// `Wed, 03 Jun 2026 13:18:09 GMT`). The models' time fields are read through
-/// [`ConversationExt`](crate::ConversationExt), [`TurnExt`](crate::models::TurnExt),
+/// [`ConversationExt`](crate::models::ConversationExt), [`TurnExt`](crate::models::TurnExt),
 /// [`FunctionEventExt`](crate::models::FunctionEventExt) and
 /// [`MetricPointExt`](crate::models::MetricPointExt). The date arithmetic inside is
 /// [jiff](https://docs.rs/jiff)'s.

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use polyai_data::{Annotation, AnnotationType, ChatOptions, Client, ClientEnv, Direction, Role};
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::audio::Direction;
+use polyai_data::chat::ChatOptions;
+use polyai_data::{Client, ClientEnv};
 use polyai_mock::{MockConfig, MockServer, SANDBOX_KEY};
 
 async fn setup(conversations: u64) -> (MockServer, Client, String) {
@@ -118,7 +121,7 @@ async fn injected_faults_are_retried_or_reported() {
         .list()
         .await
         .expect("retried past two 503s");
-    assert_eq!(page.count(), 10);
+    assert_eq!(page.count(), Some(10));
 
     server.faults().fail_next(1, 503);
     let id = page.items()[0].conversation_id.clone();

@@ -287,7 +287,7 @@ async fn a_recording_whose_body_breaks_is_fetched_again() {
     let err = client
         .agent("A")
         .audio("CA1")
-        .retry(polyai_data::RetryPolicy::default().max_attempts(2))
+        .retry(polyai_data::retry::RetryPolicy::default().max_attempts(2))
         .save_to(dir.path().join("call.wav"))
         .await
         .expect_err("always broken");

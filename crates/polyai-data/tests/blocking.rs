@@ -6,7 +6,10 @@
 
 use std::io::Read;
 
-use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Error, Role};
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::audio::Direction;
+use polyai_data::chat::ChatOptions;
+use polyai_data::{ClientEnv, Error};
 use polyai_mock::{MockConfig, MockServer, SANDBOX_KEY};
 
 /// The mock on its own runtime, and an async client on that runtime to compare with.
@@ -65,7 +68,7 @@ impl Mock {
     }
 }
 
-fn ids(items: &[polyai_data::ConversationSummary]) -> Vec<String> {
+fn ids(items: &[polyai_data::models::ConversationSummary]) -> Vec<String> {
     items.iter().map(|c| c.conversation_id.clone()).collect()
 }
 
@@ -97,9 +100,9 @@ fn a_walk_yields_every_conversation_once_in_order() {
         .pages()
         .collect::<Result<Vec<_>, _>>()
         .expect("pages");
-    let offsets: Vec<u64> = pages.iter().map(|p| p.offset()).collect();
+    let offsets: Vec<u64> = pages.iter().filter_map(|p| p.offset()).collect();
     assert_eq!(offsets, [0, 50, 100, 150, 200]);
-    assert!(pages.iter().all(|p| p.count() == 237));
+    assert!(pages.iter().all(|p| p.count() == Some(237)));
     let from_pages: Vec<String> = pages.iter().flat_map(|p| ids(p.items())).collect();
     assert_eq!(from_pages, expected);
 

@@ -1,7 +1,8 @@
 //! `Client::from_env` and `ClientBuilder::from_env`. Alone in its own test binary because it
 //! sets process environment variables.
 
-use polyai_data::{Client, ENV_API_KEY, ENV_BASE_URL, ENV_REGION};
+use polyai_data::Client;
+use polyai_data::config::{ENV_API_KEY, ENV_BASE_URL, ENV_REGION};
 
 fn set(name: &str, value: Option<&str>) {
     // SAFETY: this binary runs this single test; no other thread reads the environment.

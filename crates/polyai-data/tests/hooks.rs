@@ -7,10 +7,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use polyai_data::{
-    AttemptOutcome, ChatOptions, Client, ClientEnv, Error, Hook, RequestParts, ResponseInfo,
-    TransportKind,
-};
+use polyai_data::chat::ChatOptions;
+use polyai_data::hook::{AttemptOutcome, Hook, RequestParts, ResponseInfo};
+use polyai_data::{Client, ClientEnv, Error, TransportKind};
 use polyai_mock::{MockConfig, MockServer, SANDBOX_KEY};
 use serde_json::json;
 use support::{Recorded, Reply, TestServer, list_a};

@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use polyai_data::{Annotation, AnnotationType, Client, Error, Role, TransportKind};
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::{Client, Error, TransportKind};
 use support::{Body, Recorded, Reply, TestServer, client_for, list_a, wav_header};
 
 /// Longest any of these tests may take before it counts as a hang.
@@ -69,12 +70,42 @@ async fn dot_and_empty_ids_are_refused_before_anything_is_sent() {
             matches!(&err, Error::InvalidRequest(m) if m.contains("agent id")),
             "{id:?}: {err}"
         );
+        // The v3 listing refuses the same ids the same way: only the id's role differs.
+        let v3 = |account: &str, project: &str| {
+            client
+                .workspace(account)
+                .project(project)
+                .conversations()
+                .send()
+        };
+        let want = err.to_string().replacen("agent id", "{id}", 1);
+        let account = v3(id, "P").await.expect_err("refused").to_string();
+        assert_eq!(account.replacen("account id", "{id}", 1), want, "{id:?}");
+        let project = v3("ws-1", id).await.expect_err("refused").to_string();
+        assert_eq!(project.replacen("project id", "{id}", 1), want, "{id:?}");
         let audio = client.agent("A").audio(id).await.expect_err("refused");
         assert!(matches!(audio, Error::InvalidRequest(_)), "{audio}");
         let note = client.agent("A").note(id, "x").await.expect_err("refused");
         assert!(matches!(note, Error::InvalidRequest(_)), "{note}");
     }
     assert_eq!(server.count(), 0, "a refused id reached the server");
+    // Ids the Data API takes, percent-encoded into one segment, v3 takes too.
+    for id in [" ", "a/b", "%2e%2e", "a\\b", "é"] {
+        let _ = client
+            .workspace(id)
+            .project(id)
+            .conversations()
+            .send()
+            .await;
+    }
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths.len(), 5, "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .all(|p| p.split('/').filter(|s| !s.is_empty()).count() == 4),
+        "each id is one segment of /v3/{{account}}/{{project}}/conversations: {paths:?}"
+    );
 }
 
 #[tokio::test]

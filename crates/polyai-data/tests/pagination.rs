@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use polyai_data::Error;
+use polyai_data::paginate::Position;
 use serde_json::json;
 use support::{
     Recorded, Reply, TestServer, client_for, limit_offset, list_a, list_reply, page_reply, summary,
@@ -57,12 +58,75 @@ async fn pages_stream_with_start_offset_and_max_items() {
     let first = pages.try_next().await.expect("ok").expect("page");
     assert_eq!(
         (first.offset(), first.items().len(), first.count()),
-        (50, 20, 100)
+        (Some(50), 20, Some(100))
     );
     let second = pages.try_next().await.expect("ok").expect("page");
-    assert_eq!((second.offset(), second.items().len()), (70, 10));
+    assert_eq!((second.offset(), second.items().len()), (Some(70), 10));
     assert!(pages.try_next().await.expect("ok").is_none());
     assert_eq!(offsets(&server)[1], ("70".to_owned(), "10".to_owned()));
+}
+
+#[tokio::test]
+async fn a_walk_resumes_from_a_saved_position() {
+    let server = TestServer::start(|r: &Recorded| list_reply(r, 95)).await;
+    let (client, _) = client_for(&server, "k");
+    let whole = list_a(&client).limit(20).all().await.expect("walk");
+    // A run that stops after two pages and saves where the next starts, as JSON.
+    let mut pages = list_a(&client).limit(20).prefetch(false).pages();
+    let mut first_run = Vec::new();
+    let mut saved = String::new();
+    for _ in 0..2 {
+        let page = pages.try_next().await.expect("ok").expect("page");
+        first_run.extend(page.items().iter().map(|c| c.conversation_id.clone()));
+        saved = serde_json::to_string(&page.next()).expect("json");
+    }
+    assert_eq!(saved, r#"{"offset":40}"#);
+    let resumed: Position = serde_json::from_str(&saved).expect("a position");
+    let rest = list_a(&client)
+        .limit(20)
+        .from(resumed)
+        .all()
+        .await
+        .expect("walk");
+    let resumed_ids: Vec<String> = first_run
+        .into_iter()
+        .chain(rest.iter().map(|c| c.conversation_id.clone()))
+        .collect();
+    let whole_ids: Vec<String> = whole.iter().map(|c| c.conversation_id.clone()).collect();
+    assert_eq!(resumed_ids, whole_ids, "exactly once, in order");
+
+    // The same from text, as a flag would give it.
+    let page = list_a(&client)
+        .from("offset:90".parse().expect("a position"))
+        .await
+        .expect("page");
+    assert_eq!(page.items().len(), 5);
+    assert_eq!(
+        (page.position(), page.next()),
+        (Some(&Position::Offset(90)), None)
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_position_is_refused_by_the_data_api() {
+    let server = TestServer::start(|r: &Recorded| list_reply(r, 10)).await;
+    let (client, _) = client_for(&server, "k");
+    let cursor = Position::Cursor("eyJuZXh0IjoxMH0".into());
+    let err = list_a(&client)
+        .from(cursor.clone())
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, Error::InvalidRequest(m) if m.contains("pages by offset") && m.contains("cursor:eyJ")),
+        "{err}"
+    );
+    let err = list_a(&client)
+        .from(cursor)
+        .all()
+        .await
+        .expect_err("refused");
+    assert!(matches!(&err, Error::InvalidRequest(_)), "{err}");
+    assert_eq!(server.count(), 0, "nothing sent");
 }
 
 #[tokio::test]
@@ -215,7 +279,7 @@ async fn servers_capping_pages_at_1_100_and_1000_are_walked_to_the_end() {
             &asked[..asked.len().min(4)]
         );
         let first = list_a(&client).limit(5000).await.expect("page");
-        assert_eq!(first.limit(), cap, "the server's reported page size");
+        assert_eq!(first.limit(), Some(cap), "the server's reported page size");
         assert_eq!(first.next_offset(), Some(cap));
     }
 }

@@ -8,7 +8,8 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use polyai_data::{Client, RetryPolicy};
+use polyai_data::Client;
+use polyai_data::retry::RetryPolicy;
 use serde_json::json;
 use support::{Recorded, Reply, TestServer, client_for, list_a, list_reply};
 

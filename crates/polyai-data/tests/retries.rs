@@ -6,9 +6,9 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use polyai_data::{
-    AddAnnotations, Annotation, AnnotationType, Client, Error, RetryPolicy, Role, TransportKind,
-};
+use polyai_data::annotations::{AddAnnotations, Annotation, AnnotationType, Role};
+use polyai_data::retry::RetryPolicy;
+use polyai_data::{Client, Error, TransportKind};
 use serde_json::json;
 use support::{Recorded, Reply, TestServer, client_for, list_a, list_reply};
 
@@ -37,7 +37,7 @@ async fn retries_503_503_then_succeeds_with_one_correlation_id() {
     let server = scripted(vec![Reply::status(503), Reply::status(503)], ok_list()).await;
     let (client, delays) = client_for(&server, "k");
     let page = list_a(&client).await.expect("third attempt succeeds");
-    assert_eq!(page.count(), 0);
+    assert_eq!(page.count(), Some(0));
     let requests = server.requests();
     assert_eq!(requests.len(), 3);
     let ids: Vec<_> = requests

@@ -5,44 +5,23 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
-use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Direction, Role};
-use polyai_data_raw::{BoxFuture, Executor, Hooks, types};
+use polyai_data::ClientEnv;
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
+use polyai_data::audio::Direction;
+use polyai_data::chat::ChatOptions;
+use polyai_data_raw::{Built, Capture, types};
 use serde_json::json;
 use support::{Recorded, Reply, TestServer, client_for, list_reply, summary};
 
-/// Keeps the request a generated method hands to its hooks, and answers nothing.
-#[derive(Default)]
-struct Capture(Mutex<Option<reqwest::Request>>);
-
-impl Executor for Capture {
-    fn execute(
-        &self,
-        request: reqwest::Request,
-        _operation_id: &'static str,
-    ) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
-        *self.0.lock().expect("capture") = Some(request);
-        let empty = http::Response::new(reqwest::Body::from(""));
-        Box::pin(async move { Ok(reqwest::Response::from(empty)) })
-    }
-}
-
 /// What the generated client builds, as (method, path, query, JSON body).
-async fn built(
+fn built<T>(
     base: &str,
-    call: impl AsyncFnOnce(&polyai_data_raw::Client),
+    call: impl FnOnce(&polyai_data_raw::Client, &Capture) -> Built<T>,
 ) -> (String, String, String, Option<serde_json::Value>) {
-    let capture = Arc::new(Capture::default());
-    let hooks = Hooks::with_executor(capture.clone());
-    let spec = polyai_data_raw::Client::new_with_client(base, reqwest::Client::new(), hooks);
-    call(&spec).await;
-    let request = capture
-        .0
-        .lock()
-        .expect("capture")
-        .take()
-        .expect("the method built a request");
+    let capture = Capture::new();
+    let spec =
+        polyai_data_raw::Client::new_with_client(base, reqwest::Client::new(), capture.hooks());
+    let request = call(&spec, &capture).into_request();
     let body = request
         .body()
         .and_then(|b| b.as_bytes())
@@ -125,17 +104,22 @@ async fn every_operation_sends_what_the_spec_builds() {
     chat.send("hello").await.expect("send");
 
     let expected = [
-        built(&base, async |c| {
-            let _ = c
-                .list_conversations("PROJECT 1", std::num::NonZeroU64::new(7), Some(3), None)
-                .await;
-        })
-        .await,
-        built(&base, async |c| {
-            let _ = c.get_conversation("PROJECT 1", id, None).await;
-        })
-        .await,
-        built(&base, async |c| {
+        built(&base, |c, capture| {
+            capture
+                .take(c.list_conversations(
+                    "PROJECT 1",
+                    std::num::NonZeroU64::new(7),
+                    Some(3),
+                    None,
+                ))
+                .expect("built")
+        }),
+        built(&base, |c, capture| {
+            capture
+                .take(c.get_conversation("PROJECT 1", id, None))
+                .expect("built")
+        }),
+        built(&base, |c, capture| {
             let body = types::AddAnnotationsBody {
                 annotations: vec![types::AnnotationItem {
                     turn_id: 1,
@@ -143,47 +127,48 @@ async fn every_operation_sends_what_the_spec_builds() {
                     annotation_type: types::AnnotationItemAnnotationType::WrongTranscript,
                 }],
             };
-            let _ = c.add_annotations("PROJECT 1", id, None, &body).await;
-        })
-        .await,
-        built(&base, async |c| {
+            capture
+                .take(c.add_annotations("PROJECT 1", id, None, &body))
+                .expect("built")
+        }),
+        built(&base, |c, capture| {
             let body = types::UpsertNoteBody {
                 note: "called back".into(),
             };
-            let _ = c.upsert_note("PROJECT 1", id, None, &body).await;
-        })
-        .await,
-        built(&base, async |c| {
-            let _ = c
-                .get_conversation_audio(
+            capture
+                .take(c.upsert_note("PROJECT 1", id, None, &body))
+                .expect("built")
+        }),
+        built(&base, |c, capture| {
+            capture
+                .take(c.get_conversation_audio(
                     "PROJECT 1",
                     id,
                     Some(types::GetConversationAudioDirection::Agent),
                     Some(true),
                     None,
-                )
-                .await;
-        })
-        .await,
+                ))
+                .expect("built")
+        }),
     ];
     let requests = server.requests();
     for (i, want) in expected.iter().enumerate() {
         assert_eq!(&sent(&requests[i]), want, "request {i}");
     }
     // The chat bodies carry defaults of our own; the method and path come from the spec.
-    let create = built(&base, async |c| {
+    let create = built(&base, |c, capture| {
         let body = serde_json::from_value(json!({"clientEnv": "sandbox"})).expect("body");
-        let _ = c.create_debug_chat("PROJECT 1", None, &body).await;
-    })
-    .await;
-    let reply = built(&base, async |c| {
+        capture
+            .take(c.create_debug_chat("PROJECT 1", None, &body))
+            .expect("built")
+    });
+    let reply = built(&base, |c, capture| {
         let body = serde_json::from_value(json!({"clientEnv": "sandbox", "message": "hello"}))
             .expect("body");
-        let _ = c
-            .send_debug_chat_message("PROJECT 1", "AS_CHAT_1", None, &body)
-            .await;
-    })
-    .await;
+        capture
+            .take(c.send_debug_chat_message("PROJECT 1", "AS_CHAT_1", None, &body))
+            .expect("built")
+    });
     for (i, want) in [(5, create), (6, reply)] {
         let got = sent(&requests[i]);
         assert_eq!(

@@ -8,7 +8,9 @@ mod support;
 use std::collections::HashSet;
 
 use polyai_data::models::ConversationSummary;
-use polyai_data::v3::{Conversation, ConversationExt, Project, TurnExt, TurnType};
+use polyai_data::models::TurnExt;
+use polyai_data::paginate::Position;
+use polyai_data::v3::{Conversation, ConversationExt, Project, TurnType};
 use polyai_data::{Client, ClientEnv, Error, Region, Timestamp};
 use polyai_mock::{ApiKey, MockConfig, MockServer, SANDBOX_KEY};
 use serde_json::json;
@@ -442,9 +444,30 @@ async fn a_walk_resumes_from_a_saved_cursor() {
     };
     let whole = ids(&all(listing()).await);
     let first = listing().send().await.expect("page");
+    assert_eq!(first.position(), None, "the first page starts at the start");
     let cursor = first.cursor().expect("more pages").to_owned();
     let rest = ids(&all(listing().cursor(&cursor)).await);
-    assert_eq!([ids(first.items()), rest].concat(), whole);
+    assert_eq!([ids(first.items()), rest.clone()].concat(), whole);
+
+    // The same from the page's `next()`, saved as JSON and read back.
+    let next = first.next().expect("more pages");
+    assert_eq!(next.cursor(), Some(cursor.as_str()), "v3 goes on by cursor");
+    let saved = serde_json::to_string(&next).expect("json");
+    assert!(saved.starts_with(r#"{"cursor":""#), "{saved}");
+    let resumed: Position = serde_json::from_str(&saved).expect("a position");
+    assert_eq!(ids(&all(listing().from(resumed)).await), rest);
+
+    // An offset position is v3's `offset` parameter; the walk goes on by cursor.
+    let mut pages = listing().from(Position::Offset(10)).pages();
+    let page = pages.try_next().await.expect("ok").expect("page");
+    assert_eq!(page.position(), Some(&Position::Offset(10)));
+    assert_eq!(page.next_offset(), Some(20), "the server's next offset");
+    assert!(matches!(page.next(), Some(Position::Cursor(_))));
+    let mut from_offset = ids(page.items());
+    while let Some(page) = pages.try_next().await.expect("ok") {
+        from_offset.extend(ids(page.items()));
+    }
+    assert_eq!(from_offset, whole[10..]);
     // A cursor is bound to its query.
     let err = env
         .project

@@ -80,7 +80,8 @@ impl Source for polyai_data::Agent {
                 .offset(offset)
                 .await?;
             Ok(ListedPage {
-                count: page.count(),
+                // A Data API page always reports its total.
+                count: page.count().unwrap_or_default(),
                 items: page.items().iter().map(Listed::from_summary).collect(),
             })
         })

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use polyai_data::ClientEnv;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::error::StoreError;
@@ -214,7 +215,7 @@ impl Store {
         })
     }
 
-    /// Stores a conversation as [`GetConversation::json`](polyai_data::GetConversation::json)
+    /// Stores a conversation as [`GetConversation::json`](polyai_data::conversations::GetConversation::json)
     /// returns it (or as listed), replacing what was stored for it; for tools that read
     /// conversations their own way. Returns whether it was new.
     ///
@@ -503,12 +504,13 @@ pub(crate) struct WalkUpdate {
 
 /// The environments a v3 sync walks, one listing each (v3 lists one environment at a time;
 /// the Data API lists them all).
-pub(crate) const ENVIRONMENTS: [&str; 3] = ["live", "pre-release", "sandbox"];
+pub(crate) const ENVIRONMENTS: [ClientEnv; 3] =
+    [ClientEnv::Live, ClientEnv::PreRelease, ClientEnv::Sandbox];
 
 /// Where a v3 walk of one environment stands after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct V3Update {
-    pub environment: &'static str,
+    pub environment: ClientEnv,
     pub account_id: String,
     /// The walk's lower bound (`start_time`; `None`: the whole history).
     pub start_time: Option<String>,
@@ -540,14 +542,14 @@ pub(crate) struct V3State {
 pub(crate) fn v3_state(
     conn: &Connection,
     agent_id: &str,
-    environment: &str,
+    environment: ClientEnv,
 ) -> Result<V3State, StoreError> {
     let row: Option<(bool, Option<String>, Option<String>, bool)> = conn
         .prepare_cached(
             "SELECT walking, start_time, cursor, complete FROM sync_v3
              WHERE agent_id = ?1 AND environment = ?2",
         )?
-        .query_row(params![agent_id, environment], |r| {
+        .query_row(params![agent_id, environment.as_str()], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()?;
@@ -572,7 +574,7 @@ pub(crate) fn v3_state(
              WHERE agent_id = ?1 AND environment = ?2 AND started_at IS NOT NULL
              ORDER BY started_at DESC LIMIT 1",
         )?
-        .query_row(params![agent_id, environment], |r| r.get(0))
+        .query_row(params![agent_id, environment.as_str()], |r| r.get(0))
         .optional()?;
     Ok(V3State {
         walking,
@@ -596,7 +598,7 @@ fn write_v3(tx: &Transaction<'_>, agent_id: &str, update: &V3Update) -> Result<(
     )?
     .execute(params![
         agent_id,
-        update.environment,
+        update.environment.as_str(),
         update.account_id,
         walking,
         walking.then_some(update.start_time.as_deref()).flatten(),

@@ -453,7 +453,7 @@ fn remove_partial_downloads(dir: &std::path::Path) {
         return;
     };
     for entry in entries.flatten() {
-        if polyai_data::is_partial_download(&entry.path()) {
+        if polyai_data::audio::is_partial_download(&entry.path()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

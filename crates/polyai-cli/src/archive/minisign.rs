@@ -287,7 +287,7 @@ impl SecretKey {
     /// Reads a secret key file by the rule of API key files: readable, not empty, and (on
     /// Unix) open to its owner only.
     pub fn read(path: &Path) -> Result<SecretKey, Refused> {
-        let text = polyai_data::read_secret_file(
+        let text = polyai_data::config::read_secret_file(
             path,
             "signing key file",
             "check the path given to --sign",

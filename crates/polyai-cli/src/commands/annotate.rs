@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::ValueEnum;
-use polyai_data::{Annotation, AnnotationType, Role};
+use polyai_data::annotations::{Annotation, AnnotationType, Role};
 use serde::Deserialize;
 
 use crate::cli::{AnnotateArgs, AnnotationKind, AnnotationRole, OutputFormat};

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use polyai_data::Direction;
+use polyai_data::audio::Direction;
 
 use crate::cli::{AudioArgs, AudioDirection, OutputFormat};
 use crate::commands::Ctx;

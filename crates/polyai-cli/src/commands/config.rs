@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use polyai_data::{ConfigFile, DEFAULT_PROFILE, Profile, read_key_file};
+use polyai_data::config::{ConfigFile, DEFAULT_PROFILE, Profile, read_key_file};
 use serde_json::json;
 
 use crate::cli::{ConfigCommand, GlobalArgs, OutputFormat};

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use polyai_data::ListConversations;
+use polyai_data::conversations::ListConversations;
 use polyai_data::models::{Conversation, ConversationExt, ConversationSummary, Lenient, Turn};
 
 use crate::cli::{GetArgs, ListArgs, NoteArgs, OutputFormat};
@@ -61,19 +61,15 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
     } else {
         let page = request.send().await?;
         let shown = page.items().len() as u64;
+        // A Data API page always has its offset and the total.
+        let (offset, count) = (
+            page.offset().unwrap_or_default(),
+            page.count().unwrap_or_default(),
+        );
         let mut footer = if shown == 0 {
-            format!(
-                "no conversations at offset {} of {}",
-                page.offset(),
-                page.count()
-            )
+            format!("no conversations at offset {offset} of {count}")
         } else {
-            format!(
-                "{}-{} of {} conversations",
-                page.offset() + 1,
-                page.offset() + shown,
-                page.count()
-            )
+            format!("{}-{} of {count} conversations", offset + 1, offset + shown)
         };
         if let Some(next) = page.next_offset() {
             footer.push_str(&format!(" (next page: --offset {next})"));

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::CommandFactory;
-use polyai_data::{ConfigFile, Profile};
+use polyai_data::config::{ConfigFile, Profile};
 
 use crate::cli::{ChatCommand, Cli, Command, ConversationsCommand, OutputFormat};
 use crate::exit::CliError;

@@ -2,10 +2,10 @@
 
 use std::io::Write;
 
+use polyai_data::Timestamp;
 use polyai_data::v3::{Conversation, ConversationExt, ListConversations, TurnType};
-use polyai_data::{ClientEnv, Timestamp};
 
-use crate::cli::{ChatEnv, ListArgs, OutputFormat, Side, V3Filters};
+use crate::cli::{ListArgs, OutputFormat, Side, V3Filters};
 use crate::commands::conversations::LIST_LIMIT;
 use crate::commands::{Ctx, print_records};
 use crate::exit::CliError;
@@ -15,15 +15,6 @@ use crate::when;
 
 /// Longest first user request shown in the table.
 const REQUEST_WIDTH: usize = 48;
-
-/// The environment a `--env` value names.
-pub fn client_env(env: ChatEnv) -> ClientEnv {
-    match env {
-        ChatEnv::Sandbox => ClientEnv::Sandbox,
-        ChatEnv::PreRelease => ClientEnv::PreRelease,
-        ChatEnv::Live => ClientEnv::Live,
-    }
-}
 
 /// The time window `--since`/`--until` set on `listing`.
 pub fn with_window(
@@ -79,7 +70,7 @@ fn listing(
         listing = listing.sample_random();
     }
     if let Some(env) = filters.env {
-        listing = listing.client_env(client_env(env));
+        listing = listing.client_env(env);
     }
     if let Some(name) = &filters.variant {
         listing = listing.variant_name(name);

@@ -652,7 +652,7 @@ fn prepare_audio_dir(audio: &Path) -> Result<(), CliError> {
     std::fs::create_dir_all(audio).map_err(|e| CliError::file("creating", audio, e))?;
     let entries = std::fs::read_dir(audio).map_err(|e| CliError::file("reading", audio, e))?;
     for entry in entries.flatten() {
-        if polyai_data::is_partial_download(&entry.path()) {
+        if polyai_data::audio::is_partial_download(&entry.path()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -789,10 +789,11 @@ impl Lister {
                 }
             };
             if !sized {
-                self.bar.set_length(page.count());
+                self.bar.set_length(page.count().unwrap_or_default());
                 sized = true;
             }
-            let offset = page.offset();
+            // A Data API page is always at an offset.
+            let offset = page.offset().unwrap_or(start_offset);
             let batch: Vec<ConversationSummary> = {
                 let done = locked(&self.done);
                 page.into_items()

@@ -17,7 +17,7 @@
 //!   original turn without a reply, where the call ended before the agent answered, is not
 //!   compared by text).
 
-use polyai_data::DebugChatExt;
+use polyai_data::models::DebugChatExt;
 use polyai_data::models::DebugChatResponse;
 use polyai_data::record::{ConversationRecord, TurnRecord};
 use serde::Serialize;

@@ -93,7 +93,7 @@ pub async fn run(ctx: &Ctx<'_>, chat: &ChatArgs, args: &ChatReplayArgs) -> Resul
     };
     let settings = Settings {
         agent: agent.clone(),
-        environment: chat.env.map(ClientEnv::from).unwrap_or(ClientEnv::Sandbox),
+        environment: chat.env.unwrap_or(ClientEnv::Sandbox),
         variant: chat.variant.clone(),
         own_variant: args.own_variant,
         language: chat.lang.clone(),

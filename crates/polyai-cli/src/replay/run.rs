@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use polyai_data::chat::ChatOptions;
 use polyai_data::models::DebugChatResponse;
 use polyai_data::record::ConversationRecord;
-use polyai_data::{Agent, ChatOptions, ClientEnv};
+use polyai_data::{Agent, ClientEnv};
 use serde::Serialize;
 
 use super::compare::{Difference, Kind, Original, Side, compare};

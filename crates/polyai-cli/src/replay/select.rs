@@ -9,7 +9,7 @@ use polyai_data::record::ConversationRecord;
 use super::run::Job;
 use crate::cli::ChatReplayArgs;
 use crate::commands::Ctx;
-use crate::commands::v3::{client_env, with_window};
+use crate::commands::v3::with_window;
 use crate::exit::CliError;
 use crate::session::read_text;
 use crate::when;
@@ -157,7 +157,7 @@ async fn list_v3(
         listing = listing.sample_random();
     }
     if let Some(env) = args.source_env {
-        listing = listing.client_env(client_env(env));
+        listing = listing.client_env(env);
     }
     if let Some(name) = &args.source_variant {
         listing = listing.variant_name(name);

@@ -1,6 +1,6 @@
 //! Checking one agent reply against its expectations.
 
-use polyai_data::DebugChatExt;
+use polyai_data::models::DebugChatExt;
 use polyai_data::models::DebugChatResponse;
 
 use super::model::{Expect, HandoffExpect};

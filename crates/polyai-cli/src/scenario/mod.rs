@@ -66,7 +66,7 @@ pub async fn run(ctx: &Ctx<'_>, chat: &ChatArgs, args: &ChatTestArgs) -> Result<
             agent,
             environment: scenario
                 .environment
-                .or(chat.env.map(ClientEnv::from))
+                .or(chat.env)
                 .unwrap_or(ClientEnv::Sandbox),
             variant: scenario.variant.clone().or_else(|| chat.variant.clone()),
             language: scenario.language.clone().or_else(|| chat.lang.clone()),
@@ -130,7 +130,7 @@ pub fn list(
     args: &ChatTestArgs,
 ) -> Result<(), CliError> {
     let scenarios = suite(args)?;
-    let env = chat.env.map(ClientEnv::from).unwrap_or(ClientEnv::Sandbox);
+    let env = chat.env.unwrap_or(ClientEnv::Sandbox);
     let rows: Vec<serde_json::Value> = scenarios
         .iter()
         .map(|s| {

@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use polyai_data::chat::ChatOptions;
 use polyai_data::models::DebugChatResponse;
 
 use crate::records::ChatTurn;
-use polyai_data::{Agent, ChatOptions, ClientEnv, Error};
+use polyai_data::{Agent, ClientEnv, Error};
 use serde::Serialize;
 
 use super::expect::check;

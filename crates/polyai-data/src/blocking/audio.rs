@@ -15,7 +15,7 @@ use crate::meta::ResponseMeta;
 /// A pending audio request; from [`Agent::audio`](super::Agent::audio).
 ///
 /// ```no_run
-/// use polyai_data::Direction;
+/// use polyai_data::audio::Direction;
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// // To a file: checked, renamed into place when complete, fetched again if the body breaks.
 /// let saved = agent.audio("CA1").direction(Direction::User).redacted(true).save_to("CA1.wav")?;
@@ -29,18 +29,18 @@ use crate::meta::ResponseMeta;
 #[must_use = "call `.send()` or `.save_to(..)` to download"]
 #[derive(Debug, Clone)]
 pub struct AudioRequest {
-    inner: crate::AudioRequest,
+    inner: crate::audio::AudioRequest,
     rt: Runtime,
 }
 
-forward!(AudioRequest => crate::AudioRequest {
+forward!(AudioRequest => crate::audio::AudioRequest {
     fn direction(direction: Direction);
     fn redacted(redacted: bool);
 });
-request_options!(AudioRequest => crate::AudioRequest);
+request_options!(AudioRequest => crate::audio::AudioRequest);
 
 impl AudioRequest {
-    pub(crate) fn new(inner: crate::AudioRequest, rt: Runtime) -> Self {
+    pub(crate) fn new(inner: crate::audio::AudioRequest, rt: Runtime) -> Self {
         AudioRequest { inner, rt }
     }
 
@@ -52,7 +52,7 @@ impl AudioRequest {
     }
 
     /// Downloads the recording to `path`, fetching it again when the body breaks part-way, as
-    /// [`crate::AudioRequest::save_to`].
+    /// [`crate::audio::AudioRequest::save_to`].
     pub fn save_to(self, path: impl AsRef<Path>) -> Result<SavedAudio, Error> {
         let path = path.as_ref().to_path_buf();
         self.rt.call(self.inner.save_to(path))
@@ -76,7 +76,7 @@ impl AudioRequest {
 /// # Ok(()) }
 /// ```
 pub struct AudioDownload {
-    inner: crate::AudioDownload,
+    inner: crate::audio::AudioDownload,
     rt: Runtime,
 }
 
@@ -113,7 +113,7 @@ impl AudioDownload {
     }
 
     /// Streams the recording to `path`, checked, and renames it into place when complete, as
-    /// [`crate::AudioDownload::save_to`].
+    /// [`crate::audio::AudioDownload::save_to`].
     pub fn save_to(self, path: impl AsRef<Path>) -> Result<SavedAudio, Error> {
         let path = path.as_ref().to_path_buf();
         self.rt.call(self.inner.save_to(path))
@@ -160,7 +160,7 @@ impl AudioDownload {
     }
 
     /// The body as a [`std::io::Read`], unchecked (as
-    /// [`crate::AudioDownload::into_async_read`]); errors are `std::io::Error`s wrapping this
+    /// [`crate::audio::AudioDownload::into_async_read`]); errors are `std::io::Error`s wrapping this
     /// crate's [`Error`].
     ///
     /// ```no_run

@@ -9,7 +9,7 @@ use crate::meta::ResponseMeta;
 /// [`send`](Self::send).
 ///
 /// ```no_run
-/// use polyai_data::{Annotation, AnnotationType, Role};
+/// use polyai_data::annotations::{Annotation, AnnotationType, Role};
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// agent
 ///     .annotate("CA1", [Annotation::new(0, Role::User, AnnotationType::MissingTopic)])
@@ -20,18 +20,18 @@ use crate::meta::ResponseMeta;
 #[must_use = "call `.send()` to send the request"]
 #[derive(Debug, Clone)]
 pub struct AddAnnotations {
-    inner: crate::AddAnnotations,
+    inner: crate::annotations::AddAnnotations,
     rt: Runtime,
 }
 
-request_options!(AddAnnotations => crate::AddAnnotations);
+request_options!(AddAnnotations => crate::annotations::AddAnnotations);
 
 impl AddAnnotations {
-    pub(crate) fn new(inner: crate::AddAnnotations, rt: Runtime) -> Self {
+    pub(crate) fn new(inner: crate::annotations::AddAnnotations, rt: Runtime) -> Self {
         AddAnnotations { inner, rt }
     }
 
-    /// Sends the request, as [`crate::AddAnnotations::send`] (an empty list is refused before
+    /// Sends the request, as [`crate::annotations::AddAnnotations::send`] (an empty list is refused before
     /// sending).
     pub fn send(self) -> Result<(), Error> {
         self.rt.call(self.inner.send())
@@ -55,14 +55,14 @@ impl AddAnnotations {
 #[must_use = "call `.send()` to send the request"]
 #[derive(Debug, Clone)]
 pub struct UpsertNote {
-    inner: crate::UpsertNote,
+    inner: crate::notes::UpsertNote,
     rt: Runtime,
 }
 
-request_options!(UpsertNote => crate::UpsertNote);
+request_options!(UpsertNote => crate::notes::UpsertNote);
 
 impl UpsertNote {
-    pub(crate) fn new(inner: crate::UpsertNote, rt: Runtime) -> Self {
+    pub(crate) fn new(inner: crate::notes::UpsertNote, rt: Runtime) -> Self {
         UpsertNote { inner, rt }
     }
 
@@ -82,7 +82,8 @@ impl UpsertNote {
 /// [`send`](Self::send).
 ///
 /// ```no_run
-/// use polyai_data::{ChatOptions, ClientEnv};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::chat::ChatOptions;
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// let chat = agent.debug_chat(ChatOptions::new(ClientEnv::Live)).correlation_id("run-1").send()?;
 /// println!("{}", chat.greeting().text());
@@ -91,18 +92,18 @@ impl UpsertNote {
 #[must_use = "call `.send()` to start the session"]
 #[derive(Debug, Clone)]
 pub struct StartChat {
-    inner: crate::StartChat,
+    inner: crate::chat::StartChat,
     rt: Runtime,
 }
 
-request_options!(StartChat => crate::StartChat);
+request_options!(StartChat => crate::chat::StartChat);
 
 impl StartChat {
-    pub(crate) fn new(inner: crate::StartChat, rt: Runtime) -> Self {
+    pub(crate) fn new(inner: crate::chat::StartChat, rt: Runtime) -> Self {
         StartChat { inner, rt }
     }
 
-    /// Creates the session, as [`crate::StartChat::send`].
+    /// Creates the session, as [`crate::chat::StartChat::send`].
     pub fn send(self) -> Result<ChatSession, Error> {
         let inner = self.rt.call(self.inner.send())?;
         Ok(ChatSession { inner, rt: self.rt })
@@ -113,7 +114,8 @@ impl StartChat {
 /// ended the conversation, with [`Error::ChatEnded`].
 ///
 /// ```no_run
-/// use polyai_data::{ChatOptions, ClientEnv, Error};
+/// use polyai_data::{ClientEnv, Error};
+/// use polyai_data::chat::ChatOptions;
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// let mut chat = agent.debug_chat(ChatOptions::new(ClientEnv::Sandbox)).send()?;
 /// for line in ["hi", "bye"] {
@@ -127,7 +129,7 @@ impl StartChat {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ChatSession {
-    inner: crate::ChatSession,
+    inner: crate::chat::ChatSession,
     rt: Runtime,
 }
 
@@ -153,7 +155,7 @@ impl ChatSession {
     }
 
     /// Sends a message with per-message languages or metadata, as
-    /// [`crate::ChatSession::send_message`].
+    /// [`crate::chat::ChatSession::send_message`].
     pub fn send_message(&mut self, message: ChatMessage) -> Result<ChatReply, Error> {
         // The session travels to the runtime and back, with what the reply taught it (ended).
         let mut session = self.inner.clone();

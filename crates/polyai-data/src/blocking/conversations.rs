@@ -1,11 +1,11 @@
 //! Listing and reading conversations, blocking.
 
-use crate::blocking::walk::{Items, Pages};
+use crate::blocking::walk::listing_calls;
 use crate::blocking::{Runtime, forward, request_options};
 use crate::error::Error;
 use crate::meta::ResponseMeta;
 use crate::models::{Conversation, ConversationSummary};
-use crate::paginate::Page;
+use crate::paginate::Position;
 
 /// Conversation operations of one agent; from [`Agent::conversations`](super::Agent::conversations).
 ///
@@ -21,12 +21,12 @@ use crate::paginate::Page;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Conversations {
-    inner: crate::Conversations,
+    inner: crate::conversations::Conversations,
     rt: Runtime,
 }
 
 impl Conversations {
-    pub(crate) fn new(inner: crate::Conversations, rt: Runtime) -> Self {
+    pub(crate) fn new(inner: crate::conversations::Conversations, rt: Runtime) -> Self {
         Conversations { inner, rt }
     }
 
@@ -51,13 +51,14 @@ impl Conversations {
 /// A conversation listing: one page with [`send`](Self::send), or every conversation from the
 /// start offset by iterating it ([`IntoIterator`], [`items`](Self::items)) or its
 /// [`pages`](Self::pages). The walk is the async client's
-/// ([`crate::ListConversations`]): the same page sizes, prefetch, de-duplication and guards.
+/// ([`crate::conversations::ListConversations`]): the same page sizes, prefetch, de-duplication and guards.
 ///
 /// ```no_run
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// for page in agent.conversations().list().limit(200).max_items(5000).pages() {
 ///     let page = page?;
-///     println!("{}..{} of {}", page.offset(), page.offset() + page.items().len() as u64, page.count());
+///     let from = page.offset().unwrap_or_default();
+///     println!("{from}..{} of {:?}", from + page.items().len() as u64, page.count());
 /// }
 /// let everything = agent.conversations().list().dedupe(true).all()?;
 /// # let _ = everything;
@@ -66,63 +67,23 @@ impl Conversations {
 #[must_use = "call `.send()` for one page, or iterate it"]
 #[derive(Debug, Clone)]
 pub struct ListConversations {
-    inner: crate::ListConversations,
+    inner: crate::conversations::ListConversations,
     rt: Runtime,
 }
 
-forward!(ListConversations => crate::ListConversations {
+forward!(ListConversations => crate::conversations::ListConversations {
     fn limit(limit: u64);
     fn offset(offset: u64);
+    fn from(position: Position);
     fn max_items(max: u64);
     fn max_pages(max: u64);
     fn dedupe(dedupe: bool);
     fn prefetch(prefetch: bool);
     fn concurrency(pages: usize);
 });
-request_options!(ListConversations => crate::ListConversations);
+request_options!(ListConversations => crate::conversations::ListConversations);
 
-impl ListConversations {
-    /// One page.
-    pub fn send(self) -> Result<Page<ConversationSummary>, Error> {
-        self.rt.call(self.inner.send())
-    }
-
-    /// One page with each conversation as the JSON the server sent, as
-    /// [`crate::ListConversations::send_json`].
-    pub fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
-        self.rt.call(self.inner.send_json())
-    }
-
-    /// Every page from the start offset.
-    pub fn pages(self) -> Pages<Page<ConversationSummary>> {
-        Pages::new(self.inner.pages(), self.rt)
-    }
-
-    /// Every page with each conversation as the JSON the server sent, as
-    /// [`crate::ListConversations::json_pages`].
-    pub fn json_pages(self) -> Pages<Page<serde_json::Value>> {
-        Pages::new(self.inner.json_pages(), self.rt)
-    }
-
-    /// Every conversation from the start offset (what iterating the builder does).
-    pub fn items(self) -> Items<Page<ConversationSummary>> {
-        self.pages().items()
-    }
-
-    /// Every conversation from the start offset, collected.
-    pub fn all(self) -> Result<Vec<ConversationSummary>, Error> {
-        self.rt.call(self.inner.all())
-    }
-}
-
-impl IntoIterator for ListConversations {
-    type Item = Result<ConversationSummary, Error>;
-    type IntoIter = Items<Page<ConversationSummary>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.items()
-    }
-}
+listing_calls!(ListConversations => crate::conversations::ListConversations, ConversationSummary);
 
 /// Reads one conversation; from [`Conversations::get`].
 ///
@@ -135,11 +96,11 @@ impl IntoIterator for ListConversations {
 #[must_use = "call `.send()` to send the request"]
 #[derive(Debug, Clone)]
 pub struct GetConversation {
-    inner: crate::GetConversation,
+    inner: crate::conversations::GetConversation,
     rt: Runtime,
 }
 
-request_options!(GetConversation => crate::GetConversation);
+request_options!(GetConversation => crate::conversations::GetConversation);
 
 impl GetConversation {
     /// Sends the request.
@@ -153,12 +114,12 @@ impl GetConversation {
         self.rt.call(self.inner.send_with_meta())
     }
 
-    /// The conversation as the API sent it, as [`crate::GetConversation::json`].
+    /// The conversation as the API sent it, as [`crate::conversations::GetConversation::json`].
     pub fn json(self) -> Result<serde_json::Value, Error> {
         self.rt.call(self.inner.json())
     }
 
-    /// The body exactly as the API sent it, as [`crate::GetConversation::json_bytes`].
+    /// The body exactly as the API sent it, as [`crate::conversations::GetConversation::json_bytes`].
     pub fn json_bytes(self) -> Result<bytes::Bytes, Error> {
         self.rt.call(self.inner.json_bytes())
     }

@@ -68,8 +68,8 @@ pub use walk::{Items, Pages};
 use runtime::Runtime;
 
 use crate::annotations::Annotation;
+use crate::builder::ClientBuilder;
 use crate::chat::ChatOptions;
-use crate::config::ClientBuilder;
 use crate::error::Error;
 
 /// Adds a blocking setter for each listed setter of the wrapped async builder (`self.inner`).
@@ -92,7 +92,7 @@ macro_rules! forward {
 macro_rules! request_options {
     ($wrapper:ty => $async:ty) => {
         $crate::blocking::forward!($wrapper => $async {
-            fn retry(policy: $crate::RetryPolicy);
+            fn retry(policy: $crate::retry::RetryPolicy);
             fn no_retry();
             fn timeout(timeout: ::std::time::Duration);
             fn correlation_id(id: impl Into<String>);
@@ -247,7 +247,9 @@ impl Client {
 /// | send a chat message | [`ChatSession::send`] |
 ///
 /// ```no_run
-/// use polyai_data::{Annotation, AnnotationType, ChatOptions, ClientEnv, Role};
+/// use polyai_data::ClientEnv;
+/// use polyai_data::annotations::{Annotation, AnnotationType, Role};
+/// use polyai_data::chat::ChatOptions;
 ///
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// agent.note("CA123", "caller asked for a refund").send()?;
@@ -322,9 +324,9 @@ mod tests {
         shareable::<UpsertNote>();
         shareable::<StartChat>();
         shareable::<ChatSession>();
-        sendable::<Pages<crate::Page<crate::ConversationSummary>>>();
-        sendable::<Items<crate::Page<crate::ConversationSummary>>>();
-        sendable::<Items<crate::v3::Page<crate::v3::Conversation>>>();
+        sendable::<Pages<crate::models::ConversationSummary>>();
+        sendable::<Items<crate::models::ConversationSummary>>();
+        sendable::<Items<crate::v3::Conversation>>();
         sendable::<AudioDownload>();
     }
 

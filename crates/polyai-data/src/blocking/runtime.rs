@@ -94,7 +94,7 @@ impl Runtime {
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
             // The task was dropped unfinished, which only a runtime shutting down does, and this
             // handle keeps the runtime running.
-            Err(_) => Err(Error::Config(
+            Err(_) => Err(Error::Internal(
                 "the blocking client's runtime stopped during a call".into(),
             )),
         }

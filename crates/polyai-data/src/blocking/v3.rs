@@ -21,12 +21,12 @@
 //! # Ok(()) }
 //! ```
 
-use crate::blocking::walk::{Items, Pages};
+use crate::blocking::walk::listing_calls;
 use crate::blocking::{Agent, Client, Runtime, forward, request_options};
-use crate::chat::ClientEnv;
-use crate::error::Error;
+use crate::client_env::ClientEnv;
+use crate::paginate::Position;
 use crate::timestamp::Timestamp;
-use crate::v3::{Conversation, Page, TurnType};
+use crate::v3::{Conversation, TurnType};
 
 impl Client {
     /// A handle on one account (Agent Studio "Workspace ID", e.g. `ws-fd112d8f`) for the
@@ -138,6 +138,7 @@ forward!(ListConversations => crate::v3::ListConversations {
     fn limit(limit: u64);
     fn offset(offset: u64);
     fn cursor(cursor: impl Into<String>);
+    fn from(position: Position);
     fn max_items(max: u64);
     fn max_pages(max: u64);
     fn prefetch(prefetch: bool);
@@ -154,43 +155,6 @@ impl ListConversations {
         self.inner = self.inner.channels(channels);
         self
     }
-
-    /// One page.
-    pub fn send(self) -> Result<Page<Conversation>, Error> {
-        self.rt.call(self.inner.send())
-    }
-
-    /// One page with each conversation as the JSON the server sent.
-    pub fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
-        self.rt.call(self.inner.send_json())
-    }
-
-    /// Every page, following cursors, the next one fetched ahead.
-    pub fn pages(self) -> Pages<Page<Conversation>> {
-        Pages::new(self.inner.pages(), self.rt)
-    }
-
-    /// Every page with each conversation as the JSON the server sent.
-    pub fn json_pages(self) -> Pages<Page<serde_json::Value>> {
-        Pages::new(self.inner.json_pages(), self.rt)
-    }
-
-    /// Every conversation (what iterating the builder does).
-    pub fn items(self) -> Items<Page<Conversation>> {
-        self.pages().items()
-    }
-
-    /// Every conversation, collected.
-    pub fn all(self) -> Result<Vec<Conversation>, Error> {
-        self.rt.call(self.inner.all())
-    }
 }
 
-impl IntoIterator for ListConversations {
-    type Item = Result<Conversation, Error>;
-    type IntoIter = Items<Page<Conversation>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.items()
-    }
-}
+listing_calls!(ListConversations => crate::v3::ListConversations, Conversation);

@@ -1,69 +1,39 @@
-//! Walks as iterators: the async walk's pages pulled through the runtime one page at a time
-//! (its prefetched pages keep arriving in the meantime), for the Data API and v3 listings alike.
-
-use futures_util::stream::{BoxStream, StreamExt};
+//! Walks as iterators: the one [`PageStream`] of either listing, pulled through the runtime one
+//! page per trip (its prefetched pages keep arriving in the meantime).
 
 use crate::blocking::Runtime;
 use crate::error::Error;
+use crate::paginate::{Page, PageStream};
 
-mod sealed {
-    /// A page of a listing: the Data API's [`crate::Page`] or v3's [`crate::v3::Page`].
-    pub trait WalkPage: Send + 'static {
-        /// What the page holds.
-        type Item: Send + 'static;
-        /// Takes the items.
-        fn into_items(self) -> Vec<Self::Item>;
-    }
-}
-
-pub(crate) use sealed::WalkPage;
-
-impl<T: Send + 'static> WalkPage for crate::Page<T> {
-    type Item = T;
-    fn into_items(self) -> Vec<T> {
-        crate::Page::into_items(self)
-    }
-}
-
-impl<T: Send + 'static> WalkPage for crate::v3::Page<T> {
-    type Item = T;
-    fn into_items(self) -> Vec<T> {
-        crate::v3::Page::into_items(self)
-    }
-}
-
-/// The pages of a walk, as an [`Iterator`]: [`polyai_data::Page`](crate::Page)s of the Data API
-/// listing, or [`v3::Page`](crate::v3::Page)s. Ends after the last page, or after the first error,
-/// which it yields.
+/// The pages of a walk, as an [`Iterator`]: the Data API listing's or v3's, the same
+/// [`Page`]s as the async [`PageStream`] yields. Ends after the last page, or after the first
+/// error, which it yields.
 ///
 /// ```no_run
 /// # fn f(agent: polyai_data::blocking::Agent) -> Result<(), polyai_data::Error> {
 /// let mut pages = agent.conversations().list().limit(100).pages();
 /// while let Some(page) = pages.next().transpose()? {
-///     println!("offset {}: {} items", page.offset(), page.items().len());
+///     println!("{} items; resume from {:?}", page.items().len(), page.next());
 /// }
 /// # Ok(()) }
 /// ```
 #[must_use = "iterators do nothing unless iterated"]
-pub struct Pages<P> {
+pub struct Pages<T> {
     /// `None` once the walk has ended.
-    stream: Option<BoxStream<'static, Result<P, Error>>>,
+    stream: Option<PageStream<T>>,
     rt: Runtime,
 }
 
-impl<P: WalkPage> Pages<P> {
-    pub(crate) fn new(
-        stream: impl futures_util::Stream<Item = Result<P, Error>> + Send + 'static,
-        rt: Runtime,
-    ) -> Self {
+impl<T: Send + 'static> Pages<T> {
+    pub(crate) fn new(stream: PageStream<T>, rt: Runtime) -> Self {
         Pages {
-            stream: Some(stream.boxed()),
+            stream: Some(stream),
             rt,
         }
     }
 
     /// The items of every page, in order.
-    pub fn items(self) -> Items<P> {
+    pub fn items(self) -> Items<T> {
         Items {
             pages: self,
             page: Vec::new().into_iter(),
@@ -71,8 +41,8 @@ impl<P: WalkPage> Pages<P> {
     }
 }
 
-impl<P: WalkPage> Iterator for Pages<P> {
-    type Item = Result<P, Error>;
+impl<T: Send + 'static> Iterator for Pages<T> {
+    type Item = Result<Page<T>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let stream = self.stream.take()?;
@@ -87,9 +57,9 @@ impl<P: WalkPage> Iterator for Pages<P> {
     }
 }
 
-impl<P: WalkPage> std::iter::FusedIterator for Pages<P> {}
+impl<T: Send + 'static> std::iter::FusedIterator for Pages<T> {}
 
-impl<P> std::fmt::Debug for Pages<P> {
+impl<T> std::fmt::Debug for Pages<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pages")
             .field("ended", &self.stream.is_none())
@@ -113,14 +83,14 @@ impl<P> std::fmt::Debug for Pages<P> {
 /// # Ok(()) }
 /// ```
 #[must_use = "iterators do nothing unless iterated"]
-pub struct Items<P: WalkPage> {
-    pages: Pages<P>,
+pub struct Items<T> {
+    pages: Pages<T>,
     /// What is left of the current page.
-    page: std::vec::IntoIter<P::Item>,
+    page: std::vec::IntoIter<T>,
 }
 
-impl<P: WalkPage> Iterator for Items<P> {
-    type Item = Result<P::Item, Error>;
+impl<T: Send + 'static> Iterator for Items<T> {
+    type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -135,9 +105,9 @@ impl<P: WalkPage> Iterator for Items<P> {
     }
 }
 
-impl<P: WalkPage> std::iter::FusedIterator for Items<P> {}
+impl<T: Send + 'static> std::iter::FusedIterator for Items<T> {}
 
-impl<P: WalkPage> std::fmt::Debug for Items<P> {
+impl<T> std::fmt::Debug for Items<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Items")
             .field("buffered", &self.page.len())
@@ -145,3 +115,52 @@ impl<P: WalkPage> std::fmt::Debug for Items<P> {
             .finish()
     }
 }
+
+/// The calls of a blocking listing (`inner`: its async builder, `rt`): one page, or every page
+/// or item as an iterator (what iterating the builder does), each as the async builder's.
+macro_rules! listing_calls {
+    ($wrapper:ty => $async:ty, $item:ty) => {
+        impl $wrapper {
+            #[doc = concat!("One page, as [`", stringify!($async), "::send`].")]
+            pub fn send(self) -> Result<$crate::paginate::Page<$item>, $crate::Error> {
+                self.rt.call(self.inner.send())
+            }
+
+            #[doc = concat!("One page with each conversation as the JSON the server sent, as [`", stringify!($async), "::send_json`].")]
+            pub fn send_json(self) -> Result<$crate::paginate::Page<serde_json::Value>, $crate::Error> {
+                self.rt.call(self.inner.send_json())
+            }
+
+            #[doc = concat!("Every page, the next ones fetched ahead, as [`", stringify!($async), "::pages`].")]
+            pub fn pages(self) -> $crate::blocking::Pages<$item> {
+                $crate::blocking::Pages::new(self.inner.pages(), self.rt)
+            }
+
+            #[doc = concat!("Every page with each conversation as the JSON the server sent, as [`", stringify!($async), "::json_pages`].")]
+            pub fn json_pages(self) -> $crate::blocking::Pages<serde_json::Value> {
+                $crate::blocking::Pages::new(self.inner.json_pages(), self.rt)
+            }
+
+            /// Every conversation (what iterating the builder does).
+            pub fn items(self) -> $crate::blocking::Items<$item> {
+                self.pages().items()
+            }
+
+            #[doc = concat!("Every conversation, collected, as [`", stringify!($async), "::all`].")]
+            pub fn all(self) -> Result<Vec<$item>, $crate::Error> {
+                self.rt.call(self.inner.all())
+            }
+        }
+
+        impl IntoIterator for $wrapper {
+            type Item = Result<$item, $crate::Error>;
+            type IntoIter = $crate::blocking::Items<$item>;
+
+            fn into_iter(self) -> Self::IntoIter {
+                self.items()
+            }
+        }
+    };
+}
+
+pub(crate) use listing_calls;

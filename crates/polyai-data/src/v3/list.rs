@@ -2,11 +2,14 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::chat::ClientEnv;
+use crate::client_env::ClientEnv;
 use crate::error::Error;
+use crate::ids::check_id;
+use crate::paginate::{
+    Cursors, Fetch, ItemStream, Page, PageRequest, PageStream, Position, Walk, walk_pages,
+};
 use crate::timestamp::Timestamp;
-use crate::transport::{BodyKind, CallOptions};
-use crate::v3::walk::{Page, PageStream, Walk, walk_pages};
+use crate::transport::CallOptions;
 use crate::v3::{Conversation, Project};
 
 /// The most conversations one v3 page may hold (and the server's default page size).
@@ -59,7 +62,8 @@ enum Variant {
 /// [`variant_id`](Self::variant_id) and [`variant_name`](Self::variant_name). Mistakes the
 /// server would answer with 400 (a page size outside 1..=1000, a turn type without transcript
 /// search, an empty search, a start after the end, a cursor with an offset) are reported as
-/// [`Error::InvalidRequest`] before anything is sent.
+/// [`Error::InvalidRequest`] before anything is sent, and so are account and project ids no URL
+/// can carry (the same rules as the Data API's ids).
 ///
 /// Without [`client_env`](Self::client_env) the server lists **live** conversations only.
 ///
@@ -205,7 +209,7 @@ impl ListConversations {
     }
 
     /// Add each turn's latency (`include_latency`); read it with
-    /// [`TurnExt::latency_seconds`](crate::v3::TurnExt::latency_seconds).
+    /// [`TurnExt::latency_seconds`](crate::models::TurnExt::latency_seconds).
     pub fn include_latency(mut self, include: bool) -> Self {
         self.include_latency = include;
         self
@@ -231,38 +235,45 @@ impl ListConversations {
         self
     }
 
-    /// Stop a walk after this many conversations (the last request asks for no more than needed).
-    pub fn max_items(mut self, max: u64) -> Self {
-        self.walk.max_items = Some(max);
+    /// Start at a [`Position`] a page gave ([`Page::next`]), e.g. saved by an earlier run: a
+    /// cursor (as [`cursor`](Self::cursor)) or an offset (as [`offset`](Self::offset), v3's
+    /// `offset` parameter). It replaces an offset or cursor set before.
+    ///
+    /// ```no_run
+    /// use polyai_data::paginate::Position;
+    /// # async fn f(project: polyai_data::v3::Project) -> Result<(), Box<dyn std::error::Error>> {
+    /// let saved: Position = serde_json::from_str(&std::fs::read_to_string("resume.json")?)?;
+    /// let rest = project.conversations().limit(1000).from(saved).all().await?;
+    /// # let _ = rest;
+    /// # Ok(()) }
+    /// ```
+    pub fn from(mut self, position: Position) -> Self {
+        (self.offset, self.cursor) = match position {
+            Position::Offset(offset) => (Some(offset), None),
+            Position::Cursor(cursor) => (None, Some(cursor)),
+        };
         self
     }
 
-    /// Stop a walk with [`Error::Pagination`] after this many pages (default 100 000).
-    pub fn max_pages(mut self, max: u64) -> Self {
-        self.walk.max_pages = max.max(1);
-        self
-    }
-
-    /// Fetch the next page while the caller consumes the current one (default on; needs a Tokio
-    /// runtime, falls back to fetching on demand without one).
-    pub fn prefetch(mut self, prefetch: bool) -> Self {
-        self.walk.prefetch = prefetch;
-        self
+    /// Where the first page starts: the cursor, else the offset, else the start.
+    fn start(&self) -> Option<Position> {
+        self.cursor
+            .clone()
+            .map(Position::Cursor)
+            .or(self.offset.map(Position::Offset))
     }
 
     /// One page (what awaiting the builder does).
     pub async fn send(self) -> Result<Page<Conversation>, Error> {
         self.check()?;
-        let limit = self.limit;
-        self.fetch(self.cursor.clone(), limit).await
+        self.fetch(self.start(), self.limit).await
     }
 
     /// One page with each conversation as the JSON the server sent (see
     /// [`json_pages`](Self::json_pages)).
     pub async fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
         self.check()?;
-        let limit = self.limit;
-        self.fetch(self.cursor.clone(), limit).await
+        self.fetch(self.start(), self.limit).await
     }
 
     /// Every page, following cursors, the next one fetched ahead.
@@ -271,7 +282,7 @@ impl ListConversations {
     }
 
     /// Every conversation, as one stream.
-    pub fn stream(self) -> crate::ItemStream<Conversation> {
+    pub fn stream(self) -> ItemStream<Conversation> {
         self.pages().items()
     }
 
@@ -301,34 +312,24 @@ impl ListConversations {
         if let Err(err) = self.check() {
             return PageStream::failed(err);
         }
-        let walk = self.walk;
-        let first = self.cursor.clone();
-        let limit = self.limit;
-        walk_pages(
-            move |cursor, remaining| {
-                let request = self.clone();
-                let page_size = match (limit, remaining) {
-                    (Some(l), Some(r)) => Some(l.min(r)),
-                    (None, Some(r)) => Some(r.min(MAX_LIMIT)),
-                    (l, None) => l,
-                };
-                Box::pin(async move { request.fetch(cursor, page_size).await })
-            },
-            first,
-            walk,
-        )
+        let walk = Walk {
+            page_size: self.limit,
+            ..self.walk
+        };
+        let planner = Cursors::new(self.start());
+        let fetch: Fetch<T> = std::sync::Arc::new(move |request: PageRequest| {
+            let listing = self.clone();
+            let limit = request.limit.map(|limit| limit.min(MAX_LIMIT));
+            Box::pin(async move { listing.fetch(request.position, limit).await })
+        });
+        walk_pages(fetch, walk, planner)
     }
 
     /// The checks the server would answer with 400, made before sending.
     fn check(&self) -> Result<(), Error> {
         let invalid = |m: String| Err(Error::InvalidRequest(m));
-        for (what, id) in [
-            ("account id", self.project.account_id()),
-            ("project id", self.project.project_id()),
-        ] {
-            if id.trim().is_empty() || id == "." || id == ".." || id.chars().any(char::is_control) {
-                return invalid(format!("invalid {what} {id:?}"));
-            }
+        for (what, id) in self.path_ids() {
+            check_id(what, id)?;
         }
         if let Some(limit) = self.limit
             && !(1..=MAX_LIMIT).contains(&limit)
@@ -360,9 +361,18 @@ impl ListConversations {
         Ok(())
     }
 
+    /// The ids the request's path carries, named.
+    fn path_ids(&self) -> [(&'static str, &str); 2] {
+        [
+            ("account id", self.project.account_id()),
+            ("project id", self.project.project_id()),
+        ]
+    }
+
+    /// The page at `position` (`None`: the first), of at most `limit` conversations.
     async fn fetch<T: DeserializeOwned>(
         &self,
-        cursor: Option<String>,
+        position: Option<Position>,
         limit: Option<u64>,
     ) -> Result<Page<T>, Error> {
         use polyai_data_raw::conversations_v3::types as spec_types;
@@ -403,20 +413,20 @@ impl ListConversations {
             Some(Variant::Name(name)) => (None, Some(name.as_str())),
             None => (None, None),
         };
-        let offset = if cursor.is_some() { None } else { self.offset };
+        let (offset, cursor) = match &position {
+            Some(Position::Offset(offset)) => (Some(*offset), None),
+            Some(Position::Cursor(cursor)) => (None, Some(cursor.as_str())),
+            None => (None, None),
+        };
         let channels = (!self.channels.is_empty()).then_some(&self.channels);
-        let exchange = inner.exchange(&self.options, BodyKind::Raw).path_ids(&[
-            ("account id", self.project.account_id()),
-            ("project id", self.project.project_id()),
-        ])?;
-        let result = exchange
-            .client_v3()?
-            .list_conversations_v3(
+        let exchange = inner.exchange(&self.options).path_ids(&self.path_ids())?;
+        let request = exchange.build_v3(async |spec| {
+            spec.list_conversations_v3(
                 self.project.account_id(),
                 self.project.project_id(),
                 channels,
                 client_env,
-                cursor.as_deref(),
+                cursor,
                 end_time.as_deref(),
                 self.in_progress,
                 self.include_latency.then_some(true),
@@ -431,18 +441,23 @@ impl ListConversations {
                 variant_name,
                 Some(exchange.correlation_id()),
             )
-            .await;
-        let (body, meta): (Envelope<T>, _) = exchange.json(result)?;
+            .await
+        })?;
+        let (body, meta): (Envelope<T>, _) = exchange.json(request).await?;
         Ok(Page {
             items: body.conversations,
+            position,
             cursor: body.cursor.filter(|c| !c.is_empty()),
             next_offset: body.next_offset.and_then(|n| u64::try_from(n).ok()),
+            count: None,
+            limit: None,
             meta,
         })
     }
 }
 
 crate::options::request_options!(ListConversations => Page<Conversation>);
+crate::paginate::walk_options!(ListConversations);
 
 /// `GetConversationsResponse` with the item type left open (typed, or raw JSON).
 #[derive(serde::Deserialize)]

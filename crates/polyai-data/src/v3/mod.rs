@@ -18,7 +18,8 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use polyai_data::{Client, ClientEnv, Timestamp};
-//! use polyai_data::v3::{ConversationExt, TurnExt};
+//! use polyai_data::models::TurnExt;
+//! use polyai_data::v3::ConversationExt;
 //!
 //! # async fn run() -> Result<(), polyai_data::Error> {
 //! let client = Client::from_env()?;
@@ -55,19 +56,16 @@
 
 mod list;
 mod models;
-mod walk;
 
-pub use crate::models::TurnExt;
 pub use list::{ListConversations, MAX_LIMIT, TurnType};
 pub use models::{ConversationExt, Metric};
-pub use walk::{Page, PageStream};
 
 /// The v3 models, as generated from `openapi/conversations-v3.json` with its corrections.
 ///
 /// Tolerant of the wire: every optional field is an `Option`, fields the document leaves untyped
 /// or that PolyAI's other API sends in another shape (`state`, metric values, a turn's `latency`
 /// and `entities`) are raw [`serde_json::Value`]s that decode whatever arrives, and unknown
-/// fields are kept in `extra`. [`ConversationExt`] and [`TurnExt`] read them.
+/// fields are kept in `extra`. [`ConversationExt`] and [`TurnExt`](crate::models::TurnExt) read them.
 pub mod types {
     pub use polyai_data_raw::conversations_v3::types::{
         ConversationSummaryResponse, ConversationTurn, GetConversationsResponse,

@@ -409,6 +409,6 @@ pub fn list_reply(request: &Recorded, total: u64) -> Reply {
 }
 
 /// The conversation listing of agent `A`, the agent the scripted servers answer for.
-pub fn list_a(client: &polyai_data::Client) -> polyai_data::ListConversations {
+pub fn list_a(client: &polyai_data::Client) -> polyai_data::conversations::ListConversations {
     client.agent("A").conversations().list()
 }

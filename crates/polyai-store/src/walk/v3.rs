@@ -41,14 +41,6 @@ pub(crate) struct V3Settings {
     pub page_size: u64,
 }
 
-fn client_env(name: &str) -> ClientEnv {
-    match name {
-        "sandbox" => ClientEnv::Sandbox,
-        "pre-release" => ClientEnv::PreRelease,
-        _ => ClientEnv::Live,
-    }
-}
-
 impl<S: Source> Walker<'_, S> {
     /// Walks every environment's v3 listing (see the module notes).
     pub(crate) async fn walk_v3(
@@ -98,7 +90,7 @@ impl<S: Source> Walker<'_, S> {
         Ok(Flow::Done)
     }
 
-    async fn v3_state(&self, environment: &'static str) -> Result<store::V3State, SyncError> {
+    async fn v3_state(&self, environment: ClientEnv) -> Result<store::V3State, SyncError> {
         let agent = self.settings.agent_id.clone();
         Ok(blocking(&self.store, move |conn| {
             store::v3_state(conn, &agent, environment)
@@ -111,7 +103,7 @@ impl<S: Source> Walker<'_, S> {
         &mut self,
         project: &Project,
         v3: &V3Settings,
-        environment: &'static str,
+        environment: ClientEnv,
         walk: V3Walk,
     ) -> Result<Flow, SyncError> {
         if self.page_limit_reached() {
@@ -126,7 +118,7 @@ impl<S: Source> Walker<'_, S> {
         let listing = || {
             let mut listing = project
                 .conversations()
-                .client_env(client_env(environment))
+                .client_env(environment)
                 .include_latency(true)
                 .limit(v3.page_size);
             if let Some(start) = start {
@@ -147,7 +139,7 @@ impl<S: Source> Walker<'_, S> {
                 Err(err) if resumed && err.status() == Some(400) => {
                     // The cursor expired or the server changed: the walk starts again at its
                     // bound; what it stored is skipped.
-                    tracing::warn!(environment, error = %err, "the saved v3 cursor was refused; walking again from its start time");
+                    tracing::warn!(environment = environment.as_str(), error = %err, "the saved v3 cursor was refused; walking again from its start time");
                     resumed = false;
                     pages = listing().json_pages();
                     continue;

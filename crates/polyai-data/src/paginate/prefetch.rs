@@ -31,7 +31,8 @@ impl<R: Send + 'static> Prefetched<R> {
             Prefetched::Lazy(future) => future.await,
             Prefetched::Spawned(mut task) => match (&mut task.0).await {
                 Ok(result) => result,
-                Err(join) => Err(Error::Pagination(format!("page fetch task failed: {join}"))),
+                // The task panicked, or its runtime is shutting down under the walk.
+                Err(join) => Err(Error::Internal(format!("a page fetch task failed: {join}"))),
             },
         }
     }
