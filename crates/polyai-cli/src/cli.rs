@@ -174,6 +174,10 @@ pub enum Command {
     /// Show the profiles of the config file (never a key).
     #[command(subcommand, after_help = CONFIG_HELP)]
     Config(ConfigCommand),
+    /// Analytics datasets: Parquet or CSV tables in Hive partitions, on a folder, s3://, gs:// or az://.
+    #[cfg(feature = "dataset")]
+    #[command(subcommand)]
+    Dataset(crate::commands::dataset::DatasetCommand),
 }
 
 /// `config …` subcommands.

@@ -310,6 +310,19 @@ impl Store {
         }
     }
 
+    /// Moves `from` to `to` (a rename in a local folder; a copy and a delete in an object
+    /// store).
+    pub async fn rename(&self, from: &str, to: &str, durable: bool) -> Result<()> {
+        match self {
+            Store::Local(l) => l.rename_into(&l.root.join(from), to, durable),
+            Store::Object(o) => o
+                .store
+                .rename(&o.path(from), &o.path(to))
+                .await
+                .map_err(|e| o.error("moving", from, e)),
+        }
+    }
+
     /// Deletes `rel` (nothing when it does not exist).
     pub async fn delete(&self, rel: &str) -> Result<()> {
         match self {

@@ -290,23 +290,40 @@ impl DatasetWriter {
             since_memory_check: 0,
             broken: false,
         };
-        writer.collect_garbage().await?;
+        writer.roll_forward_and_collect_garbage().await?;
         writer.load_index(manifest.fragments).await?;
         writer.counts.generation = writer.manifest.generation;
         Ok(writer)
     }
 
-    /// Deletes data files and id lists that no committed fragment names: a killed run's
-    /// uncommitted files, or files a commit replaced but could not delete.
-    async fn collect_garbage(&self) -> Result<()> {
+    /// Finishes the roll-forward of a commit that a killed run could not finish (staged files
+    /// of committed fragments renamed into place), then deletes data files, staged files and
+    /// id lists that no committed fragment names: a killed run's uncommitted files, or files a
+    /// commit replaced but could not delete.
+    async fn roll_forward_and_collect_garbage(&self) -> Result<()> {
+        let listed: HashSet<String> = self.store.list().await?.into_iter().collect();
         let mut named: HashSet<&str> = HashSet::new();
         for fragment in &self.manifest.fragments {
             named.insert(&fragment.ids);
-            named.extend(fragment.files.iter().map(|f| f.path.as_str()));
+            for file in &fragment.files {
+                named.insert(&file.path);
+                if !listed.contains(&file.path) {
+                    let staged = staged_path(&file.path);
+                    if !listed.contains(&staged) {
+                        return Err(Error::Corrupt {
+                            path: self.store.display(&file.path),
+                            message: "the manifest names it but it is missing: restore it, or write into a new folder".into(),
+                        });
+                    }
+                    self.store
+                        .rename(&staged, &file.path, self.options.durable)
+                        .await?;
+                }
+            }
         }
-        for rel in self.store.list().await? {
-            if !named.contains(rel.as_str()) && is_ours(&rel) {
-                self.store.delete(&rel).await?;
+        for rel in &listed {
+            if !named.contains(rel.as_str()) && is_ours(rel) {
+                self.store.delete(rel).await?;
             }
         }
         Ok(())
@@ -544,6 +561,9 @@ impl DatasetWriter {
             self.close_slot(slot)?;
         }
         let generation = self.manifest.generation + 1;
+        // A commit that replaces conversations stages every file it writes, hidden from readers
+        // until the manifest names them; one that only adds publishes them in place.
+        let staging = self.slots.iter().any(|s| !s.removals.is_empty());
         let mut published: Vec<(u32, Option<Fragment>)> = Vec::new();
         let mut superseded: Vec<Fragment> = Vec::new();
         let mut files_written = 0u64;
@@ -558,7 +578,7 @@ impl DatasetWriter {
                     let removals = std::mem::take(&mut slot.removals);
                     let partition = slot.partition.clone();
                     let fragment = self
-                        .publish_pending(*pending, &partition, &removals)
+                        .publish_pending(*pending, &partition, &removals, staging)
                         .await?;
                     files_written += fragment.as_ref().map_or(0, |f| f.files.len() as u64);
                     published.push((s as u32, fragment));
@@ -580,6 +600,17 @@ impl DatasetWriter {
             let report = self.take_counts(0, 0);
             return Ok(report);
         }
+        let moves: Vec<String> = if staging {
+            published
+                .iter()
+                .flat_map(|(_, f)| {
+                    f.iter()
+                        .flat_map(|f| f.files.iter().map(|d| d.path.clone()))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (slot, fragment) in published {
             self.slots[slot as usize].body = match fragment {
                 Some(fragment) => Body::Committed(fragment),
@@ -602,6 +633,8 @@ impl DatasetWriter {
             .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
             .await?;
         self.manifest = next;
+        crash_point();
+        self.roll_forward(&moves).await?;
         let mut files_removed = 0u64;
         for old in superseded {
             for file in &old.files {
@@ -629,6 +662,7 @@ impl DatasetWriter {
         mut pending: Pending,
         partition: &str,
         removals: &HashSet<u128>,
+        staging: bool,
     ) -> Result<Option<Fragment>> {
         let settings = self.options.settings();
         if !removals.is_empty() {
@@ -669,8 +703,13 @@ impl DatasetWriter {
                 .map_err(|e| Error::io("reading", table.spool.display(), e))?
                 .len();
             let rel = self.data_path(table.table, partition, &pending.id);
+            let target = if staging {
+                staged_path(&rel)
+            } else {
+                rel.clone()
+            };
             self.store
-                .publish(&table.spool, &rel, self.options.durable)
+                .publish(&table.spool, &target, self.options.durable)
                 .await?;
             files.push(DataFile {
                 table: table.table.name().to_owned(),
@@ -756,7 +795,7 @@ impl DatasetWriter {
             };
             let rel = self.data_path(table, &old.partition, &id);
             self.store
-                .publish(&target, &rel, self.options.durable)
+                .publish(&target, &staged_path(&rel), self.options.durable)
                 .await?;
             files.push(DataFile {
                 table: table.name().to_owned(),
@@ -768,6 +807,16 @@ impl DatasetWriter {
         self.finish_fragment(id, &old.partition, ids, files)
             .await
             .map(Some)
+    }
+
+    /// Renames the staged files of a commit into place (after the manifest names them).
+    async fn roll_forward(&self, paths: &[String]) -> Result<()> {
+        for path in paths {
+            self.store
+                .rename(&staged_path(path), path, self.options.durable)
+                .await?;
+        }
+        Ok(())
     }
 
     fn data_path(&self, table: Table, partition: &str, id: &str) -> String {
@@ -860,7 +909,7 @@ impl DatasetWriter {
                         .len();
                     let rel = self.data_path(table, partition, &id);
                     self.store
-                        .publish(&target, &rel, self.options.durable)
+                        .publish(&target, &staged_path(&rel), self.options.durable)
                         .await?;
                     report.files_after += 1;
                     files.push(DataFile {
@@ -926,6 +975,12 @@ impl DatasetWriter {
                 .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
                 .await?;
             self.manifest = next;
+            crash_point();
+            let moves: Vec<String> = merged_slots
+                .iter()
+                .flat_map(|(_, _, f)| f.files.iter().map(|d| d.path.clone()))
+                .collect();
+            self.roll_forward(&moves).await?;
             for old in superseded {
                 for file in &old.files {
                     self.store.delete(&file.path).await?;
@@ -981,12 +1036,28 @@ fn new_fragment_id(generation: u64) -> String {
     format!("g{generation:06}-{}", &random[..16])
 }
 
+/// Where the file `rel` of a fragment is staged until its commit rolls forward: in our own
+/// folder, under a name no reader takes for a data file.
+fn staged_path(rel: &str) -> String {
+    format!("{META_DIR}/staged/{}.staged", rel.replace('/', "~"))
+}
+
+/// For tests of the commit protocol: `POLYAI_DATASET_CRASH_AFTER_MANIFEST=1` aborts the
+/// process right after a manifest is written, before its files are rolled forward, as a
+/// `kill -9` landing there would.
+fn crash_point() {
+    if std::env::var_os("POLYAI_DATASET_CRASH_AFTER_MANIFEST").is_some_and(|v| v == "1") {
+        std::process::abort();
+    }
+}
+
 /// Whether `rel` is a file this crate writes (data files and id lists); anything else in the
 /// folder is left alone.
 fn is_ours(rel: &str) -> bool {
     let parts: Vec<&str> = rel.split('/').collect();
     match parts.as_slice() {
         ["_polyai", "ids", name] => name.ends_with(".jsonl"),
+        ["_polyai", "staged", name] => name.ends_with(".staged"),
         [table, partition, name] => {
             Table::from_name(table).is_some()
                 && partition.starts_with(&format!("{PARTITION_COLUMN}="))

@@ -14,6 +14,8 @@ pub mod annotate;
 pub mod audio;
 pub mod config;
 pub mod conversations;
+#[cfg(feature = "dataset")]
+pub mod dataset;
 pub mod v3;
 
 /// What every command gets: the session and the output format.
@@ -100,6 +102,10 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     if let Command::Config(command) = &cli.command {
         return Some(config::run(&cli.global, command));
     }
+    #[cfg(feature = "dataset")]
+    if let Command::Dataset(command) = &cli.command {
+        return Some(dataset::run(&cli.global, command));
+    }
     let Command::Completions(args) = &cli.command else {
         return None;
     };
@@ -133,5 +139,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Sync(args) => crate::sync::run(&ctx, args).await,
         Command::Completions(_) | Command::Config(_) => run_offline(cli).unwrap_or(Ok(())),
+        #[cfg(feature = "dataset")]
+        Command::Dataset(_) => run_offline(cli).unwrap_or(Ok(())),
     }
 }
