@@ -439,11 +439,16 @@ fn s3_through_moto_is_exact_after_reruns_and_compaction() {
             .output()
             .expect("polyai runs")
     };
-    // moto answers a PUT of a bucket: create it.
-    let created = Command::new("curl")
-        .args(["-sf", "-X", "PUT", &format!("{endpoint}/lake")])
-        .status();
-    assert!(created.is_ok_and(|s| s.success()), "bucket created");
+    // Create the bucket: moto takes an unsigned PUT.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "PUT /lake HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "bucket created: {answer}");
     let dir = tempfile::tempdir().expect("tempdir");
     let (input, want) = export(dir.path(), 600);
     let input = input.to_str().expect("utf-8");

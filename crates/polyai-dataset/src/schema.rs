@@ -336,7 +336,7 @@ pub fn markdown() -> String {
     for table in Table::ALL {
         let _ = writeln!(
             out,
-            "### `{}`\n\nOne row per {}. Key: {}.\n",
+            "### `{}`\n\nEach row is {}. Key: {}.\n",
             table,
             table.row(),
             table
