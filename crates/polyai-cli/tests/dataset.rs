@@ -448,7 +448,10 @@ fn s3_through_moto_is_exact_after_reruns_and_compaction() {
     .expect("send");
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut stream, &mut answer).expect("answer");
-    assert!(answer.starts_with("HTTP/1.1 200"), "bucket created: {answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "bucket created: {answer}"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let (input, want) = export(dir.path(), 600);
     let input = input.to_str().expect("utf-8");

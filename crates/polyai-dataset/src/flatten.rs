@@ -31,20 +31,12 @@ pub fn partition_of(record: &ConversationRecord) -> String {
 
 /// `YYYY-MM-DD` of `time` in UTC; `None` outside the years 0000–9999.
 fn utc_date(time: Timestamp) -> Option<String> {
-    let days = time.unix_micros().div_euclid(86_400_000_000);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (0..=9999)
-        .contains(&year)
-        .then(|| format!("{year:04}-{month:02}-{day:02}"))
+    let text = time.to_rfc3339_micros();
+    let date = text.get(..10)?;
+    (date.len() == 10
+        && date.as_bytes()[4] == b'-'
+        && date.bytes().take(4).all(|b| b.is_ascii_digit()))
+    .then(|| date.to_owned())
 }
 
 /// The rows of one table while they are added, before they become a [`RecordBatch`].

@@ -46,6 +46,11 @@ pub struct Manifest {
     pub tables: Vec<String>,
     /// The committed fragments.
     pub fragments: Vec<Fragment>,
+    /// What the program that writes the dataset keeps with it, committed with the data (a
+    /// sync's listing position, the conversations whose details it must fetch again, …): see
+    /// [`DatasetWriter::set_state`](crate::DatasetWriter::set_state).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub state: BTreeMap<String, serde_json::Value>,
 }
 
 /// What one write produced for one partition.
@@ -99,6 +104,7 @@ impl Manifest {
             writer: crate::WRITER.to_owned(),
             tables: Table::ALL.iter().map(|t| t.name().to_owned()).collect(),
             fragments: Vec::new(),
+            state: BTreeMap::new(),
         }
     }
 

@@ -242,6 +242,8 @@ pub struct DatasetWriter {
     since_memory_check: usize,
     /// Set when a commit failed half-way: the writer must be opened again.
     broken: bool,
+    /// State set since the last commit.
+    state: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl DatasetWriter {
@@ -289,6 +291,7 @@ impl DatasetWriter {
             counts: CommitReport::default(),
             since_memory_check: 0,
             broken: false,
+            state: Default::default(),
         };
         writer.roll_forward_and_collect_garbage().await?;
         writer.load_index(manifest.fragments).await?;
@@ -385,13 +388,47 @@ impl DatasetWriter {
         &self.manifest
     }
 
+    /// The value the writing program keeps under `key` (set since the last commit, or
+    /// committed).
+    pub fn state(&self, key: &str) -> Option<&serde_json::Value> {
+        self.state.get(key).or_else(|| self.manifest.state.get(key))
+    }
+
+    /// Keeps `value` under `key` in the manifest, committed with the next commit: so a sync's
+    /// position (a cursor, the newest start time seen, the ids whose details must be fetched
+    /// again) is never ahead of, or behind, the data it describes. `Value::Null` removes it.
+    ///
+    /// ```no_run
+    /// # async fn f(mut writer: polyai_dataset::DatasetWriter) -> Result<(), polyai_dataset::Error> {
+    /// let retry: Vec<String> = writer
+    ///     .state("sync.detail_failed")
+    ///     .and_then(|v| serde_json::from_value(v.clone()).ok())
+    ///     .unwrap_or_default();
+    /// // … fetch those again, upsert them …
+    /// writer.set_state("sync.detail_failed", serde_json::json!([]));
+    /// writer.commit().await?;
+    /// # let _ = retry; Ok(()) }
+    /// ```
+    pub fn set_state(&mut self, key: impl Into<String>, value: serde_json::Value) {
+        self.state.insert(key.into(), value);
+    }
+
     /// Adds `record`, or replaces the version the dataset holds when it differs. The rows are
     /// written to local temporary files (memory stays within the options' budget); nothing is
     /// visible to readers until [`commit`](Self::commit). Does CPU and local disk work only.
     pub fn upsert(&mut self, record: &ConversationRecord) -> Result<Upsert> {
+        self.upsert_fingerprinted(record, fingerprint(record))
+    }
+
+    /// [`upsert`](Self::upsert) with the record's [`fingerprint`](crate::fingerprint) computed
+    /// by the caller (on another thread, say); it must be `fingerprint(record)`.
+    pub fn upsert_fingerprinted(
+        &mut self,
+        record: &ConversationRecord,
+        fingerprint: u64,
+    ) -> Result<Upsert> {
         self.usable()?;
         let key = id_key(&record.conversation_id);
-        let fingerprint = fingerprint(record);
         let outcome = match self.index.get(&key).copied() {
             Some(entry) if entry.fingerprint == fingerprint => {
                 self.counts.unchanged += 1;
@@ -596,7 +633,7 @@ impl DatasetWriter {
                 _ => {}
             }
         }
-        if published.is_empty() && self.manifest.generation > 0 {
+        if published.is_empty() && self.manifest.generation > 0 && self.state.is_empty() {
             let report = self.take_counts(0, 0);
             return Ok(report);
         }
@@ -629,6 +666,13 @@ impl DatasetWriter {
                 _ => None,
             })
             .collect();
+        for (key, value) in std::mem::take(&mut self.state) {
+            if value.is_null() {
+                next.state.remove(&key);
+            } else {
+                next.state.insert(key, value);
+            }
+        }
         self.store
             .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
             .await?;

@@ -470,3 +470,30 @@ async fn a_second_writer_is_refused_and_leftovers_of_a_killed_run_are_removed() 
     assert_exact(dir.path(), &records);
     Ok(())
 }
+
+#[tokio::test]
+async fn state_is_committed_with_the_data() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let destination = Destination::local(dir.path());
+    let records = records(5);
+    let mut writer = DatasetWriter::open(&destination, options()).await?;
+    writer.upsert(&records[0])?;
+    writer.set_state("sync.cursor", serde_json::json!("abc"));
+    assert_eq!(writer.state("sync.cursor"), Some(&serde_json::json!("abc")));
+    drop(writer); // not committed: neither the record nor the state
+    let mut writer = DatasetWriter::open(&destination, options()).await?;
+    assert_eq!(writer.state("sync.cursor"), None);
+    assert!(writer.is_empty());
+    writer.upsert(&records[0])?;
+    writer.set_state("sync.cursor", serde_json::json!("def"));
+    writer.finish().await?;
+    let mut writer = DatasetWriter::open(&destination, options()).await?;
+    assert_eq!(writer.state("sync.cursor"), Some(&serde_json::json!("def")));
+    writer.set_state("sync.cursor", serde_json::Value::Null);
+    let report = writer.finish().await?;
+    assert_eq!(report.generation, 2, "a change of state alone is a commit");
+    let info = DatasetInfo::read(&destination).await?;
+    assert!(info.manifest.state.is_empty());
+    assert_eq!(info.manifest.conversations(), 1);
+    Ok(())
+}

@@ -159,8 +159,8 @@ fn dataset_error(err: polyai_dataset::Error) -> CliError {
 /// Conversations per batch handed between threads.
 const BATCH: usize = 256;
 
-/// A batch of parsed lines, or the first error in it.
-type Parsed = (u64, Result<Vec<ConversationRecord>, CliError>);
+/// A batch of parsed lines with their fingerprints, or the first error in it.
+type Parsed = (u64, Result<Vec<(ConversationRecord, u64)>, CliError>);
 
 async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliError> {
     let started = Instant::now();
@@ -200,8 +200,10 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
         waiting.insert(seq, batch);
         while let Some(batch) = waiting.remove(&next) {
             next += 1;
-            for record in batch? {
-                writer.upsert(&record).map_err(dataset_error)?;
+            for (record, fingerprint) in batch? {
+                writer
+                    .upsert_fingerprinted(&record, fingerprint)
+                    .map_err(dataset_error)?;
                 lines += 1;
                 since_commit += 1;
                 if since_commit >= args.commit_every {
@@ -301,7 +303,12 @@ fn spawn_parsers(input: Box<dyn Read + Send>, shown: String) -> Receiver<Parsed>
                     .iter()
                     .enumerate()
                     .filter(|(_, l)| !l.trim_ascii().is_empty())
-                    .map(|(i, line)| parse_line(line, &shown, first_line + i as u64))
+                    .map(|(i, line)| {
+                        parse_line(line, &shown, first_line + i as u64).map(|r| {
+                            let fingerprint = polyai_dataset::fingerprint(&r);
+                            (r, fingerprint)
+                        })
+                    })
                     .collect();
                 if out_tx.send((seq, parsed)).is_err() {
                     break;
