@@ -65,7 +65,7 @@ echo "|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
     rm -rf "$DATA/ours" "$DATA/duck"
     read -r ours_s ours_m < <(measure ours "$POLYAI" dataset convert "$EXPORT" --to "$DATA/ours" --no-fsync)
-    read -r duck_s duck_m < <(measure duckdb "$VENV/bin/python" "$ROOT/scripts/bench-dataset/duckdb.py" "$EXPORT" "$DATA/duck")
+    read -r duck_s duck_m < <(measure duckdb "$VENV/bin/python" "$ROOT/scripts/bench-dataset/duckdb_copy.py" "$EXPORT" "$DATA/duck")
     printf '| %s | %s s | %s MiB | %s s | %s MiB | %.2f× |\n' "$round" "$ours_s" "$ours_m" "$duck_s" "$duck_m" \
         "$(echo "$ours_s / $duck_s" | bc -l)"
 done
