@@ -7,8 +7,6 @@
 //! or one PUT), which is the commit.
 
 use std::collections::BTreeMap;
-use std::hash::Hasher;
-use std::io::Write;
 
 use polyai_data::record::ConversationRecord;
 use serde::{Deserialize, Serialize};
@@ -198,20 +196,16 @@ pub(crate) fn id_key(id: &str) -> u128 {
 /// assert_ne!(before, polyai_dataset::fingerprint(&record));
 /// ```
 pub fn fingerprint(record: &ConversationRecord) -> u64 {
-    struct Hashing(twox_hash::XxHash3_64);
-    impl Write for Hashing {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.write(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let mut hashing = Hashing(twox_hash::XxHash3_64::new());
-    // Serializing a record into a writer that cannot fail cannot fail.
-    let _ = serde_json::to_writer(&mut hashing, record);
-    hashing.0.finish()
+    BUFFER.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        buffer.clear();
+        // Serializing a record into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buffer, record);
+        twox_hash::XxHash3_64::oneshot(&buffer)
+    })
 }
 
 /// A fragment's id list: one `["ID","FINGERPRINT"]` line per conversation.
@@ -278,5 +272,21 @@ mod tests {
         let ids = vec![("CA1".to_owned(), 1u64), ("a\"b\n".to_owned(), u64::MAX)];
         assert_eq!(parse_ids(&ids_text(&ids), "x").ok(), Some(ids));
         assert!(parse_ids(b"[\"CA1\", \"zz\"]\n", "x").is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_is_xxh3_of_the_records_json() {
+        use std::hash::Hasher;
+        let record = ConversationRecord::new("CA1", polyai_data::record::Api::V3);
+        let json = serde_json::to_vec(&record).unwrap_or_default();
+        let mut streaming = twox_hash::XxHash3_64::new();
+        for chunk in json.chunks(7) {
+            streaming.write(chunk);
+        }
+        assert_eq!(
+            fingerprint(&record),
+            streaming.finish(),
+            "stable across versions"
+        );
     }
 }
