@@ -187,6 +187,10 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Make a key pair for signing exports (`export --sign`): minisign's format.
     Keygen(KeygenArgs),
+    /// Analytics datasets: Parquet or CSV tables in Hive partitions, on a folder, s3://, gs:// or az://.
+    #[cfg(feature = "dataset")]
+    #[command(subcommand)]
+    Dataset(crate::commands::dataset::DatasetCommand),
 }
 
 /// `schema`.

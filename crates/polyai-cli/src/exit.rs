@@ -17,13 +17,15 @@ Exit codes:
   4  not found (HTTP 404: unknown conversation, agent or recording)
   5  network error (host unreachable, timeout, connection broken)
   6  rate limited or server error after retries (HTTP 429, 5xx)
-  8  local file error (exists without --force, cannot write; a --db that is not a sync database)
+  8  local file error (exists without --force, cannot write; a --db that is not a sync database;
+     a dataset that cannot be written, is not a dataset, or has a newer schema version)
   9  export partial: it finished, but some conversations failed even after retries;
      they are listed in DIR/failures.jsonl and the next run retries exactly those;
      sync partial: it finished, but some conversations could not be read (the next
      run tries them again)
  10  export folder busy: another export is writing into the same --out DIR;
-     sync not started: another sync holds the database (FILE.lock)
+     sync not started: another sync holds the database (FILE.lock);
+     dataset busy: another process writes the same dataset
  11  chat test: a scenario failed (a reply broke an expectation);
      chat replay: a conversation diverged (a turn differed beyond the rules)
  12  chat test: no scenario failed, but one could not be run to the end (session ended by
@@ -110,6 +112,9 @@ pub enum CliError {
     Verify(String),
     /// A sync could not run or stopped.
     Sync(polyai_store::SyncError),
+    /// A dataset could not be read or written (the message names the file or URL).
+    #[cfg(feature = "dataset")]
+    Dataset(polyai_dataset::Error),
     /// Anything else.
     Other(String),
     /// `chat test` ran, and not every scenario passed (the report says which and why).
@@ -185,6 +190,8 @@ impl CliError {
             CliError::Other(_) => Exit::Failure,
             CliError::Api(err) => api_exit(err),
             CliError::Sync(err) => sync_exit(err),
+            #[cfg(feature = "dataset")]
+            CliError::Dataset(_) => Exit::File,
             CliError::Unconfirmed(u) => api_exit(&u.source),
             CliError::Tests { failed: 0, .. } | CliError::Replay { diverged: 0, .. } => {
                 Exit::TestErrored
@@ -234,6 +241,8 @@ impl fmt::Display for CliError {
             | CliError::Other(m) => f.write_str(m),
             CliError::Interrupted(_, m) => f.write_str(m),
             CliError::Sync(err) => write!(f, "{err}"),
+            #[cfg(feature = "dataset")]
+            CliError::Dataset(err) => write!(f, "{err}"),
             CliError::Api(err) => write!(f, "{err}"),
             CliError::Unconfirmed(u) => write!(f, "{}", u.source),
             CliError::File {

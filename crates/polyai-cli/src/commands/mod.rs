@@ -14,6 +14,8 @@ pub mod annotate;
 pub mod audio;
 pub mod config;
 pub mod conversations;
+#[cfg(feature = "dataset")]
+pub mod dataset;
 pub mod keygen;
 pub mod v3;
 pub mod verify;
@@ -108,6 +110,10 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     if let Command::Keygen(args) = &cli.command {
         return Some(keygen::run(cli.global.output, args));
     }
+    #[cfg(feature = "dataset")]
+    if let Command::Dataset(command) = &cli.command {
+        return Some(dataset::run(&cli.global, command));
+    }
     let Command::Completions(args) = &cli.command else {
         return None;
     };
@@ -146,5 +152,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         | Command::Schema(_)
         | Command::Verify(_)
         | Command::Keygen(_) => run_offline(cli).unwrap_or(Ok(())),
+        #[cfg(feature = "dataset")]
+        Command::Dataset(_) => run_offline(cli).unwrap_or(Ok(())),
     }
 }
