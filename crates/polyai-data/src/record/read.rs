@@ -16,7 +16,10 @@ pub(super) fn data_api(object: &Object) -> Option<ConversationRecord> {
         Some(Value::String(s)) => (None, Some(s.clone())),
         _ => (None, None),
     };
-    let turns = object.get("turns").and_then(Value::as_array).map(turns);
+    let turns = object
+        .get("turns")
+        .and_then(Value::as_array)
+        .map(|items| turns(items));
     let mut record = ConversationRecord::new(id, Api::Data);
     record.account_id = text(object, "accountId");
     record.project_id = text(object, "projectId");
@@ -63,7 +66,10 @@ pub(super) fn data_api(object: &Object) -> Option<ConversationRecord> {
 pub(super) fn v3(object: &Object) -> Option<ConversationRecord> {
     let id = object.get("id")?.as_str()?;
     let some = |key: &str| text(object, key).filter(|t| !t.is_empty());
-    let turns = object.get("turns").and_then(Value::as_array).map(turns);
+    let turns = object
+        .get("turns")
+        .and_then(Value::as_array)
+        .map(|items| turns(items));
     let mut record = ConversationRecord::new(id, Api::V3);
     record.account_id = some("account_id");
     record.project_id = some("project_id");
@@ -93,7 +99,7 @@ pub(super) fn v3(object: &Object) -> Option<ConversationRecord> {
 
 /// The turns of a `turns` array (items that are not objects are skipped; the index counts
 /// them, so it stays the position in the array).
-fn turns(items: &Vec<Value>) -> Vec<TurnRecord> {
+fn turns(items: &[Value]) -> Vec<TurnRecord> {
     items
         .iter()
         .enumerate()

@@ -60,14 +60,13 @@ impl<S: Source> Walker<'_, S> {
         self.audio_inline = false;
         for environment in ENVIRONMENTS {
             let state = self.v3_state(environment).await?;
-            if let Some(walk) = state.walking {
-                if self
+            if let Some(walk) = state.walking
+                && self
                     .walk_environment(project, v3, environment, walk)
                     .await?
                     == Flow::PageLimit
-                {
-                    return Ok(Flow::PageLimit);
-                }
+            {
+                return Ok(Flow::PageLimit);
             }
             let state = self.v3_state(environment).await?;
             let start_time = if state.complete && !self.settings.full {
