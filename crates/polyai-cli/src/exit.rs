@@ -21,12 +21,15 @@ Exit codes:
   9  export partial: it finished, but some conversations failed even after retries;
      they are listed in DIR/failures.jsonl and the next run retries exactly those;
      sync partial: it finished, but some conversations could not be read (the next
-     run tries them again)
+     run tries them again); reconcile: the listings agree, but some details could not
+     be read
  10  export folder busy: another export is writing into the same --out DIR;
      sync not started: another sync holds the database (FILE.lock)
  11  chat test: a scenario failed (a reply broke an expectation)
  12  chat test: no scenario failed, but one could not be run to the end (session ended by
      the server, time limit, network or HTTP error)
+ 13  reconcile: the listings differ (an id on one side only, a fact that differs, an id
+     listed twice)
 130  interrupted by Ctrl-C (SIGINT); an export resumes when run again
 143  stopped by SIGTERM; an export resumes when run again";
 
@@ -58,6 +61,8 @@ pub enum Exit {
     TestFailed = 11,
     /// `chat test`: no scenario failed, but one could not be run to the end.
     TestErrored = 12,
+    /// `reconcile`: the listings differ.
+    Differ = 13,
     /// Stopped by SIGINT (Ctrl-C): 128 + 2, what shells report for it.
     Interrupted = 130,
     /// Stopped by SIGTERM: 128 + 15.
@@ -102,6 +107,11 @@ pub enum CliError {
     Sync(polyai_store::SyncError),
     /// Anything else.
     Other(String),
+    /// `reconcile` ran, and the listings differ (the report says how).
+    Differ(String),
+    /// `reconcile` ran and found no difference, but could not read everything it was asked to
+    /// compare (some details).
+    Incomplete(String),
     /// `chat test` ran, and not every scenario passed (the report says which and why).
     Tests {
         /// Scenarios run.
@@ -163,6 +173,8 @@ impl CliError {
             CliError::Partial(_) => Exit::Partial,
             CliError::Busy(_) => Exit::Busy,
             CliError::Other(_) => Exit::Failure,
+            CliError::Differ(_) => Exit::Differ,
+            CliError::Incomplete(_) => Exit::Partial,
             CliError::Api(err) => api_exit(err),
             CliError::Sync(err) => sync_exit(err),
             CliError::Unconfirmed(u) => api_exit(&u.source),
@@ -205,9 +217,12 @@ fn api_exit(err: &polyai_data::Error) -> Exit {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Partial(m) | CliError::Busy(m) | CliError::Other(m) => {
-                f.write_str(m)
-            }
+            CliError::Usage(m)
+            | CliError::Partial(m)
+            | CliError::Busy(m)
+            | CliError::Other(m)
+            | CliError::Differ(m)
+            | CliError::Incomplete(m) => f.write_str(m),
             CliError::Interrupted(_, m) => f.write_str(m),
             CliError::Sync(err) => write!(f, "{err}"),
             CliError::Api(err) => write!(f, "{err}"),
@@ -256,6 +271,9 @@ pub fn hint(err: &CliError, target: &Target) -> Option<String> {
         CliError::Interrupted(..) | CliError::Busy(_) => None,
         CliError::Partial(_) => {
             Some("run the same command again to retry exactly those conversations".into())
+        }
+        CliError::Incomplete(_) => {
+            Some("run it again to read those details anew (-v logs why each failed)".into())
         }
         CliError::Api(api) => api_hint(api, target),
         CliError::Unconfirmed(u) => Some(format!(
@@ -364,6 +382,7 @@ mod tests {
             Exit::Busy,
             Exit::TestFailed,
             Exit::TestErrored,
+            Exit::Differ,
         ];
         for (i, e) in all.iter().enumerate() {
             assert_eq!(
@@ -389,6 +408,7 @@ mod tests {
         assert_eq!(stop(Signal::Terminate), 143, "128 + SIGTERM");
         assert_eq!(CliError::Partial("x".into()).exit(), Exit::Partial);
         assert_eq!(CliError::Busy("x".into()).exit(), Exit::Busy);
+        assert_eq!(CliError::Differ("x".into()).exit().code(), 13);
         let tests = |failed, errored| CliError::Tests {
             total: 5,
             failed,

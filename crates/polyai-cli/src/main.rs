@@ -10,6 +10,7 @@ mod export;
 mod export_v3;
 mod output;
 mod progress;
+mod reconcile;
 mod scenario;
 mod session;
 mod signals;

@@ -14,6 +14,7 @@ pub mod annotate;
 pub mod audio;
 pub mod config;
 pub mod conversations;
+pub mod reconcile;
 pub mod v3;
 
 /// What every command gets: the session and the output format.
@@ -132,6 +133,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         },
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Sync(args) => crate::sync::run(&ctx, args).await,
+        Command::Reconcile(args) => reconcile::run(&ctx, args).await,
         Command::Completions(_) | Command::Config(_) => run_offline(cli).unwrap_or(Ok(())),
     }
 }

@@ -1,0 +1,422 @@
+//! A comparison's [`Outcome`] as a table per day and a list of differences (for people), one
+//! JSON document (`-O json`: summary, days, differences, and the conversations apart), one
+//! finding per line (`-O jsonl`, with a `kind`), or one row per finding (`-O csv`).
+
+use std::io::{self, Write};
+
+use jiff::tz::TimeZone;
+use polyai_data::Timestamp;
+use serde_json::{Value, json};
+
+use super::compare::{DayCounts, Field, Finding, FindingKind, Outcome, SideCounts, Which};
+use crate::cli::OutputFormat;
+use crate::output::{Table, truncate, write_json, write_json_line};
+
+/// Longest value shown in a cell of the differences table.
+const VALUE_WIDTH: usize = 40;
+
+/// What the report says about the comparison besides its outcome.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// The agent compared.
+    pub agent_id: String,
+    /// Each side's short name (`data`, `v3`, `export`, `database`).
+    pub labels: [&'static str; 2],
+    /// Each side in words.
+    pub descriptions: [String; 2],
+    /// The window's start…
+    pub since: Timestamp,
+    /// …and end (exclusive).
+    pub until: Timestamp,
+    /// The zone of the days.
+    pub tz: TimeZone,
+    /// Its name (`UTC`, `Europe/London`).
+    pub tz_name: String,
+    /// `live`, `pre-release`, `sandbox` or `all`.
+    pub environment: String,
+    /// The facts compared.
+    pub fields: Vec<Field>,
+    /// Seconds listed beyond each edge.
+    pub margin_secs: u64,
+    /// Start times this many seconds apart are equal.
+    pub tolerance_secs: u64,
+    /// Side a is the Data API listing without details (so it carries no turn count).
+    pub a_lacks_turns: bool,
+    /// What the sides warned about.
+    pub warnings: Vec<String>,
+}
+
+impl Header {
+    fn label(&self, which: Which) -> &'static str {
+        match which {
+            Which::A => self.labels[0],
+            Which::B => self.labels[1],
+        }
+    }
+
+    /// A time of the window in the report's zone: `2026-06-01 00:00:00 UTC`.
+    fn time(&self, t: Timestamp) -> String {
+        match jiff::Timestamp::from_microsecond(t.unix_micros()) {
+            Ok(t) => format!(
+                "{} {}",
+                self.tz.to_datetime(t).strftime("%Y-%m-%d %H:%M:%S"),
+                self.tz_name
+            ),
+            Err(_) => t.to_string(),
+        }
+    }
+}
+
+/// Writes the report in `format`; `show` bounds the differences listed in a table.
+pub fn write(
+    out: &mut impl Write,
+    format: OutputFormat,
+    header: &Header,
+    outcome: &Outcome,
+    show: usize,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Table => table(out, header, outcome, show),
+        OutputFormat::Json => write_json(out, &document(header, outcome)),
+        OutputFormat::Jsonl => {
+            for finding in &outcome.findings {
+                write_json_line(out, &finding_json(header, finding))?;
+            }
+            Ok(())
+        }
+        OutputFormat::Csv => csv(out, header, outcome),
+    }
+}
+
+/// One line that says whether the listings agree, and how they differ.
+pub fn summary_line(header: &Header, outcome: &Outcome) -> String {
+    let t = &outcome.totals;
+    let [a, b] = header.labels;
+    let apart = if t.in_progress > 0 {
+        format!(
+            "; {} reported apart (in progress, or finished or arrived during the run)",
+            t.in_progress
+        )
+    } else {
+        String::new()
+    };
+    if outcome.agree() {
+        return format!(
+            "The listings agree: {} conversations on both sides, every compared fact equal{apart}.",
+            t.both
+        );
+    }
+    let mut parts = Vec::new();
+    let mut part = |n: u64, what: String| {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    };
+    part(t.only_in_a, format!("only in {a}"));
+    part(t.only_in_b, format!("only in {b}"));
+    part(
+        t.differing,
+        format!(
+            "with differing facts ({})",
+            differing_fields(outcome).join(", ")
+        ),
+    );
+    part(t.duplicates_in_a, format!("listed twice by {a}"));
+    part(t.duplicates_in_b, format!("listed twice by {b}"));
+    format!(
+        "The listings differ: {} (of {} in {a}, {} in {b}){apart}.",
+        parts.join(", "),
+        t.a,
+        t.b
+    )
+}
+
+/// The fields with a difference.
+fn differing_fields(outcome: &Outcome) -> Vec<&'static str> {
+    outcome
+        .fields
+        .iter()
+        .filter(|f| f.differing > 0)
+        .map(|f| f.field.name())
+        .collect()
+}
+
+/// What the sides noticed that the reader should know, one sentence each.
+pub fn notes(header: &Header, outcome: &Outcome) -> Vec<String> {
+    let mut notes = header.warnings.clone();
+    for (which, side) in [(Which::A, &outcome.sides[0]), (Which::B, &outcome.sides[1])] {
+        let label = header.label(which);
+        let mut note = |n: u64, text: &str| {
+            if n > 0 {
+                notes.push(format!("{label}: {n} {text}"));
+            }
+        };
+        note(
+            side.out_of_order,
+            "conversations of the window came after older ones: the Data API listing is not in \
+             start order, so the walk may have stopped before some",
+        );
+        note(
+            side.details_failed,
+            "details could not be read: those conversations were compared on their listing \
+             facts, without turn_count",
+        );
+        note(
+            side.unreadable,
+            "lines or items were not conversation records (skipped)",
+        );
+        note(
+            side.without_start,
+            "records have no start time and belong to no day (not compared)",
+        );
+        note(
+            side.without_environment,
+            "records have no environment (not compared; --env all compares them)",
+        );
+        note(
+            side.paging_repeats,
+            "items were listed again as offset pages shifted under new conversations (not \
+             duplicates)",
+        );
+    }
+    for stat in &outcome.fields {
+        if stat.compared > 0 || stat.not_carried == [0, 0] {
+            continue;
+        }
+        let missing: Vec<&str> = [Which::A, Which::B]
+            .into_iter()
+            .zip(stat.not_carried)
+            .filter(|(_, n)| *n > 0)
+            .map(|(w, _)| header.label(w))
+            .collect();
+        let mut text = format!(
+            "{} not compared: {} does not carry it",
+            stat.field.name(),
+            missing.join(" and ")
+        );
+        if stat.field == Field::TurnCount && header.a_lacks_turns {
+            text.push_str(
+                " (the Data API listing has no turns; --with-details reads each conversation's)",
+            );
+        }
+        notes.push(text);
+    }
+    notes
+}
+
+fn table(out: &mut impl Write, header: &Header, outcome: &Outcome, show: usize) -> io::Result<()> {
+    let [a, b] = header.labels;
+    writeln!(
+        out,
+        "Agent {}: conversations started from {} to {}, environment {}; days in {}",
+        header.agent_id,
+        header.time(header.since),
+        header.time(header.until),
+        header.environment,
+        header.tz_name
+    )?;
+    writeln!(out, "  a = {a}: {}", header.descriptions[0])?;
+    writeln!(out, "  b = {b}: {}", header.descriptions[1])?;
+    let names: Vec<&str> = header.fields.iter().map(|f| f.name()).collect();
+    writeln!(out, "  compared: {}", names.join(", "))?;
+    writeln!(out)?;
+    let upper = |s: &str| s.to_ascii_uppercase();
+    let mut days = Table::new(vec![
+        "DAY".to_owned(),
+        upper(a),
+        upper(b),
+        "BOTH".to_owned(),
+        format!("ONLY {}", upper(a)),
+        format!("ONLY {}", upper(b)),
+        "DIFFERING".to_owned(),
+        "DUPLICATES".to_owned(),
+        "IN PROGRESS".to_owned(),
+    ]);
+    let row = |day: String, c: &DayCounts| {
+        vec![
+            day,
+            c.a.to_string(),
+            c.b.to_string(),
+            c.both.to_string(),
+            c.only_in_a.to_string(),
+            c.only_in_b.to_string(),
+            c.differing.to_string(),
+            (c.duplicates_in_a + c.duplicates_in_b).to_string(),
+            c.in_progress.to_string(),
+        ]
+    };
+    for (day, counts) in &outcome.days {
+        days.push(row(day.to_string(), counts));
+    }
+    days.push(row("total".to_owned(), &outcome.totals));
+    days.write_aligned(out)?;
+    let listed: Vec<&Finding> = outcome.findings.iter().take(show).collect();
+    if !listed.is_empty() {
+        writeln!(out)?;
+        let mut details = Table::new(vec![
+            "KIND".to_owned(),
+            "ID".to_owned(),
+            "DAY".to_owned(),
+            "FIELD".to_owned(),
+            upper(a),
+            upper(b),
+        ]);
+        for f in listed {
+            let cell = |v: &Value| match f.kind {
+                FindingKind::InProgress => match v {
+                    Value::Bool(true) => "in progress".to_owned(),
+                    Value::Bool(false) => "finished".to_owned(),
+                    _ => "-".to_owned(),
+                },
+                _ => truncate(&text(v), VALUE_WIDTH),
+            };
+            details.push(vec![
+                kind_words(header, f.kind),
+                f.conversation_id.clone(),
+                f.day.to_string(),
+                f.field.to_owned(),
+                cell(&f.a),
+                cell(&f.b),
+            ]);
+        }
+        details.write_aligned(out)?;
+        let more = outcome.findings.len().saturating_sub(show);
+        if more > 0 {
+            writeln!(
+                out,
+                "… and {more} more (-O jsonl or -O csv lists every one, --show N lists more here)"
+            )?;
+        }
+    }
+    writeln!(out)?;
+    for note in notes(header, outcome) {
+        writeln!(out, "note: {note}")?;
+    }
+    writeln!(out, "{}", summary_line(header, outcome))
+}
+
+/// A finding's kind for people: `only in data`, `twice in v3`, `differs`, ….
+fn kind_words(header: &Header, kind: FindingKind) -> String {
+    match kind {
+        FindingKind::OnlyInA => format!("only in {}", header.labels[0]),
+        FindingKind::OnlyInB => format!("only in {}", header.labels[1]),
+        FindingKind::DuplicateInA => format!("twice in {}", header.labels[0]),
+        FindingKind::DuplicateInB => format!("twice in {}", header.labels[1]),
+        FindingKind::Differs => "differs".to_owned(),
+        FindingKind::InProgress => "in progress".to_owned(),
+        FindingKind::Arrived => "arrived".to_owned(),
+    }
+}
+
+/// A value as text: strings as they are, `-` for null, JSON otherwise.
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn finding_json(header: &Header, f: &Finding) -> Value {
+    json!({
+        "kind": f.kind.name(),
+        "side": f.kind.side().map(|w| header.label(w)),
+        "day": f.day.to_string(),
+        "conversation_id": f.conversation_id,
+        "field": f.field,
+        "a": f.a,
+        "b": f.b,
+    })
+}
+
+fn side_json(header: &Header, which: Which, counts: &SideCounts) -> Value {
+    let mut side = serde_json::to_value(counts).unwrap_or_else(|_| json!({}));
+    let i = usize::from(which == Which::B);
+    if let Some(object) = side.as_object_mut() {
+        object.insert("side".into(), json!(header.labels[i]));
+        object.insert("description".into(), json!(header.descriptions[i]));
+    }
+    side
+}
+
+/// `-O json`: one document.
+fn document(header: &Header, outcome: &Outcome) -> Value {
+    let fields: Vec<Value> = outcome
+        .fields
+        .iter()
+        .map(|s| {
+            json!({
+                "field": s.field.name(),
+                "compared": s.compared,
+                "differing": s.differing,
+                "not_carried_by_a": s.not_carried[0],
+                "not_carried_by_b": s.not_carried[1],
+            })
+        })
+        .collect();
+    let days: Vec<Value> = outcome
+        .days
+        .iter()
+        .map(|(day, counts)| {
+            let mut row = serde_json::to_value(counts).unwrap_or_else(|_| json!({}));
+            if let Some(object) = row.as_object_mut() {
+                object.insert("day".into(), json!(day.to_string()));
+            }
+            row
+        })
+        .collect();
+    let (differences, apart): (Vec<&Finding>, Vec<&Finding>) = outcome
+        .findings
+        .iter()
+        .partition(|f| f.kind.is_difference());
+    let list = |findings: Vec<&Finding>| -> Vec<Value> {
+        findings
+            .into_iter()
+            .map(|f| finding_json(header, f))
+            .collect()
+    };
+    json!({
+        "summary": {
+            "agree": outcome.agree(),
+            "agent_id": header.agent_id,
+            "since": header.since.to_rfc3339_micros(),
+            "until": header.until.to_rfc3339_micros(),
+            "time_zone": header.tz_name,
+            "environment": header.environment,
+            "edge_margin_seconds": header.margin_secs,
+            "time_tolerance_seconds": header.tolerance_secs,
+            "a": side_json(header, Which::A, &outcome.sides[0]),
+            "b": side_json(header, Which::B, &outcome.sides[1]),
+            "fields": fields,
+            "totals": outcome.totals,
+            "differences": outcome.totals.differences(),
+            "notes": notes(header, outcome),
+        },
+        "days": days,
+        "differences": list(differences),
+        "in_progress": list(apart),
+    })
+}
+
+/// `-O csv`: a header, then one row per finding.
+fn csv(out: &mut impl Write, header: &Header, outcome: &Outcome) -> io::Result<()> {
+    let mut table = Table::new(["kind", "side", "day", "conversation_id", "field", "a", "b"]);
+    for f in &outcome.findings {
+        let cell = |v: &Value| match v {
+            Value::Null => String::new(),
+            other => text(other),
+        };
+        table.push(vec![
+            f.kind.name().to_owned(),
+            f.kind
+                .side()
+                .map_or_else(String::new, |w| header.label(w).to_owned()),
+            f.day.to_string(),
+            f.conversation_id.clone(),
+            f.field.to_owned(),
+            cell(&f.a),
+            cell(&f.b),
+        ]);
+    }
+    table.write_csv(out)
+}
