@@ -5,7 +5,6 @@ use std::io::Write;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use futures_util::stream;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 use jiff::tz::TimeZone;
 use polyai_data::{Agent, ClientEnv, Timestamp};
@@ -15,7 +14,7 @@ use crate::commands::{Ctx, stdout_error};
 use crate::exit::CliError;
 use crate::reconcile::compare::{Comparison, Field, Note, Settings, Which};
 use crate::reconcile::report::{self, Header};
-use crate::reconcile::source::{Bounds, Item, Side};
+use crate::reconcile::source::{Bounds, Item, Side, newest_first};
 use crate::when;
 
 /// How long after it started a conversation may first appear in a listing: one on a side only
@@ -87,11 +86,14 @@ pub async fn run(ctx: &Ctx<'_>, args: &ReconcileArgs) -> Result<(), CliError> {
         warnings,
     };
     let mut comparison = Comparison::new(settings);
-    let both = stream::select(
-        a.records(bounds.clone()).map(|item| (Which::A, item)),
-        b.records(bounds).map(|item| (Which::B, item)),
-    );
-    let mut both = std::pin::pin!(both);
+    // In step, newest first: both sides list newest first, so a conversation both list is
+    // matched soon after the first of them reads it.
+    let mut both = newest_first(vec![
+        a.records(bounds.clone())
+            .map(|item| (Which::A, item))
+            .boxed(),
+        b.records(bounds).map(|item| (Which::B, item)).boxed(),
+    ]);
     let spinner = spinner();
     let mut read = 0u64;
     while let Some((which, item)) = both.next().await {
@@ -116,7 +118,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ReconcileArgs) -> Result<(), CliError> {
     }
     spinner.finish_and_clear();
     let outcome = comparison.finish();
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     report::write(&mut out, ctx.format, &header, &outcome, args.show)
         .and_then(|()| out.flush())
         .map_err(stdout_error)?;

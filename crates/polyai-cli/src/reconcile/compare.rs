@@ -8,12 +8,12 @@
 //!
 //! # Memory
 //!
-//! A record is reduced on arrival to an [`Entry`] — its start, its in-progress flag and the
+//! A record is reduced on arrival to an `Entry` — its start, its in-progress flag and the
 //! compared facts, strings interned — and kept only until the other side lists the same id
 //! (then both are compared and dropped). What stays is the unmatched entries of each side (a
-//! few hundred bytes each: when both sides are walked at once in the same order, only the ones
-//! one walk is ahead by), a 16-byte key per id seen (for duplicates), the counts per day, and
-//! the findings.
+//! few hundred bytes each: when both sides arrive in step, newest first, little more than the
+//! ids one side lacks), a 16-byte key per id seen (for duplicates), the counts per day, and
+//! the findings. The engine is right in any order; the order only decides how much it holds.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -77,10 +77,10 @@ pub fn write(
 ) -> io::Result<()> {
     match format {
         OutputFormat::Table => table(out, header, outcome, show),
-        OutputFormat::Json => write_json(out, &document(header, outcome)),
+        OutputFormat::Json => write_json(out, &Document { header, outcome }),
         OutputFormat::Jsonl => {
             for finding in &outcome.findings {
-                write_json_line(out, &finding_json(header, finding))?;
+                write_json_line(out, &finding_out(header, finding))?;
             }
             Ok(())
         }
@@ -317,16 +317,47 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn finding_json(header: &Header, f: &Finding) -> Value {
-    json!({
-        "kind": f.kind.name(),
-        "side": f.kind.side().map(|w| header.label(w)),
-        "day": f.day.to_string(),
-        "conversation_id": f.conversation_id,
-        "field": f.field,
-        "a": f.a,
-        "b": f.b,
-    })
+/// A finding as written in JSON, JSON Lines and (flattened) CSV.
+#[derive(serde::Serialize)]
+struct FindingOut<'a> {
+    kind: &'static str,
+    side: Option<&'static str>,
+    day: String,
+    conversation_id: &'a str,
+    field: &'static str,
+    a: &'a Value,
+    b: &'a Value,
+}
+
+fn finding_out<'a>(header: &Header, f: &'a Finding) -> FindingOut<'a> {
+    FindingOut {
+        kind: f.kind.name(),
+        side: f.kind.side().map(|w| header.label(w)),
+        day: f.day.to_string(),
+        conversation_id: &f.conversation_id,
+        field: f.field,
+        a: &f.a,
+        b: &f.b,
+    }
+}
+
+/// The findings of one list of the JSON document, serialized one by one (never a second copy of
+/// them all).
+struct FindingList<'a> {
+    header: &'a Header,
+    findings: &'a [Finding],
+    differences: bool,
+}
+
+impl serde::Serialize for FindingList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.findings
+                .iter()
+                .filter(|f| f.kind.is_difference() == self.differences)
+                .map(|f| finding_out(self.header, f)),
+        )
+    }
 }
 
 fn side_json(header: &Header, which: Which, counts: &SideCounts) -> Value {
@@ -339,8 +370,32 @@ fn side_json(header: &Header, which: Which, counts: &SideCounts) -> Value {
     side
 }
 
-/// `-O json`: one document.
-fn document(header: &Header, outcome: &Outcome) -> Value {
+/// `-O json`: one document — summary, days, differences, and the conversations apart.
+struct Document<'a> {
+    header: &'a Header,
+    outcome: &'a Outcome,
+}
+
+impl serde::Serialize for Document<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (header, outcome) = (self.header, self.outcome);
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("summary", &summary(header, outcome))?;
+        map.serialize_entry("days", &days(outcome))?;
+        for (key, differences) in [("differences", true), ("in_progress", false)] {
+            let list = FindingList {
+                header,
+                findings: &outcome.findings,
+                differences,
+            };
+            map.serialize_entry(key, &list)?;
+        }
+        map.end()
+    }
+}
+
+fn summary(header: &Header, outcome: &Outcome) -> Value {
     let fields: Vec<Value> = outcome
         .fields
         .iter()
@@ -354,7 +409,26 @@ fn document(header: &Header, outcome: &Outcome) -> Value {
             })
         })
         .collect();
-    let days: Vec<Value> = outcome
+    json!({
+        "agree": outcome.agree(),
+        "agent_id": header.agent_id,
+        "since": header.since.to_rfc3339_micros(),
+        "until": header.until.to_rfc3339_micros(),
+        "time_zone": header.tz_name,
+        "environment": header.environment,
+        "edge_margin_seconds": header.margin_secs,
+        "time_tolerance_seconds": header.tolerance_secs,
+        "a": side_json(header, Which::A, &outcome.sides[0]),
+        "b": side_json(header, Which::B, &outcome.sides[1]),
+        "fields": fields,
+        "totals": outcome.totals,
+        "differences": outcome.totals.differences(),
+        "notes": notes(header, outcome),
+    })
+}
+
+fn days(outcome: &Outcome) -> Vec<Value> {
+    outcome
         .days
         .iter()
         .map(|(day, counts)| {
@@ -364,38 +438,7 @@ fn document(header: &Header, outcome: &Outcome) -> Value {
             }
             row
         })
-        .collect();
-    let (differences, apart): (Vec<&Finding>, Vec<&Finding>) = outcome
-        .findings
-        .iter()
-        .partition(|f| f.kind.is_difference());
-    let list = |findings: Vec<&Finding>| -> Vec<Value> {
-        findings
-            .into_iter()
-            .map(|f| finding_json(header, f))
-            .collect()
-    };
-    json!({
-        "summary": {
-            "agree": outcome.agree(),
-            "agent_id": header.agent_id,
-            "since": header.since.to_rfc3339_micros(),
-            "until": header.until.to_rfc3339_micros(),
-            "time_zone": header.tz_name,
-            "environment": header.environment,
-            "edge_margin_seconds": header.margin_secs,
-            "time_tolerance_seconds": header.tolerance_secs,
-            "a": side_json(header, Which::A, &outcome.sides[0]),
-            "b": side_json(header, Which::B, &outcome.sides[1]),
-            "fields": fields,
-            "totals": outcome.totals,
-            "differences": outcome.totals.differences(),
-            "notes": notes(header, outcome),
-        },
-        "days": days,
-        "differences": list(differences),
-        "in_progress": list(apart),
-    })
+        .collect()
 }
 
 /// `-O csv`: a header, then one row per finding.

@@ -7,10 +7,13 @@
 //!   comparison. With details, each conversation's detail replaces its summary (turn count
 //!   included), a few at once.
 //! - [`Side::V3`]: the Conversations API v3 listing, by time range and cursor, one walk per
-//!   environment.
+//!   environment, all at once and merged newest first ([`newest_first`]).
 //! - [`Side::Export`]: the `conversations.jsonl` of an export folder (raw Data API, raw v3 or
 //!   contract records, told apart by shape).
 //! - [`Side::Database`]: the `conversations` table of a sync database, read-only.
+//!
+//! Every side is newest first (an export as its listing wrote it, a database by its query), so
+//! the command merges the two sides by start time and the comparison sees them in step.
 //!
 //! The API sides are where the shared listing (one `Listing` for both APIs) plugs in: each is
 //! one function returning a stream of records.
@@ -33,8 +36,16 @@ use crate::exit::CliError;
 use crate::export::journal::JOURNAL_FILE;
 use crate::export::manifest::MANIFEST_FILE;
 
-/// Records read ahead of the comparison, per side.
-const AHEAD: usize = 2048;
+/// Records read ahead of the comparison, per walk.
+const AHEAD: usize = 256;
+/// Conversations per v3 page: a page of conversations with their turns, parsed, is about 6 MiB
+/// at 500. Several environments are walked at once, each holding its page; one environment is
+/// walked with the next page fetched ahead.
+const V3_PAGE: u64 = 500;
+/// Conversations per Data API page, and pages fetched at once: summaries are small, but the
+/// Data API is read from the newest conversation on, so the walk is kept quick.
+const DATA_PAGE: u64 = 500;
+const DATA_PAGES_AT_ONCE: usize = 2;
 /// Positions before the one the offset search found that a Data API walk starts at, for
 /// conversations that disappear from the listing while it is searched.
 const SEARCH_SLACK: u64 = 100;
@@ -377,7 +388,13 @@ fn data_api(agent: Agent, bounds: Bounds, with_details: bool, concurrency: usize
 /// ([`Note::PagingRepeat`]).
 async fn walk_data_api(agent: &Agent, bounds: &Bounds, tx: &Sender) -> Result<(), CliError> {
     let start = first_offset(agent, bounds.until).await?;
-    let mut pages = agent.conversations().list().offset(start).json_pages();
+    let mut pages = agent
+        .conversations()
+        .list()
+        .offset(start)
+        .limit(DATA_PAGE)
+        .concurrency(DATA_PAGES_AT_ONCE)
+        .json_pages();
     let mut walk = DataWalk::default();
     while let Some(page) = pages.try_next().await? {
         let count = page.count();
@@ -511,31 +528,77 @@ async fn detail(agent: &Agent, summary: Box<ConversationRecord>) -> Result<Item,
     }
 }
 
-/// The v3 side: one walk per environment, by time range and cursor.
+/// The v3 side: one walk per environment, by time range and cursor, at once and merged newest
+/// first (each walk is), so the side as a whole is in start order.
 fn v3(project: Project, environments: Vec<ClientEnv>, bounds: Bounds) -> Items {
-    spawned(move |tx| async move {
-        for env in environments {
-            let mut pages = project
-                .conversations()
-                .start_time(bounds.since)
-                .end_time(bounds.until)
-                .client_env(env)
-                .limit(polyai_data::v3::MAX_LIMIT)
-                .json_pages();
-            while let Some(page) = pages.try_next().await? {
-                for raw in page.into_items() {
-                    let item = match ConversationRecord::from_v3(&raw) {
-                        Some(record) => Item::Record(Box::new(record)),
-                        None => Item::Note(Note::Unreadable),
-                    };
-                    if !send(&tx, item).await {
-                        return Ok(());
+    let alone = environments.len() == 1;
+    let walks = environments
+        .into_iter()
+        .map(|env| {
+            let project = project.clone();
+            let (since, until) = (bounds.since, bounds.until);
+            spawned(move |tx| async move {
+                let mut pages = project
+                    .conversations()
+                    .start_time(since)
+                    .end_time(until)
+                    .client_env(env)
+                    .prefetch(alone)
+                    .limit(V3_PAGE)
+                    .json_pages();
+                while let Some(page) = pages.try_next().await? {
+                    for raw in page.into_items() {
+                        let item = match ConversationRecord::from_v3(&raw) {
+                            Some(record) => Item::Record(Box::new(record)),
+                            None => Item::Note(Note::Unreadable),
+                        };
+                        if !send(&tx, item).await {
+                            return Ok(());
+                        }
                     }
                 }
+                Ok(())
+            })
+            .map(|item| ((), item))
+            .boxed()
+        })
+        .collect();
+    newest_first(walks).map(|((), item)| item).boxed()
+}
+
+/// An item of some stream, with what the stream is.
+pub type Tagged<T> = (T, Result<Item, CliError>);
+
+/// Several streams merged into one, newest start first: each step takes, of the items the
+/// streams have next, the one that started last (a note, an error or a record without a start
+/// time goes at once). Streams that are each newest first merge into one that is; two sides
+/// merged so reach the comparison in step, which then holds little more than what one side
+/// lists and the other does not. Streams out of order still merge whole, only less in step.
+pub fn newest_first<T: Send + 'static>(
+    streams: Vec<BoxStream<'static, Tagged<T>>>,
+) -> BoxStream<'static, Tagged<T>> {
+    let heads: Vec<_> = streams.into_iter().map(StreamExt::peekable).collect();
+    stream::unfold(heads, |mut heads| async move {
+        let mut newest: Option<(usize, i64)> = None;
+        for (i, head) in heads.iter_mut().enumerate() {
+            let Some((_, item)) = std::pin::Pin::new(head).peek().await else {
+                continue;
+            };
+            let key = match item {
+                Ok(Item::Record(r) | Item::DetailFailed(r)) => {
+                    r.started_at.map_or(i64::MAX, Timestamp::unix_micros)
+                }
+                _ => i64::MAX,
+            };
+            if newest.is_none_or(|(_, k)| key > k) {
+                newest = Some((i, key));
             }
         }
-        Ok(())
+        let (i, _) = newest?;
+        let item = heads.get_mut(i)?.next().await?;
+        Some((item, heads))
     })
+    .boxed()
 }
 
 /// A conversation record of any shape an export line has: a contract record
@@ -836,6 +899,52 @@ mod tests {
                 Item::Note(note) => format!("{note:?}"),
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn streams_merge_newest_first_with_notes_at_once() {
+        let side = |tag: char, items: Vec<Item>| {
+            stream::iter(items.into_iter().map(move |i| (tag, Ok(i)))).boxed()
+        };
+        let record = |id: &str, start: &str| {
+            Item::Record(Box::new(
+                record_of(&summary(id, start)).unwrap_or_else(|| panic!("a record")),
+            ))
+        };
+        let merged: Vec<(char, String)> = newest_first(vec![
+            side(
+                'a',
+                vec![
+                    record("a3", "2026-06-03T03:00:00Z"),
+                    record("a1", "2026-06-03T01:00:00Z"),
+                ],
+            ),
+            side(
+                'b',
+                vec![
+                    record("b4", "2026-06-03T04:00:00Z"),
+                    record("b2", "2026-06-03T02:00:00Z"),
+                    Item::Note(Note::Unreadable),
+                    record("b0", "2026-06-03T00:00:00Z"),
+                ],
+            ),
+        ])
+        .map(|(tag, item)| match item {
+            Ok(item) => (tag, kinds(&[item]).concat()),
+            Err(e) => (tag, e.to_string()),
+        })
+        .collect()
+        .await;
+        let want = [
+            ('b', "b4"),
+            ('a', "a3"),
+            ('b', "b2"),
+            ('b', "Unreadable"),
+            ('a', "a1"),
+            ('b', "b0"),
+        ];
+        let want: Vec<(char, String)> = want.iter().map(|(t, s)| (*t, s.to_string())).collect();
+        assert_eq!(merged, want);
     }
 
     #[test]
