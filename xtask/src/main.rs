@@ -10,7 +10,8 @@ use xtask::{Layout, run_files};
 const USAGE: &str = "usage: cargo xtask generate [--check] | cargo xtask diff OLD NEW
 
   generate          for every API in openapi/ (the Data API, the Conversations API v3),
-                    regenerate its normalized document and its module of polyai-data-raw
+                    regenerate its normalized document and its module of polyai-data-raw;
+                    and schemas/, the JSON Schema of every record `polyai` writes
   generate --check  fail with a diff if any checked-in file is stale
   diff OLD NEW      print, as Markdown, what changed in structure between two
                     versions of a document (operations, parameters, fields,
@@ -79,6 +80,13 @@ fn main() -> ExitCode {
             }
         }
     }
+    match schemas(&workspace_root(), check) {
+        Ok(fresh) => stale |= !fresh,
+        Err(e) => {
+            eprintln!("error: record schemas: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let ms = started.elapsed().as_millis();
     if stale {
         return ExitCode::FAILURE;
@@ -89,6 +97,88 @@ fn main() -> ExitCode {
         println!("generated {lines} lines of Rust in {ms} ms");
     }
     ExitCode::SUCCESS
+}
+
+/// Regenerates `schemas/` (the JSON Schema of every record `polyai` writes) from the CLI's
+/// types, by running `polyai schema --write-to`; with `check`, reports each stale or extra file
+/// instead. `Ok(false)`: something was stale.
+fn schemas(root: &Path, check: bool) -> Result<bool, String> {
+    let dir = root.join("schemas");
+    let fresh_dir = root.join("target").join("xtask-schemas");
+    let _ = std::fs::remove_dir_all(&fresh_dir);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "polyai-cli",
+            "--bin",
+            "polyai",
+            "--",
+        ])
+        .arg("schema")
+        .arg("--write-to")
+        .arg(&fresh_dir)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("`polyai schema --write-to` failed ({status})"));
+    }
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".schema.json"))
+            .collect();
+        names.sort();
+        names
+    };
+    let mut fresh = true;
+    for name in names(&dir) {
+        if !fresh_dir.join(&name).exists() {
+            fresh = false;
+            if check {
+                eprintln!(
+                    "schemas/{name} describes no record polyai writes; run `cargo xtask generate`"
+                );
+            } else if let Err(e) = std::fs::remove_file(dir.join(&name)) {
+                return Err(format!("cannot remove schemas/{name}: {e}"));
+            } else {
+                println!("removed schemas/{name}");
+            }
+        }
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create schemas/: {e}"))?;
+    for name in names(&fresh_dir) {
+        let generated = std::fs::read_to_string(fresh_dir.join(&name))
+            .map_err(|e| format!("cannot read the generated {name}: {e}"))?;
+        let path = dir.join(&name);
+        let current = std::fs::read_to_string(&path).ok();
+        if current.as_deref() == Some(generated.as_str()) {
+            continue;
+        }
+        fresh = false;
+        if check {
+            eprintln!("schemas/{name} is stale; run `cargo xtask generate`:");
+            let current = current.unwrap_or_default();
+            let diff = TextDiff::from_lines(current.as_str(), generated.as_str());
+            eprint!(
+                "{}",
+                diff.unified_diff()
+                    .context_radius(2)
+                    .header("checked in", "generated")
+            );
+        } else {
+            std::fs::write(&path, generated).map_err(|e| format!("cannot write {name}: {e}"))?;
+            println!("wrote schemas/{name}");
+        }
+    }
+    Ok(fresh || !check)
 }
 
 fn diff(old: &Path, new: &Path) -> ExitCode {

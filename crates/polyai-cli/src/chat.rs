@@ -6,9 +6,11 @@ use polyai_data::{ChatOptions, ChatReply, ChatSession, ClientEnv};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::cli::{ChatArgs, ChatEnv, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::output::{write_json, write_json_line};
+use crate::records::ChatTurn;
 
 /// REPL commands that leave the session.
 const QUIT: [&str; 3] = ["/quit", "/exit", "/q"];
@@ -47,7 +49,7 @@ pub async fn run(
     })?;
     let mut printer = Printer::new(ctx.format, args.debug);
     if ctx.format == OutputFormat::Table {
-        eprintln!("debug chat {} ({env}); /quit to leave", session.id());
+        crate::output::note!("debug chat {} ({env}); /quit to leave", session.id());
     }
     printer.reply(session.greeting())?;
     let result = match script {
@@ -93,7 +95,7 @@ async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), Cl
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while !session.is_ended() {
         if interactive {
-            eprint!("you> ");
+            crate::output::stdio::prompt("you> ");
         }
         let Some(line) = lines
             .next_line()
@@ -122,7 +124,7 @@ async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), Cl
 struct Printer {
     format: OutputFormat,
     debug: bool,
-    replies: Vec<serde_json::Value>,
+    replies: Vec<ChatTurn>,
 }
 
 impl Printer {
@@ -137,14 +139,14 @@ impl Printer {
     /// Echoes the user's line (only in the transcript, for scripted input).
     fn user(&mut self, message: &str) -> Result<(), CliError> {
         if self.format == OutputFormat::Table {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             writeln!(out, "you>   {message}").map_err(stdout_error)?;
         }
         Ok(())
     }
 
     fn reply(&mut self, reply: &ChatReply) -> Result<(), CliError> {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         match self.format {
             OutputFormat::Table => {
                 out.write_all(reply_view(reply, self.debug).as_bytes())
@@ -152,13 +154,11 @@ impl Printer {
                 out.flush().map_err(stdout_error)
             }
             OutputFormat::Json => {
-                let value = serde_json::to_value(reply.as_response())
-                    .map_err(|e| CliError::Other(format!("encoding the reply: {e}")))?;
-                self.replies.push(value);
+                self.replies.push(ChatTurn::of(reply));
                 Ok(())
             }
             OutputFormat::Jsonl | OutputFormat::Csv => {
-                write_json_line(&mut out, reply.as_response()).map_err(stdout_error)?;
+                write_json_line(&mut out, &ChatTurn::of(reply)).map_err(stdout_error)?;
                 out.flush().map_err(stdout_error)
             }
         }
@@ -166,7 +166,7 @@ impl Printer {
 
     fn finish(&mut self) -> Result<(), CliError> {
         if self.format == OutputFormat::Json {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             write_json(&mut out, &self.replies).map_err(stdout_error)?;
         }
         Ok(())

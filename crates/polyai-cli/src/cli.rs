@@ -51,6 +51,10 @@ impl Cli {
         }
         match &self.command {
             Command::Chat(chat) if chat.command.is_none() => readers.push("the chat REPL"),
+            Command::Chat(ChatArgs {
+                command: Some(ChatCommand::Replay(replay)),
+                ..
+            }) if dash(&replay.ids_file) => readers.push("chat replay --ids -"),
             Command::Conversations(ConversationsCommand::Note(note)) if dash(&note.file) => {
                 readers.push("note --file -")
             }
@@ -184,6 +188,23 @@ pub enum Command {
     /// Show the profiles of the config file (never a key).
     #[command(subcommand, after_help = CONFIG_HELP)]
     Config(ConfigCommand),
+    /// Print the JSON Schema of a record polyai writes (without NAME: list them).
+    Schema(SchemaArgs),
+}
+
+/// `schema`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every record polyai writes (each conversation of list, get, export and sync, and \
+                  every summary) follows one contract, in snake_case, whichever API it came from: \
+                  docs/records.md describes it field by field. Example: polyai schema conversation"
+)]
+pub struct SchemaArgs {
+    /// The record, e.g. `conversation` (see `polyai schema`).
+    pub name: Option<String>,
+    /// Write every schema to DIR/NAME.schema.json (what `cargo xtask generate` runs).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub write_to: Option<PathBuf>,
 }
 
 /// `config …` subcommands.
@@ -496,6 +517,9 @@ pub enum ChatCommand {
     Send(ChatSendArgs),
     /// Run scenario files (TOML) as regression tests: one debug-chat session per scenario.
     Test(ChatTestArgs),
+    /// Replay recorded conversations against an agent variant and report where it now behaves
+    /// differently: one debug-chat session per conversation.
+    Replay(ChatReplayArgs),
 }
 
 /// `chat send`.
@@ -560,6 +584,119 @@ A scenario's own settings win over [defaults], which win over --agent, --env, --
 Exit status: 0 when every scenario passed, 11 when one failed, 12 when none failed but one
 could not be run to the end (session error, time limit, network); 2 for a broken file,
 which is reported with its line and column before anything runs.";
+
+/// `chat replay`.
+#[derive(Debug, Args)]
+#[command(after_help = CHAT_REPLAY_HELP)]
+pub struct ChatReplayArgs {
+    /// Conversation ids to replay (or --ids FILE, or the listing filters below).
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Read conversation ids from FILE, one per line ('-' for stdin; blank lines and lines
+    /// starting with # are skipped).
+    #[arg(long = "ids", value_name = "FILE")]
+    pub ids_file: Option<PathBuf>,
+    /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h, 7d).
+    #[arg(long, value_name = "TIME", help_heading = "Selecting conversations")]
+    pub since: Option<String>,
+    /// Only conversations that started before this time (same forms as --since).
+    #[arg(long, value_name = "TIME", help_heading = "Selecting conversations")]
+    pub until: Option<String>,
+    /// Only conversations whose transcript contains TEXT.
+    #[arg(long, value_name = "TEXT", help_heading = "Selecting conversations")]
+    pub search: Option<String>,
+    /// A random sample of the conversations (with --limit N: N of them).
+    #[arg(long, help_heading = "Selecting conversations")]
+    pub sample: bool,
+    /// Conversations to replay at most when selecting by filters [default: 100].
+    #[arg(long, value_name = "N", help_heading = "Selecting conversations",
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub limit: Option<u64>,
+    /// Only conversations recorded in this environment (the listing's default: live).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENV",
+        help_heading = "Selecting conversations"
+    )]
+    pub source_env: Option<ChatEnv>,
+    /// Only conversations recorded on the variant with this name.
+    #[arg(long, value_name = "NAME", help_heading = "Selecting conversations")]
+    pub source_variant: Option<String>,
+    /// Replay each conversation against the variant it was recorded on (its variant_id)
+    /// instead of --variant: how reproducible the agent is.
+    #[arg(long, conflicts_with = "variant")]
+    pub own_variant: bool,
+    /// Replies at least this similar (0 to 1) are the same reply; 0 compares no text, 1 wants
+    /// the same words in the same order.
+    #[arg(long, value_name = "X", default_value_t = crate::replay::DEFAULT_THRESHOLD,
+          value_parser = threshold_arg)]
+    pub threshold: f64,
+    /// An integration attribute sent with every session (repeatable), e.g. caller_tier=gold.
+    #[arg(long = "attribute", value_name = "KEY=VALUE", value_parser = attribute_arg)]
+    pub attributes: Vec<(String, String)>,
+    /// Stop replaying a conversation at its first divergence instead of replaying it to the end.
+    #[arg(long)]
+    pub stop_at_divergence: bool,
+    /// Chat sessions at once.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Time limit of the replay of one conversation, e.g. 90s, 2m, 1m30s.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration_arg)]
+    pub timeout: Duration,
+    /// Also write a JUnit XML report to FILE: one test case per conversation.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write a self-contained HTML report to FILE: original and replayed turns side by side.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write each replayed conversation to DIR as a `chat test` scenario file (its caller turns
+    /// and the expectations that held), named after its id.
+    #[arg(long, value_name = "DIR")]
+    pub save_scenarios: Option<PathBuf>,
+}
+
+/// After `polyai chat replay --help`: the rules in brief.
+const CHAT_REPLAY_HELP: &str = "\
+Examples:
+  polyai chat replay CA681f3ad0d037c1884614548178a5bc1b --env pre-release --variant \"Next Release\"
+  polyai chat replay --since 7d --source-env live --sample --limit 200 \\
+      --env pre-release --variant \"Next Release\" --junit replay.xml --html replay.html
+  polyai --sandbox chat replay --since 7d --limit 20 --variant \"Next Release\"
+
+Each conversation (read from the Data API, so its function events come along; selected by the
+Conversations API v3 listing when filters are given and an account is known) is replayed in its
+own debug-chat session against --env (default: sandbox) and --variant: its caller turns are sent
+in order, in its language unless --lang says otherwise. Every agent turn is compared with the
+original one:
+  function  the functions called (when the source records them)
+  handoff   whether the turn handed off, and to which destination
+  ended     a replay the agent ends where the original went on
+  text      the word similarity of the replies (lower-cased, punctuation and spacing
+            ignored): 2*M/T, M the words both share in order, T the words of both;
+            below --threshold (default 0.8) the replies differ
+A conversation diverges at its first turn that differs. Conversations still in progress are
+skipped. Exit status: 0 when every conversation replayed clean, 11 when one diverged, 12 when
+none diverged but one could not be replayed (the conversation could not be read, the session
+ended (410), time limit, network); 130 on Ctrl-C, after reporting the replays that finished.";
+
+fn threshold_arg(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "{text:?} is not a similarity from 0 to 1 (e.g. 0.8; 0 compares no text)"
+        )),
+    }
+}
+
+fn attribute_arg(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("{text:?} is not KEY=VALUE (e.g. caller_tier=gold)")),
+    }
+}
 
 fn duration_arg(text: &str) -> Result<Duration, String> {
     let d = crate::scenario::parse::parse_duration(text)?;

@@ -25,12 +25,15 @@ Exit codes:
      be read
  10  export folder busy: another export is writing into the same --out DIR;
      sync not started: another sync holds the database (FILE.lock)
- 11  chat test: a scenario failed (a reply broke an expectation)
+ 11  chat test: a scenario failed (a reply broke an expectation);
+     chat replay: a conversation diverged (a turn differed beyond the rules)
  12  chat test: no scenario failed, but one could not be run to the end (session ended by
-     the server, time limit, network or HTTP error)
+     the server, time limit, network or HTTP error); chat replay: none diverged, but one
+     could not be replayed (the same causes, or the conversation could not be read)
  13  reconcile: the listings differ (an id on one side only, a fact that differs, an id
      listed twice)
-130  interrupted by Ctrl-C (SIGINT); an export resumes when run again
+130  interrupted by Ctrl-C (SIGINT); an export resumes when run again, chat replay reports
+     the conversations that finished
 143  stopped by SIGTERM; an export resumes when run again";
 
 /// Process exit codes, as listed in [`EXIT_CODES_HELP`].
@@ -57,9 +60,10 @@ pub enum Exit {
     Partial = 9,
     /// Another export holds the output folder.
     Busy = 10,
-    /// `chat test`: a scenario failed.
+    /// `chat test`: a scenario failed; `chat replay`: a conversation diverged.
     TestFailed = 11,
-    /// `chat test`: no scenario failed, but one could not be run to the end.
+    /// `chat test`: no scenario failed, but one could not be run to the end; `chat replay`: no
+    /// conversation diverged, but one could not be replayed.
     TestErrored = 12,
     /// `reconcile`: the listings differ.
     Differ = 13,
@@ -121,6 +125,15 @@ pub enum CliError {
         /// Scenarios that errored.
         errored: usize,
     },
+    /// `chat replay` ran, and not every conversation replayed clean (the report says which).
+    Replay {
+        /// Conversations selected.
+        total: usize,
+        /// Conversations that diverged.
+        diverged: usize,
+        /// Conversations that could not be replayed.
+        errored: usize,
+    },
 }
 
 /// A failure of a call whose effect is unknown; see [`CliError::Unconfirmed`].
@@ -178,8 +191,10 @@ impl CliError {
             CliError::Api(err) => api_exit(err),
             CliError::Sync(err) => sync_exit(err),
             CliError::Unconfirmed(u) => api_exit(&u.source),
-            CliError::Tests { failed: 0, .. } => Exit::TestErrored,
-            CliError::Tests { .. } => Exit::TestFailed,
+            CliError::Tests { failed: 0, .. } | CliError::Replay { diverged: 0, .. } => {
+                Exit::TestErrored
+            }
+            CliError::Tests { .. } | CliError::Replay { .. } => Exit::TestFailed,
         }
     }
 }
@@ -241,6 +256,16 @@ impl fmt::Display for CliError {
                 f,
                 "{} of {total} scenario{} did not pass ({failed} failed, {errored} errored)",
                 failed + errored,
+                if *total == 1 { "" } else { "s" }
+            ),
+            CliError::Replay {
+                total,
+                diverged,
+                errored,
+            } => write!(
+                f,
+                "{} of {total} conversation{} did not replay clean ({diverged} diverged, {errored} errored)",
+                diverged + errored,
                 if *total == 1 { "" } else { "s" }
             ),
         }
@@ -420,6 +445,17 @@ mod tests {
         assert_eq!(
             tests(1, 2).to_string(),
             "3 of 5 scenarios did not pass (1 failed, 2 errored)"
+        );
+        let replay = |diverged, errored| CliError::Replay {
+            total: 1,
+            diverged,
+            errored,
+        };
+        assert_eq!(replay(1, 0).exit(), Exit::TestFailed);
+        assert_eq!(replay(0, 1).exit(), Exit::TestErrored);
+        assert_eq!(
+            replay(1, 0).to_string(),
+            "1 of 1 conversation did not replay clean (1 diverged, 0 errored)"
         );
         let config = polyai_data::Error::Config("no key".into());
         assert_eq!(CliError::Api(config).exit(), Exit::Usage);

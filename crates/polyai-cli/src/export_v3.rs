@@ -250,7 +250,7 @@ pub async fn list_pending<T>(
                     return;
                 }
                 Err(err) if number == 0 && cursor.is_some() && err.status() == Some(400) => {
-                    eprintln!(
+                    crate::output::note!(
                         "the saved cursor was refused ({err}); listing the window from its start, skipping what is exported"
                     );
                     cursor = None;

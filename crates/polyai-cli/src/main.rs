@@ -1,6 +1,8 @@
 //! `polyai`: every PolyAI Data API task from the terminal. See `polyai --help`.
 
 #![warn(missing_docs)]
+// Output goes through `output` only (it allows these for itself).
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod chat;
 mod cli;
@@ -11,7 +13,10 @@ mod export_v3;
 mod output;
 mod progress;
 mod reconcile;
+mod records;
+mod replay;
 mod scenario;
+mod schema;
 mod session;
 mod signals;
 mod sync;
@@ -19,7 +24,7 @@ mod when;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{ChatCommand, Cli, Command, GlobalArgs};
 use crate::exit::{CliError, Exit, Target};
 use crate::session::Session;
 
@@ -46,8 +51,17 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         // Handlers first, so a signal that arrives while the session opens is seen. The
-        // export installs its own, to save its checkpoint (until then a signal stops it at once).
-        let stop = (!matches!(cli.command, Command::Export(_))).then(signals::interrupted);
+        // export installs its own, to save its checkpoint, and `chat replay` its own, to report
+        // what finished (until then a signal stops them at once).
+        let own_handler = matches!(
+            &cli.command,
+            Command::Export(_)
+                | Command::Chat(cli::ChatArgs {
+                    command: Some(ChatCommand::Replay(_)),
+                    ..
+                })
+        );
+        let stop = (!own_handler).then(signals::interrupted);
         let session = match Session::open(&cli.global).await {
             Ok(session) => session,
             Err(err) => return finish(Err(err), &fallback_target(&cli.global)),
@@ -78,9 +92,9 @@ fn finish(result: Result<(), CliError>, target: &Target) -> ExitCode {
     {
         return ExitCode::from(Exit::Ok.code());
     }
-    eprintln!("polyai: error: {err}");
+    crate::output::note!("polyai: error: {err}");
     if let Some(hint) = exit::hint(&err, target) {
-        eprintln!("polyai: hint: {hint}");
+        crate::output::note!("polyai: hint: {hint}");
     }
     ExitCode::from(err.exit().code())
 }
@@ -102,7 +116,7 @@ fn init_tracing(verbose: u8) {
         _ => tracing::Level::TRACE,
     };
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::stdio::stderr)
         .with_max_level(level)
         .init();
 }

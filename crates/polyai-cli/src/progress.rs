@@ -33,6 +33,15 @@ pub fn scenarios(total: u64) -> ProgressBar {
     styled(bar, "{bar:40} {pos}/{len} scenarios, {elapsed} elapsed")
 }
 
+/// A bar counting finished replays of `chat replay`.
+pub fn replays(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    styled(
+        bar,
+        "{bar:40} {pos}/{len} conversations replayed, {elapsed} elapsed, eta {eta}",
+    )
+}
+
 fn styled(bar: ProgressBar, template: &str) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);

@@ -7,8 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polyai_store::{Api, Store, SyncCounts, SyncError, SyncReport, SyncStatus, Syncer};
 
 use crate::cli::{OutputFormat, SyncApi, SyncArgs};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::signals;
 
 /// `sync`.
@@ -57,9 +58,9 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     let result = syncer.run_until(stop).await;
     bar.finish_and_clear();
     let report = result.map_err(|err: SyncError| CliError::Sync(err))?;
-    eprintln!("{}", summary_line(&report, &args.db));
+    crate::output::note!("{}", summary_line(&report, &args.db));
     if ctx.format != OutputFormat::Table {
-        ctx.write_record(&mut std::io::stdout().lock(), &summary_record(&report))
+        ctx.write_record(&mut crate::output::stdout(), &summary_record(&report))
             .map_err(stdout_error)?;
     }
     match report.status {
@@ -143,25 +144,26 @@ fn summary_line(report: &SyncReport, db: &std::path::Path) -> String {
     line
 }
 
-/// The closing summary as a flat JSON object, for `--output json|jsonl|csv`.
-fn summary_record(report: &SyncReport) -> serde_json::Value {
+/// The closing summary as a record, for `--output json|jsonl|csv`.
+fn summary_record(report: &SyncReport) -> crate::records::SyncSummary {
     let c = &report.counts;
-    serde_json::json!({
-        "status": match report.status {
+    crate::records::SyncSummary {
+        status: match report.status {
             SyncStatus::Complete => "complete",
             _ => "interrupted",
-        },
-        "run": report.run_id,
-        "api": report.api,
-        "new": c.new,
-        "refreshed": c.refreshed,
-        "retried": c.retried,
-        "failed": c.failed,
-        "listed": c.listed,
-        "pages": c.pages,
-        "recordings": c.recordings,
-        "recordingBytes": c.recording_bytes,
-        "stored": report.stored,
-        "seconds": report.elapsed.as_secs_f64(),
-    })
+        }
+        .to_owned(),
+        run_id: report.run_id,
+        api: report.api.to_owned(),
+        new: c.new,
+        refreshed: c.refreshed,
+        retried: c.retried,
+        failed: c.failed,
+        listed: c.listed,
+        pages: c.pages,
+        recordings: c.recordings,
+        recording_bytes: c.recording_bytes,
+        stored: report.stored,
+        seconds: report.elapsed.as_secs_f64(),
+    }
 }

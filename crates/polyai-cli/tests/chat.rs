@@ -59,9 +59,9 @@ fn chat_send_prints_one_reply_per_message_as_json() {
     assert!(out.status.success(), "{}", stderr(&out));
     let replies: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(replies.len(), 3, "greeting + 2 replies");
-    assert_eq!(replies[0]["userInput"], "");
-    assert_eq!(replies[1]["userInput"], "what are your opening hours?");
-    assert_eq!(replies[2]["conversationEnded"], true);
+    assert_eq!(replies[0]["user_input"], "");
+    assert_eq!(replies[1]["user_input"], "what are your opening hours?");
+    assert_eq!(replies[2]["conversation_ended"], true);
 }
 
 /// Ctrl-C while the REPL waits for the next message exits 130, SIGTERM 143 (128 + the signal),

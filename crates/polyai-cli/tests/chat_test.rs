@@ -128,8 +128,9 @@ fn json_output_carries_every_run_and_its_transcript() {
     let handoff = &report["scenarios"][1];
     assert_eq!(handoff["environment"], "sandbox");
     let reply = &handoff["runs"][0]["transcript"][1]["reply"];
-    assert_eq!(reply["metadata"]["handoffDestination"], "Front Desk");
-    assert_eq!(reply["conversationEnded"], true);
+    assert_eq!(reply["handoff_destination"], "Front Desk");
+    assert_eq!(reply["handoff"], true);
+    assert_eq!(reply["conversation_ended"], true);
     assert!(
         handoff["runs"][0]["session_id"]
             .as_str()
@@ -277,7 +278,7 @@ fn json_failure_quotes_the_breaking_reply_from_the_transcript() {
     );
     assert_eq!(
         run["failure"]["reply"],
-        run["transcript"][1]["reply"]["response"]
+        run["transcript"][1]["reply"]["agent_response"]
     );
 }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::errors::{ApiError, codes};
 use crate::prng::{Rng, hash};
-use crate::script::{self, Topic};
+use crate::script::{self, Answer, Behaviour};
 use crate::time::Timestamp;
 
 /// Sessions kept at most; the idlest expired ones are dropped first when full.
@@ -28,6 +28,7 @@ struct Session {
     turns: u64,
     state: Map<String, Value>,
     node_trace: Vec<String>,
+    behaviour: Behaviour,
     asr: String,
     tts: String,
 }
@@ -41,6 +42,9 @@ pub struct CreateParams {
     pub asr_lang_code: Option<String>,
     /// Output language.
     pub tts_lang_code: Option<String>,
+    /// The variant asked for (already checked to be one the agent has): see
+    /// [`script::Behaviour::of`].
+    pub variant_id: Option<String>,
 }
 
 /// Parameters of a send request, already validated.
@@ -63,14 +67,14 @@ pub struct ChatSessions {
     timeout: Duration,
 }
 
-fn function_event(id: &str, topic: &Topic, rng: &mut Rng) -> Option<Value> {
-    let (function_id, name, arg) = topic.function?;
-    let value = match topic.handoff {
+fn function_event(id: &str, answer: &Answer, slow: bool, rng: &mut Rng) -> Option<Value> {
+    let (function_id, name, arg) = answer.function?;
+    let value = match answer.handoff {
         Some(destination) => destination.to_string(),
         None => format!("{}-{}", arg.replace('_', "-"), rng.hex(6)),
     };
-    let handoff = topic.handoff.is_some();
-    let duration = 150.0 + rng.below(if topic.slow { 4000 } else { 600 }) as f64;
+    let handoff = answer.handoff.is_some();
+    let duration = 150.0 + rng.below(if slow { 4000 } else { 600 }) as f64;
     Some(json!({
         "id": "",
         "conversation_id": id,
@@ -119,7 +123,8 @@ impl ChatSessions {
         self.len() == 0
     }
 
-    /// Starts a session for agent `agent` and returns the greeting (`201` body).
+    /// Starts a session for agent `agent` and returns the greeting (`201` body). The session
+    /// answers as [`Behaviour::of`] its variant says.
     pub fn create(
         &self,
         agent: usize,
@@ -160,6 +165,7 @@ impl ChatSessions {
             turns: 0,
             state: Map::new(),
             node_trace: vec!["start".to_string()],
+            behaviour: Behaviour::of(params.variant_id.as_deref()),
             asr: params.asr_lang_code.unwrap_or_else(|| "en-US".into()),
             tts: params.tts_lang_code.unwrap_or_else(|| "en-US".into()),
         };
@@ -228,23 +234,26 @@ impl ChatSessions {
             rng = Rng::new(&[rng.next_u64(), u64::from(b)]);
         }
         let message = params.message;
+        let answer = script::answer(
+            script::answer_key(self.seed, agent),
+            s.turns,
+            &message,
+            s.behaviour,
+        );
+        let topic = answer.topic.and_then(|t| script::TOPICS.get(t));
         let mut events = Vec::new();
         let mut retrieved: Vec<&str> = Vec::new();
         let mut cited = "";
         let mut delayed = false;
-        let mut handoff_destination = "";
-        let (response, node) = if script::is_goodbye(&message) {
+        let handoff_destination = answer.handoff.unwrap_or("");
+        if answer.ends {
             s.ended = true;
-            (rng.pick(script::GOODBYE_LINES).to_string(), "end_call")
-        } else if let Some(topic) = script::route(&message) {
+        }
+        if let Some(topic) = topic {
             retrieved.push(topic.name);
             cited = topic.name;
-            if let Some(destination) = topic.handoff {
-                handoff_destination = destination;
-                s.ended = true;
-            }
-            if let Some(ev) = function_event(id, topic, &mut rng) {
-                if let Some((_, _, arg)) = topic.function {
+            if let Some(ev) = function_event(id, &answer, topic.slow, &mut rng) {
+                if let Some((_, _, arg)) = answer.function {
                     let v = ev["arguments"][arg].clone();
                     s.state.insert(arg.to_string(), v);
                 }
@@ -253,12 +262,8 @@ impl ChatSessions {
             delayed = topic.slow && rng.chance(0.5);
             s.state
                 .insert("last_topic".into(), Value::String(topic.name.into()));
-            (rng.pick(topic.agent_lines).to_string(), topic.node)
-        } else if message.trim().is_empty() {
-            ("Are you still there?".to_string(), "no_input")
-        } else {
-            (rng.pick(script::FALLBACK_LINES).to_string(), "fallback")
-        };
+        }
+        let (response, node) = (answer.text, answer.node);
         s.node_trace.push(node.to_string());
         s.state.insert("turn_count".into(), Value::from(s.turns));
         let mut metrics = Map::new();

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{MockConfig, SANDBOX_AGENT};
 use crate::prng::{Permutation, Rng, hash};
-use crate::script::{self, TOPICS};
+use crate::script::{self, Behaviour, TOPICS};
 use crate::state::Annotation;
 use crate::time::Timestamp;
 
@@ -330,29 +330,34 @@ impl Dataset {
         let mut t_ms: u64 = 300;
         let mut handoff = None;
         let handoff_wanted = rng.chance(0.2);
+        // Every agent turn is what the scripted agent answers to its caller turn (as a debug chat
+        // under the conversation's own variant would), so a replay of the conversation is clean.
+        let key = script::answer_key(self.seed, agent);
         for k in 0..n_turns {
-            let (topic, user_input, agent_response) = if k == 0 {
-                (None, String::new(), script::greeting(business))
+            let (user_input, drawn) = if k == 0 {
+                (String::new(), None)
             } else if handoff_wanted && k == n_turns - 1 {
                 let t = TOPICS.len() - 1;
-                (
-                    Some(t),
-                    rng.pick(TOPICS[t].user_lines).to_string(),
-                    rng.pick(TOPICS[t].agent_lines).to_string(),
-                )
+                let user = rng.pick(TOPICS[t].user_lines).to_string();
+                (user, Some(TOPICS[t].agent_lines))
             } else if k == n_turns - 1 && n_turns > 2 {
-                (
-                    None,
-                    "No, that's everything, thanks. Bye".to_string(),
-                    rng.pick(script::GOODBYE_LINES).to_string(),
-                )
+                let user = "No, that's everything, thanks. Bye".to_string();
+                (user, Some(script::GOODBYE_LINES))
             } else {
                 let t = rng.below(TOPICS.len() as u64 - 1) as usize;
-                (
-                    Some(t),
-                    rng.pick(TOPICS[t].user_lines).to_string(),
-                    rng.pick(TOPICS[t].agent_lines).to_string(),
-                )
+                let user = rng.pick(TOPICS[t].user_lines).to_string();
+                (user, Some(TOPICS[t].agent_lines))
+            };
+            // The draw that once chose the agent's line independently of the caller's, kept so
+            // every later draw (and with it the rest of the data set) stays as it was.
+            if let Some(lines) = drawn {
+                let _ = rng.pick(lines);
+            }
+            let (topic, agent_response, handoff_to) = if k == 0 {
+                (None, script::greeting(business), None)
+            } else {
+                let answer = script::answer(key, k as u64, &user_input, Behaviour::Recorded);
+                (answer.topic, answer.text.to_string(), answer.handoff)
             };
             let user_ms = if k == 0 {
                 0
@@ -368,11 +373,10 @@ impl Dataset {
             let agent_ms = 900 + 55 * agent_response.len() as u64 + rng.below(600);
             let agent_span = (user_span.1 + gap, user_span.1 + gap + agent_ms);
             t_ms = agent_span.1 + 200 + rng.below(800);
-            if topic == Some(TOPICS.len() - 1) {
-                handoff = Some((
-                    *rng.pick(script::HANDOFF_DESTINATIONS),
-                    *rng.pick(script::HANDOFF_REASONS),
-                ));
+            if let Some(destination) = handoff_to {
+                // The destination once drawn here is the agent's own now; the draw is kept.
+                let _ = rng.pick(script::HANDOFF_DESTINATIONS);
+                handoff = Some((destination, *rng.pick(script::HANDOFF_REASONS)));
             }
             turns.push(TurnPlan {
                 topic,

@@ -13,7 +13,16 @@
 //! - **Auth** ([`auth`]): `X-API-KEY`; keys carry a region and optionally a set of agents.
 //!   [`SANDBOX_KEY`] is accepted by default.
 //! - **State** ([`state`]): notes and annotations, kept in memory or in a JSON file.
-//! - **Debug chat** ([`chat`]): `AS_CHAT_<uuid>` sessions with a scripted agent ([`script`]).
+//! - **Debug chat** ([`chat`]): `AS_CHAT_<uuid>` sessions with a scripted agent ([`script`]) that
+//!   answers deterministically: the same caller turn at the same point of a conversation gets the
+//!   same reply, functions, handoff and end. Every agent turn of a seeded conversation is what it
+//!   answers to that conversation's caller turns, so a recorded conversation replayed in a debug
+//!   chat (`polyai chat replay`) is clean. `variantId`: none, or one of the agent's own variants,
+//!   answers as the conversations were recorded; `Next Release` ([`script::CANDIDATE_VARIANT`]),
+//!   which every agent has and no conversation ran on, differs in three documented ways (a
+//!   billing question without its `lookup_account` call, a caller asking for a person sent to
+//!   `Escalations` instead of `Front Desk`, opening hours and order status worded otherwise); any
+//!   other variant answers `400 CHAT_DRAFT_NOT_EXIST`.
 //! - **Conversations API v3** ([`v3`]): `GET /v3/{account_id}/{project_id}/conversations` over the
 //!   same conversations (the account is [`MockServer::account_id`]): time ranges, transcript and
 //!   word-overlap search, seeded sampling, filters, cursor and offset paging.

@@ -18,6 +18,12 @@ pub fn hash(parts: &[u64]) -> u64 {
         .fold(0x243F_6A88_85A3_08D3, |acc, &p| mix64(acc ^ mix64(p)))
 }
 
+/// A stable hash of a text: its bytes folded through [`mix64`].
+pub fn text_hash(text: &str) -> u64 {
+    text.bytes()
+        .fold(0x9E37_79B9_7F4A_7C15, |acc, b| mix64(acc ^ u64::from(b)))
+}
+
 /// A splitmix64 generator: tiny state, good enough statistics for fake data.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);

@@ -661,8 +661,11 @@ async fn create_debug_chat(
     opt_string(&body, "channel", ApiError::schema)?;
     opt_object(&body, "integrationAttributes", ApiError::schema)?;
     let agent = &state.data.agents[access.agent];
-    if let Some(variant) = opt_string(&body, "variantId", ApiError::schema)?
+    let variant_id = opt_string(&body, "variantId", ApiError::schema)?;
+    // Every agent also has the candidate variant, which no seeded conversation ran on.
+    if let Some(variant) = &variant_id
         && !agent.variants.contains(&variant.as_str())
+        && variant != crate::script::CANDIDATE_VARIANT
     {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -677,6 +680,7 @@ async fn create_debug_chat(
             conversation_id,
             asr_lang_code,
             tts_lang_code,
+            variant_id,
         },
     )?;
     Ok(json_response(StatusCode::CREATED, &reply))

@@ -36,7 +36,7 @@ use axum::response::Response;
 use crate::data::{Conversation, Dataset, V3Conversation};
 use crate::disagree::Disagreement;
 use crate::errors::{ApiError, codes, json_response};
-use crate::prng::{hash, mix64};
+use crate::prng::{hash, text_hash};
 use crate::routes::{AppState, UnknownAgent, access, path_error, query_pairs};
 use crate::script::TOPICS;
 
@@ -111,11 +111,6 @@ struct Cursor {
     next: u64,
     /// Shuffle of a sampling walk.
     sample_seed: u64,
-}
-
-fn text_hash(text: &str) -> u64 {
-    text.bytes()
-        .fold(0x9E37_79B9_7F4A_7C15, |acc, b| mix64(acc ^ u64::from(b)))
 }
 
 impl Cursor {

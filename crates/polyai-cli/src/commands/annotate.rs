@@ -8,9 +8,10 @@ use polyai_data::{Annotation, AnnotationType, Role};
 use serde::Deserialize;
 
 use crate::cli::{AnnotateArgs, AnnotationKind, AnnotationRole, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::output::parse_csv;
+use crate::output::stdout_error;
 use crate::session::read_text;
 
 /// One finding as read from flags or a file.
@@ -65,7 +66,7 @@ pub async fn annotate(ctx: &Ctx<'_>, args: &AnnotateArgs) -> Result<(), CliError
                 || format!("polyai conversations get {} -O json", args.id),
             )
         })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match ctx.format {
         OutputFormat::Table => writeln!(
             out,
@@ -75,24 +76,22 @@ pub async fn annotate(ctx: &Ctx<'_>, args: &AnnotateArgs) -> Result<(), CliError
             args.id
         ),
         _ => {
-            let items: Vec<_> = findings
+            let annotations = findings
                 .iter()
                 .map(|f| Annotation::from(*f))
-                .map(|a| {
-                    serde_json::json!({
-                        "turnId": a.turn_id(),
-                        "role": a.role().to_string(),
-                        "annotationType": a.kind().to_string(),
-                    })
+                .map(|a| crate::records::AnnotationRecord {
+                    turn_index: a.turn_id(),
+                    role: a.role().to_string(),
+                    annotation_type: a.kind().to_string(),
                 })
                 .collect();
             ctx.write_record(
                 &mut out,
-                &serde_json::json!({
-                    "conversationId": args.id,
-                    "added": findings.len(),
-                    "annotations": items,
-                }),
+                &crate::records::AddedAnnotations {
+                    conversation_id: args.id.clone(),
+                    added: findings.len(),
+                    annotations,
+                },
             )
         }
     }

@@ -1,13 +1,14 @@
 //! `conversations audio`: download a recording with a progress bar and an atomic write.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use polyai_data::Direction;
 
 use crate::cli::{AudioArgs, AudioDirection, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::progress;
 
 impl From<AudioDirection> for Direction {
@@ -41,7 +42,7 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
     };
     match &target {
         Some(path) => make_way(path, args.force)?,
-        None if std::io::stdout().is_terminal() => {
+        None if crate::output::stdio::stdout_is_terminal() => {
             return Err(CliError::Usage(
                 "-o - writes the recording to stdout, which is a terminal: redirect it \
                  (`> call.wav`) or pipe it to a player"
@@ -57,7 +58,7 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
     let download = request.send().await?;
     let (bytes, shown) = match &target {
         None => {
-            let mut stdout = tokio::io::stdout();
+            let mut stdout = crate::output::stdio::async_stdout();
             (download.write_to(&mut stdout).await?, "<stdout>".to_owned())
         }
         Some(path) => {
@@ -73,20 +74,20 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
     };
     // With `-o -` stdout holds the recording, so the summary goes to stderr.
     let mut out: Box<dyn Write> = match target {
-        None => Box::new(std::io::stderr().lock()),
-        Some(_) => Box::new(std::io::stdout().lock()),
+        None => Box::new(crate::output::stdio::stderr()),
+        Some(_) => Box::new(crate::output::stdout()),
     };
     match ctx.format {
         OutputFormat::Table => writeln!(out, "saved {bytes} bytes to {shown}"),
         _ => ctx.write_record(
             &mut out,
-            &serde_json::json!({
-                "conversationId": args.id,
-                "path": shown,
-                "bytes": bytes,
-                "direction": Direction::from(args.direction).as_str(),
-                "redacted": args.redacted,
-            }),
+            &crate::records::SavedRecording {
+                conversation_id: args.id.clone(),
+                path: shown,
+                bytes,
+                direction: Direction::from(args.direction).as_str().to_owned(),
+                redacted: args.redacted,
+            },
         ),
     }
     .map_err(stdout_error)

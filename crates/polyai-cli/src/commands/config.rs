@@ -6,8 +6,8 @@ use polyai_data::{ConfigFile, DEFAULT_PROFILE, Profile, read_key_file};
 use serde_json::json;
 
 use crate::cli::{ConfigCommand, GlobalArgs, OutputFormat};
-use crate::commands::stdout_error;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::output::{Table, or_dash, write_json, write_json_line};
 
 /// Runs `config list` or `config show`.
@@ -68,12 +68,12 @@ fn record(profile: &Profile, in_use: bool) -> serde_json::Value {
 
 fn list(config: &ConfigFile, in_use: Option<&str>, format: OutputFormat) -> Result<(), CliError> {
     if !config.exists() {
-        eprintln!(
+        crate::output::note!(
             "polyai: {} does not exist yet; `polyai config --help` shows its format",
             config.path().display()
         );
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let records = config
         .profiles()
         .map(|p| record(p, Some(p.name()) == in_use));
@@ -85,7 +85,9 @@ fn list(config: &ConfigFile, in_use: Option<&str>, format: OutputFormat) -> Resu
         OutputFormat::Table | OutputFormat::Csv => {
             let mut table = Table::new([
                 "PROFILE", "IN USE", "REGION", "BASE URL", "AGENT", "ACCOUNT", "KEY FILE", "KEY",
-            ]);
+            ])
+            // Ids, URLs and paths: nothing is cut.
+            .flexible(None);
             for p in config.profiles() {
                 table.push(vec![
                     p.name().to_owned(),
@@ -106,7 +108,7 @@ fn list(config: &ConfigFile, in_use: Option<&str>, format: OutputFormat) -> Resu
 }
 
 fn show(config: &ConfigFile, profile: &Profile, format: OutputFormat) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let mut value = record(profile, false);
     if let Some(object) = value.as_object_mut() {
         object.remove("inUse");
@@ -116,7 +118,7 @@ fn show(config: &ConfigFile, profile: &Profile, format: OutputFormat) -> Result<
         OutputFormat::Json => write_json(&mut out, &value),
         OutputFormat::Jsonl => write_json_line(&mut out, &value),
         OutputFormat::Table | OutputFormat::Csv => {
-            let mut table = Table::new(["SETTING", "VALUE"]);
+            let mut table = Table::new(["SETTING", "VALUE"]).flexible(None);
             let rows = [
                 ("profile", Some(profile.name().to_owned())),
                 ("file", Some(config.path().display().to_string())),

@@ -6,8 +6,9 @@ use polyai_data::ListConversations;
 use polyai_data::models::{Conversation, ConversationExt, ConversationSummary, Lenient, Turn};
 
 use crate::cli::{GetArgs, ListArgs, NoteArgs, OutputFormat};
-use crate::commands::{Ctx, print_records, stdout_error};
+use crate::commands::{Ctx, print_records};
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::output::{
     Table, duration, or_dash, short_time, truncate, write_csv_record, write_json, write_json_line,
     yes_no,
@@ -79,15 +80,14 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
         }
         (page.into_items(), footer)
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     print_summaries(&mut out, ctx.format, &items, Some(&footer)).map_err(stdout_error)
 }
 
 /// `--all` as JSON Lines or CSV: printed page by page, so memory stays flat.
 async fn stream_all(request: ListConversations, format: OutputFormat) -> Result<(), CliError> {
     if format == OutputFormat::Csv {
-        write_csv_record(&mut std::io::stdout().lock(), SUMMARY_CSV_HEADER)
-            .map_err(stdout_error)?;
+        write_csv_record(&mut crate::output::stdout(), SUMMARY_CSV_HEADER).map_err(stdout_error)?;
     }
     if format == OutputFormat::Jsonl {
         // The records as the API sent them.
@@ -99,7 +99,7 @@ async fn stream_all(request: ListConversations, format: OutputFormat) -> Result<
     }
     let mut pages = request.pages();
     while let Some(page) = pages.try_next().await? {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         for c in page.items() {
             write_csv_record(&mut out, summary_csv_row(c).iter().map(String::as_str))
                 .map_err(stdout_error)?;
@@ -138,7 +138,9 @@ fn summary_table(items: &[ConversationSummary]) -> Table {
         "DIRECTION",
         "HANDOFF",
         "SUMMARY",
-    ]);
+    ])
+    // On a narrow terminal: DIRECTION goes first, then CHANNEL, HANDOFF, DURATION.
+    .optional(&[4, 3, 5, 2]);
     for c in items {
         table.push(vec![
             c.conversation_id.clone(),
@@ -239,7 +241,7 @@ pub async fn get(ctx: &Ctx<'_>, args: &GetArgs) -> Result<(), CliError> {
         // JSON output is the record exactly as the API sent it (nulls and number forms included).
         OutputFormat::Json | OutputFormat::Jsonl => {
             let raw = request.json().await?;
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             if ctx.format == OutputFormat::Json {
                 write_json(&mut out, &raw)
             } else {
@@ -248,7 +250,7 @@ pub async fn get(ctx: &Ctx<'_>, args: &GetArgs) -> Result<(), CliError> {
         }
         OutputFormat::Csv | OutputFormat::Table => {
             let conversation = request.await?;
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             if ctx.format == OutputFormat::Csv {
                 transcript_csv(&conversation).write_csv(&mut out)
             } else {
@@ -419,12 +421,15 @@ pub async fn note(ctx: &Ctx<'_>, args: &NoteArgs) -> Result<(), CliError> {
         (None, None) => return Err(CliError::Usage("give the note TEXT or --file".into())),
     };
     agent.note(&args.id, text.clone()).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match ctx.format {
         OutputFormat::Table => writeln!(out, "note saved on {}", args.id),
         _ => ctx.write_record(
             &mut out,
-            &serde_json::json!({"conversationId": args.id, "note": text}),
+            &crate::records::SavedNote {
+                conversation_id: args.id.clone(),
+                note: text,
+            },
         ),
     }
     .map_err(stdout_error)

@@ -7,7 +7,7 @@ use polyai_data::{ConfigFile, Profile};
 
 use crate::cli::{ChatCommand, Cli, Command, ConversationsCommand, OutputFormat};
 use crate::exit::CliError;
-use crate::output::{Table, write_json, write_json_line};
+use crate::output::{Table, stdout_error, write_json, write_json_line};
 use crate::session::Session;
 
 pub mod annotate;
@@ -27,19 +27,20 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Prints a flat JSON object in the machine formats (pretty JSON, one line, or a
-    /// one-row CSV); the table format is the caller's business.
+    /// Prints a record in the machine formats (pretty JSON, one line, or a one-row CSV of
+    /// its top-level fields); the table format is the caller's business.
     pub fn write_record(
         &self,
         out: &mut impl Write,
-        record: &serde_json::Value,
+        record: &impl serde::Serialize,
     ) -> std::io::Result<()> {
+        let record = serde_json::to_value(record).map_err(std::io::Error::other)?;
         match self.format {
-            OutputFormat::Json => write_json(out, record),
-            OutputFormat::Jsonl | OutputFormat::Table => write_json_line(out, record),
+            OutputFormat::Json => write_json(out, &record),
+            OutputFormat::Jsonl | OutputFormat::Table => write_json_line(out, &record),
             OutputFormat::Csv => {
                 let Some(object) = record.as_object() else {
-                    return write_json_line(out, record);
+                    return write_json_line(out, &record);
                 };
                 let mut table = Table::new(object.keys().cloned());
                 table.push(
@@ -47,6 +48,7 @@ impl Ctx<'_> {
                         .values()
                         .map(|v| match v {
                             serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Null => String::new(),
                             other => other.to_string(),
                         })
                         .collect(),
@@ -60,7 +62,7 @@ impl Ctx<'_> {
 /// Prints listed records as the API sent them: one JSON array (`-O json`), or one object per
 /// line.
 pub fn print_records(format: OutputFormat, records: &[serde_json::Value]) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match format {
         OutputFormat::Json => write_json(&mut out, records),
         _ => records
@@ -69,11 +71,6 @@ pub fn print_records(format: OutputFormat, records: &[serde_json::Value]) -> Res
     }
     .and_then(|()| out.flush())
     .map_err(stdout_error)
-}
-
-/// Maps a failed write to stdout.
-pub fn stdout_error(err: std::io::Error) -> CliError {
-    CliError::file("writing", "<stdout>", err)
 }
 
 /// Runs the command that needs no client (`completions`, `config`, `chat test --list`), if it
@@ -101,11 +98,14 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
     if let Command::Config(command) = &cli.command {
         return Some(config::run(&cli.global, command));
     }
+    if let Command::Schema(args) = &cli.command {
+        return Some(crate::schema::run(args, cli.global.output));
+    }
     let Command::Completions(args) = &cli.command else {
         return None;
     };
     let mut command = Cli::command();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     clap_complete::generate(args.shell, &mut command, "polyai", &mut out);
     Some(Ok(()))
 }
@@ -126,6 +126,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         },
         Command::Chat(args) => match &args.command {
             Some(ChatCommand::Test(test)) => crate::scenario::run(&ctx, args, test).await,
+            Some(ChatCommand::Replay(replay)) => crate::replay::run(&ctx, args, replay).await,
             Some(ChatCommand::Send(send)) => {
                 crate::chat::run(&ctx, args, Some(&send.messages)).await
             }
@@ -134,6 +135,8 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Sync(args) => crate::sync::run(&ctx, args).await,
         Command::Reconcile(args) => reconcile::run(&ctx, args).await,
-        Command::Completions(_) | Command::Config(_) => run_offline(cli).unwrap_or(Ok(())),
+        Command::Completions(_) | Command::Config(_) | Command::Schema(_) => {
+            run_offline(cli).unwrap_or(Ok(()))
+        }
     }
 }

@@ -10,8 +10,9 @@ use jiff::tz::TimeZone;
 use polyai_data::{Agent, ClientEnv, Timestamp};
 
 use crate::cli::{OutputFormat, ReconcileApi, ReconcileArgs, ReconcileEnv};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::output::{note, stdout, stdout_error};
 use crate::reconcile::compare::{Comparison, Field, Note, Settings, Which};
 use crate::reconcile::report::{self, Header};
 use crate::reconcile::source::{Bounds, Item, Side, newest_first};
@@ -118,15 +119,15 @@ pub async fn run(ctx: &Ctx<'_>, args: &ReconcileArgs) -> Result<(), CliError> {
     }
     spinner.finish_and_clear();
     let outcome = comparison.finish();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(stdout());
     report::write(&mut out, ctx.format, &header, &outcome, args.show)
         .and_then(|()| out.flush())
         .map_err(stdout_error)?;
     if ctx.format != OutputFormat::Table {
         for note in report::notes(&header, &outcome) {
-            eprintln!("polyai: note: {note}");
+            note!("polyai: note: {note}");
         }
-        eprintln!("{}", report::summary_line(&header, &outcome));
+        note!("{}", report::summary_line(&header, &outcome));
     }
     let failed: u64 = outcome.sides.iter().map(|s| s.details_failed).sum();
     if !outcome.agree() {

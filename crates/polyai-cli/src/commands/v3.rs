@@ -7,8 +7,9 @@ use polyai_data::{ClientEnv, Timestamp};
 
 use crate::cli::{ChatEnv, ListArgs, OutputFormat, Side, V3Filters};
 use crate::commands::conversations::LIST_LIMIT;
-use crate::commands::{Ctx, print_records, stdout_error};
+use crate::commands::{Ctx, print_records};
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::output::{Table, duration, short_time, truncate, write_csv_record};
 use crate::when;
 
@@ -126,7 +127,7 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs, account: &str) -> Result<(), C
         }
         (page.into_items(), footer)
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     match ctx.format {
         OutputFormat::Csv => csv(&items).write_csv(&mut out),
         _ => table(&items)
@@ -146,13 +147,13 @@ async fn stream_all(listing: ListConversations, format: OutputFormat) -> Result<
         return Ok(());
     }
     if format == OutputFormat::Csv {
-        write_csv_record(&mut std::io::stdout().lock(), CSV_HEADER).map_err(stdout_error)?;
+        write_csv_record(&mut crate::output::stdout(), CSV_HEADER).map_err(stdout_error)?;
     }
     let mut pages = listing.pages();
     let mut total = 0;
     while let Some(page) = pages.try_next().await? {
         total += page.items().len();
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         match format {
             OutputFormat::Csv => page.items().iter().try_for_each(|c| {
                 write_csv_record(&mut out, csv_row(c).iter().map(String::as_str))
@@ -163,7 +164,7 @@ async fn stream_all(listing: ListConversations, format: OutputFormat) -> Result<
         .map_err(stdout_error)?;
     }
     if format == OutputFormat::Table {
-        writeln!(std::io::stdout().lock(), "{total} conversations").map_err(stdout_error)?;
+        writeln!(crate::output::stdout(), "{total} conversations").map_err(stdout_error)?;
     }
     Ok(())
 }
@@ -178,7 +179,9 @@ fn table(items: &[Conversation]) -> Table {
         "TURNS",
         "HANDOFF",
         "FIRST REQUEST",
-    ]);
+    ])
+    // On a narrow terminal: ENV goes first, then CHANNEL, TURNS, HANDOFF, DURATION.
+    .optional(&[4, 3, 5, 6, 2]);
     for c in items {
         let request = c
             .turns()

@@ -44,9 +44,10 @@ use self::idset::{IdSet, key};
 use self::journal::{IndexEntry, JOURNAL_FILE, Journal, Recovery, SavedFile};
 use self::lock::FolderLock;
 use crate::cli::{ExportArgs, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::export_v3::{self, SharedTracker, Tracker};
+use crate::output::stdout_error;
 use crate::progress;
 use crate::signals::{self, Signal};
 
@@ -247,7 +248,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let (tx, rx) = mpsc::channel::<Result<Work, Error>>(QUEUE);
     let walk = match &v3 {
         Some(plan) => {
-            eprintln!("{}", plan.describe());
+            crate::output::note!("{}", plan.describe());
             Walk::V3 {
                 plan: Box::new(plan.clone()),
                 project: ctx.session.project(&plan.source.account_id)?,
@@ -315,7 +316,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
                 failures_in_a_row += 1;
                 bar.inc(1);
                 if failures_in_a_row >= breaker {
-                    eprintln!(
+                    crate::output::note!(
                         "polyai: {failures_in_a_row} conversations failed in a row; stopping"
                     );
                     break Outcome::Failed(err);
@@ -411,10 +412,10 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         outcome: &outcome,
         dir,
     };
-    eprintln!("{}", end.line());
+    crate::output::note!("{}", end.line());
     saved?;
     if ctx.format != OutputFormat::Table {
-        ctx.write_record(&mut std::io::stdout().lock(), &end.record())
+        ctx.write_record(&mut crate::output::stdout(), &end.record())
             .map_err(stdout_error)?;
     }
     match outcome {
@@ -580,7 +581,7 @@ fn report_recovery(recovery: &Recovery, start_offset: u64) {
     if start_offset > 0 {
         note.push_str(&format!("; listing resumes at offset {start_offset}"));
     }
-    eprintln!("{note}");
+    crate::output::note!("{note}");
 }
 
 /// Creates the audio folder and removes temporary files a killed run left behind (safe: the

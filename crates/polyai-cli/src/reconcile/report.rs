@@ -231,7 +231,8 @@ fn table(out: &mut impl Write, header: &Header, outcome: &Outcome, show: usize) 
         "DIFFERING".to_owned(),
         "DUPLICATES".to_owned(),
         "IN PROGRESS".to_owned(),
-    ]);
+    ])
+    .flexible(None);
     let row = |day: String, c: &DayCounts| {
         vec![
             day,

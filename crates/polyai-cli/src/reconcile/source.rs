@@ -807,7 +807,7 @@ fn read_database(path: &Path, bounds: &Bounds, tx: &Sender) -> Result<(), CliErr
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .unwrap_or_default();
         if !agents.is_empty() && !agents.contains(&bounds.agent_id) {
-            eprintln!(
+            crate::output::note!(
                 "polyai: warning: {} holds no conversation of {} (it holds {}); pass --agent",
                 path.display(),
                 bounds.agent_id,

@@ -15,9 +15,7 @@ use crate::exit::CliError;
 
 /// The report for `results`, which started at `timestamp` (ISO 8601, UTC, no offset).
 pub fn render(results: &[ScenarioResult], summary: &Summary, timestamp: &str) -> String {
-    let mut xml = Xml::default();
-    xml.out
-        .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let mut xml = Xml::document();
     xml.open(
         "testsuites",
         &[
@@ -92,9 +90,8 @@ fn test_case(xml: &mut Xml, r: &ScenarioResult) {
             let kind = r
                 .deciding_run()
                 .and_then(|run| run.error.as_ref())
-                .and_then(|e| serde_json::to_value(e.kind).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+                .map_or("", |e| e.kind.as_str())
+                .to_owned();
             xml.leaf(
                 "error",
                 &[("message", message), ("type", kind)],
@@ -125,18 +122,27 @@ fn class_name(file: &str) -> String {
     stem.trim_start_matches("./").replace(['/', '\\'], ".")
 }
 
-fn seconds(ms: u64) -> String {
+/// Milliseconds as JUnit's seconds: `1.234`.
+pub(crate) fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
 /// A minimal XML writer: indented elements, escaped attributes and text.
 #[derive(Default)]
-struct Xml {
-    out: String,
+pub(crate) struct Xml {
+    pub(crate) out: String,
     depth: usize,
 }
 
 impl Xml {
+    /// A document with its XML declaration.
+    pub(crate) fn document() -> Self {
+        let mut xml = Xml::default();
+        xml.out
+            .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        xml
+    }
+
     fn start_tag(&mut self, name: &str, attrs: &[(&str, String)]) {
         self.out.push_str(&"  ".repeat(self.depth));
         self.out.push('<');
@@ -146,18 +152,21 @@ impl Xml {
         }
     }
 
-    fn open(&mut self, name: &str, attrs: &[(&str, String)]) {
+    /// Opens an element; its children follow, indented.
+    pub(crate) fn open(&mut self, name: &str, attrs: &[(&str, String)]) {
         self.start_tag(name, attrs);
         self.out.push_str(">\n");
         self.depth += 1;
     }
 
-    fn close(&mut self, name: &str) {
+    /// Closes the element `open` opened last.
+    pub(crate) fn close(&mut self, name: &str) {
         self.depth = self.depth.saturating_sub(1);
         let _ = writeln!(self.out, "{}</{name}>", "  ".repeat(self.depth));
     }
 
-    fn leaf(&mut self, name: &str, attrs: &[(&str, String)], text: &str) {
+    /// An element holding only text (empty: `<name/>`).
+    pub(crate) fn leaf(&mut self, name: &str, attrs: &[(&str, String)], text: &str) {
         self.start_tag(name, attrs);
         if text.is_empty() {
             self.out.push_str("/>\n");
@@ -192,11 +201,16 @@ pub fn escape(text: &str, attribute: bool) -> String {
 /// Creates the report's directory and makes sure a file can be written there, so a suite
 /// does not run for minutes only to lose its report.
 pub fn prepare(path: &Path) -> Result<(), CliError> {
+    prepare_report(path, "--junit", "chat-test.xml")
+}
+
+/// [`prepare`] for the report `flag` names; `example` is a file name to suggest.
+pub fn prepare_report(path: &Path, flag: &str, example: &str) -> Result<(), CliError> {
     if path.is_dir() {
         return Err(CliError::Usage(format!(
-            "--junit {} is a directory: name the report file, e.g. {}",
+            "{flag} {} is a directory: name the report file, e.g. {}",
             path.display(),
-            path.join("chat-test.xml").display()
+            path.join(example).display()
         )));
     }
     let temp = temp_path(path)?;
@@ -223,7 +237,7 @@ fn temp_path(path: &Path) -> Result<std::path::PathBuf, CliError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| CliError::Usage(format!("--junit {}: not a file name", path.display())))?;
+        .ok_or_else(|| CliError::Usage(format!("{}: not a file name", path.display())))?;
     Ok(path.with_file_name(format!(".{name}.{}.tmp", std::process::id())))
 }
 
@@ -234,14 +248,16 @@ mod tests {
 
     const NASTY: &str = "a <b> & \"c\" 'd' ]]> \u{1}\u{8}\u{B}\u{FFFE} tab\there\r\nline 🎧";
 
-    fn reply(text: &str, ended: bool) -> polyai_data::models::DebugChatResponse {
-        serde_json::from_value(serde_json::json!({
-            "conversationId": "AS_CHAT_1", "userInput": "", "response": text,
-            "conversationEnded": ended, "delayedResponse": false,
-            "metadata": {"state": {}, "currentNode": "", "nodeTrace": [], "metrics": {},
-                "functionEvents": [{"name": "send_reset_link"}]},
-        }))
-        .unwrap_or_else(|e| panic!("{e}"))
+    fn reply(text: &str, ended: bool) -> crate::records::ChatTurn {
+        let response: polyai_data::models::DebugChatResponse =
+            serde_json::from_value(serde_json::json!({
+                "conversationId": "AS_CHAT_1", "userInput": "", "response": text,
+                "conversationEnded": ended, "delayedResponse": false,
+                "metadata": {"state": {}, "currentNode": "", "nodeTrace": [], "metrics": {},
+                    "functionEvents": [{"name": "send_reset_link"}]},
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        crate::records::ChatTurn::from_response(&response)
     }
 
     fn result(name: &str, file: &str, status: Status) -> ScenarioResult {

@@ -20,8 +20,9 @@ use std::time::Instant;
 use polyai_data::ClientEnv;
 
 use crate::cli::{ChatArgs, ChatTestArgs, OutputFormat};
-use crate::commands::{Ctx, stdout_error};
+use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::output::{Table, or_dash, write_json, write_json_line};
 use model::Scenario;
 use report::Summary;
@@ -90,10 +91,10 @@ pub async fn run(ctx: &Ctx<'_>, chat: &ChatArgs, args: &ChatTestArgs) -> Result<
     let streaming = ctx.format == OutputFormat::Jsonl;
     let mut written = Ok(());
     let results = run_suite(&plans, usize::from(args.concurrency), |result| {
-        bar.suspend(|| eprintln!("{}", report::progress_line(result)));
+        bar.suspend(|| crate::output::note!("{}", report::progress_line(result)));
         bar.inc(1);
         if streaming && written.is_ok() {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             written = write_json_line(&mut out, result).and_then(|()| out.flush());
         }
     })
@@ -102,13 +103,13 @@ pub async fn run(ctx: &Ctx<'_>, chat: &ChatArgs, args: &ChatTestArgs) -> Result<
     written.map_err(stdout_error)?;
     let summary = Summary::of(&results, started.elapsed());
     if !streaming {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         report::write(&mut out, ctx.format, &results, &summary).map_err(stdout_error)?;
         out.flush().map_err(stdout_error)?;
     }
     if let Some(path) = &args.junit {
         junit::write(path, &junit::render(&results, &summary, &timestamp))?;
-        eprintln!("JUnit report: {}", path.display());
+        crate::output::note!("JUnit report: {}", path.display());
     }
     if summary.failed + summary.errored > 0 {
         return Err(CliError::Tests {
@@ -148,7 +149,7 @@ pub fn list(
             })
         })
         .collect();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let written = match format {
         OutputFormat::Json => write_json(&mut out, &rows),
         OutputFormat::Jsonl => rows.iter().try_for_each(|r| write_json_line(&mut out, r)),
@@ -168,7 +169,9 @@ pub fn list(
                 "TURNS",
                 "RUNS",
                 "TIMEOUT",
-            ]);
+            ])
+            // The free text is the scenario's name.
+            .flexible(Some(0));
             for (s, r) in scenarios.iter().zip(&rows) {
                 table.push(vec![
                     s.name.clone(),

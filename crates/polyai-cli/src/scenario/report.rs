@@ -5,7 +5,6 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use polyai_data::DebugChatExt;
 use serde::Serialize;
 
 use super::run::{RunResult, ScenarioResult, Status, human_duration, turn_label};
@@ -16,7 +15,7 @@ use crate::output::{Table, truncate, write_json, write_json_line};
 const REPLY_CHARS: usize = 100;
 
 /// Counts over a whole run of the suite.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Scenarios run.
     pub total: usize,
@@ -93,6 +92,16 @@ pub fn progress_line(r: &ScenarioResult) -> String {
     line
 }
 
+/// `chat test -O json`: the counts, then every scenario's result.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Report<'a> {
+    /// The counts over the whole run.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Each scenario's result.
+    pub scenarios: &'a [ScenarioResult],
+}
+
 /// Writes the summary of `results` in `format`.
 pub fn write(
     out: &mut impl Write,
@@ -102,21 +111,13 @@ pub fn write(
 ) -> io::Result<()> {
     match format {
         OutputFormat::Table => write_table(out, results, summary),
-        OutputFormat::Json => {
-            #[derive(Serialize)]
-            struct Report<'a> {
-                #[serde(flatten)]
-                summary: &'a Summary,
-                scenarios: &'a [ScenarioResult],
-            }
-            write_json(
-                out,
-                &Report {
-                    summary,
-                    scenarios: results,
-                },
-            )
-        }
+        OutputFormat::Json => write_json(
+            out,
+            &Report {
+                summary: *summary,
+                scenarios: results,
+            },
+        ),
         // `chat test` streams these as scenarios end; this is for a report written after.
         OutputFormat::Jsonl => results.iter().try_for_each(|r| write_json_line(out, r)),
         OutputFormat::Csv => {
@@ -264,16 +265,18 @@ pub fn transcript(run: &RunResult, indent: &str) -> String {
             None => {}
         }
         let reply = &exchange.reply;
-        let _ = writeln!(text, "{indent}agent> {}", reply.response);
+        let _ = writeln!(text, "{indent}agent> {}", reply.agent_response);
         let mut notes = Vec::new();
-        let functions = reply.function_names();
-        if !functions.is_empty() {
-            notes.push(format!("functions: {}", functions.join(", ")));
+        if !reply.functions_called.is_empty() {
+            notes.push(format!("functions: {}", reply.functions_called.join(", ")));
         }
-        if reply.is_handoff() {
+        if reply.handoff {
             notes.push(format!(
                 "handoff: {}",
-                reply.handoff_destination().unwrap_or("(no destination)")
+                reply
+                    .handoff_destination
+                    .as_deref()
+                    .unwrap_or("(no destination)")
             ));
         }
         if reply.conversation_ended {

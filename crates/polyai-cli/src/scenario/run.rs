@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use polyai_data::models::DebugChatResponse;
+
+use crate::records::ChatTurn;
 use polyai_data::{Agent, ChatOptions, ClientEnv, Error};
 use serde::Serialize;
 
@@ -45,7 +47,7 @@ impl Plan {
 }
 
 /// How a run or a scenario ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Every expectation was met.
@@ -77,7 +79,7 @@ impl Status {
 }
 
 /// Why a run could not be held to the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The scenario's time limit passed.
@@ -96,20 +98,34 @@ pub enum ErrorKind {
     Other,
 }
 
+impl ErrorKind {
+    /// `timeout`, `session_ended`, …: the name JSON and JUnit reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::SessionEnded => "session_ended",
+            ErrorKind::ChatTimeout => "chat_timeout",
+            ErrorKind::Network => "network",
+            ErrorKind::Http => "http",
+            ErrorKind::BadResponse => "bad_response",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 /// One agent reply and the user message it answered (none for the greeting).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Exchange {
     /// 0 for the greeting, then 1, 2, … for the user turns.
     pub turn: usize,
     /// What the user said.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The agent's reply as sent.
-    pub reply: DebugChatResponse,
+    pub reply: ChatTurn,
 }
 
 /// The expectations a reply broke.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Failure {
     /// The turn of the reply (0: the greeting).
     pub turn: usize,
@@ -120,7 +136,7 @@ pub struct Failure {
 }
 
 /// Why a run stopped before its end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunError {
     /// The kind of problem.
     pub kind: ErrorKind,
@@ -129,18 +145,15 @@ pub struct RunError {
     /// One line, with the correlation id when there is one.
     pub message: String,
     /// HTTP status, for HTTP errors.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// API error code, when the answer had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// Correlation id of the failed call.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
 }
 
 /// One session of a scenario.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RunResult {
     /// 1-based run number.
     pub run: u32,
@@ -153,17 +166,15 @@ pub struct RunResult {
     /// Wall time of the run.
     pub duration_ms: u64,
     /// For a failed run.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     /// For an errored run.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RunError>,
     /// Every reply received, in order.
     pub transcript: Vec<Exchange>,
 }
 
 /// The verdict on one scenario over all its runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScenarioResult {
     /// Scenario name.
     pub name: String,
@@ -375,7 +386,7 @@ async fn converse(plan: &Plan, progress: &mut Progress) -> Outcome {
             let reply = progress
                 .transcript
                 .last()
-                .map_or_else(String::new, |e| e.reply.response.clone());
+                .map_or_else(String::new, |e| e.reply.agent_response.clone());
             return Outcome::Failed(Failure {
                 turn: n - 1,
                 expectations: vec![format!(
@@ -411,7 +422,7 @@ fn record(
     progress.transcript.push(Exchange {
         turn,
         user: user.map(str::to_owned),
-        reply,
+        reply: ChatTurn::from_response(&reply),
     });
     (!broken.is_empty()).then_some(Failure {
         turn,
@@ -421,7 +432,7 @@ fn record(
 }
 
 /// Sorts a client error into what a test report says about it.
-fn classify(err: &Error, turn: usize) -> RunError {
+pub fn classify(err: &Error, turn: usize) -> RunError {
     let status = err.status();
     let code = err.code().map(str::to_owned);
     let kind = match err {
@@ -470,6 +481,23 @@ pub fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_kind_names_are_their_json() {
+        use ErrorKind::*;
+        for kind in [
+            Timeout,
+            SessionEnded,
+            ChatTimeout,
+            Network,
+            Http,
+            BadResponse,
+            Other,
+        ] {
+            let json = serde_json::to_value(kind).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(kind.as_str()));
+        }
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -118,7 +118,7 @@ pub fn polyai() -> Command {
     Command::from_std(std_polyai())
 }
 
-fn std_polyai() -> std::process::Command {
+pub fn std_polyai() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_polyai"));
     for var in [
         "POLYAI_API_KEY",

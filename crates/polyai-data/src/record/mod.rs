@@ -119,6 +119,12 @@ impl std::str::FromStr for Api {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schemars",
+    schemars(
+        description = "One conversation in the record contract (docs/records.md): snake_case, one name and type per fact whichever API sent it; a fact the API lacks is null."
+    )
+)]
 #[non_exhaustive]
 pub struct ConversationRecord {
     /// The conversation's id, e.g. `CA681f3ad0d037c1884614548178a5bc1b` (Data API

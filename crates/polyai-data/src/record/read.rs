@@ -19,7 +19,7 @@ pub(super) fn data_api(object: &Object) -> Option<ConversationRecord> {
     let turns = object
         .get("turns")
         .and_then(Value::as_array)
-        .map(|items| turns(items));
+        .map(|t| turns(t));
     let mut record = ConversationRecord::new(id, Api::Data);
     record.account_id = text(object, "accountId");
     record.project_id = text(object, "projectId");
@@ -69,12 +69,12 @@ pub(super) fn v3(object: &Object) -> Option<ConversationRecord> {
     let turns = object
         .get("turns")
         .and_then(Value::as_array)
-        .map(|items| turns(items));
+        .map(|t| turns(t));
     let mut record = ConversationRecord::new(id, Api::V3);
     record.account_id = some("account_id");
     record.project_id = some("project_id");
     record.environment = some("environment");
-    record.channel = some("channel");
+    record.channel = text(object, "channel").filter(|c| !c.is_empty());
     record.started_at = time(object, "started_at");
     record.in_progress = flag(object, "in_progress");
     record.total_duration = int(object, "total_duration");

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use polyai_mock::MockConfig;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{assert_error, start, start_default};
 
@@ -200,4 +200,143 @@ async fn chat_errors() {
         )
         .await;
     assert_error(status, &body, 404, "CONVERSATIONS_NOT_FOUND");
+}
+
+/// Replays a seeded conversation's caller turns in a debug chat with `variant`; the chat's
+/// replies and the conversation's agent turns, side by side, with each turn's function names.
+async fn replay(
+    env: &crate::common::Env,
+    index: u64,
+    variant: Option<&str>,
+) -> Vec<((Value, Vec<Value>), (Value, Vec<Value>))> {
+    let (_, detail) = env
+        .get(&env.agent_path(&format!("/conversations/{}", env.conv(index))))
+        .await;
+    let mut body = json!({"clientEnv": "sandbox"});
+    if let Some(v) = variant {
+        body["variantId"] = json!(v);
+    }
+    let (status, created) = env.post(&env.agent_path("/debug-chat"), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["conversationId"].as_str().expect("id").to_owned();
+    let path = env.agent_path(&format!("/debug-chat/{id}"));
+    let names = |events: &Value| -> Vec<Value> {
+        events
+            .as_array()
+            .map(|e| e.iter().map(|e| e["name"].clone()).collect())
+            .unwrap_or_default()
+    };
+    let turns = detail["turns"].as_array().expect("turns");
+    let mut pairs = vec![(
+        (turns[0]["agent_response"].clone(), vec![]),
+        (created["response"].clone(), vec![]),
+    )];
+    for (k, turn) in turns.iter().enumerate().skip(1) {
+        let (status, reply) = env
+            .post(
+                &path,
+                json!({"clientEnv": "sandbox", "message": turn["user_input"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        let recorded = names(&detail["functionEvents"][k.to_string()]);
+        pairs.push((
+            (turn["agent_response"].clone(), recorded),
+            (
+                reply["response"].clone(),
+                names(&reply["metadata"]["functionEvents"]),
+            ),
+        ));
+        if reply["conversationEnded"] == true {
+            assert_eq!(k, turns.len() - 1, "the chat ends where the recording does");
+            assert!(
+                detail["handoff"] == true
+                    || turn["user_input"]
+                        .as_str()
+                        .is_some_and(|u| u.contains("Bye")),
+                "{turn}"
+            );
+        }
+    }
+    pairs
+}
+
+#[tokio::test]
+async fn seeded_conversations_are_what_the_debug_chat_answers() {
+    let env = start_default().await;
+    let mut handoffs = 0;
+    for index in 4..40 {
+        for (recorded, replayed) in replay(&env, index, None).await {
+            assert_eq!(recorded, replayed, "conversation {index}");
+        }
+        let (_, detail) = env
+            .get(&env.agent_path(&format!("/conversations/{}", env.conv(index))))
+            .await;
+        if detail["handoff"] == true {
+            handoffs += 1;
+            assert_eq!(detail["handoffDestination"], "Front Desk");
+        }
+        // One of the agent's own variants answers the same.
+        if let Some(v) = detail["variantId"].as_str() {
+            for (recorded, replayed) in replay(&env, index, Some(v)).await {
+                assert_eq!(recorded, replayed, "conversation {index} on {v}");
+            }
+        }
+    }
+    assert!(handoffs > 0);
+}
+
+#[tokio::test]
+async fn the_candidate_variant_differs_in_the_documented_ways() {
+    let env = start_default().await;
+    let (status, created) = env
+        .post(
+            &env.agent_path("/debug-chat"),
+            json!({"clientEnv": "pre-release", "variantId": polyai_mock::script::CANDIDATE_VARIANT}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["conversationId"].as_str().expect("id");
+    let path = env.agent_path(&format!("/debug-chat/{id}"));
+    let (_, billing) = env
+        .post(
+            &path,
+            json!({"clientEnv": "pre-release", "message": "I think I was charged twice this month"}),
+        )
+        .await;
+    assert_eq!(billing["metadata"]["functionEvents"], json!([]));
+    assert_eq!(billing["metadata"]["citedTopic"], "Billing question");
+    let (_, handoff) = env
+        .post(
+            &path,
+            json!({"clientEnv": "pre-release", "message": "Can I speak to a real person?"}),
+        )
+        .await;
+    assert_eq!(handoff["metadata"]["handoffDestination"], "Escalations");
+    assert_eq!(
+        handoff["metadata"]["functionEvents"][0]["arguments"],
+        json!({"destination": "Escalations"})
+    );
+    assert_eq!(handoff["conversationEnded"], true);
+    // Replayed on the candidate, the seeded conversations differ only where documented.
+    let mut kinds = std::collections::BTreeSet::new();
+    for index in 4..40 {
+        for ((text, functions), (now_text, now_functions)) in
+            replay(&env, index, Some("Next Release")).await
+        {
+            if functions != now_functions {
+                assert_eq!(functions, [json!("lookup_account")]);
+                kinds.insert("function");
+            }
+            if text != now_text {
+                let known = polyai_mock::script::CANDIDATE_OPENING_HOURS_LINES
+                    .iter()
+                    .chain(polyai_mock::script::CANDIDATE_ORDER_STATUS_LINES)
+                    .any(|l| now_text == *l);
+                assert!(known, "{text} → {now_text}");
+                kinds.insert("text");
+            }
+        }
+    }
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
 }

@@ -1,0 +1,33 @@
+//! Everything `polyai` prints goes through this module: the only code allowed to touch stdout
+//! and stderr (`clippy::print_stdout`, `print_stderr` and `disallowed_methods` deny it
+//! elsewhere).
+//!
+//! - [`stdio`]: the stdout handle, notes and warnings on stderr that never panic, and the
+//!   terminal's width;
+//! - [`table`]: aligned columns that never wrap an id (the free-text column is cut instead);
+//! - [`json`] and [`csv`]: the machine formats;
+//! - [`text`]: the small formatters of the human views (times, durations, truncation).
+//!
+//! A closed pipe is not an error: a write to a stdout whose reader went away (`| head`) ends the
+//! command quietly with success, and a closed stderr loses the message instead of panicking.
+
+pub mod csv;
+pub mod json;
+pub mod stdio;
+pub mod table;
+pub mod text;
+
+pub use self::csv::{parse_csv, write_csv_record};
+pub use self::json::{write_json, write_json_line};
+pub use self::stdio::{stdout, stdout_error, terminal_width};
+pub use self::table::Table;
+pub use self::text::{duration, or_dash, short_time, truncate, yes_no};
+
+/// Writes a line to stderr (a status note, a warning, an error). Never panics: a closed
+/// stderr loses the line.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::output::stdio::note_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use note;
