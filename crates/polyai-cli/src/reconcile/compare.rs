@@ -306,7 +306,7 @@ pub enum Note {
 }
 
 /// Counts of one side.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct SideCounts {
     /// Conversations in the window (each id once).
     pub conversations: u64,
@@ -392,7 +392,7 @@ pub struct Finding {
 }
 
 /// The counts of one day (or of the whole window).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct DayCounts {
     /// Conversations side a lists on this day.
     pub a: u64,

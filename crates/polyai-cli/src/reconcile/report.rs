@@ -6,7 +6,9 @@ use std::io::{self, Write};
 
 use jiff::tz::TimeZone;
 use polyai_data::Timestamp;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::compare::{DayCounts, Field, Finding, FindingKind, Outcome, SideCounts, Which};
 use crate::cli::OutputFormat;
@@ -80,7 +82,7 @@ pub fn write(
         OutputFormat::Json => write_json(out, &Document { header, outcome }),
         OutputFormat::Jsonl => {
             for finding in &outcome.findings {
-                write_json_line(out, &finding_out(header, finding))?;
+                write_json_line(out, &finding_record(header, finding))?;
             }
             Ok(())
         }
@@ -318,20 +320,31 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// A finding as written in JSON, JSON Lines and (flattened) CSV.
-#[derive(serde::Serialize)]
-struct FindingOut<'a> {
-    kind: &'static str,
-    side: Option<&'static str>,
-    day: String,
-    conversation_id: &'a str,
-    field: &'static str,
-    a: &'a Value,
-    b: &'a Value,
+/// `reconcile -O jsonl` (each line), and each item of `reconcile -O json`'s `differences` and
+/// `in_progress`: one finding (`-O csv` writes the same fields as columns).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FindingRecord<'a> {
+    /// `only_in_a`, `only_in_b`, `differs`, `duplicate_in_a`, `duplicate_in_b` (differences),
+    /// `in_progress` or `arrived` (apart).
+    pub kind: &'static str,
+    /// The side an `only_in_*` or `duplicate_in_*` finding concerns (`data`, `v3`, `export`,
+    /// `database`); null for the others.
+    pub side: Option<&'static str>,
+    /// The day it is counted on, `YYYY-MM-DD` in the report's zone.
+    pub day: String,
+    /// The conversation.
+    pub conversation_id: &'a str,
+    /// The fact, by its record contract name (`started_at` for the one-sided kinds,
+    /// `in_progress` for a conversation in progress).
+    pub field: &'static str,
+    /// Side a's value (null where side a has none).
+    pub a: &'a Value,
+    /// Side b's value.
+    pub b: &'a Value,
 }
 
-fn finding_out<'a>(header: &Header, f: &'a Finding) -> FindingOut<'a> {
-    FindingOut {
+fn finding_record<'a>(header: &Header, f: &'a Finding) -> FindingRecord<'a> {
+    FindingRecord {
         kind: f.kind.name(),
         side: f.kind.side().map(|w| header.label(w)),
         day: f.day.to_string(),
@@ -342,6 +355,91 @@ fn finding_out<'a>(header: &Header, f: &'a Finding) -> FindingOut<'a> {
     }
 }
 
+/// `reconcile -O json`: the whole report. It is written finding by finding (see
+/// [`Document`]); this type gives its schema and, in the tests, the same document whole.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReportRecord<'a> {
+    /// The verdict, the window and the counts.
+    pub summary: Summary,
+    /// One row per day with a conversation, in date order.
+    pub days: Vec<DayRow>,
+    /// The differences, by day, kind and id.
+    pub differences: Vec<FindingRecord<'a>>,
+    /// The conversations reported apart (in progress, finished or arrived during the run).
+    pub in_progress: Vec<FindingRecord<'a>>,
+}
+
+/// The summary of a report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Summary {
+    /// Whether the listings agree (no difference).
+    pub agree: bool,
+    /// The agent compared.
+    pub agent_id: String,
+    /// The window's start (RFC 3339, UTC).
+    pub since: String,
+    /// The window's end, exclusive.
+    pub until: String,
+    /// The zone of the days (`UTC`, or an IANA name).
+    pub time_zone: String,
+    /// `live`, `pre-release`, `sandbox` or `all`.
+    pub environment: String,
+    /// How far past each end of the window both sides were read.
+    pub edge_margin_seconds: u64,
+    /// Start times this far apart counted as equal.
+    pub time_tolerance_seconds: u64,
+    /// Side a.
+    pub a: SideSummary,
+    /// Side b.
+    pub b: SideSummary,
+    /// Each fact compared.
+    pub fields: Vec<FieldSummary>,
+    /// The sums of the days.
+    pub totals: DayCounts,
+    /// Differences in all (ids on one side only, conversations whose facts differ, extra
+    /// copies).
+    pub differences: u64,
+    /// What the sides noticed that a reader should know, one sentence each.
+    pub notes: Vec<String>,
+}
+
+/// One side of a report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SideSummary {
+    /// `data`, `v3`, `export` or `database`.
+    pub side: String,
+    /// What it is, in words.
+    pub description: String,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: SideCounts,
+}
+
+/// How one fact fared.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FieldSummary {
+    /// The fact, by its record contract name.
+    pub field: String,
+    /// Conversations in which both sides carried it.
+    pub compared: u64,
+    /// Conversations in which it differs.
+    pub differing: u64,
+    /// Conversations in which side a does not carry it (its API does not send it).
+    pub not_carried_by_a: u64,
+    /// Conversations in which side b does not carry it.
+    pub not_carried_by_b: u64,
+}
+
+/// The counts of one day.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DayRow {
+    /// `YYYY-MM-DD` in the report's zone.
+    pub day: String,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: DayCounts,
+}
+
 /// The findings of one list of the JSON document, serialized one by one (never a second copy of
 /// them all).
 struct FindingList<'a> {
@@ -350,34 +448,24 @@ struct FindingList<'a> {
     differences: bool,
 }
 
-impl serde::Serialize for FindingList<'_> {
+impl Serialize for FindingList<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(
             self.findings
                 .iter()
                 .filter(|f| f.kind.is_difference() == self.differences)
-                .map(|f| finding_out(self.header, f)),
+                .map(|f| finding_record(self.header, f)),
         )
     }
 }
 
-fn side_json(header: &Header, which: Which, counts: &SideCounts) -> Value {
-    let mut side = serde_json::to_value(counts).unwrap_or_else(|_| json!({}));
-    let i = usize::from(which == Which::B);
-    if let Some(object) = side.as_object_mut() {
-        object.insert("side".into(), json!(header.labels[i]));
-        object.insert("description".into(), json!(header.descriptions[i]));
-    }
-    side
-}
-
-/// `-O json`: one document — summary, days, differences, and the conversations apart.
+/// `-O json`: a [`ReportRecord`], written finding by finding.
 struct Document<'a> {
     header: &'a Header,
     outcome: &'a Outcome,
 }
 
-impl serde::Serialize for Document<'_> {
+impl Serialize for Document<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let (header, outcome) = (self.header, self.outcome);
@@ -396,48 +484,50 @@ impl serde::Serialize for Document<'_> {
     }
 }
 
-fn summary(header: &Header, outcome: &Outcome) -> Value {
-    let fields: Vec<Value> = outcome
-        .fields
-        .iter()
-        .map(|s| {
-            json!({
-                "field": s.field.name(),
-                "compared": s.compared,
-                "differing": s.differing,
-                "not_carried_by_a": s.not_carried[0],
-                "not_carried_by_b": s.not_carried[1],
+fn summary(header: &Header, outcome: &Outcome) -> Summary {
+    let side = |which: Which| {
+        let i = usize::from(which == Which::B);
+        SideSummary {
+            side: header.labels[i].to_owned(),
+            description: header.descriptions[i].clone(),
+            counts: outcome.sides[i].clone(),
+        }
+    };
+    Summary {
+        agree: outcome.agree(),
+        agent_id: header.agent_id.clone(),
+        since: header.since.to_rfc3339_micros(),
+        until: header.until.to_rfc3339_micros(),
+        time_zone: header.tz_name.clone(),
+        environment: header.environment.clone(),
+        edge_margin_seconds: header.margin_secs,
+        time_tolerance_seconds: header.tolerance_secs,
+        a: side(Which::A),
+        b: side(Which::B),
+        fields: outcome
+            .fields
+            .iter()
+            .map(|s| FieldSummary {
+                field: s.field.name().to_owned(),
+                compared: s.compared,
+                differing: s.differing,
+                not_carried_by_a: s.not_carried[0],
+                not_carried_by_b: s.not_carried[1],
             })
-        })
-        .collect();
-    json!({
-        "agree": outcome.agree(),
-        "agent_id": header.agent_id,
-        "since": header.since.to_rfc3339_micros(),
-        "until": header.until.to_rfc3339_micros(),
-        "time_zone": header.tz_name,
-        "environment": header.environment,
-        "edge_margin_seconds": header.margin_secs,
-        "time_tolerance_seconds": header.tolerance_secs,
-        "a": side_json(header, Which::A, &outcome.sides[0]),
-        "b": side_json(header, Which::B, &outcome.sides[1]),
-        "fields": fields,
-        "totals": outcome.totals,
-        "differences": outcome.totals.differences(),
-        "notes": notes(header, outcome),
-    })
+            .collect(),
+        totals: outcome.totals.clone(),
+        differences: outcome.totals.differences(),
+        notes: notes(header, outcome),
+    }
 }
 
-fn days(outcome: &Outcome) -> Vec<Value> {
+fn days(outcome: &Outcome) -> Vec<DayRow> {
     outcome
         .days
         .iter()
-        .map(|(day, counts)| {
-            let mut row = serde_json::to_value(counts).unwrap_or_else(|_| json!({}));
-            if let Some(object) = row.as_object_mut() {
-                object.insert("day".into(), json!(day.to_string()));
-            }
-            row
+        .map(|(day, counts)| DayRow {
+            day: day.to_string(),
+            counts: counts.clone(),
         })
         .collect()
 }
@@ -463,4 +553,75 @@ fn csv(out: &mut impl Write, header: &Header, outcome: &Outcome) -> io::Result<(
         ]);
     }
     table.write_csv(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::compare::{Comparison, Settings};
+    use polyai_data::record::ConversationRecord;
+    use serde_json::json;
+
+    #[test]
+    fn the_streamed_json_document_is_the_report_record() {
+        let at = |t: &str| t.parse::<Timestamp>().unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Comparison::new(Settings {
+            since: at("2026-06-01T00:00:00Z"),
+            until: at("2026-06-03T00:00:00Z"),
+            margin_micros: 0,
+            tolerance_micros: 0,
+            tz: TimeZone::UTC,
+            environments: None,
+            fields: Field::DEFAULT.to_vec(),
+            listed_from: [None, None],
+            lag_micros: 0,
+        });
+        let record = |v: Value| ConversationRecord::from_data_api(&v).unwrap_or_else(|| panic!());
+        c.add(Which::A, &record(json!({"conversationId": "CA1", "startedAt": "2026-06-01T10:00:00Z", "totalDuration": 3})));
+        c.add(Which::B, &record(json!({"conversationId": "CA1", "startedAt": "2026-06-01T10:00:00Z", "totalDuration": 4})));
+        c.add(Which::A, &record(json!({"conversationId": "CA2", "startedAt": "2026-06-02T10:00:00Z", "inProgress": true})));
+        let outcome = c.finish();
+        let header = Header {
+            agent_id: "P".into(),
+            labels: ["data", "v3"],
+            descriptions: ["the Data API listing".into(), "v3".into()],
+            since: at("2026-06-01T00:00:00Z"),
+            until: at("2026-06-03T00:00:00Z"),
+            tz: TimeZone::UTC,
+            tz_name: "UTC".into(),
+            environment: "all".into(),
+            fields: Field::DEFAULT.to_vec(),
+            margin_secs: 0,
+            tolerance_secs: 0,
+            a_lacks_turns: true,
+            warnings: Vec::new(),
+        };
+        let streamed = serde_json::to_value(Document {
+            header: &header,
+            outcome: &outcome,
+        })
+        .unwrap_or_default();
+        let (differences, apart): (Vec<&Finding>, Vec<&Finding>) = outcome
+            .findings
+            .iter()
+            .partition(|f| f.kind.is_difference());
+        let whole = ReportRecord {
+            summary: summary(&header, &outcome),
+            days: days(&outcome),
+            differences: differences
+                .into_iter()
+                .map(|f| finding_record(&header, f))
+                .collect(),
+            in_progress: apart
+                .into_iter()
+                .map(|f| finding_record(&header, f))
+                .collect(),
+        };
+        assert_eq!(streamed, serde_json::to_value(&whole).unwrap_or_default());
+        assert_eq!(streamed["differences"][0]["field"], "total_duration");
+        assert_eq!(streamed["in_progress"][0]["conversation_id"], "CA2");
+        assert_eq!(streamed["summary"]["a"]["side"], "data");
+        assert_eq!(streamed["summary"]["a"]["conversations"], 2);
+        assert_eq!(streamed["days"][0]["day"], "2026-06-01");
+    }
 }

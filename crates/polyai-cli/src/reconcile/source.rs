@@ -314,7 +314,7 @@ impl Side {
     }
 }
 
-/// Sends items to a side's stream; `false` once the stream is gone (the comparison stopped).
+/// Where a walk or a reader sends a side's items.
 type Sender = mpsc::Sender<Result<Item, CliError>>;
 
 /// The stream of what `tx` receives.
