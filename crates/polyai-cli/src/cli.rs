@@ -121,6 +121,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub sandbox: bool,
 
+    /// With --sandbox: make its Data API and v3 listings disagree, to see what `reconcile`
+    /// finds. Comma-separated: drop-v3=F, drop-data=F, duplicate-v3=F, duplicate-data=F,
+    /// field=NAME[:F] (F a fraction; NAME started_at, total_duration, channel, environment,
+    /// variant_id, handoff, turn_count or in_progress), e.g. drop-v3=0.05,field=total_duration.
+    #[arg(long, global = true, value_name = "SPEC", requires = "sandbox")]
+    pub sandbox_disagree: Option<polyai_mock::Disagreement>,
+
     /// Retries of a failed request (429, 500, 502-504, network errors) before giving up.
     #[arg(long, global = true, default_value_t = 3, value_name = "N")]
     pub retries: u32,
@@ -175,6 +182,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Keep a local SQLite copy of an agent's conversations current (incremental, resumable).
     Sync(SyncArgs),
+    /// Prove that two listings agree, day by day and field by field: the Data API against the
+    /// Conversations API v3, or an API against an earlier export or sync database.
+    Reconcile(ReconcileArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Show the profiles of the config file (never a key).
@@ -915,6 +925,103 @@ pub struct SyncArgs {
     #[arg(long, default_value = "1h", value_name = "AGE")]
     pub overlap: String,
 }
+
+/// Which environments `reconcile` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReconcileEnv {
+    /// The live deployment (v3's default).
+    Live,
+    /// The pre-release deployment.
+    PreRelease,
+    /// The draft being edited.
+    Sandbox,
+    /// All three (v3 is walked once per environment).
+    All,
+}
+
+/// The API `reconcile --against` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReconcileApi {
+    /// The Data API (deprecated by PolyAI on 2026-07-13).
+    Data,
+    /// The Conversations API v3.
+    V3,
+}
+
+/// `reconcile`.
+#[derive(Debug, Args)]
+#[command(after_help = RECONCILE_HELP)]
+pub struct ReconcileArgs {
+    /// Compare conversations that started at or after this time: RFC 3339, a date (midnight in
+    /// --tz), or an age (24h, 7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: String,
+    /// …and before this time (same forms) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Compare one API's listing with what DIR_OR_DB holds: an export folder (`polyai export
+    /// --out`), a JSONL file of records, or a sync database (`polyai sync --db`).
+    #[arg(long, value_name = "DIR_OR_DB")]
+    pub against: Option<PathBuf>,
+    /// With --against: the API to list [default: v3 when an account is known, else data].
+    #[arg(long, value_enum, requires = "against")]
+    pub api: Option<ReconcileApi>,
+    /// The environment compared; `all` compares every one.
+    #[arg(long, value_enum, default_value_t = ReconcileEnv::Live)]
+    pub env: ReconcileEnv,
+    /// Days are dates in this time zone: an IANA name (Europe/London, America/New_York) or UTC.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// Read each Data API conversation's detail (one request each), so turn_count is compared.
+    #[arg(long)]
+    pub with_details: bool,
+    /// Details read at once with --with-details.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// The facts compared, by their record contract names, comma-separated [default:
+    /// started_at,total_duration,channel,environment,variant_id,turn_count,handoff].
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    pub fields: Vec<String>,
+    /// Start times this close are equal (an age: 1s, 2m) [default: exact to the microsecond].
+    #[arg(long, value_name = "AGE", default_value = "0s")]
+    pub time_tolerance: String,
+    /// How far past each end of the window both sides are read, so a conversation whose start
+    /// differs across an edge is a started_at difference, not an id on one side only.
+    #[arg(long, value_name = "AGE", default_value = "15m")]
+    pub edge_margin: String,
+    /// Findings listed in the table (-O json, jsonl and csv list every one).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub show: usize,
+}
+
+/// After `polyai reconcile --help`.
+const RECONCILE_HELP: &str = "\
+Lists the agent's conversations of the window through both APIs (the same environment) — or
+through one API and DIR_OR_DB — and compares them by id in the record contract's names. Per day
+(each conversation's started_at date in --tz): how many each side lists, ids only one side lists,
+conversations whose facts differ (field by field), ids a side lists twice, and those apart.
+
+Compared by default: started_at, total_duration, channel, environment, variant_id (the Data
+API's variantId may hold the variant's name: either matches) and handoff; turn_count where both
+records carry it — the Data API listing has no turns, so it is compared with --with-details
+(one detail request per conversation), or against an export or database that holds turns.
+
+Apart, never differences: conversations in progress on either side (or finished on one and in
+progress on the other), and those on one side only that started after the other side was read
+(its copy taken), less 2 minutes for calls that reach a listing late.
+
+The Data API has no time filter: it is read newest first from the first page that reaches the
+window (found by a binary search on offsets) until a whole page is older than it. It lists
+every environment; the other environments are left out here. v3 is read per environment.
+
+Examples:
+  polyai --sandbox reconcile --since 2026-06-01 --until 2026-06-03
+  polyai --sandbox reconcile --since 7d --env all --with-details -O json
+  polyai reconcile --since 2026-06-02 --until 2026-06-03 --tz Europe/London
+  polyai reconcile --since 2026-06-02 --until 2026-06-03 --against exports/2026-06-02 -O jsonl
+
+Exit status: 0 when the listings agree, 14 when they differ, 9 when they agree but some Data
+API details could not be read (compared without turn_count).";
 
 /// `completions`.
 #[derive(Debug, Args)]

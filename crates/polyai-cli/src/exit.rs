@@ -22,7 +22,8 @@ Exit codes:
   9  export partial: it finished, but some conversations failed even after retries;
      they are listed in DIR/failures.jsonl and the next run retries exactly those;
      sync partial: it finished, but some conversations could not be read (the next
-     run tries them again)
+     run tries them again); reconcile: the listings agree, but some details could not
+     be read
  10  export folder busy: another export is writing into the same --out DIR;
      sync not started: another sync holds the database (FILE.lock);
      dataset busy: another process writes the same dataset
@@ -33,6 +34,8 @@ Exit codes:
      could not be replayed (the same causes, or the conversation could not be read)
  13  verify: the archive does not match its manifest (a file missing, changed or unlisted,
      a record unreadable, a count, SHA256SUMS or the signature wrong, no manifest)
+ 14  reconcile: the listings differ (an id on one side only, a fact that differs, an id
+     listed twice)
 130  interrupted by Ctrl-C (SIGINT); an export resumes when run again, chat replay reports
      the conversations that finished
 143  stopped by SIGTERM; an export resumes when run again";
@@ -68,6 +71,8 @@ pub enum Exit {
     TestErrored = 12,
     /// `verify`: the archive does not match its manifest.
     Verify = 13,
+    /// `reconcile`: the listings differ.
+    Differ = 14,
     /// Stopped by SIGINT (Ctrl-C): 128 + 2, what shells report for it.
     Interrupted = 130,
     /// Stopped by SIGTERM: 128 + 15.
@@ -117,6 +122,11 @@ pub enum CliError {
     Dataset(polyai_dataset::Error),
     /// Anything else.
     Other(String),
+    /// `reconcile` ran, and the listings differ (the report says how).
+    Differ(String),
+    /// `reconcile` ran and found no difference, but could not read everything it was asked to
+    /// compare (some details).
+    Incomplete(String),
     /// `chat test` ran, and not every scenario passed (the report says which and why).
     Tests {
         /// Scenarios run.
@@ -188,6 +198,8 @@ impl CliError {
             CliError::Busy(_) => Exit::Busy,
             CliError::Verify(_) => Exit::Verify,
             CliError::Other(_) => Exit::Failure,
+            CliError::Differ(_) => Exit::Differ,
+            CliError::Incomplete(_) => Exit::Partial,
             CliError::Api(err) => api_exit(err),
             CliError::Sync(err) => sync_exit(err),
             #[cfg(feature = "dataset")]
@@ -238,7 +250,9 @@ impl fmt::Display for CliError {
             | CliError::Partial(m)
             | CliError::Busy(m)
             | CliError::Verify(m)
-            | CliError::Other(m) => f.write_str(m),
+            | CliError::Other(m)
+            | CliError::Differ(m)
+            | CliError::Incomplete(m) => f.write_str(m),
             CliError::Interrupted(_, m) => f.write_str(m),
             CliError::Sync(err) => write!(f, "{err}"),
             #[cfg(feature = "dataset")]
@@ -305,6 +319,9 @@ pub fn hint(err: &CliError, target: &Target) -> Option<String> {
              from a copy you trust (or export again) and verify that"
                 .into(),
         ),
+        CliError::Incomplete(_) => {
+            Some("run it again to read those details anew (-v logs why each failed)".into())
+        }
         CliError::Api(api) => api_hint(api, target),
         CliError::Unconfirmed(u) => Some(format!(
             "the server may have carried out {} although the call failed (such calls are \
@@ -413,6 +430,7 @@ mod tests {
             Exit::TestFailed,
             Exit::TestErrored,
             Exit::Verify,
+            Exit::Differ,
         ];
         for (i, e) in all.iter().enumerate() {
             assert_eq!(
@@ -439,6 +457,7 @@ mod tests {
         assert_eq!(CliError::Partial("x".into()).exit(), Exit::Partial);
         assert_eq!(CliError::Busy("x".into()).exit(), Exit::Busy);
         assert_eq!(CliError::Verify("x".into()).exit().code(), 13);
+        assert_eq!(CliError::Differ("x".into()).exit().code(), 14);
         let tests = |failed, errored| CliError::Tests {
             total: 5,
             failed,

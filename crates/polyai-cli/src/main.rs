@@ -13,6 +13,7 @@ mod export;
 mod export_v3;
 mod output;
 mod progress;
+mod reconcile;
 mod records;
 mod replay;
 mod scenario;

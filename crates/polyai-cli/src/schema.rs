@@ -59,6 +59,16 @@ fn entries() -> Vec<Entry> {
             schema: || schemars::schema_for!(crate::scenario::run::ScenarioResult),
         },
         Entry {
+            name: "reconcile-report",
+            written_by: "reconcile -O json",
+            schema: || schemars::schema_for!(crate::reconcile::report::ReportRecord<'static>),
+        },
+        Entry {
+            name: "reconcile-finding",
+            written_by: "reconcile -O jsonl (one per line), reconcile -O csv (one per row)",
+            schema: || schemars::schema_for!(crate::reconcile::report::FindingRecord<'static>),
+        },
+        Entry {
             name: "sync-summary",
             written_by: "sync -O json",
             schema: || schemars::schema_for!(SyncSummary),

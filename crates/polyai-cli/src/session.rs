@@ -48,7 +48,9 @@ impl Session {
             builder = builder.download_timeout(Duration::from_secs(secs));
         }
         if global.sandbox {
-            let server = MockServer::start(MockConfig::default())
+            let config =
+                MockConfig::default().disagree(global.sandbox_disagree.clone().unwrap_or_default());
+            let server = MockServer::start(config)
                 .await
                 .map_err(|e| CliError::Other(format!("cannot start the sandbox: {e}")))?;
             let key = server

@@ -200,6 +200,13 @@ impl MockConfig {
         self
     }
 
+    /// Makes the Data API and v3 listings disagree from the start (see
+    /// [`crate::disagree`]; later changes go through [`crate::Faults::disagree`]).
+    pub fn disagree(mut self, disagreement: crate::disagree::Disagreement) -> Self {
+        self.faults.disagree = disagreement;
+        self
+    }
+
     /// Sets the state file.
     pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_file = Some(path.into());

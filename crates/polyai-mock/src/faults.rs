@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use crate::disagree::Disagreement;
 use crate::errors::{ApiError, codes};
 use crate::prng::{Rng, hash};
 
@@ -47,6 +48,9 @@ pub struct FaultConfig {
     /// Answer a conversation's detail with its id upper-cased after the `CA` prefix, as a server
     /// whose detail id differs in case from its listing id does.
     pub upper_case_detail_ids: bool,
+    /// How the Data API and v3 listings disagree (by default they agree); see
+    /// [`crate::disagree`].
+    pub disagree: Disagreement,
 }
 
 /// How a response body is to be broken.
@@ -178,6 +182,31 @@ impl Faults {
     /// Answers details with the conversation id upper-cased after `CA` (or as listed).
     pub fn upper_case_detail_ids(&self, on: bool) {
         self.lock().upper_case_detail_ids = on;
+    }
+
+    /// Makes the Data API and v3 listings disagree as `disagreement` says (see
+    /// [`crate::disagree`]); [`Disagreement::default`] makes them agree again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use polyai_mock::{DisagreeField, Disagreement, MockConfig, MockServer};
+    /// let server = MockServer::start(MockConfig::default()).await?;
+    /// server.faults().disagree(Disagreement {
+    ///     drop_v3: 0.05,
+    ///     fields: vec![(DisagreeField::TotalDuration, 0.1)],
+    ///     ..Disagreement::default()
+    /// });
+    /// assert_eq!(server.faults().disagreement().drop_v3, 0.05);
+    /// # Ok(()) }
+    /// ```
+    pub fn disagree(&self, disagreement: Disagreement) {
+        self.lock().disagree = disagreement;
+    }
+
+    /// How the listings disagree now.
+    pub fn disagreement(&self) -> Disagreement {
+        self.lock().disagree.clone()
     }
 
     /// Whether details carry an upper-cased id.

@@ -28,6 +28,9 @@
 //!   word-overlap search, seeded sampling, filters, cursor and offset paging.
 //!   [`MockServer::add_conversations`] makes calls arrive mid-walk.
 //! - **Faults** ([`faults`]): a [`Faults`] handle per server, also settable from the command line.
+//! - **Disagreement** ([`disagree`]): the two listings can be made to differ — conversations
+//!   dropped from one or listed twice, shared facts changed in v3 — for testing tools that
+//!   compare them (`polyai reconcile`); off by default, so the listings agree.
 //!
 //! The `polyai-mock` binary runs the same server from the command line (`polyai-mock --help`).
 //!
@@ -56,6 +59,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod data;
+pub mod disagree;
 pub mod errors;
 pub mod faults;
 pub mod prng;
@@ -69,6 +73,7 @@ pub mod v3;
 pub use config::{
     ApiKey, DEFAULT_REGION, DEFAULT_SEED, MockConfig, SANDBOX_AGENT, SANDBOX_KEY, SampleRate,
 };
+pub use disagree::{DisagreeField, Disagreed, Disagreement};
 pub use errors::ApiError;
 pub use faults::{FaultConfig, Faults};
 pub use routes::CORRELATION_HEADER;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use polyai_mock::{
-    ApiKey, DEFAULT_REGION, DEFAULT_SEED, FaultConfig, MockConfig, MockServer, SANDBOX_KEY,
-    SampleRate,
+    ApiKey, DEFAULT_REGION, DEFAULT_SEED, Disagreement, FaultConfig, MockConfig, MockServer,
+    SANDBOX_KEY, SampleRate,
 };
 
 /// A local, deterministic mock of PolyAI's Data API, with fault injection.
@@ -92,6 +92,25 @@ struct Cli {
     /// Answer details with the conversation id upper-cased (a listing/detail id case mismatch).
     #[arg(long)]
     upper_case_detail_ids: bool,
+    /// Leave this fraction (0..1) of the conversations out of the v3 listing (the Data API still
+    /// lists them): a difference for `polyai reconcile` to find.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    disagree_drop_v3: f64,
+    /// Leave this fraction (0..1) of the conversations out of the Data API listing (`count` and
+    /// offsets close up over them; v3 still lists them).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    disagree_drop_data: f64,
+    /// List this fraction (0..1) of the conversations twice in a row in the v3 listing.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    disagree_duplicate_v3: f64,
+    /// List this fraction (0..1) of the conversations twice in a row in the Data API listing.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    disagree_duplicate_data: f64,
+    /// Make v3 report this fact differently for a fraction of the conversations (default 0.1):
+    /// started_at (+90 s), total_duration (+1 s), channel, environment, variant_id, handoff,
+    /// turn_count (one turn fewer) or in_progress (flipped). Repeatable.
+    #[arg(long, value_name = "FIELD[:FRACTION]")]
+    disagree_field: Vec<String>,
     /// Largest page the list endpoint returns (larger limits are capped; `count` stays the total).
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_page_size: u64,
@@ -109,6 +128,20 @@ fn config(cli: Cli) -> Result<(MockConfig, Option<PathBuf>), String> {
     if !(0.0..=1.0).contains(&cli.fail_fraction) {
         return Err("--fail-fraction must be between 0 and 1".into());
     }
+    let mut disagree = Disagreement {
+        drop_v3: cli.disagree_drop_v3,
+        drop_data: cli.disagree_drop_data,
+        duplicate_v3: cli.disagree_duplicate_v3,
+        duplicate_data: cli.disagree_duplicate_data,
+        fields: Vec::new(),
+    };
+    for spec in &cli.disagree_field {
+        let parsed: Disagreement = format!("field={spec}")
+            .parse()
+            .map_err(|e| format!("--disagree-field {spec}: {e}"))?;
+        disagree.fields.extend(parsed.fields);
+    }
+    disagree.validate().map_err(|e| format!("--disagree-{e}"))?;
     if cli
         .body_fault_fraction
         .is_some_and(|f| !(0.0..=1.0).contains(&f))
@@ -150,6 +183,7 @@ fn config(cli: Cli) -> Result<(MockConfig, Option<PathBuf>), String> {
             fail_next_status: cli.fail_next_status,
             body_fault_fraction: cli.body_fault_fraction,
             upper_case_detail_ids: cli.upper_case_detail_ids,
+            disagree,
         },
         max_page: cli.max_page_size,
         ..MockConfig::default()

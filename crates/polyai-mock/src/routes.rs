@@ -19,6 +19,7 @@ use crate::auth::{authenticate, authorize_agent};
 use crate::chat::{CLIENT_ENVS, ChatSessions, CreateParams, SendParams};
 use crate::config::{ApiKey, MockConfig};
 use crate::data::{Conversation, Dataset, Summary};
+use crate::disagree::DataSlots;
 use crate::errors::{ApiError, CORRELATION_ID, codes, fresh_correlation_id, json_response};
 use crate::faults::{Faults, apply_body_fault};
 use crate::state::{Annotation, Store};
@@ -37,6 +38,9 @@ pub(crate) struct AppState {
     pub config: MockConfig,
     /// Sampling walks started so far (each gets its own shuffle).
     pub samples: std::sync::atomic::AtomicU64,
+    /// Where the Data API listing's positions come from while it disagrees with v3 (computed
+    /// when first needed, again when conversations arrive or the disagreement changes).
+    pub data_slots: std::sync::Mutex<Option<DataSlots>>,
     pub data: Dataset,
     pub store: Store,
     pub chats: ChatSessions,
@@ -352,11 +356,10 @@ async fn list_conversations(
     let limit = int_param(&pairs, "limit", 50, 1)?;
     let offset = int_param(&pairs, "offset", 0, 0)?;
     let arrived = state.data.arrived();
-    let total = state.data.total(arrived);
     let page = limit.min(state.config.max_page);
-    let start = offset.min(total);
-    let end = start.saturating_add(page).min(total);
-    let conversations: Vec<Conversation> = (start..end)
+    let (positions, total) = data_api_page(&state, access.agent, arrived, offset, page);
+    let conversations: Vec<Conversation> = positions
+        .into_iter()
         .map(|p| {
             let index = state.data.index_at(p, arrived);
             state.data.conversation(access.agent, index)
@@ -377,6 +380,43 @@ async fn list_conversations(
         offset,
     };
     Ok(json_response(StatusCode::OK, &page))
+}
+
+/// The listing positions of the Data API page at `offset` (at most `limit`) and the listing's
+/// `count`: positions `offset..` as they are, or, while the listings disagree
+/// ([`crate::disagree`]), the slots left after dropping and duplicating conversations.
+fn data_api_page(
+    state: &AppState,
+    agent: usize,
+    arrived: u64,
+    offset: u64,
+    limit: u64,
+) -> (Vec<u64>, u64) {
+    let positions = state.data.total(arrived);
+    let disagree = state.faults.disagreement();
+    if !disagree.changes_data() {
+        let start = offset.min(positions);
+        let end = start.saturating_add(limit).min(positions);
+        return ((start..end).collect(), positions);
+    }
+    let seed = state.config.seed;
+    let index_at = |p: u64| state.data.index_at(p, arrived);
+    let mut cached = state.data_slots.lock().unwrap_or_else(|e| e.into_inner());
+    if !cached
+        .as_ref()
+        .is_some_and(|s| s.fits(&disagree, agent, arrived))
+    {
+        *cached = Some(DataSlots::compute(
+            &disagree, seed, agent, arrived, positions, index_at,
+        ));
+    }
+    match cached.as_ref() {
+        Some(slots) => (
+            slots.page(&disagree, seed, positions, index_at, offset, limit),
+            slots.total,
+        ),
+        None => (Vec::new(), 0),
+    }
 }
 
 /// `GetConversationsResponse`.

@@ -57,6 +57,11 @@ impl MockServer {
         if config.agent_ids.as_ref().map_or(config.agents, Vec::len) >= 1 << 16 {
             return Err(StartError::Config("at most 65535 agents".into()));
         }
+        config
+            .faults
+            .disagree
+            .validate()
+            .map_err(StartError::Config)?;
         let store = Store::open(config.state_file.clone())?;
         let listener = TcpListener::bind(config.addr)
             .await
@@ -70,6 +75,7 @@ impl MockServer {
         })?;
         let state = Arc::new(AppState {
             samples: std::sync::atomic::AtomicU64::new(0),
+            data_slots: std::sync::Mutex::new(None),
             data: Dataset::new(&config),
             store,
             chats: ChatSessions::new(config.seed, config.chat_idle_timeout),
@@ -189,6 +195,26 @@ impl MockServer {
     /// Number of turns of conversation `index` of agent number `agent`.
     pub fn turn_count(&self, agent: usize, index: u64) -> usize {
         self.state.data.conversation(agent, index).turns.len()
+    }
+
+    /// What the disagreement in force (see [`crate::disagree`]) does to conversation `index`
+    /// of agent number `agent`: whether a listing leaves it out or sends it twice, and which
+    /// facts v3 reports differently.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use polyai_mock::{Disagreement, MockConfig, MockServer};
+    /// let all = Disagreement { drop_v3: 1.0, ..Disagreement::default() };
+    /// let server = MockServer::start(MockConfig::default().disagree(all)).await?;
+    /// assert!(server.disagreed(0, 0).dropped_v3);
+    /// # Ok(()) }
+    /// ```
+    pub fn disagreed(&self, agent: usize, index: u64) -> crate::disagree::Disagreed {
+        self.state
+            .faults
+            .disagreement()
+            .of(self.state.config.seed, agent, index)
     }
 
     /// Notes and annotations stored so far.

@@ -17,6 +17,9 @@
 //!   existed when the walk began, so conversations that arrive during it never shift, repeat or
 //!   appear in later pages; it is bound to its query (a cursor used with other filters, or
 //!   altered, is a 400).
+//! - **Disagreement**: by default every conversation is as the Data API lists it; a
+//!   [`Disagreement`](crate::disagree::Disagreement) leaves some out, sends some twice (never
+//!   split across pages) or changes facts, and the filters see the changed facts.
 //! - **Errors**: 401 without a valid key, 403 for a key scoped to other projects, 404 for an
 //!   unknown account or project, 400 `GET_CONVERSATIONS_FILTER_PARSE_ERROR` for any bad
 //!   parameter or combination.
@@ -31,6 +34,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use crate::data::{Conversation, Dataset, V3Conversation};
+use crate::disagree::Disagreement;
 use crate::errors::{ApiError, codes, json_response};
 use crate::prng::{hash, text_hash};
 use crate::routes::{AppState, UnknownAgent, access, path_error, query_pairs};
@@ -489,12 +493,29 @@ struct Walk<'a> {
     agent: usize,
     arrived: u64,
     query: &'a ListQuery,
+    /// How this listing disagrees with the Data API's (usually not at all).
+    disagree: &'a Disagreement,
+    seed: u64,
 }
 
 impl Walk<'_> {
-    fn at(&self, position: u64) -> Conversation {
-        self.data
-            .conversation(self.agent, self.data.index_at(position, self.arrived))
+    /// The conversation at `position` as v3 reports it, and how many times it lists it (0: left
+    /// out, 2: sent twice; see [`crate::disagree`]).
+    fn at(&self, position: u64) -> (Conversation, u64) {
+        let index = self.data.index_at(position, self.arrived);
+        let mut c = self.data.conversation(self.agent, index);
+        if self.disagree.is_off() {
+            return (c, 1);
+        }
+        let copies = self.disagree.v3_copies(self.seed, self.agent, index);
+        let variants = self
+            .data
+            .agents
+            .get(self.agent)
+            .map(|a| a.variants.as_slice())
+            .unwrap_or(&[]);
+        self.disagree.apply_v3(self.seed, &mut c, variants);
+        (c, copies)
     }
 
     /// Positions whose start time is in the query's range.
@@ -522,20 +543,30 @@ impl Walk<'_> {
         let mut skipped = 0;
         let mut items = Vec::new();
         while position < hi {
-            let c = self.at(position);
+            let (c, mut copies) = self.at(position);
             position += 1;
-            if !self.query.keeps(&c) {
+            if copies == 0 || !self.query.keeps(&c) {
                 continue;
             }
             if skipped < skip {
-                skipped += 1;
-                continue;
+                let here = (skip - skipped).min(copies);
+                skipped += here;
+                copies -= here;
+                if copies == 0 {
+                    continue;
+                }
             }
-            if items.len() as u64 == limit {
+            let room = limit - items.len() as u64;
+            // A page ends before a conversation it cannot hold whole (both copies of one sent
+            // twice), so the next page starts with it.
+            if room == 0 || (copies > room && !items.is_empty()) {
                 return Selection {
                     items,
                     next: Some(position - 1),
                 };
+            }
+            for _ in 1..copies.min(room) {
+                items.push(c.clone());
             }
             items.push(c);
         }
@@ -547,8 +578,8 @@ impl Walk<'_> {
         let (lo, hi) = self.range();
         let mut ranked: Vec<(u64, u64, Conversation)> = (lo..hi)
             .filter_map(|p| {
-                let c = self.at(p);
-                if !self.query.keeps(&c) {
+                let (c, copies) = self.at(p);
+                if copies == 0 || !self.query.keeps(&c) {
                     return None;
                 }
                 let key = match &self.query.mode {
@@ -617,11 +648,14 @@ pub(crate) async fn list_conversations_v3(
         ]),
         _ => 0,
     };
+    let disagree = state.faults.disagreement();
     let walk = Walk {
         data: &state.data,
         agent: access.agent,
         arrived,
         query: &query,
+        disagree: &disagree,
+        seed: data_seed,
     };
     let offset = query.offset.unwrap_or(0);
     let selection = if query.mode.in_time_order() {

@@ -17,8 +17,8 @@ use polyai_dataset::{
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, OutputFormat};
-use crate::output::stdout_error;
 use crate::exit::CliError;
+use crate::output::stdout_error;
 use crate::output::{write_json, write_json_line};
 
 /// `dataset …` subcommands.

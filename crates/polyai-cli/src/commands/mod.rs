@@ -17,6 +17,7 @@ pub mod conversations;
 #[cfg(feature = "dataset")]
 pub mod dataset;
 pub mod keygen;
+pub mod reconcile;
 pub mod v3;
 pub mod verify;
 
@@ -147,6 +148,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         },
         Command::Export(args) => crate::export::run(&ctx, args).await,
         Command::Sync(args) => crate::sync::run(&ctx, args).await,
+        Command::Reconcile(args) => reconcile::run(&ctx, args).await,
         Command::Completions(_)
         | Command::Config(_)
         | Command::Schema(_)

@@ -73,3 +73,20 @@ fn bad_flags_exit_with_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sample-rate"));
 }
+
+#[test]
+fn bad_disagreements_exit_with_usage_errors() {
+    for (args, says) in [
+        (&["--disagree-drop-v3", "1.5"][..], "--disagree-drop-v3"),
+        (&["--disagree-field", "colour"][..], "unknown field"),
+        (&["--disagree-field", "handoff:2"][..], "between 0 and 1"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_polyai-mock"))
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}

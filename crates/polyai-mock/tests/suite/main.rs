@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod conformance;
 mod data;
+mod disagree;
 mod faults;
 mod malformed;
 mod operations;
