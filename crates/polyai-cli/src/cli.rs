@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use polyai_data::ClientEnv;
+use polyai_data::listing::Environments;
+use polyai_data::record::Api;
 
 use crate::exit::EXIT_CODES_HELP;
 
@@ -345,6 +347,12 @@ pub struct ListArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_CONCURRENCY, requires = "all",
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub page_concurrency: u16,
+    /// Keep each conversation as the API sent it, under the record's `raw` key.
+    #[arg(long)]
+    pub keep_raw: bool,
+    /// The API and the environments.
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// The Conversations API v3 filters.
     #[command(flatten)]
     pub v3: V3Filters,
@@ -377,9 +385,6 @@ pub struct V3Filters {
     /// Only this channel, e.g. VOICE-SIP, WEBCHAT or voice (repeatable).
     #[arg(long, value_name = "CHANNEL")]
     pub channel: Vec<String>,
-    /// Only conversations of this environment (v3's default: live).
-    #[arg(long, value_parser = EnvArg)]
-    pub env: Option<ClientEnv>,
     /// Only conversations of the variant with this name.
     #[arg(long, value_name = "NAME", conflicts_with = "variant_id")]
     pub variant: Option<String>,
@@ -414,7 +419,6 @@ impl V3Filters {
         flag(self.search.is_some(), "--search");
         flag(self.sample, "--sample");
         flag(!self.channel.is_empty(), "--channel");
-        flag(self.env.is_some(), "--env");
         flag(self.variant.is_some(), "--variant");
         flag(self.variant_id.is_some(), "--variant-id");
         flag(self.in_progress, "--in-progress");
@@ -534,20 +538,39 @@ pub struct NoteArgs {
     pub file: Option<PathBuf>,
 }
 
-/// The parser of `--env`: [`ClientEnv`]'s own (any case, `prerelease`/`pre_release` too), with its
-/// names listed in help and shell completions.
+/// The parser of a value our library parses (`FromStr` with [`polyai_data::Error`]): its error
+/// text as clap's, and `names` listed in help and shell completions.
 #[derive(Debug, Clone, Copy)]
-pub struct EnvArg;
+pub struct NamesArg<T> {
+    names: &'static [&'static str],
+    parsed: std::marker::PhantomData<fn() -> T>,
+}
 
-impl clap::builder::TypedValueParser for EnvArg {
-    type Value = ClientEnv;
+/// `--env` of chat and replay: [`ClientEnv`]'s own parser (any case, `prerelease`/`pre_release`
+/// too).
+pub const ENV_ARG: NamesArg<ClientEnv> = NamesArg {
+    names: &["sandbox", "pre-release", "live"],
+    parsed: std::marker::PhantomData,
+};
+
+/// `--env` of list, export and sync: an environment or `all`.
+pub const ENVIRONMENTS_ARG: NamesArg<Environments> = NamesArg {
+    names: &["live", "pre-release", "sandbox", "all"],
+    parsed: std::marker::PhantomData,
+};
+
+impl<T> clap::builder::TypedValueParser for NamesArg<T>
+where
+    T: std::str::FromStr<Err = polyai_data::Error> + Clone + Send + Sync + 'static,
+{
+    type Value = T;
 
     fn parse_ref(
         &self,
         cmd: &clap::Command,
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
-    ) -> Result<ClientEnv, clap::Error> {
+    ) -> Result<T, clap::Error> {
         let text = value.to_string_lossy();
         text.parse().map_err(|err: polyai_data::Error| {
             let arg = arg.map_or_else(|| "--env".to_owned(), ToString::to_string);
@@ -566,9 +589,46 @@ impl clap::builder::TypedValueParser for EnvArg {
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        let names = ClientEnv::ALL.map(|env| clap::builder::PossibleValue::new(env.as_str()));
-        Some(Box::new(names.into_iter()))
+        Some(Box::new(
+            self.names
+                .iter()
+                .map(|name| clap::builder::PossibleValue::new(*name)),
+        ))
     }
+}
+
+/// The API that lists conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApiArg {
+    /// The Conversations API v3: PolyAI's documented listing (needs an account).
+    V3,
+    /// The Data API (deprecated by PolyAI on 2026-07-13).
+    #[value(alias = "v1")]
+    Data,
+}
+
+impl ApiArg {
+    /// The record contract's name of this API.
+    pub fn api(self) -> Api {
+        match self {
+            ApiArg::V3 => Api::V3,
+            ApiArg::Data => Api::Data,
+        }
+    }
+}
+
+/// Where `conversations list`, `export` and `sync` read: the API and the environments.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct SourceArgs {
+    /// The API that lists: v3 (the Conversations API v3, PolyAI's documented listing; needs
+    /// --account or POLYAI_ACCOUNT_ID) or data (the Data API, deprecated by PolyAI).
+    #[arg(long, value_enum, default_value_t = ApiArg::V3, env = "POLYAI_API",
+          help_heading = "Source")]
+    pub api: ApiArg,
+    /// The environments read: live, pre-release, sandbox or all.
+    #[arg(long = "env", value_name = "ENV", default_value = "live", value_parser = ENVIRONMENTS_ARG,
+          env = "POLYAI_ENV", help_heading = "Source")]
+    pub environments: Environments,
 }
 
 /// `chat` (REPL) and `chat send`.
@@ -579,7 +639,7 @@ impl clap::builder::TypedValueParser for EnvArg {
 )]
 pub struct ChatArgs {
     /// Environment to chat with [default: sandbox].
-    #[arg(long, value_parser = EnvArg, global = true)]
+    #[arg(long, value_parser = ENV_ARG, global = true)]
     pub env: Option<ClientEnv>,
     /// Agent variant.
     #[arg(long, global = true)]
@@ -700,7 +760,7 @@ pub struct ChatReplayArgs {
     /// Only conversations recorded in this environment (the listing's default: live).
     #[arg(
         long,
-        value_parser = EnvArg,
+        value_parser = ENV_ARG,
         value_name = "ENV",
         help_heading = "Selecting conversations"
     )]
@@ -837,10 +897,10 @@ pub struct ExportArgs {
     pub sign: Option<PathBuf>,
     /// Export exactly the conversations listed in FILE (one id per line; # comments), each
     /// with its detail; ids that do not exist are reported (exit 9).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["since", "until", "env"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["since", "until"])]
     pub ids: Option<PathBuf>,
     /// Export this conversation (repeatable; with or without --ids).
-    #[arg(long = "id", value_name = "ID", conflicts_with_all = ["since", "until", "env"])]
+    #[arg(long = "id", value_name = "ID", conflicts_with_all = ["since", "until"])]
     pub id: Vec<String>,
     /// Conversations fetched at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -854,26 +914,18 @@ pub struct ExportArgs {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub page_concurrency: u16,
     /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h,
-    /// 7d); needs an account: the export then reads the Conversations API v3, turns inline.
+    /// 7d); through the Conversations API v3 only.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// Only conversations that started before this time (same forms as --since).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
-    /// Through v3: only conversations of this environment (v3's default: live).
-    #[arg(long, value_parser = EnvArg)]
-    pub env: Option<ClientEnv>,
-}
-
-/// Which listing `sync` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SyncApi {
-    /// The Conversations API v3 when an account is known, else the Data API.
-    Auto,
-    /// The Data API: offset pages, then each conversation's detail (function events included).
-    V1,
-    /// The Conversations API v3: pages by start time and cursor, turns inline.
-    V3,
+    /// Keep each conversation's body as the API sent it, under the record's `raw` key.
+    #[arg(long)]
+    pub keep_raw: bool,
+    /// The API and the environments.
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 /// `sync`.
@@ -917,9 +969,9 @@ pub struct SyncArgs {
     /// Walk the whole listing, storing anything missing wherever it is (a repair).
     #[arg(long)]
     pub full: bool,
-    /// Which listing to read: v3 needs an account (--account); auto reads v3 when one is known.
-    #[arg(long, value_enum, default_value_t = SyncApi::Auto)]
-    pub api: SyncApi,
+    /// The API and the environments.
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Through v3: start this long before the newest stored conversation, for calls that reach
     /// the listing late (an age: 30m, 2h, 1d).
     #[arg(long, default_value = "1h", value_name = "AGE")]
@@ -1046,16 +1098,19 @@ mod tests {
         let env = |value: &str| {
             Cli::try_parse_from(["polyai", "conversations", "list", "--env", value]).map(|cli| {
                 match cli.command {
-                    Command::Conversations(ConversationsCommand::List(list)) => list.v3.env,
+                    Command::Conversations(ConversationsCommand::List(list)) => {
+                        Some(list.source.environments)
+                    }
                     _ => None,
                 }
             })
         };
         for (value, want) in [
-            ("live", ClientEnv::Live),
-            ("pre-release", ClientEnv::PreRelease),
-            ("PRE_RELEASE", ClientEnv::PreRelease),
-            ("Sandbox", ClientEnv::Sandbox),
+            ("live", Environments::Only(ClientEnv::Live)),
+            ("pre-release", Environments::Only(ClientEnv::PreRelease)),
+            ("PRE_RELEASE", Environments::Only(ClientEnv::PreRelease)),
+            ("Sandbox", Environments::Only(ClientEnv::Sandbox)),
+            ("all", Environments::All),
         ] {
             assert_eq!(env(value).ok().flatten(), Some(want), "{value}");
         }
@@ -1064,7 +1119,7 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.contains("production") && err.contains("sandbox, pre-release, live"),
+            err.contains("production") && err.contains("all, sandbox, pre-release, live"),
             "{err}"
         );
     }

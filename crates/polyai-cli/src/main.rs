@@ -10,7 +10,6 @@ mod cli;
 mod commands;
 mod exit;
 mod export;
-mod export_v3;
 mod output;
 mod progress;
 mod reconcile;
@@ -20,6 +19,7 @@ mod scenario;
 mod schema;
 mod session;
 mod signals;
+mod source;
 mod sync;
 mod when;
 

@@ -163,6 +163,17 @@ impl Session {
         }
     }
 
+    /// The account for the Conversations API v3: `--account` / `POLYAI_ACCOUNT_ID`, else the
+    /// sandbox's own; `None` when neither is known.
+    pub fn account(&self) -> Option<String> {
+        self.account
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .or_else(|| self.sandbox_account.clone())
+    }
+
     /// The v3 handle on the selected agent in `account`.
     pub fn project(&self, account: &str) -> Result<polyai_data::v3::Project, CliError> {
         let agent = self.agent()?;

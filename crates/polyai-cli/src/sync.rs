@@ -6,7 +6,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use polyai_store::{Api, Store, SyncCounts, SyncError, SyncReport, SyncStatus, Syncer};
 
-use crate::cli::{OutputFormat, SyncApi, SyncArgs};
+use crate::cli::{OutputFormat, SyncArgs};
 use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::output::stdout_error;
@@ -15,7 +15,13 @@ use crate::signals;
 /// `sync`.
 pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
-    let api = api(ctx, args.api)?;
+    let source = crate::source::Source::choose(ctx.session, &args.source, &[])?;
+    let api = match &source.account {
+        Some(account_id) => Api::V3 {
+            account_id: account_id.clone(),
+        },
+        None => Api::DataApi,
+    };
     let overlap = crate::when::parse_age(args.overlap.trim()).ok_or_else(|| {
         CliError::Usage(format!(
             "--overlap {:?}: give an age such as 30m, 2h or 1d",
@@ -23,6 +29,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
         ))
     })?;
     let store = Store::open(&args.db).map_err(|e| CliError::Sync(e.into()))?;
+    source.announce(agent.id());
     let bar = spinner();
     // The refresh window counts back from the system clock, also in the sandbox: conversations
     // change for a while after they happen (calls end, notes are added), which is a matter of
@@ -31,6 +38,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     // no-op, as for a cron user on a quiet agent.
     let mut syncer = Syncer::new(&store, ctx.session.client(), agent.id())
         .api(api)
+        .environments(source.environments)
         .overlap(overlap)
         .concurrency(usize::from(args.concurrency))
         .refresh_window(Duration::from_secs(u64::from(args.refresh_days) * 86_400))
@@ -78,21 +86,6 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
         ))),
         _ => Ok(()),
     }
-}
-
-/// The listing `--api` selects: v3 with an account (auto: when one is known).
-fn api(ctx: &Ctx<'_>, api: SyncApi) -> Result<Api, CliError> {
-    let account = match api {
-        SyncApi::V1 => None,
-        SyncApi::Auto => ctx.session.v3_account(&[])?,
-        SyncApi::V3 => Some(ctx.session.v3_account(&["--api v3"])?.ok_or_else(|| {
-            CliError::Usage("--api v3 needs an account: pass --account ID".into())
-        })?),
-    };
-    Ok(match account {
-        Some(account_id) => Api::V3 { account_id },
-        None => Api::DataApi,
-    })
 }
 
 fn spinner() -> ProgressBar {

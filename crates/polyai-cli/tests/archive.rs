@@ -298,7 +298,7 @@ fn hostile_manifest_paths_are_refused_by_name_and_never_opened() {
             .collect()
     };
     let manifest = serde_json::json!({
-        "manifestVersion": 1,
+        "manifest_version": 1,
         "status": "complete",
         "counts": {"conversations": 1, "failed": 0, "recordings": 1},
         "files": [
@@ -348,12 +348,12 @@ fn redacted_exports_mask_the_records_and_get_other_recordings() {
     assert_eq!(plain_lines.len(), redacted_lines.len());
     let mut masked = 0;
     for line in &redacted_lines {
-        let id = &line["conversationId"];
+        let id = &line["conversation_id"];
         let before = plain_lines
             .iter()
-            .find(|l| &l["conversationId"] == id)
+            .find(|l| &l["conversation_id"] == id)
             .expect("same conversation");
-        for field in ["fromNumber", "toNumber"] {
+        for field in ["from_number", "to_number"] {
             let (was, now) = (before[field].as_str(), line[field].as_str());
             if let (Some(was), Some(now)) = (was, now)
                 && was.starts_with('+')
@@ -372,7 +372,7 @@ fn redacted_exports_mask_the_records_and_get_other_recordings() {
     assert!(masked >= 12, "every voice call's numbers masked ({masked})");
     let text = std::fs::read_to_string(redacted.path().join("conversations.jsonl")).expect("j");
     for line in &plain_lines {
-        if let Some(number) = line["fromNumber"].as_str().filter(|n| n.starts_with('+')) {
+        if let Some(number) = line["from_number"].as_str().filter(|n| n.starts_with('+')) {
             assert!(
                 !text.contains(number),
                 "{number} left in the redacted export"

@@ -62,7 +62,14 @@ fn list_as_json_jsonl_and_csv() {
     };
     let json = list("json");
     insta::assert_snapshot!(json);
-    let items: Vec<serde_json::Value> = serde_json::from_str(&json).expect("JSON array");
+    let page: serde_json::Value = serde_json::from_str(&json).expect("JSON object");
+    assert_eq!(
+        (page["api"].as_str(), page["environments"].as_str()),
+        (Some("v3"), Some("live"))
+    );
+    assert_eq!(page["count"], 3);
+    assert!(page["next"]["cursor"].is_string(), "{page:#}");
+    let items = page["items"].as_array().cloned().unwrap_or_default();
     let lines = list("jsonl");
     let parsed: Vec<serde_json::Value> = lines
         .lines()
@@ -72,14 +79,15 @@ fn list_as_json_jsonl_and_csv() {
     let csv = list("csv");
     let rows: Vec<&str> = csv.split("\r\n").filter(|r| !r.is_empty()).collect();
     assert_eq!(rows.len(), 4);
-    assert!(rows[0].starts_with("conversationId,accountId,projectId,"));
-    assert!(rows[1].starts_with(items[0]["conversationId"].as_str().unwrap_or("?")));
+    assert!(rows[0].starts_with("conversation_id,api,account_id,project_id,environment,"));
+    assert!(rows[1].starts_with(items[0]["conversation_id"].as_str().unwrap_or("?")));
 }
 
-/// Typed or not, `list -O json` and `-O jsonl` print the records exactly as the server sent them:
-/// every field in its order, `null`s included, numbers in their form.
+/// `list -O json` and `-O jsonl` print records of the contract; with `--keep-raw` each keeps the
+/// item exactly as the server sent it (every field, `null`s included, numbers in their form), and
+/// `-O json` says where the next page starts.
 #[test]
-fn list_as_json_prints_the_records_as_sent() {
+fn list_as_json_prints_records_with_the_raw_items_and_the_next_position() {
     let mock = Mock::with_conversations(8);
     let served: serde_json::Value = serde_json::from_slice(&mock.raw_get(&format!(
         "/v1/agents/{}/conversations?limit=5&offset=2",
@@ -101,19 +109,27 @@ fn list_as_json_prints_the_records_as_sent() {
             "5",
             "--offset",
             "2",
+            "--keep-raw",
             "-O",
             format,
         ]
     };
     let json: serde_json::Value = serde_json::from_str(&ok(mock.run(&args("json")))).expect("JSON");
-    assert_eq!(
-        json.to_string(),
-        serde_json::Value::Array(sent.clone()).to_string()
-    );
+    let items = json["items"].as_array().expect("items");
+    let raw: Vec<&serde_json::Value> = items.iter().map(|item| &item["raw"]).collect();
+    assert_eq!(raw, sent.iter().collect::<Vec<_>>());
+    assert_eq!(json["next"], serde_json::json!({"offset": 7}));
+    for (item, sent) in items.iter().zip(sent) {
+        assert_eq!(item["conversation_id"], sent["conversationId"]);
+        assert_eq!(item["environment"], sent["clientEnv"]);
+        assert_eq!(item["api"], "data");
+    }
     let jsonl = ok(mock.run(&args("jsonl")));
-    let lines: Vec<&str> = jsonl.lines().collect();
-    let expected: Vec<String> = sent.iter().map(ToString::to_string).collect();
-    assert_eq!(lines, expected);
+    let lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(&lines, items);
 }
 
 #[test]
@@ -134,7 +150,7 @@ fn list_all_and_offset_cover_every_conversation() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("line");
-            v["conversationId"].as_str().unwrap_or_default().to_owned()
+            v["conversation_id"].as_str().unwrap_or_default().to_owned()
         })
         .collect();
     assert_eq!(ids, mock.conversation_ids());
@@ -392,7 +408,7 @@ fn unreachable_host_exits_5() {
             "--retries",
             "0",
         ])
-        .args(["conversations", "list"])
+        .args(["conversations", "list", "--api", "data"])
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(5));
@@ -444,7 +460,7 @@ fn api_key_file_reads_a_file_or_stdin() {
     let out = polyai()
         .args(["--base-url", &base, "--agent", &agent, "--api-key-file"])
         .arg(&key_file)
-        .args(["conversations", "list", "--limit", "1"])
+        .args(["conversations", "list", "--api", "data", "--limit", "1"])
         .output()
         .expect("runs");
     ok(out);
@@ -457,7 +473,16 @@ fn api_key_file_reads_a_file_or_stdin() {
             "--api-key-file",
             "-",
         ])
-        .args(["conversations", "list", "--limit", "1", "-O", "jsonl"])
+        .args([
+            "conversations",
+            "list",
+            "--api",
+            "data",
+            "--limit",
+            "1",
+            "-O",
+            "jsonl",
+        ])
         .write_stdin(mock.server().key().expect("key"))
         .output()
         .expect("runs");
@@ -527,7 +552,16 @@ fn empty_polyai_variables_count_as_unset() {
     let out = mock
         .polyai()
         .env("POLYAI_REGION", "")
-        .args(["conversations", "list", "--limit", "1", "-O", "jsonl"])
+        .args([
+            "conversations",
+            "list",
+            "--api",
+            "data",
+            "--limit",
+            "1",
+            "-O",
+            "jsonl",
+        ])
         .output()
         .expect("runs");
     assert_eq!(ok(out).lines().count(), 1);

@@ -72,14 +72,17 @@ fn full_export_with_audio_then_incremental_rerun() {
     assert_exact_export(dir.path(), &mock.conversation_ids());
     mock.assert_recordings_complete(dir.path());
     let manifest = assert_manifest(dir.path(), "complete");
-    assert_eq!(manifest["agentId"], mock.agent().as_str());
-    assert_eq!(manifest["baseUrl"], mock.server().base_url().as_str());
-    assert_eq!(manifest["options"]["withDetails"], true);
+    assert_eq!(manifest["agent_id"], mock.agent().as_str());
+    assert_eq!(manifest["base_url"], mock.server().base_url().as_str());
+    assert_eq!(manifest["options"]["with_details"], true);
     assert_eq!(manifest["options"]["redacted"], false);
     assert_eq!(manifest["counts"]["failed"], 0);
-    assert_eq!(manifest["api"]["specVersion"], polyai_data::api_version());
+    assert_eq!(
+        manifest["source"]["spec_version"],
+        polyai_data::api_version()
+    );
     assert_eq!(manifest["tool"]["version"], env!("CARGO_PKG_VERSION"));
-    let range = &manifest["timeRange"];
+    let range = &manifest["time_range"];
     assert!(
         range["earliest"].as_str() <= range["latest"].as_str() && range["earliest"].is_string(),
         "{range}"
@@ -107,7 +110,7 @@ fn full_export_with_audio_then_incremental_rerun() {
         serde_json::from_slice(&out.stdout).expect("JSON summary on stdout");
     assert_eq!(report["status"], "complete");
     assert_eq!(report["new"], 0);
-    assert_eq!(report["inFile"], 40);
+    assert_eq!(report["in_file"], 40);
     assert_exact_export(dir.path(), &mock.conversation_ids());
 }
 
@@ -128,7 +131,7 @@ fn killed_export_resumes_without_duplicates_or_gaps() {
     // A torn write: half a line at the end, as a crash mid-write could leave.
     let journal = dir.path().join("conversations.jsonl");
     let mut bytes = std::fs::read(&journal).expect("journal");
-    bytes.extend_from_slice(b"{\"conversationId\":\"CA_torn\",\"acc");
+    bytes.extend_from_slice(b"{\"conversation_id\":\"CA_torn\",\"acc");
     std::fs::write(&journal, bytes).expect("write");
 
     mock.faults().set_latency(Duration::ZERO);
@@ -233,7 +236,7 @@ fn failed_conversations_are_listed_the_run_goes_on_and_the_next_run_retries_exac
     assert_eq!(report["failed"], failed.len());
     assert!(failed.iter().all(|f| f["status"] == 500
         && f["error"].as_str().is_some_and(|e| e.contains("HTTP 500"))
-        && f["correlationId"].is_string()));
+        && f["correlation_id"].is_string()));
     let written = journal_ids(dir.path());
     assert_eq!(
         written.len() + failed.len(),
@@ -273,7 +276,7 @@ fn an_interrupted_export_resumes_its_listing_where_it_stopped() {
         std::fs::read_to_string(dir.path().join("export.checkpoint.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|c| c["listOffset"].as_u64())
+            .and_then(|c| c["position"]["offset"].as_u64())
             .unwrap_or(0)
     };
     wait_until(&mut child, "a checkpoint past offset 40", || {
@@ -448,11 +451,11 @@ fn odd_ids_get_distinct_portable_files_recorded_in_each_line() {
     let mut files = std::collections::HashSet::new();
     for line in journal.lines() {
         let record: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-        let id = record["conversationId"].as_str().expect("id").to_owned();
+        let id = record["conversation_id"].as_str().expect("id").to_owned();
         let index = (0..12)
             .find(|&i| server.conversation_id(0, i) == id)
             .expect("known id");
-        match record["_export"]["audioFile"].as_str() {
+        match record["audio_file"].as_str() {
             None => assert!(!server.has_recording(0, index), "{id}: no file recorded"),
             Some(file) => {
                 assert!(server.has_recording(0, index), "{id}");
@@ -488,15 +491,15 @@ fn odd_ids_get_distinct_portable_files_recorded_in_each_line() {
 }
 
 #[test]
-fn detail_lines_are_the_bytes_the_api_sent() {
-    // Pages of 7 at 3 at once: the listing is concurrent, the file still holds each detail as
-    // served, byte for byte.
+fn keep_raw_keeps_each_detail_as_the_api_sent_it() {
+    // Pages of 7 at 3 at once: the listing is concurrent; each line is a record of the contract
+    // with the detail as served under `raw`.
     let mock = Mock::with_conversations(30);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = mock
         .polyai()
         .args(export_args(dir.path()))
-        .args(["--page-size", "7", "--page-concurrency", "3"])
+        .args(["--page-size", "7", "--page-concurrency", "3", "--keep-raw"])
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -505,11 +508,15 @@ fn detail_lines_are_the_bytes_the_api_sent() {
     let mut lines = 0;
     for line in file.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let record: serde_json::Value = serde_json::from_slice(line).expect("line");
-        let id = record["conversationId"].as_str().expect("id");
+        let id = record["conversation_id"].as_str().expect("id");
         let served = mock.raw_get(&format!("/v1/agents/{}/conversations/{id}", mock.agent()));
+        let served: serde_json::Value = serde_json::from_slice(&served).expect("detail");
+        assert_eq!(record["raw"], served, "{id}");
+        assert_eq!(record["api"], "data", "{id}");
         assert_eq!(
-            String::from_utf8_lossy(line),
-            String::from_utf8_lossy(served.trim_ascii())
+            record["turn_count"],
+            served["turns"].as_array().map_or(0, Vec::len),
+            "{id}"
         );
         lines += 1;
     }

@@ -43,6 +43,8 @@ impl ConfigDir {
     fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
         let mut cmd = polyai();
         cmd.env("XDG_CONFIG_HOME", self.dir.path());
+        // The profiles name no account: the Data API's listing.
+        cmd.env("POLYAI_API", "data").env("POLYAI_ENV", "all");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -74,7 +76,9 @@ fn the_default_profile_supplies_url_agent_and_key() {
     // The same file through POLYAI_CONFIG, from anywhere.
     let path = config.file("config.toml");
     let mut cmd = polyai();
-    cmd.env("POLYAI_CONFIG", &path);
+    cmd.env("POLYAI_CONFIG", &path)
+        .env("POLYAI_API", "data")
+        .env("POLYAI_ENV", "all");
     let out = cmd
         .args(["-O", "csv", "conversations", "list"])
         .output()

@@ -300,7 +300,7 @@ fn start_times(mock: &Mock) -> Vec<String> {
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).expect("JSON line");
-            v["startedAt"].as_str().unwrap_or_default().to_owned()
+            v["started_at"].as_str().unwrap_or_default().to_owned()
         })
         .collect()
 }
@@ -388,6 +388,10 @@ fn an_api_against_an_export_folder() {
         "--account",
         &account,
         "export",
+        "--api",
+        "v3",
+        "--env",
+        "live",
         "--since",
         SINCE,
         "--until",
@@ -409,12 +413,15 @@ fn an_api_against_an_export_folder() {
     // A line lost and a fact changed: the export no longer proves the listing.
     let (mut lost, mut changed) = (String::new(), String::new());
     edit_journal(&v3_dir, |lines| {
-        lost = lines.remove(5)["id"]
+        lost = lines.remove(5)["conversation_id"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
         let line = &mut lines[10];
-        changed = line["id"].as_str().unwrap_or_default().to_owned();
+        changed = line["conversation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         line["total_duration"] = Value::from(line["total_duration"].as_i64().unwrap_or(0) + 7);
     });
     let out = mock.in_window(&["--against", &against, "-O", "json"]);

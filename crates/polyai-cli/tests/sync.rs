@@ -91,7 +91,7 @@ fn killed_v3_sync_resumes_exactly_with_arrivals_during_and_between_runs() {
     // Pages of 5 at 60 ms each: a walk of about 60 requests, killed while it runs. With an
     // overlap of a minute a no-op run reads one page per environment (an hour holds ~37
     // conversations: 8 pages of 5).
-    let args = ["--account", &account, "--overlap", "1m"];
+    let args = ["--api", "v3", "--account", &account, "--overlap", "1m"];
     killed_sync_resumes_exactly(&mock, &args, 5, 60, 3);
 }
 
@@ -294,10 +294,16 @@ fn readme_queries() -> Vec<String> {
 #[test]
 fn the_readme_queries_run_on_a_sandbox_sync() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let v1 = readme_results(&dir.path().join("sandbox.db"), &[]);
+    let v1 = readme_results(
+        &dir.path().join("sandbox.db"),
+        &["--api", "data", "--env", "all"],
+    );
     // Through the Data API every conversation's function events are stored.
     assert!(!v1[2].is_empty(), "function calls through the Data API");
-    let v3 = readme_results(&dir.path().join("sandbox-v3.db"), &["--api", "v3"]);
+    let v3 = readme_results(
+        &dir.path().join("sandbox-v3.db"),
+        &["--api", "v3", "--env", "all"],
+    );
     // Through v3 the same calls per day and handoff rates (v3 has no function events, so the
     // third query answers no rows, as the README says).
     assert_eq!(
@@ -379,11 +385,21 @@ fn readme_results(db: &Path, extra: &[&str]) -> Vec<Vec<Vec<rusqlite::types::Val
 fn a_second_sandbox_sync_is_a_no_op() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("sandbox.db");
-    for (api, pages) in [("v1", 1), ("v3", 3)] {
-        let db = db.with_extension(api);
+    for (api, env, pages) in [("data", "all", 1), ("v3", "all", 3), ("v3", "live", 1)] {
+        let db = db.with_extension(format!("{api}-{env}"));
         for run in 0..2 {
             let out = polyai()
-                .args(["--sandbox", "-O", "json", "sync", "--api", api, "--db"])
+                .args([
+                    "--sandbox",
+                    "-O",
+                    "json",
+                    "sync",
+                    "--api",
+                    api,
+                    "--env",
+                    env,
+                ])
+                .arg("--db")
                 .arg(&db)
                 .output()
                 .expect("runs");
@@ -407,7 +423,7 @@ fn a_second_sandbox_sync_is_a_no_op() {
 }
 
 #[test]
-fn v3_needs_an_account_and_auto_uses_one() {
+fn v3_needs_an_account() {
     let mock = Mock::with_conversations(30);
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("c.db");
@@ -423,7 +439,7 @@ fn v3_needs_an_account_and_auto_uses_one() {
         .polyai()
         .env("POLYAI_ACCOUNT_ID", mock.server().account_id())
         .args(sync_args(&db))
-        .args(["-O", "json"])
+        .args(["--api", "v3", "-O", "json"])
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));

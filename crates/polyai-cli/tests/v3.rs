@@ -36,6 +36,24 @@ fn said(record: &Value, side: Option<&str>) -> String {
         .to_lowercase()
 }
 
+/// `polyai` against the mock through the Conversations API v3, the default (the common helper
+/// reads the Data API for the tests written for it).
+fn v3_std(mock: &Mock) -> std::process::Command {
+    let mut cmd = mock.std_polyai();
+    cmd.env_remove("POLYAI_API").env_remove("POLYAI_ENV");
+    cmd
+}
+
+/// [`v3_std`] as an `assert_cmd` command.
+fn v3(mock: &Mock) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(v3_std(mock))
+}
+
+/// Runs [`v3`] with `args`.
+fn run_v3(mock: &Mock, args: &[&str]) -> std::process::Output {
+    v3(mock).args(args).output().expect("polyai runs")
+}
+
 #[test]
 fn the_sandbox_searches_the_last_week() {
     let out = polyai()
@@ -53,10 +71,7 @@ fn the_sandbox_searches_the_last_week() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("ID  "), "{text}");
-    assert!(
-        text.contains("FIRST REQUEST") && text.contains("live"),
-        "{text}"
-    );
+    assert!(text.contains("SUMMARY") && text.contains("live"), "{text}");
     let rows = text.lines().filter(|l| l.starts_with("CA")).count();
     assert!(rows > 5, "{text}");
     // Start times carry their zone: `2026-06-03 14:00:38 UTC`.
@@ -100,8 +115,7 @@ fn every_filter_reaches_the_listing() {
     let mock = Mock::with_conversations(300);
     let account = mock.server().account_id().to_owned();
     let list = |args: &[&str]| -> Vec<Value> {
-        let out = mock
-            .polyai()
+        let out = v3(&mock)
             .args([
                 "--account",
                 &account,
@@ -188,8 +202,7 @@ fn every_filter_reaches_the_listing() {
     );
 
     // A sample of 5, then the page after it by cursor.
-    let out = mock
-        .polyai()
+    let out = v3(&mock)
         .args([
             "--account",
             &account,
@@ -213,8 +226,7 @@ fn every_filter_reaches_the_listing() {
         .and_then(|rest| rest.split(')').next())
         .expect("a next-page cursor")
         .to_owned();
-    let out = mock
-        .polyai()
+    let out = v3(&mock)
         .args([
             "--account",
             &account,
@@ -250,7 +262,7 @@ fn v3_flags_without_an_account_are_a_usage_error() {
         &["conversations", "list", "--search", "refund", "--semantic"],
         &["export", "--out", "unused", "--until", "1d"],
     ] {
-        let out = mock.run(args);
+        let out = run_v3(&mock, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = stderr(&out);
         assert!(
@@ -258,24 +270,26 @@ fn v3_flags_without_an_account_are_a_usage_error() {
             "{err}"
         );
     }
-    let out = mock.run(&[
-        "--account",
-        "ws-x",
-        "conversations",
-        "list",
-        "--limit",
-        "1001",
-    ]);
+    let out = run_v3(
+        &mock,
+        &[
+            "--account",
+            "ws-x",
+            "conversations",
+            "list",
+            "--limit",
+            "1001",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("at most 1000"), "{}", stderr(&out));
-    let out = mock.run(&["--account", "ws-nope", "conversations", "list"]);
+    let out = run_v3(&mock, &["--account", "ws-nope", "conversations", "list"]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
 }
 
 /// The live conversations of the mock's first agent, through the CLI.
 fn live_ids(mock: &Mock, account: &str) -> HashSet<String> {
-    let out = mock
-        .polyai()
+    let out = v3(mock)
         .args([
             "--account",
             account,
@@ -289,7 +303,7 @@ fn live_ids(mock: &Mock, account: &str) -> HashSet<String> {
         .expect("runs");
     lines(&stdout(&out))
         .iter()
-        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .map(|r| r["conversation_id"].as_str().expect("id").to_owned())
         .collect()
 }
 
@@ -315,8 +329,7 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
     // Slow details (one at a time, 20 ms each) make the export take about 7 s: it is killed at
     // 100 lines, after its first checkpoint (written once a second).
     mock.faults().set_latency(Duration::from_millis(20));
-    let mut child = mock
-        .std_polyai()
+    let mut child = v3_std(&mock)
         .args(export)
         .args(["--with-details", "--concurrency", "1"])
         .stdout(Stdio::null())
@@ -344,11 +357,12 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
         &std::fs::read_to_string(dir.path().join("export.checkpoint.json")).expect("checkpoint"),
     )
     .expect("JSON");
-    let cursor = checkpoint["v3"]["cursor"].as_str().expect("a saved cursor");
+    let cursor = checkpoint["position"]["cursor"]
+        .as_str()
+        .expect("a saved cursor");
     assert!(cursor.starts_with("v3."), "{cursor}");
-    assert_eq!(checkpoint["v3"]["startTime"], "2026-05-01T00:00:00Z");
-    let out = mock
-        .polyai()
+    assert_eq!(checkpoint["source"]["start_time"], "2026-05-01T00:00:00Z");
+    let out = v3(&mock)
         .args(export)
         .arg("--with-details")
         .output()
@@ -365,12 +379,11 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
     .expect("JSON");
     assert!(
         record["turns"].as_array().is_some_and(|t| !t.is_empty())
-            && record.get("functionEvents").is_some()
+            && record["function_events"].is_array()
     );
 
     // Once complete, a rerun walks again and appends what arrived.
-    let out = mock
-        .polyai()
+    let out = v3(&mock)
         .args(export)
         .arg("--with-details")
         .output()
@@ -396,16 +409,16 @@ fn a_refused_cursor_restarts_the_walk_without_duplicates() {
         "--page-size",
         "10",
     ];
-    let out = mock.polyai().args(export).output().expect("runs");
+    let out = v3(&mock).args(export).output().expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
     // Make the checkpoint say "unfinished, continue from a cursor the server cannot read".
     let path = dir.path().join("export.checkpoint.json");
     let mut checkpoint: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
     checkpoint["complete"] = Value::Bool(false);
-    checkpoint["v3"]["cursor"] = Value::String("v3.0.0.0.0000000000000000".into());
+    checkpoint["position"]["cursor"] = Value::String("v3.0.0.0.0000000000000000".into());
     std::fs::write(&path, checkpoint.to_string()).expect("write");
-    let out = mock.polyai().args(export).output().expect("runs");
+    let out = v3(&mock).args(export).output().expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("saved cursor was refused"),

@@ -135,6 +135,7 @@ mod error;
 mod file_name;
 pub mod hook;
 mod ids;
+pub mod listing;
 mod meta;
 pub mod models;
 pub mod notes;

@@ -39,6 +39,18 @@ pub enum StoreError {
         /// The newest version this crate knows.
         supported: u32,
     },
+    /// The database holds this agent's conversations of other environments.
+    #[error(
+        "the database holds agent {agent}'s conversations of environment {stored} (synced with --env {stored}), not {asked}; sync it with --env {stored}, or use another database file"
+    )]
+    OtherEnvironments {
+        /// The agent.
+        agent: String,
+        /// The environments the database holds (`all` or one).
+        stored: String,
+        /// The environments of this run.
+        asked: String,
+    },
     /// The database already holds this agent, synced from another host.
     #[error(
         "the database holds agent {agent} synced from {stored_host}, not from {host}; use another database file"

@@ -15,10 +15,10 @@ use crate::error::StoreError;
 /// ```
 /// assert!(polyai_store::SCHEMA_VERSION >= 3);
 /// ```
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Migration `i` brings a database from version `i` to version `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1, V2, V3, V4, V5];
 
 /// Version 1: conversations with their turns, function events and metrics; sync runs.
 const V1: &str = "
@@ -193,6 +193,13 @@ ALTER TABLE conversations RENAME COLUMN client_env TO environment;
 ALTER TABLE conversations RENAME COLUMN source TO api;
 UPDATE conversations SET api = 'data' WHERE api = 'v1';
 UPDATE sync_runs SET api = 'data' WHERE api = 'v1';
+";
+
+/// Version 5: the environments a database holds (`--env`): `sync_state.environments` (`all`,
+/// what every earlier database holds, or one environment) and `sync_runs.environments`.
+const V5: &str = "
+ALTER TABLE sync_state ADD COLUMN environments TEXT NOT NULL DEFAULT 'all';
+ALTER TABLE sync_runs ADD COLUMN environments TEXT;
 ";
 
 /// Brings the database to [`SCHEMA_VERSION`]; returns the version it had (0 when new).

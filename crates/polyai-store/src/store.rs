@@ -752,28 +752,36 @@ pub(crate) fn start_run(
     agent_id: &str,
     host: &str,
     api: &str,
+    environments: &str,
 ) -> Result<i64, StoreError> {
     let tx = conn.transaction()?;
-    let stored: Option<String> = tx
+    let stored: Option<(String, String)> = tx
         .query_row(
-            "SELECT host FROM sync_state WHERE agent_id = ?1",
+            "SELECT host, environments FROM sync_state WHERE agent_id = ?1",
             [agent_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
     match stored {
-        Some(stored) if stored != host => {
+        Some((stored, _)) if stored != host => {
             return Err(StoreError::OtherHost {
                 agent: agent_id.to_owned(),
                 stored_host: stored,
                 host: host.to_owned(),
             });
         }
+        Some((_, stored)) if stored != environments => {
+            return Err(StoreError::OtherEnvironments {
+                agent: agent_id.to_owned(),
+                stored,
+                asked: environments.to_owned(),
+            });
+        }
         Some(_) => {}
         None => {
             tx.execute(
-                "INSERT INTO sync_state (agent_id, host) VALUES (?1, ?2)",
-                params![agent_id, host],
+                "INSERT INTO sync_state (agent_id, host, environments) VALUES (?1, ?2, ?3)",
+                params![agent_id, host, environments],
             )?;
         }
     }
@@ -782,9 +790,9 @@ pub(crate) fn start_run(
         [agent_id],
     )?;
     tx.execute(
-        "INSERT INTO sync_runs (agent_id, host, started_at, status, api)
-         VALUES (?1, ?2, ?3, 'running', ?4)",
-        params![agent_id, host, now_text(), api],
+        "INSERT INTO sync_runs (agent_id, host, started_at, status, api, environments)
+         VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+        params![agent_id, host, now_text(), api, environments],
     )?;
     let id = tx.last_insert_rowid();
     tx.commit()?;

@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, select};
+use polyai_data::listing::Environments;
 use polyai_data::{Client, Timestamp};
 
 use crate::error::SyncError;
@@ -130,6 +131,7 @@ pub struct Syncer<'a> {
     full: bool,
     max_pages: Option<u64>,
     origin: Option<String>,
+    environments: Environments,
     progress: Box<dyn Fn(&SyncCounts) + Send + Sync + 'a>,
 }
 
@@ -148,6 +150,7 @@ impl std::fmt::Debug for Syncer<'_> {
             .field("full", &self.full)
             .field("max_pages", &self.max_pages)
             .field("origin", &self.origin)
+            .field("environments", &self.environments)
             .finish_non_exhaustive()
     }
 }
@@ -169,8 +172,28 @@ impl<'a> Syncer<'a> {
             full: false,
             max_pages: None,
             origin: None,
+            environments: Environments::All,
             progress: Box::new(|_| {}),
         }
+    }
+
+    /// The environments stored (default: all). A database keeps the environments of its first
+    /// run: a run with others fails with [`StoreError::OtherEnvironments`](crate::StoreError).
+    /// The Data API lists every environment and the others are skipped; v3 walks each one
+    /// asked for.
+    ///
+    /// ```no_run
+    /// use polyai_data::listing::Environments;
+    /// # async fn f(store: polyai_store::Store, client: polyai_data::Client) -> Result<(), polyai_store::SyncError> {
+    /// polyai_store::Syncer::new(&store, &client, "PROJECT-1")
+    ///     .environments("live".parse()?)
+    ///     .run()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn environments(mut self, environments: Environments) -> Self {
+        self.environments = environments;
+        self
     }
 
     /// Conversations per listing page: for the Data API at least 2, because consecutive pages
@@ -316,8 +339,9 @@ impl<'a> Syncer<'a> {
         let agent = self.agent_id.clone();
         let host_owned = host.to_owned();
         let api = self.api.name();
+        let environments = self.environments.to_string();
         let run_id = blocking(self.store, move |conn| {
-            store::start_run(conn, &agent, &host_owned, api)
+            store::start_run(conn, &agent, &host_owned, api, &environments)
         })
         .await?;
         let settings = Settings { run_id, ..settings };
@@ -443,6 +467,7 @@ impl<'a> Syncer<'a> {
             audio_dir: self.audio_dir.clone(),
             full: self.full,
             max_pages: self.max_pages,
+            environments: self.environments,
         })
     }
 }

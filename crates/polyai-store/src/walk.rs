@@ -53,6 +53,8 @@ pub(crate) struct Settings {
     pub full: bool,
     /// List no page after this many are committed.
     pub max_pages: Option<u64>,
+    /// The environments stored; the Data API's others are passed over as if stored.
+    pub environments: polyai_data::listing::Environments,
 }
 
 /// How a walk ended.
@@ -194,6 +196,13 @@ impl<'a, S: Source> Walker<'a, S> {
             for item in &fresh {
                 if let Some(i) = self.gaps.iter().position(|g| g.anchor_id == item.id) {
                     self.closed.push(self.gaps.remove(i).seq);
+                }
+                let environment = item.summary.get("clientEnv").and_then(Value::as_str);
+                if !self.settings.environments.admits(environment) {
+                    // Another environment's conversation: not stored, and passed over as if it
+                    // were (it neither breaks nor counts as new history).
+                    known_run += 1;
+                    continue;
                 }
                 match known.get(&item.id) {
                     None => {

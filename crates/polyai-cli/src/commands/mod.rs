@@ -7,7 +7,7 @@ use polyai_data::config::{ConfigFile, Profile};
 
 use crate::cli::{ChatCommand, Cli, Command, ConversationsCommand, OutputFormat};
 use crate::exit::CliError;
-use crate::output::{Table, stdout_error, write_json, write_json_line};
+use crate::output::{Table, write_json, write_json_line};
 use crate::session::Session;
 
 pub mod annotate;
@@ -17,6 +17,7 @@ pub mod conversations;
 #[cfg(feature = "dataset")]
 pub mod dataset;
 pub mod keygen;
+pub mod list;
 pub mod reconcile;
 pub mod v3;
 pub mod verify;
@@ -61,20 +62,6 @@ impl Ctx<'_> {
             }
         }
     }
-}
-
-/// Prints listed records as the API sent them: one JSON array (`-O json`), or one object per
-/// line.
-pub fn print_records(format: OutputFormat, records: &[serde_json::Value]) -> Result<(), CliError> {
-    let mut out = crate::output::stdout();
-    match format {
-        OutputFormat::Json => write_json(&mut out, records),
-        _ => records
-            .iter()
-            .try_for_each(|c| write_json_line(&mut out, c)),
-    }
-    .and_then(|()| out.flush())
-    .map_err(stdout_error)
 }
 
 /// Runs the command that needs no client (`completions`, `config`, `schema`, `verify`,
@@ -132,7 +119,7 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
     };
     match &cli.command {
         Command::Conversations(command) => match command {
-            ConversationsCommand::List(args) => conversations::list(&ctx, args).await,
+            ConversationsCommand::List(args) => list::run(&ctx, args).await,
             ConversationsCommand::Get(args) => conversations::get(&ctx, args).await,
             ConversationsCommand::Audio(args) => audio::download(&ctx, args).await,
             ConversationsCommand::Annotate(args) => annotate::annotate(&ctx, args).await,

@@ -1,20 +1,13 @@
-//! `conversations list` through the Conversations API v3: time ranges, search, sampling, filters.
-
-use std::io::Write;
+//! The Conversations API v3 filters of `conversations list`: time window, search, sampling,
+//! channels, variant, state.
 
 use polyai_data::Timestamp;
-use polyai_data::v3::{Conversation, ConversationExt, ListConversations, TurnType};
+use polyai_data::v3::{ListConversations, TurnType};
 
-use crate::cli::{ListArgs, OutputFormat, Side, V3Filters};
-use crate::commands::conversations::LIST_LIMIT;
-use crate::commands::{Ctx, print_records};
+use crate::cli::{Side, V3Filters};
+use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::output::stdout_error;
-use crate::output::{Table, duration, short_time, truncate, write_csv_record};
 use crate::when;
-
-/// Longest first user request shown in the table.
-const REQUEST_WIDTH: usize = 48;
 
 /// The time window `--since`/`--until` set on `listing`.
 pub fn with_window(
@@ -31,10 +24,10 @@ pub fn with_window(
     listing
 }
 
-/// The v3 listing the filters describe.
-fn listing(
+/// `list` with the filters set (window, search, channels, variant, state, latency).
+pub fn filtered(
     ctx: &Ctx<'_>,
-    account: &str,
+    list: ListConversations,
     filters: &V3Filters,
     limit: u64,
 ) -> Result<ListConversations, CliError> {
@@ -49,7 +42,7 @@ fn listing(
         filters.until.as_deref(),
         ctx.session.now(),
     )?;
-    let mut listing = with_window(ctx.session.project(account)?.conversations(), since, until)
+    let mut listing = with_window(list, since, until)
         .limit(limit)
         .channels(filters.channel.iter().cloned())
         .include_latency(filters.latency);
@@ -69,9 +62,6 @@ fn listing(
     if filters.sample {
         listing = listing.sample_random();
     }
-    if let Some(env) = filters.env {
-        listing = listing.client_env(env);
-    }
     if let Some(name) = &filters.variant {
         listing = listing.variant_name(name);
     }
@@ -81,180 +71,5 @@ fn listing(
     if filters.in_progress || filters.finished {
         listing = listing.in_progress(filters.in_progress);
     }
-    if let Some(cursor) = &filters.cursor {
-        listing = listing.cursor(cursor);
-    }
     Ok(listing)
-}
-
-/// `conversations list` with an account.
-pub async fn list(ctx: &Ctx<'_>, args: &ListArgs, account: &str) -> Result<(), CliError> {
-    let mut listing = listing(ctx, account, &args.v3, args.limit.unwrap_or(LIST_LIMIT))?;
-    if args.offset > 0 {
-        listing = listing.offset(args.offset);
-    }
-    let json = matches!(ctx.format, OutputFormat::Json | OutputFormat::Jsonl);
-    if args.all && ctx.format != OutputFormat::Json {
-        return stream_all(listing, ctx.format).await;
-    }
-    if json {
-        // The records as the API sent them.
-        let items = if args.all {
-            listing.json_pages().items().collect_all().await?
-        } else {
-            listing.send_json().await?.into_items()
-        };
-        return print_records(ctx.format, &items);
-    }
-    let (items, footer) = if args.all {
-        let items = listing.all().await?;
-        let footer = format!("{} conversations", items.len());
-        (items, footer)
-    } else {
-        let page = listing.send().await?;
-        let mut footer = format!("{} conversations", page.items().len());
-        if let Some(cursor) = page.cursor() {
-            footer.push_str(&format!(" (next page: --cursor {cursor})"));
-        }
-        (page.into_items(), footer)
-    };
-    let mut out = crate::output::stdout();
-    match ctx.format {
-        OutputFormat::Csv => csv(&items).write_csv(&mut out),
-        _ => table(&items)
-            .write_aligned(&mut out)
-            .and_then(|()| writeln!(out, "{footer}")),
-    }
-    .map_err(stdout_error)
-}
-
-/// `--all` as JSON Lines or CSV (or a table, page by page): memory stays flat.
-async fn stream_all(listing: ListConversations, format: OutputFormat) -> Result<(), CliError> {
-    if format == OutputFormat::Jsonl {
-        let mut pages = listing.json_pages();
-        while let Some(page) = pages.try_next().await? {
-            print_records(format, page.items())?;
-        }
-        return Ok(());
-    }
-    if format == OutputFormat::Csv {
-        write_csv_record(&mut crate::output::stdout(), CSV_HEADER).map_err(stdout_error)?;
-    }
-    let mut pages = listing.pages();
-    let mut total = 0;
-    while let Some(page) = pages.try_next().await? {
-        total += page.items().len();
-        let mut out = crate::output::stdout();
-        match format {
-            OutputFormat::Csv => page.items().iter().try_for_each(|c| {
-                write_csv_record(&mut out, csv_row(c).iter().map(String::as_str))
-            }),
-            _ => table(page.items()).write_aligned(&mut out),
-        }
-        .and_then(|()| out.flush())
-        .map_err(stdout_error)?;
-    }
-    if format == OutputFormat::Table {
-        writeln!(crate::output::stdout(), "{total} conversations").map_err(stdout_error)?;
-    }
-    Ok(())
-}
-
-fn table(items: &[Conversation]) -> Table {
-    let mut table = Table::new(vec![
-        "ID",
-        "STARTED",
-        "DURATION",
-        "CHANNEL",
-        "ENV",
-        "TURNS",
-        "HANDOFF",
-        "FIRST REQUEST",
-    ])
-    // On a narrow terminal: ENV goes first, then CHANNEL, TURNS, HANDOFF, DURATION.
-    .optional(&[4, 3, 5, 6, 2]);
-    for c in items {
-        let request = c
-            .turns()
-            .iter()
-            .filter_map(|t| t.user_input.as_deref())
-            .find(|text| !text.is_empty())
-            .map_or_else(|| "-".to_owned(), |text| truncate(text, REQUEST_WIDTH));
-        table.push(vec![
-            c.id.clone(),
-            short_time(&c.started_at),
-            c.total_duration.map_or_else(|| "-".into(), duration),
-            c.channel.clone(),
-            c.environment.clone(),
-            c.num_turns.unwrap_or(c.turns().len() as i64).to_string(),
-            match c.handoff {
-                Some(true) => "yes".into(),
-                Some(false) => "no".into(),
-                None => "-".into(),
-            },
-            if c.in_progress {
-                format!("(live) {request}")
-            } else {
-                request
-            },
-        ]);
-    }
-    table
-}
-
-/// CSV columns: every scalar field of a v3 conversation.
-const CSV_HEADER: [&str; 19] = [
-    "id",
-    "account_id",
-    "project_id",
-    "started_at",
-    "channel",
-    "environment",
-    "variant_id",
-    "variant_name",
-    "from_number",
-    "to_number",
-    "in_progress",
-    "num_turns",
-    "total_duration",
-    "polyai_duration",
-    "handoff",
-    "handoff_reason",
-    "handoff_destination",
-    "num_silences",
-    "num_ood",
-];
-
-fn csv(items: &[Conversation]) -> Table {
-    let mut table = Table::new(CSV_HEADER);
-    for c in items {
-        table.push(csv_row(c));
-    }
-    table
-}
-
-fn csv_row(c: &Conversation) -> Vec<String> {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let show = |v: Option<String>| v.unwrap_or_default();
-    vec![
-        c.id.clone(),
-        c.account_id.clone(),
-        c.project_id.clone(),
-        c.started_at.clone(),
-        c.channel.clone(),
-        c.environment.clone(),
-        text(&c.variant_id),
-        text(&c.variant_name),
-        text(&c.from_number),
-        text(&c.to_number),
-        c.in_progress.to_string(),
-        show(c.num_turns.map(|v| v.to_string())),
-        show(c.total_duration.map(|v| v.to_string())),
-        show(c.polyai_duration.map(|v| v.to_string())),
-        show(c.handoff.map(|v| v.to_string())),
-        text(&c.handoff_reason),
-        text(&c.handoff_destination),
-        show(c.num_silences.map(|v| v.to_string())),
-        show(c.num_ood.map(|v| v.to_string())),
-    ]
 }

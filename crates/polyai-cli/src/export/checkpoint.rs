@@ -5,19 +5,19 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use polyai_data::paginate::Position;
 use serde::{Deserialize, Serialize};
 
 use crate::exit::CliError;
 
 /// The checkpoint file.
 pub const CHECKPOINT_FILE: &str = "export.checkpoint.json";
-/// Version of the checkpoint format written; version 1 (before `redacted` and `listOffset`) is
-/// still read.
-const FORMAT_VERSION: u32 = 2;
+/// Version of the checkpoint format written. Versions 1 and 2 (exports whose lines were each
+/// API's own shape) are refused with a note.
+const FORMAT_VERSION: u32 = 3;
 
 /// What the checkpoint file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Checkpoint {
     /// Format version.
     pub version: u32,
@@ -25,34 +25,41 @@ pub struct Checkpoint {
     pub agent_id: String,
     /// API host exported from (informational).
     pub host: String,
-    /// Whether lines are details rather than summaries.
+    /// Where the export reads.
+    pub source: SourceState,
+    /// Whether each conversation's detail was read.
     pub with_details: bool,
     /// Whether recordings are downloaded.
     pub with_audio: bool,
-    /// Whether recordings are the PII-redacted ones.
-    #[serde(default)]
+    /// Whether records are masked and recordings the PII-redacted ones.
     pub redacted: bool,
+    /// Whether records keep the body as the API sent it.
+    #[serde(default)]
+    pub keep_raw: bool,
     /// Journal length known to be on disk.
     pub committed_bytes: u64,
     /// Conversations in the committed part of the journal.
     pub records: u64,
-    /// Listing offset before which every conversation is in the journal or the failures file;
-    /// an interrupted export resumes its listing there (less one page).
-    #[serde(default)]
-    pub list_offset: u64,
     /// Whether the last run walked the listing to its end.
     pub complete: bool,
-    /// Set when the export reads the Conversations API v3.
+    /// Index of the lane a resumed run continues in (see [`resume`](super::resume)).
+    #[serde(default)]
+    pub lane: usize,
+    /// Where in that lane (`None`: its start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v3: Option<V3Source>,
+    pub position: Option<Position>,
 }
 
-/// What a v3 export lists, and where it stands.
+/// Where an export reads: the API, the account, the environments and the time window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct V3Source {
-    /// Account (workspace) exported.
-    pub account_id: String,
+pub struct SourceState {
+    /// `data`, `v3`, or `ids` (the conversations of --ids/--id, each read by its detail).
+    pub api: String,
+    /// The account (v3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// `--env` (`all` or an environment).
+    pub environments: String,
     /// `--since` as typed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_arg: Option<String>,
@@ -65,35 +72,59 @@ pub struct V3Source {
     /// `--until` resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
-    /// `--env`, when given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_env: Option<String>,
-    /// Where a resumed run continues: the cursor of the first page not yet fully written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
+}
+
+impl SourceState {
+    /// Whether `other` names the same listing (the resolved window aside, which a rerun
+    /// inherits).
+    pub fn same_listing(&self, other: &SourceState) -> bool {
+        self.api == other.api
+            && self.account_id == other.account_id
+            && self.environments == other.environments
+            && self.since_arg == other.since_arg
+            && self.until_arg == other.until_arg
+    }
+
+    /// The options that made it, as typed (`--api v3 --env live --since 7d`).
+    fn options(&self) -> Vec<String> {
+        let mut options = Vec::new();
+        match self.api.as_str() {
+            "ids" => options.push("--ids/--id".to_owned()),
+            api => {
+                options.push(format!("--api {api}"));
+                options.push(format!("--env {}", self.environments));
+            }
+        }
+        if let Some(account) = &self.account_id {
+            options.push(format!("--account {account}"));
+        }
+        if let Some(since) = &self.since_arg {
+            options.push(format!("--since {since}"));
+        }
+        if let Some(until) = &self.until_arg {
+            options.push(format!("--until {until}"));
+        }
+        options
+    }
 }
 
 impl Checkpoint {
     /// A fresh checkpoint for these options.
-    pub fn new(
-        agent_id: &str,
-        host: &str,
-        with_details: bool,
-        with_audio: bool,
-        redacted: bool,
-    ) -> Self {
+    pub fn new(agent_id: &str, host: &str, source: SourceState, options: ExportOptions) -> Self {
         Checkpoint {
             version: FORMAT_VERSION,
             agent_id: agent_id.to_owned(),
             host: host.to_owned(),
-            with_details,
-            with_audio,
-            redacted,
+            source,
+            with_details: options.with_details,
+            with_audio: options.with_audio,
+            redacted: options.redacted,
+            keep_raw: options.keep_raw,
             committed_bytes: 0,
             records: 0,
-            list_offset: 0,
             complete: false,
-            v3: None,
+            lane: 0,
+            position: None,
         }
     }
 
@@ -105,76 +136,83 @@ impl Checkpoint {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(CliError::file("reading", path, e)),
         };
-        let checkpoint: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let not_ours = |e: serde_json::Error| {
             CliError::Usage(format!(
                 "{} is not a polyai export checkpoint ({e}); use another --out directory",
                 path.display()
             ))
-        })?;
-        if !(1..=FORMAT_VERSION).contains(&checkpoint.version) {
+        };
+        let version = serde_json::from_str::<Version>(&text)
+            .map_err(not_ours)?
+            .version;
+        if version < FORMAT_VERSION {
             return Err(CliError::Usage(format!(
-                "{} has format version {}, this polyai reads 1 to {FORMAT_VERSION}; use another --out directory",
-                path.display(),
-                checkpoint.version
+                "{} holds an export made by an earlier polyai, whose lines are each API's own \
+                 shape (checkpoint version {version}); export into a new --out directory (this \
+                 version writes records of the one contract: docs/records.md)",
+                dir.display()
             )));
         }
-        Ok(Some(Checkpoint {
-            version: FORMAT_VERSION,
-            ..checkpoint
-        }))
+        if version > FORMAT_VERSION {
+            return Err(CliError::Usage(format!(
+                "{} has checkpoint version {version}, this polyai reads {FORMAT_VERSION}; use a \
+                 newer polyai or another --out directory",
+                path.display()
+            )));
+        }
+        serde_json::from_str(&text).map(Some).map_err(not_ours)
     }
 
     /// Refuses to continue an export made for another agent or with other options, which
-    /// would mix two kinds of lines (or recordings) in one folder.
+    /// would mix two kinds of lines (or recordings) in one folder; the error names each option
+    /// that differs and how to continue.
     pub fn check_same_export(&self, wanted: &Checkpoint) -> Result<(), CliError> {
         let mut differences = Vec::new();
         if self.agent_id != wanted.agent_id {
             differences.push(format!("agent {} (now {})", self.agent_id, wanted.agent_id));
         }
-        if self.with_details != wanted.with_details {
-            differences.push(format!("--with-details {}", flag(self.with_details)));
+        let mut was_options = Vec::new();
+        if !self.source.same_listing(&wanted.source) {
+            let (was, now) = (self.source.options(), wanted.source.options());
+            let changed: Vec<&String> = was.iter().filter(|o| !now.contains(o)).collect();
+            let added: Vec<&String> = now.iter().filter(|o| !was.contains(o)).collect();
+            differences.push(format!(
+                "{} (this run: {})",
+                join_or(&changed, "no such option"),
+                join_or(&added, "none of them")
+            ));
+            was_options.extend(changed.iter().map(|o| (*o).clone()));
         }
-        if self.with_audio != wanted.with_audio {
-            differences.push(format!("--with-audio {}", flag(self.with_audio)));
-        }
-        // --redacted masks the records too: an export is redacted throughout or not at all.
-        if self.redacted != wanted.redacted {
-            differences.push(format!("--redacted {}", flag(self.redacted)));
-        }
-        match (&self.v3, &wanted.v3) {
-            (None, None) => {}
-            (Some(v3), None) => differences.push(format!(
-                "the Conversations API v3 (account {})",
-                v3.account_id
-            )),
-            (None, Some(_)) => differences.push("the Data API".into()),
-            (Some(was), Some(now)) => {
-                if was.account_id != now.account_id {
-                    differences.push(format!(
-                        "account {} (now {})",
-                        was.account_id, now.account_id
-                    ));
-                }
-                let arg = |a: &Option<String>| a.clone().unwrap_or_else(|| "none".into());
-                if was.since_arg != now.since_arg {
-                    differences.push(format!("--since {}", arg(&was.since_arg)));
-                }
-                if was.until_arg != now.until_arg {
-                    differences.push(format!("--until {}", arg(&was.until_arg)));
-                }
-                if was.client_env != now.client_env {
-                    differences.push(format!("--env {}", arg(&was.client_env)));
+        let mut flag_differs = |name: &str, was: bool, now: bool| {
+            if was != now {
+                differences.push(format!("{name} {}", flag(was)));
+                if was {
+                    was_options.push(name.to_owned());
                 }
             }
-        }
+        };
+        flag_differs("--with-details", self.with_details, wanted.with_details);
+        flag_differs("--with-audio", self.with_audio, wanted.with_audio);
+        // --redacted masks the records too: an export is redacted throughout or not at all.
+        flag_differs("--redacted", self.redacted, wanted.redacted);
+        flag_differs("--keep-raw", self.keep_raw, wanted.keep_raw);
         if differences.is_empty() {
-            Ok(())
-        } else {
-            Err(CliError::Usage(format!(
-                "this directory holds an export made with {}; rerun with the same options or use another --out",
-                differences.join(", ")
-            )))
+            return Ok(());
         }
+        Err(CliError::Usage(format!(
+            "this directory holds an export made with {}; to continue it, rerun with {}; or use \
+             another --out directory",
+            differences.join(", "),
+            if was_options.is_empty() {
+                "the same options".to_owned()
+            } else {
+                was_options.join(" ")
+            }
+        )))
     }
 
     /// Replaces the checkpoint atomically: temporary file, `fsync`, rename, `fsync` of `dir`.
@@ -183,6 +221,31 @@ impl Checkpoint {
             .map_err(|e| CliError::Other(format!("encoding the checkpoint: {e}")))?;
         text.push(b'\n');
         replace_file(dir, CHECKPOINT_FILE, &text)
+    }
+}
+
+/// The options that shape each line of an export.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportOptions {
+    /// `--with-details` (or a selection of ids).
+    pub with_details: bool,
+    /// `--with-audio`.
+    pub with_audio: bool,
+    /// `--redacted`.
+    pub redacted: bool,
+    /// `--keep-raw`.
+    pub keep_raw: bool,
+}
+
+fn join_or(items: &[&String], none: &str) -> String {
+    if items.is_empty() {
+        none.to_owned()
+    } else {
+        items
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -222,59 +285,88 @@ pub fn sync_dir(dir: &Path) {
 mod tests {
     use super::*;
 
+    fn source(api: &str, env: &str) -> SourceState {
+        SourceState {
+            api: api.into(),
+            account_id: (api == "v3").then(|| "ws-1".into()),
+            environments: env.into(),
+            since_arg: None,
+            until_arg: None,
+            start_time: None,
+            end_time: None,
+        }
+    }
+
+    fn options(with_details: bool, redacted: bool) -> ExportOptions {
+        ExportOptions {
+            with_details,
+            with_audio: true,
+            redacted,
+            keep_raw: false,
+        }
+    }
+
     #[test]
     fn checkpoint_round_trips_and_guards_options() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(Checkpoint::load(dir.path()).ok().flatten(), None);
-        let mut c = Checkpoint::new("P1", "h", true, true, false);
+        let mut c = Checkpoint::new("P1", "h", source("v3", "live"), options(true, false));
         c.records = 3;
-        c.list_offset = 250;
+        c.lane = 1;
+        c.position = Some(Position::Cursor("abc".into()));
         c.store(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let back = Checkpoint::load(dir.path())
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("no checkpoint"));
         assert_eq!(back, c);
         assert!(
-            back.check_same_export(&Checkpoint::new("P1", "other", true, true, false))
-                .is_ok()
+            back.check_same_export(&Checkpoint::new(
+                "P1",
+                "other",
+                source("v3", "live"),
+                options(true, false)
+            ))
+            .is_ok()
         );
         let err = back
-            .check_same_export(&Checkpoint::new("P2", "h", false, true, true))
+            .check_same_export(&Checkpoint::new(
+                "P2",
+                "h",
+                source("data", "all"),
+                options(false, true),
+            ))
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(
-            err.contains("agent P1")
-                && err.contains("--with-details on")
-                && err.contains("--redacted off"),
-            "{err}"
-        );
+        for part in [
+            "agent P1",
+            "--api v3 --env live --account ws-1 (this run: --api data --env all)",
+            "--with-details on",
+            "--redacted off",
+            "rerun with --api v3 --env live --account ws-1 --with-details;",
+        ] {
+            assert!(err.contains(part), "{part:?} missing from: {err}");
+        }
     }
 
     #[test]
-    fn version_1_checkpoints_are_read() {
+    fn older_and_newer_checkpoints_are_refused_with_what_to_do() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(
-            dir.path().join(CHECKPOINT_FILE),
-            r#"{"version":1,"agentId":"P","host":"h","withDetails":true,"withAudio":false,
+        let check = |text: &str, expect: &str| {
+            std::fs::write(dir.path().join(CHECKPOINT_FILE), text)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let err = Checkpoint::load(dir.path()).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains(expect)),
+                "{err:?}"
+            );
+        };
+        check(
+            r#"{"version":2,"agentId":"P","host":"h","withDetails":true,"withAudio":false,
                 "committedBytes":10,"records":1,"complete":false}"#,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let c = Checkpoint::load(dir.path())
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|| panic!("no checkpoint"));
-        assert_eq!((c.version, c.list_offset, c.redacted), (2, 0, false));
-        std::fs::write(
-            dir.path().join(CHECKPOINT_FILE),
-            r#"{"version":9,"agentId":"P","host":"h","withDetails":true,"withAudio":false,
-                "committedBytes":10,"records":1,"complete":false}"#,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let err = Checkpoint::load(dir.path()).err().map(|e| e.to_string());
-        assert!(
-            err.as_deref()
-                .is_some_and(|e| e.contains("format version 9")),
-            "{err:?}"
+            "export into a new --out directory",
         );
+        check(r#"{"version":9}"#, "checkpoint version 9");
+        check("[]", "not a polyai export checkpoint");
     }
 }

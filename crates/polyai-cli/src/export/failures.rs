@@ -23,7 +23,6 @@ pub const FAILURES_FILE: &str = "failures.jsonl";
 
 /// One failed conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct FailedRecord {
     /// The id asked for.
     pub conversation_id: String,
@@ -37,9 +36,9 @@ pub struct FailedRecord {
     pub correlation_id: Option<String>,
     /// When it failed (RFC 3339, UTC).
     pub failed_at: String,
-    /// The listing's summary (kept for summary exports, whose lines it is).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<serde_json::Value>,
+    /// The record as listed (so the next run can write it without the listing).
+    #[serde(default, alias = "summary", skip_serializing_if = "Option::is_none")]
+    pub record: Option<serde_json::Value>,
 }
 
 /// The failures file, open for appending.
@@ -154,7 +153,7 @@ mod tests {
             status: Some(500),
             correlation_id: None,
             failed_at: "2026-01-01T00:00:00Z".into(),
-            summary: None,
+            record: None,
         }
     }
 

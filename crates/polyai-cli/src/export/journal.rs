@@ -18,7 +18,7 @@
 //! - Records are keyed by the id we asked for (from the listing), found in the index by the
 //!   line's byte offset, so a server whose detail carries a different id (e.g. in another case)
 //!   does not make every resume fetch and append the same conversations again. A line without
-//!   an index entry (a crash between the two writes) is keyed by its own `conversationId`.
+//!   an index entry (a crash between the two writes) is keyed by its own `conversation_id`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -44,7 +44,7 @@ pub struct IndexEntry {
     pub at: Option<u64>,
     /// The id we asked for (the listing's id).
     pub id: String,
-    /// The record's own `conversationId`, when it differs from `id`.
+    /// The record's own `conversation_id`, when it differs from `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
     /// The recording saved with the record.
@@ -94,10 +94,10 @@ pub struct Journal {
     index_dirty: bool,
 }
 
-/// The id of a journal line: `conversationId` (Data API records) or `id` (v3 records).
+/// The id of a journal line: its record's `conversation_id`.
 #[derive(Deserialize)]
 struct LineId {
-    #[serde(rename = "conversationId", alias = "id")]
+    #[serde(rename = "conversation_id")]
     conversation_id: String,
 }
 
@@ -334,7 +334,7 @@ mod tests {
     use super::*;
 
     fn line(id: &str) -> Vec<u8> {
-        format!("{{\"conversationId\":\"{id}\",\"x\":1}}\n").into_bytes()
+        format!("{{\"conversation_id\":\"{id}\",\"x\":1}}\n").into_bytes()
     }
 
     fn entry(id: &str) -> IndexEntry {
@@ -367,13 +367,13 @@ mod tests {
             .append(true)
             .open(&path)
             .unwrap_or_else(|e| panic!("{e}"));
-        f.write_all(b"{\"conversationId\":\"C\",\"x")
+        f.write_all(b"{\"conversation_id\":\"C\",\"x")
             .unwrap_or_else(|e| panic!("{e}"));
         drop(f);
         let (mut j, ids, r) = open(dir.path(), committed);
         assert_eq!(ids.len(), 2);
         assert!(ids.contains(key("A")) && ids.contains(key("B")));
-        assert_eq!(r.truncated_bytes, 24);
+        assert_eq!(r.truncated_bytes, 25);
         assert!(!r.below_committed);
         j.append(&line("C"), entry("C"))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -385,7 +385,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
             .collect();
         let offsets: Vec<_> = index.iter().map(|e| e.at).collect();
-        assert_eq!(offsets, [Some(0), Some(29), Some(58)]);
+        assert_eq!(offsets, [Some(0), Some(30), Some(60)]);
     }
 
     #[test]

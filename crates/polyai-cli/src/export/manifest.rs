@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::checkpoint::{V3Source, rename_into};
+use super::checkpoint::{ExportOptions, SourceState, rename_into};
 use super::failures::FAILURES_FILE;
 use super::idset::{IdSet, key};
 use super::journal::{JOURNAL_FILE, SavedFile, index_entries};
@@ -24,8 +24,9 @@ use crate::exit::CliError;
 
 /// The manifest file.
 pub const MANIFEST_FILE: &str = "manifest.json";
-/// Version of the manifest's layout.
-const MANIFEST_VERSION: u32 = 1;
+/// Version of the manifest's layout (2: snake_case keys, records of the one contract, the
+/// `source` section).
+const MANIFEST_VERSION: u32 = 2;
 
 /// What the run knows that the files do not.
 #[derive(Debug)]
@@ -36,20 +37,16 @@ pub struct Facts<'a> {
     pub agent_id: &'a str,
     /// API base URL.
     pub base_url: &'a str,
-    /// Lines are details rather than summaries.
-    pub with_details: bool,
-    /// Recordings were saved.
-    pub with_audio: bool,
-    /// Recordings are the PII-redacted ones.
-    pub redacted: bool,
+    /// The options that shaped the lines.
+    pub options: ExportOptions,
     /// Conversations in the journal.
     pub conversations: u64,
     /// Conversations still failing (listed in the failures file).
     pub failed: u64,
     /// When this run started.
     pub run_started_at: jiff::Timestamp,
-    /// The Conversations API v3 listing exported, when the export reads v3.
-    pub v3: Option<&'a V3Source>,
+    /// What was listed: the API, account, environments and window.
+    pub source: &'a SourceState,
     /// Sections other features add at the top level (`redaction`, `selection`).
     pub sections: Vec<(&'static str, serde_json::Value)>,
     /// Other files of the folder to list (and hash), when present (`selection.txt`).
@@ -70,43 +67,58 @@ pub fn remove(dir: &Path) -> Result<(), CliError> {
 /// Writes `dir/manifest.json` atomically.
 pub fn write(dir: &Path, facts: &Facts<'_>) -> Result<(), CliError> {
     let (journal, range) = scan_journal(dir)?;
-    let (recordings, without) = if facts.with_audio {
+    let (recordings, without) = if facts.options.with_audio {
         count_recordings(dir)?
     } else {
         (0, 0)
     };
-    let head = json!({
-        "manifestVersion": MANIFEST_VERSION,
+    let source = facts.source;
+    let (api_name, spec_version) = match source.api.as_str() {
+        "v3" => (
+            "PolyAI Conversations API v3",
+            polyai_data::v3::api_version(),
+        ),
+        _ => ("PolyAI Data API", polyai_data::api_version()),
+    };
+    let mut head = json!({
+        "manifest_version": MANIFEST_VERSION,
         "status": facts.status,
-        "agentId": facts.agent_id,
-        "baseUrl": facts.base_url,
-        "exportedAt": jiff::Timestamp::now().to_string(),
-        "runStartedAt": facts.run_started_at.to_string(),
-        "timeRange": range.map(|r| json!({"field": r.field, "earliest": r.earliest.1, "latest": r.latest.1})),
+        "agent_id": facts.agent_id,
+        "base_url": facts.base_url,
+        "exported_at": jiff::Timestamp::now().to_string(),
+        "run_started_at": facts.run_started_at.to_string(),
+        "record_schema_version": polyai_data::record::SCHEMA_VERSION,
+        "source": {
+            "api": source.api,
+            "api_name": api_name,
+            "spec_version": spec_version,
+            "account_id": source.account_id,
+            "environments": source.environments,
+            "start_time": source.start_time,
+            "end_time": source.end_time,
+            "since_arg": source.since_arg,
+            "until_arg": source.until_arg,
+            "with_details_from": if facts.options.with_details {
+                Some(format!("PolyAI Data API {}", polyai_data::api_version()))
+            } else {
+                None
+            },
+        },
+        "time_range": range.map(|r| json!({"field": r.field, "earliest": r.earliest.1, "latest": r.latest.1})),
         "counts": {
             "conversations": facts.conversations,
             "failed": facts.failed,
             "recordings": recordings,
-            "withoutRecording": without,
+            "without_recording": without,
         },
         "options": {
-            "withDetails": facts.with_details,
-            "withAudio": facts.with_audio,
-            "redacted": facts.redacted,
+            "with_details": facts.options.with_details,
+            "with_audio": facts.options.with_audio,
+            "redacted": facts.options.redacted,
+            "keep_raw": facts.options.keep_raw,
         },
         "tool": {"name": "polyai", "package": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")},
-        "api": {"name": "PolyAI Data API", "specVersion": polyai_data::api_version()},
     });
-    let mut head = head;
-    if let Some(v3) = facts.v3 {
-        head["source"] = json!({
-            "api": "Conversations API v3",
-            "accountId": v3.account_id,
-            "startTime": v3.start_time,
-            "endTime": v3.end_time,
-            "clientEnv": v3.client_env,
-        });
-    }
     for (name, section) in &facts.sections {
         head[*name] = section.clone();
     }
@@ -135,7 +147,7 @@ pub fn write(dir: &Path, facts: &Facts<'_>) -> Result<(), CliError> {
                 entry(&mut out, &hash_file(dir, extra)?)?;
             }
         }
-        if facts.with_audio {
+        if facts.options.with_audio {
             let mut listed = IdSet::new();
             for indexed in index_entries(dir)? {
                 let Some(audio) = indexed.audio else { continue };
@@ -170,14 +182,13 @@ struct TimeRange {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Times {
     started_at: Option<String>,
     created_at: Option<String>,
 }
 
-/// Hashes the journal and finds the time range of its conversations (`startedAt`, or
-/// `createdAt` where a record has no start time).
+/// Hashes the journal and finds the time range of its conversations (`started_at`, or
+/// `created_at` where a record has no start time).
 fn scan_journal(dir: &Path) -> Result<(SavedFile, Option<TimeRange>), CliError> {
     let path = dir.join(JOURNAL_FILE);
     let file = File::open(&path).map_err(|e| CliError::file("opening", &path, e))?;
@@ -212,7 +223,7 @@ fn scan_journal(dir: &Path) -> Result<(SavedFile, Option<TimeRange>), CliError> 
         match &mut range {
             None => {
                 range = Some(TimeRange {
-                    field: "startedAt",
+                    field: "started_at",
                     earliest: (at, text.clone()),
                     latest: (at, text),
                 })
@@ -229,7 +240,7 @@ fn scan_journal(dir: &Path) -> Result<(SavedFile, Option<TimeRange>), CliError> 
     if let Some(r) = &mut range
         && any_created
     {
-        r.field = "startedAt (createdAt where absent)";
+        r.field = "started_at (created_at where absent)";
     }
     let file = SavedFile {
         path: JOURNAL_FILE.to_owned(),

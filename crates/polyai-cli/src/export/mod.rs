@@ -1,39 +1,38 @@
-//! `export`: every conversation of an agent to JSONL (and WAV files), with bounded
-//! concurrency, a progress bar, resumable and exactly once.
+//! `export`: every conversation of an agent to JSONL records of the one contract (and WAV
+//! files), with bounded concurrency, a progress bar, resumable and exactly once.
 //!
 //! - [`lock`]: one export per folder.
 //! - [`journal`]: the records and their index; what is done (see its invariants).
 //! - [`checkpoint`]: options and listing position, replaced about once a second.
+//! - [`resume`]: which listing pages are fully written, for the checkpoint's position.
 //! - [`failures`]: conversations that failed; retried first by the next run.
-//! - [`manifest`]: sizes and SHA-256 of the files of a finished export.
+//! - [`manifest`]: sizes and SHA-256 of the files of a finished export, and how it was made.
 //! - [`idset`]: the compact set of exported ids that keeps memory flat.
 //! - [`seal`]: `SHA256SUMS` and the manifest's signature, written after the manifest.
 //! - [`redaction`]: `--redacted`: records masked, the manifest's `redaction` section.
 //! - [`selection`]: `--ids FILE` / `--id ID`: exactly those conversations.
 //!
-//! A run retries the earlier failures, then walks the listing — from where an interrupted run
-//! stopped (less one page, for conversations that disappeared meanwhile), or from the start after
-//! a finished one (to pick up conversations that arrived since) — skipping what is done. Through
-//! the Conversations API v3 ([`crate::export_v3`]) the listing is walked by cursor instead, and an
-//! interrupted run continues from the saved cursor. A
-//! conversation that still fails after the client's retries goes to the failures file and the
-//! run goes on; many failures in a row, a refused key, a listing that fails or a local file
-//! error stop it.
+//! The listing is the one [`Listing`] of `--api` and `--env` ([`crate::source`]). A run
+//! retries the earlier failures, then walks the listing lane by lane — from where an interrupted
+//! run stopped (by offset, less one page, for conversations that disappeared meanwhile; by
+//! cursor, exactly there), or from the start after a finished one (to pick up conversations that
+//! arrived since) — skipping what is done. A conversation that still fails after the client's
+//! retries goes to the failures file and the run goes on; many failures in a row, a refused key,
+//! a listing that fails or a local file error stop it.
 
 pub mod checkpoint;
 pub mod failures;
 pub mod idset;
 pub mod journal;
-mod line;
 pub mod lock;
 pub mod manifest;
 pub mod redaction;
+pub mod resume;
 pub mod seal;
 pub mod selection;
 
 pub use seal::SIGNATURE_FILE;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -41,78 +40,50 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream;
 use indicatif::ProgressBar;
-use polyai_data::models::ConversationSummary;
+use polyai_data::listing::Listing;
+use polyai_data::paginate::Position;
+use polyai_data::record::{Api, ConversationRecord};
 use polyai_data::{Agent, Error, file_name_for_id};
-use serde_json::Value;
 use tokio::sync::mpsc;
 
-use self::checkpoint::{Checkpoint, V3Source};
+use self::checkpoint::{Checkpoint, ExportOptions, SourceState};
 use self::failures::{FAILURES_FILE, FailedRecord, Failures};
 use self::idset::{IdSet, key};
 use self::journal::{IndexEntry, JOURNAL_FILE, Journal, Recovery, SavedFile};
 use self::lock::FolderLock;
+use self::resume::{PageKey, Resume, SharedTracker, Tracker};
 use crate::cli::{ExportArgs, OutputFormat};
 use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::export_v3::{self, SharedTracker, Tracker};
 use crate::output::stdout_error;
 use crate::progress;
 use crate::signals::{self, Signal};
+use crate::source::Source;
 
 /// Folder of the recordings inside the export directory.
 pub const AUDIO_DIR: &str = "audio";
-/// Field added to each record with `--with-audio`: `{"audioFile": "audio/NAME.wav"}`, or
-/// `null` for a conversation without a recording. The name comes from
-/// [`polyai_data::file_name_for_id`], so it is the id itself for ordinary ids; this field is
-/// where odd ids (`a/b`, very long ones) are mapped to theirs.
-pub const EXPORT_FIELD: &str = "_export";
 /// How often appended lines are flushed to disk and the checkpoint replaced.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// Conversations listed ahead of the workers.
 const QUEUE: usize = 1024;
-/// Data API conversations per listing page unless `--page-size` says otherwise: the largest
-/// page the API serves.
-const PAGE_SIZE: u64 = polyai_data::paginate::MAX_PAGE_SIZE;
 
 /// A conversation to export.
 #[derive(Debug)]
 struct Work {
     /// The id asked for.
     id: String,
-    /// What the listing gave for it.
-    listed: Listed,
-    /// The listing page it came from (its offset through the Data API, its number through v3);
-    /// `None` when retried from the failures file.
-    page: Option<u64>,
-}
-
-/// A conversation as its source listed it.
-#[derive(Debug)]
-enum Listed {
-    /// A Data API summary (the line of a summary export).
-    Summary(Box<ConversationSummary>),
-    /// A v3 record, turns included.
-    V3(Box<Value>),
-    /// Only the id (a detail export's earlier failure).
-    Id,
-}
-
-impl Listed {
-    /// What the failures file keeps of it, to export it again without the listing.
-    fn to_value(&self) -> Option<Value> {
-        match self {
-            Listed::Summary(summary) => serde_json::to_value(summary).ok(),
-            Listed::V3(record) => Some((**record).clone()),
-            Listed::Id => None,
-        }
-    }
+    /// What the listing gave for it; `None` for an id of a selection (or an earlier failure
+    /// whose record was not kept): its detail is read.
+    listed: Option<Box<ConversationRecord>>,
+    /// The listing page it came from; `None` when retried from the failures file.
+    page: Option<PageKey>,
 }
 
 /// What one finished conversation produced.
 #[derive(Debug)]
 struct Record {
     work: Work,
-    /// The record's own `conversationId`.
+    /// The record's own id.
     record_id: String,
     line: Vec<u8>,
     audio: Audio,
@@ -155,47 +126,116 @@ enum Outcome {
     Failed(CliError),
 }
 
-/// Where the listing stands: pages with conversations not yet resolved (written or recorded as
-/// failed), so a resumed run knows where to pick up.
-#[derive(Debug, Default)]
-struct Positions {
-    open: BTreeMap<u64, u64>,
-    last_page: Option<u64>,
-}
-
-impl Positions {
-    /// A page at `offset` was listed and `queued` of its conversations sent to the workers.
-    fn listed(&mut self, offset: u64, queued: u64) {
-        self.last_page = Some(offset);
-        if queued > 0 {
-            *self.open.entry(offset).or_default() += queued;
-        }
-    }
-
-    /// A conversation of the page at `offset` was resolved.
-    fn resolved(&mut self, offset: u64) {
-        if let Some(left) = self.open.get_mut(&offset) {
-            *left -= 1;
-            if *left == 0 {
-                self.open.remove(&offset);
-            }
-        }
-    }
-
-    /// The listing offset before which everything is resolved.
-    fn resume_offset(&self, fallback: u64) -> u64 {
-        self.open
-            .keys()
-            .next()
-            .copied()
-            .or(self.last_page)
-            .unwrap_or(fallback)
-    }
-}
-
 /// Locks a mutex whose holder cannot leave it inconsistent (plain counters and sets).
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What `export` reads: the listing of `--api`/`--env`, or the ids of a selection.
+struct Plan {
+    /// What the checkpoint says of it.
+    state: SourceState,
+    /// `None` for a selection.
+    source: Option<Source>,
+}
+
+impl Plan {
+    /// The plan of `args`. An unfinished export with the same listing keeps its resolved
+    /// window; otherwise ages such as `24h` are resolved now.
+    fn new(
+        ctx: &Ctx<'_>,
+        args: &ExportArgs,
+        selection: bool,
+        previous: Option<&Checkpoint>,
+    ) -> Result<Plan, CliError> {
+        if selection {
+            return Ok(Plan {
+                state: SourceState {
+                    api: "ids".into(),
+                    account_id: None,
+                    environments: "all".into(),
+                    since_arg: None,
+                    until_arg: None,
+                    start_time: None,
+                    end_time: None,
+                },
+                source: None,
+            });
+        }
+        let mut v3_only = Vec::new();
+        if args.since.is_some() {
+            v3_only.push("--since");
+        }
+        if args.until.is_some() {
+            v3_only.push("--until");
+        }
+        let source = Source::choose(ctx.session, &args.source, &v3_only)?;
+        let fresh = SourceState {
+            api: source.api.to_string(),
+            account_id: source.account.clone(),
+            environments: source.environments.to_string(),
+            since_arg: args.since.clone(),
+            until_arg: args.until.clone(),
+            start_time: None,
+            end_time: None,
+        };
+        let state = match previous.filter(|p| !p.complete && p.source.same_listing(&fresh)) {
+            Some(was) => was.source.clone(),
+            None => {
+                let (start, end) = crate::when::window(
+                    args.since.as_deref(),
+                    args.until.as_deref(),
+                    ctx.session.now(),
+                )?;
+                SourceState {
+                    start_time: start.map(|t| t.to_string()),
+                    end_time: end.map(|t| t.to_string()),
+                    ..fresh
+                }
+            }
+        };
+        Ok(Plan {
+            state,
+            source: Some(source),
+        })
+    }
+
+    /// The listing to walk (`None` for a selection).
+    fn listing(
+        &self,
+        ctx: &Ctx<'_>,
+        agent: &Agent,
+        args: &ExportArgs,
+    ) -> Result<Option<Listing>, CliError> {
+        let Some(source) = &self.source else {
+            return Ok(None);
+        };
+        let time = |t: &Option<String>| -> Result<Option<polyai_data::Timestamp>, CliError> {
+            t.as_deref()
+                .map(|t| {
+                    t.parse().map_err(|_| {
+                        CliError::Usage(format!("the checkpoint holds an invalid time {t:?}"))
+                    })
+                })
+                .transpose()
+        };
+        let (start, end) = (time(&self.state.start_time)?, time(&self.state.end_time)?);
+        let page_size = args.page_size;
+        let listing = source.listing(
+            ctx.session,
+            agent,
+            |list| {
+                list.limit(page_size.unwrap_or(polyai_data::paginate::MAX_PAGE_SIZE))
+                    .concurrency(args.page_concurrency.into())
+            },
+            |list| {
+                Ok(crate::commands::v3::with_window(list, start, end)
+                    .limit(page_size.unwrap_or(polyai_data::v3::MAX_LIMIT))
+                    .include_latency(true))
+            },
+        )?;
+        Ok(Some(listing.keep_raw(args.keep_raw)))
+    }
 }
 
 /// `export`.
@@ -208,26 +248,32 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     // A selection is read conversation by conversation: its lines are details.
     let with_details = args.with_details || selection.is_some();
     // Arguments first, so a usage error leaves no folder or lock behind.
-    export_v3::Plan::new(ctx, args, Checkpoint::load(dir).ok().flatten().as_ref())?;
+    Plan::new(ctx, args, selection.is_some(), None)?;
     std::fs::create_dir_all(dir).map_err(|e| CliError::file("creating", dir, e))?;
     let _lock = FolderLock::acquire(dir)?;
     let run_started_at = jiff::Timestamp::now();
     let previous = Checkpoint::load(dir)?;
-    // A selection is read by id through the Data API, whatever account is configured.
-    let v3 = match &selection {
-        Some(_) => None,
-        None => export_v3::Plan::new(ctx, args, previous.as_ref())?,
+    let plan = Plan::new(ctx, args, selection.is_some(), previous.as_ref())?;
+    let listing = plan.listing(ctx, &agent, args)?;
+    match &plan.source {
+        Some(source) => source.announce(agent.id()),
+        None => crate::output::note!(
+            "reading each conversation of the selection through the Data API (agent {})",
+            agent.id()
+        ),
+    }
+    let options = ExportOptions {
+        with_details,
+        with_audio: args.with_audio,
+        redacted: args.redacted,
+        keep_raw: args.keep_raw,
     };
-    let wanted = Checkpoint {
-        v3: v3.as_ref().map(|plan| plan.source.clone()),
-        ..Checkpoint::new(
-            agent.id(),
-            ctx.session.client().host(),
-            with_details,
-            args.with_audio,
-            args.redacted,
-        )
-    };
+    let wanted = Checkpoint::new(
+        agent.id(),
+        ctx.session.client().host(),
+        plan.state.clone(),
+        options,
+    );
     selection::prepare(
         dir,
         selection.as_ref(),
@@ -248,15 +294,27 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let committed = previous.as_ref().map_or(0, |c| c.committed_bytes);
     let (mut journal, done, recovery) = Journal::open(dir, committed)?;
     let mut failures = Failures::open(dir)?;
-    let page_size = args.page_size.unwrap_or(match &v3 {
-        Some(_) => export_v3::PAGE_SIZE,
-        None => PAGE_SIZE,
-    });
-    let start_offset = match &previous {
-        Some(p) if !p.complete && v3.is_none() => p.list_offset.saturating_sub(page_size),
-        _ => 0,
+    // An unfinished run goes on where it stopped (by offset, a page earlier: conversations that
+    // disappeared since shift the listing back); a finished one walks again from the start.
+    let start = match &previous {
+        Some(p) if !p.complete => Resume {
+            lane: p.lane,
+            position: p.position.clone().map(|position| match position {
+                Position::Offset(offset) => Position::Offset(
+                    offset.saturating_sub(
+                        args.page_size
+                            .unwrap_or(polyai_data::paginate::MAX_PAGE_SIZE),
+                    ),
+                ),
+                other => other,
+            }),
+        },
+        _ => Resume {
+            lane: 0,
+            position: None,
+        },
     };
-    report_recovery(&recovery, start_offset);
+    report_recovery(&recovery, &start);
     if args.with_audio {
         prepare_audio_dir(&dir.join(AUDIO_DIR))?;
     }
@@ -264,33 +322,21 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let bar = progress::items(None);
     let done = Arc::new(Mutex::new(done));
-    let positions = Arc::new(Mutex::new(Positions::default()));
-    let tracker: SharedTracker = Arc::new(Mutex::new(Tracker::new(
-        wanted.v3.as_ref().and_then(|source| source.cursor.clone()),
-    )));
+    let tracker: SharedTracker = Arc::new(Mutex::new(Tracker::new(start.clone())));
     let (tx, rx) = mpsc::channel::<Result<Work, Error>>(QUEUE);
-    let walk = match (&v3, &selection) {
+    let walk = match (listing, &selection) {
         (_, Some(selection)) => Walk::Ids {
             ids: selection.ids.clone(),
         },
-        (Some(plan), None) => {
-            crate::output::note!("{}", plan.describe());
-            Walk::V3 {
-                plan: Box::new(plan.clone()),
-                project: ctx.session.project(&plan.source.account_id)?,
-                tracker: tracker.clone(),
-            }
-        }
-        (None, None) => Walk::DataApi {
-            agent: agent.clone(),
-            start_offset,
-            positions: positions.clone(),
+        (Some(listing), None) => Walk::Listing {
+            listing: Box::new(listing),
+            start,
+            tracker: tracker.clone(),
         },
+        (None, None) => return Err(CliError::Other("an export without a listing".into())),
     };
     let lister = tokio::spawn(
         Lister {
-            page_size,
-            page_concurrency: args.page_concurrency.into(),
             done: done.clone(),
             tx,
             bar: bar.clone(),
@@ -300,10 +346,8 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let work = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|w| (w, rx)) });
     let fetcher = Fetcher {
         agent,
-        with_details,
-        redacted: args.redacted,
+        options,
         dir: dir.to_path_buf(),
-        with_audio: args.with_audio,
     };
     let mut results = Box::pin(
         work.map(|w| fetcher.fetch(w))
@@ -316,8 +360,6 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     };
     let breaker = usize::from(args.concurrency).max(8) * 4;
     let mut failures_in_a_row = 0usize;
-    // Until a page is listed, this run stands where it started.
-    let fallback_offset = start_offset;
     let mut last_commit = Instant::now();
     let interrupted = signals::interrupted();
     tokio::pin!(interrupted);
@@ -334,7 +376,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
                 if is_fatal(&err) {
                     break Outcome::Failed(err);
                 }
-                if let Err(file_err) = failures.append(&failed_record(&work, &err, args.redacted)) {
+                if let Err(file_err) = failures.append(&failed_record(&work, &err)) {
                     break Outcome::Failed(file_err);
                 }
                 stats.failed += 1;
@@ -368,17 +410,10 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
             }
         };
         if let Some(page) = resolved {
-            match &v3 {
-                Some(_) => export_v3::lock(&tracker).written(page),
-                None => locked(&positions).resolved(page),
-            }
+            resume::lock(&tracker).written(page);
         }
         if last_commit.elapsed() >= COMMIT_EVERY {
-            let position = Position {
-                offset: locked(&positions).resume_offset(fallback_offset),
-                tracker: &tracker,
-            };
-            if let Err(err) = commit(&mut journal, &mut failures, &wanted, dir, &position, false) {
+            if let Err(err) = commit(&mut journal, &mut failures, &wanted, dir, &tracker, false) {
                 break Outcome::Failed(err);
             }
             last_commit = Instant::now();
@@ -389,16 +424,12 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     lister.abort();
     bar.finish_and_clear();
     let finished = matches!(outcome, Outcome::Finished);
-    let position = Position {
-        offset: locked(&positions).resume_offset(fallback_offset),
-        tracker: &tracker,
-    };
     let mut saved = commit(
         &mut journal,
         &mut failures,
         &wanted,
         dir,
-        &position,
+        &tracker,
         finished,
     );
     drop(failures);
@@ -423,13 +454,11 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
             },
             agent_id: &wanted.agent_id,
             base_url: ctx.session.client().base_url(),
-            with_details,
-            with_audio: args.with_audio,
-            redacted: args.redacted,
+            options,
             conversations: journal.records(),
             failed: still_failing,
             run_started_at,
-            v3: wanted.v3.as_ref(),
+            source: &wanted.source,
             sections: [
                 Some((
                     "redaction",
@@ -478,7 +507,13 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     match outcome {
         Outcome::Finished if still_failing == 0 => Ok(()),
         Outcome::Finished => Err(CliError::Partial(format!(
-            "{still_failing} conversations could not be exported; they are listed in {}",
+            "{still_failing} conversation{} could not be exported; {} listed in {}",
+            if still_failing == 1 { "" } else { "s" },
+            if still_failing == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
             dir.join(FAILURES_FILE).display()
         ))),
         Outcome::Interrupted(signal) => Err(CliError::Interrupted(
@@ -561,7 +596,9 @@ fn is_fatal(err: &CliError) -> bool {
     }
 }
 
-fn failed_record(work: &Work, err: &CliError, redacted: bool) -> FailedRecord {
+/// The failures file's line for `work`: its listed record kept (masked as the export's lines
+/// are), so the next run exports it without the listing.
+fn failed_record(work: &Work, err: &CliError) -> FailedRecord {
     let api = match err {
         CliError::Api(api) => Some(api),
         _ => None,
@@ -572,45 +609,37 @@ fn failed_record(work: &Work, err: &CliError, redacted: bool) -> FailedRecord {
         status: api.and_then(Error::status),
         correlation_id: api.and_then(Error::correlation_id).map(str::to_owned),
         failed_at: jiff::Timestamp::now().to_string(),
-        summary: work.listed.to_value().map(|mut summary| {
-            if redacted {
-                redaction::mask(&mut summary);
-            }
-            summary
-        }),
+        record: work
+            .listed
+            .as_deref()
+            .and_then(|record| serde_json::to_value(record).ok()),
     }
 }
 
-/// Where the listing stands, for the checkpoint.
-struct Position<'a> {
-    /// Data API: the offset before which everything is resolved.
-    offset: u64,
-    /// v3: the pages still open, for the resume cursor.
-    tracker: &'a SharedTracker,
-}
-
 /// `fsync`s the journal, its index and the failures file, then records the journal's length and
-/// the listing position (offset, or v3 cursor) in the checkpoint.
+/// the listing position in the checkpoint.
 fn commit(
     journal: &mut Journal,
     failures: &mut Failures,
     wanted: &Checkpoint,
     dir: &Path,
-    position: &Position<'_>,
+    tracker: &SharedTracker,
     complete: bool,
 ) -> Result<(), CliError> {
     let (committed_bytes, records) = journal.commit()?;
     failures.sync()?;
-    let cursor = export_v3::lock(position.tracker).resume_cursor();
+    let resume = resume::lock(tracker).resume();
+    let (lane, position) = if complete {
+        (0, None)
+    } else {
+        (resume.lane, resume.position)
+    };
     Checkpoint {
         committed_bytes,
         records,
-        list_offset: position.offset,
         complete,
-        v3: wanted.v3.clone().map(|source| V3Source {
-            cursor: cursor.filter(|_| !complete),
-            ..source
-        }),
+        lane,
+        position,
         ..wanted.clone()
     }
     .store(dir)
@@ -620,11 +649,15 @@ fn journal_has_data(dir: &Path) -> bool {
     std::fs::metadata(dir.join(JOURNAL_FILE)).is_ok_and(|m| m.len() > 0)
 }
 
-fn report_recovery(recovery: &Recovery, start_offset: u64) {
+fn report_recovery(recovery: &Recovery, start: &Resume) {
     if recovery.kept == 0 && recovery.truncated_bytes == 0 && recovery.unreadable == 0 {
         return;
     }
-    let mut note = format!("resuming: {} conversations already exported", recovery.kept);
+    let mut note = format!(
+        "resuming: {} conversation{} already exported",
+        recovery.kept,
+        if recovery.kept == 1 { "" } else { "s" }
+    );
     if recovery.truncated_bytes > 0 {
         note.push_str(&format!(
             "; dropped an incomplete tail of {} bytes",
@@ -640,8 +673,12 @@ fn report_recovery(recovery: &Recovery, start_offset: u64) {
             recovery.unreadable
         ));
     }
-    if start_offset > 0 {
-        note.push_str(&format!("; listing resumes at offset {start_offset}"));
+    match &start.position {
+        Some(Position::Offset(offset)) => {
+            note.push_str(&format!("; listing resumes at offset {offset}"));
+        }
+        Some(Position::Cursor(_)) => note.push_str("; listing resumes at the saved cursor"),
+        _ => {}
     }
     crate::output::note!("{note}");
 }
@@ -662,47 +699,37 @@ fn prepare_audio_dir(audio: &Path) -> Result<(), CliError> {
 /// Queues the conversations to export: first the earlier failures, then the listing, skipping
 /// what is done.
 struct Lister {
-    page_size: u64,
-    /// Data API listing pages fetched at once.
-    page_concurrency: usize,
     done: Arc<Mutex<IdSet>>,
     tx: mpsc::Sender<Result<Work, Error>>,
     bar: ProgressBar,
 }
 
-/// The listing a run walks.
+/// What a run walks.
 enum Walk {
-    /// The Data API, by offset from `start_offset`.
-    DataApi {
-        agent: Agent,
-        start_offset: u64,
-        positions: Arc<Mutex<Positions>>,
+    /// The listing, lane by lane from `start`.
+    Listing {
+        listing: Box<Listing>,
+        start: Resume,
+        tracker: SharedTracker,
     },
     /// The ids of `--ids` / `--id`, each read by its detail.
     Ids { ids: Vec<String> },
-    /// The Conversations API v3, by cursor.
-    V3 {
-        plan: Box<export_v3::Plan>,
-        project: polyai_data::v3::Project,
-        tracker: SharedTracker,
-    },
 }
 
 impl Lister {
     async fn run(self, earlier: Box<dyn Iterator<Item = FailedRecord> + Send>, walk: Walk) {
-        let v3 = matches!(walk, Walk::V3 { .. });
         let mut queued = IdSet::new();
         for failure in earlier {
             let k = key(&failure.conversation_id);
             if locked(&self.done).contains(k) || !queued.insert(k) {
                 continue;
             }
-            let listed = match failure.summary {
-                Some(record) if v3 => Listed::V3(Box::new(record)),
-                Some(summary) => serde_json::from_value(summary)
-                    .map_or(Listed::Id, |s| Listed::Summary(Box::new(s))),
-                None => Listed::Id,
-            };
+            // The record as listed, when the failure kept one of this contract.
+            let listed = failure
+                .record
+                .and_then(|record| serde_json::from_value::<ConversationRecord>(record).ok())
+                .filter(|record| record.conversation_id == failure.conversation_id)
+                .map(Box::new);
             let work = Work {
                 id: failure.conversation_id,
                 listed,
@@ -723,102 +750,107 @@ impl Lister {
                     }
                     let work = Work {
                         id,
-                        listed: Listed::Id,
-                        page: Some(0),
+                        listed: None,
+                        page: Some((0, 0)),
                     };
                     if self.tx.send(Ok(work)).await.is_err() {
                         return;
                     }
                 }
             }
-            Walk::DataApi {
-                agent,
-                start_offset,
-                positions,
-            } => {
-                self.walk_data_api(agent, start_offset, &positions, &queued)
-                    .await
-            }
-            Walk::V3 {
-                plan,
-                project,
+            Walk::Listing {
+                listing,
+                start,
                 tracker,
-            } => {
-                let wrap = |item: export_v3::Item| Work {
-                    id: item.id,
-                    listed: Listed::V3(Box::new(item.record)),
-                    page: Some(item.page),
-                };
-                export_v3::list_pending(
-                    *plan,
-                    project,
-                    self.page_size,
-                    self.done,
-                    self.tx,
-                    wrap,
-                    tracker,
-                )
-                .await;
-            }
+            } => self.walk(&listing, start, &tracker, &queued).await,
         }
     }
 
-    async fn walk_data_api(
+    /// Walks the listing's lanes from `start`, queueing what is not done. A cursor the server
+    /// refuses (400) restarts its lane from the start once, with a note.
+    async fn walk(
         &self,
-        agent: Agent,
-        start_offset: u64,
-        positions: &Mutex<Positions>,
+        listing: &Listing,
+        start: Resume,
+        tracker: &SharedTracker,
         queued: &IdSet,
     ) {
-        let mut pages = agent
-            .conversations()
-            .list()
-            .limit(self.page_size)
-            .concurrency(self.page_concurrency)
-            .offset(start_offset)
-            .dedupe(true)
-            .pages();
-        let mut sized = false;
-        loop {
-            let page = match pages.try_next().await {
-                Ok(Some(page)) => page,
-                Ok(None) => return,
-                Err(err) => {
-                    let _ = self.tx.send(Err(err)).await;
-                    return;
-                }
-            };
-            if !sized {
-                self.bar.set_length(page.count().unwrap_or_default());
-                sized = true;
-            }
-            // A Data API page is always at an offset.
-            let offset = page.offset().unwrap_or(start_offset);
-            let batch: Vec<ConversationSummary> = {
-                let done = locked(&self.done);
-                page.into_items()
-                    .into_iter()
-                    .filter(|s| {
-                        let k = key(&s.conversation_id);
-                        let skip = done.contains(k) || queued.contains(k);
-                        if skip {
-                            self.bar.inc(1);
+        let lanes = listing.lanes();
+        let mut from = start.position;
+        for (index, lane) in lanes.iter().enumerate().skip(start.lane) {
+            let mut restarted = false;
+            'lane: loop {
+                let resumed = from.is_some();
+                let mut pages = listing.pages(*lane, from.take());
+                let mut number = 0u64;
+                loop {
+                    let page = match pages.try_next().await {
+                        Ok(Some(page)) => page,
+                        Ok(None) => break 'lane,
+                        Err(err)
+                            if number == 0
+                                && resumed
+                                && !restarted
+                                && err.status() == Some(400) =>
+                        {
+                            crate::output::note!(
+                                "the saved cursor was refused ({err}); listing {lane} from its \
+                                 start, skipping what is exported"
+                            );
+                            restarted = true;
+                            resume::lock(tracker).restart_lane(index);
+                            continue 'lane;
                         }
-                        !skip
-                    })
-                    .collect()
-            };
-            locked(positions).listed(offset, batch.len() as u64);
-            for summary in batch {
-                let work = Work {
-                    id: summary.conversation_id.clone(),
-                    listed: Listed::Summary(Box::new(summary)),
-                    page: Some(offset),
-                };
-                if self.tx.send(Ok(work)).await.is_err() {
-                    return;
+                        Err(err) => {
+                            let _ = self.tx.send(Err(err)).await;
+                            return;
+                        }
+                    };
+                    if number == 0
+                        && lanes.len() == 1
+                        && let Some(count) = page.count()
+                    {
+                        self.bar.set_length(count);
+                    }
+                    let start = page.position().cloned();
+                    let next = page.next();
+                    let batch: Vec<ConversationRecord> = {
+                        let done = locked(&self.done);
+                        page.into_items()
+                            .into_iter()
+                            .filter_map(|item| match item {
+                                Ok(record) => Some(record),
+                                Err(unreadable) => {
+                                    crate::output::note!("polyai: skipped {unreadable}");
+                                    None
+                                }
+                            })
+                            .filter(|record| {
+                                let k = key(&record.conversation_id);
+                                let skip = done.contains(k) || queued.contains(k);
+                                if skip {
+                                    self.bar.inc(1);
+                                }
+                                !skip
+                            })
+                            .collect()
+                    };
+                    let page_key = (index, number);
+                    resume::lock(tracker).listed(page_key, start, batch.len(), next);
+                    for record in batch {
+                        let work = Work {
+                            id: record.conversation_id.clone(),
+                            listed: Some(Box::new(record)),
+                            page: Some(page_key),
+                        };
+                        if self.tx.send(Ok(work)).await.is_err() {
+                            return;
+                        }
+                    }
+                    number += 1;
                 }
             }
+            resume::lock(tracker).lane_done(index);
         }
     }
 }
@@ -826,9 +858,7 @@ impl Lister {
 /// Fetches what one conversation's line (and recording) needs.
 struct Fetcher {
     agent: Agent,
-    with_details: bool,
-    with_audio: bool,
-    redacted: bool,
+    options: ExportOptions,
     dir: PathBuf,
 }
 
@@ -849,86 +879,52 @@ impl Fetcher {
         }
     }
 
+    /// The record of `work` as its line: the listed record, with what the Data API's detail
+    /// adds when asked (a selection's ids are their details), masked when asked, with its
+    /// recording's file.
     async fn record(&self, work: &Work) -> Result<(String, Vec<u8>, Audio), CliError> {
         let id = &work.id;
         let encoding =
             |e: serde_json::Error| CliError::Other(format!("encoding conversation {id}: {e}"));
-        if self.with_details && !matches!(work.listed, Listed::V3(_)) {
-            // The detail as the API sent it: an export keeps every field and number form, and
-            // writes the bytes that arrived rather than re-encoding them.
-            let body = self.agent.conversations().get(id).json_bytes().await?;
-            let (audio, extra) = self.audio(id).await?;
-            if !self.redacted
-                && let Some(head) = line::DetailHead::of(&body)
-                && let Some(line) = line::raw_line(&body, &head, EXPORT_FIELD, extra.as_ref())
-            {
-                return Ok((
-                    head.conversation_id.unwrap_or_else(|| id.clone()),
-                    line,
-                    audio,
-                ));
-            }
-            let mut detail: Value = serde_json::from_slice(&body).map_err(encoding)?;
-            if self.redacted {
-                redaction::mask(&mut detail);
-            }
-            let record_id = detail["conversationId"]
-                .as_str()
-                .map_or_else(|| id.clone(), str::to_owned);
-            return Ok((
-                record_id,
-                value_line(detail, extra).map_err(encoding)?,
-                audio,
-            ));
-        }
-        let (record_id, record) = match &work.listed {
-            Listed::V3(record) => {
-                // The v3 record carries the turns; only what it lacks comes from the Data API.
-                let mut record = (**record).clone();
-                if self.with_details {
-                    let detail = self.agent.conversations().get(id).json().await?;
-                    export_v3::add_details(&mut record, &detail);
+        let mut record = match work.listed.as_deref() {
+            Some(listed) if !self.options.with_details => listed.clone(),
+            listed => {
+                let body = self.agent.conversations().get(id).json().await?;
+                let detail = ConversationRecord::from_data_api(&body).ok_or_else(|| {
+                    CliError::Other(format!(
+                        "the detail of conversation {id} has no conversationId"
+                    ))
+                })?;
+                match listed {
+                    // The listed record stays the source of what it has (v3's turns).
+                    Some(listed) if listed.api == Api::V3 => listed.clone().with_details(detail),
+                    _ if self.options.keep_raw => detail.keep_raw(body),
+                    _ => detail,
                 }
-                (id.clone(), record)
-            }
-            Listed::Summary(summary) => (
-                summary.conversation_id.clone(),
-                serde_json::to_value(summary).map_err(encoding)?,
-            ),
-            Listed::Id => {
-                return Err(CliError::Other(format!(
-                    "no summary kept for {id}; it is exported again when the listing reaches it"
-                )));
             }
         };
-        let mut record = record;
-        if self.redacted {
-            redaction::mask(&mut record);
+        if self.options.redacted {
+            polyai_data::record::redact::mask_record(&mut record);
         }
-        let (audio, extra) = self.audio(id).await?;
-        Ok((
-            record_id,
-            value_line(record, extra).map_err(encoding)?,
-            audio,
-        ))
-    }
-
-    /// Downloads the recording when asked, with what the record's `_export` field says of it.
-    async fn audio(&self, id: &str) -> Result<(Audio, Option<Value>), CliError> {
-        if !self.with_audio {
-            return Ok((Audio::NotAsked, None));
-        }
-        let file = file_name_for_id(id, "wav");
-        let audio = self.recording(id, &file).await?;
-        let saved = matches!(audio, Audio::Saved(_)).then(|| format!("{AUDIO_DIR}/{file}"));
-        Ok((audio, Some(serde_json::json!({ "audioFile": saved }))))
+        let audio = if self.options.with_audio {
+            let file = file_name_for_id(id, "wav");
+            let audio = self.recording(id, &file).await?;
+            record.audio_file =
+                matches!(audio, Audio::Saved(_)).then(|| format!("{AUDIO_DIR}/{file}"));
+            audio
+        } else {
+            Audio::NotAsked
+        };
+        let mut line = serde_json::to_vec(&record).map_err(encoding)?;
+        line.push(b'\n');
+        Ok((record.conversation_id, line, audio))
     }
 
     /// Saves the recording of `id` as `audio/{file}`.
     async fn recording(&self, id: &str, file: &str) -> Result<Audio, CliError> {
         let relative = format!("{AUDIO_DIR}/{file}");
         let mut request = self.agent.audio(id);
-        if self.redacted {
+        if self.options.redacted {
             request = request.redacted(true);
         }
         match request.save_to(self.dir.join(&relative)).await {
@@ -942,16 +938,6 @@ impl Fetcher {
             .map_err(|e| CliError::Other(format!("hashing a recording: {e}")))??;
         Ok(Audio::Saved(hashed))
     }
-}
-
-/// `record` as a JSONL line, with the `_export` field when given.
-fn value_line(mut record: Value, extra: Option<Value>) -> Result<Vec<u8>, serde_json::Error> {
-    if let (Some(extra), Some(fields)) = (extra, record.as_object_mut()) {
-        fields.insert(EXPORT_FIELD.into(), extra);
-    }
-    let mut line = serde_json::to_vec(&record)?;
-    line.push(b'\n');
-    Ok(line)
 }
 
 /// The end of a run, for the closing summary.
@@ -980,15 +966,15 @@ impl End<'_> {
         serde_json::json!({
             "status": self.status(),
             "new": s.new,
-            "alreadyPresent": s.skipped,
-            "inFile": self.total,
+            "already_present": s.skipped,
+            "in_file": self.total,
             "failed": self.still_failing,
             "retried": s.retried,
             "recovered": s.recovered,
             "bytes": s.bytes,
             "recordings": s.recordings,
-            "recordingBytes": s.recording_bytes,
-            "withoutRecording": s.no_recording,
+            "recording_bytes": s.recording_bytes,
+            "without_recording": s.no_recording,
             "seconds": self.elapsed.as_secs_f64(),
         })
     }
@@ -1086,20 +1072,5 @@ mod tests {
             partial.line()
         );
         assert_eq!(partial.record()["status"], "partial");
-    }
-
-    #[test]
-    fn the_resume_offset_is_the_first_page_with_work_left() {
-        let mut p = Positions::default();
-        assert_eq!(p.resume_offset(7), 7);
-        p.listed(0, 2);
-        p.listed(250, 0);
-        p.listed(500, 1);
-        assert_eq!(p.resume_offset(7), 0);
-        p.resolved(0);
-        p.resolved(0);
-        assert_eq!(p.resume_offset(7), 500);
-        p.resolved(500);
-        assert_eq!(p.resume_offset(7), 500, "the last page listed");
     }
 }

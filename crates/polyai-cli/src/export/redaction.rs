@@ -7,12 +7,7 @@
 
 use serde_json::{Value, json};
 
-use polyai_data::record::redact::{self, MASKED_FIELDS, MASKING_VERSION, NOT_MASKED};
-
-/// Masks the personal fields of a record before it is written.
-pub fn mask(record: &mut Value) {
-    redact::mask_json(record);
-}
+use polyai_data::record::redact::{MASKED_FIELDS, MASKING_VERSION, NOT_MASKED};
 
 /// The manifest's `redaction` section.
 pub fn manifest_section(redacted: bool, with_audio: bool) -> Value {

@@ -21,7 +21,7 @@ pub use self::csv::{parse_csv, write_csv_record};
 pub use self::json::{write_json, write_json_line};
 pub use self::stdio::{stdout, stdout_error, terminal_width};
 pub use self::table::Table;
-pub use self::text::{duration, or_dash, short_time, truncate, yes_no};
+pub use self::text::{duration, or_dash, short_time, truncate, utc_time, yes_no};
 
 /// Writes a line to stderr (a status note, a warning, an error). Never panics: a closed
 /// stderr loses the line.

@@ -87,6 +87,8 @@ impl Mock {
         cmd.env("POLYAI_API_KEY", self.server.key().expect("key"));
         cmd.args(["--base-url", &self.server.base_url()]);
         cmd.args(["--agent", &self.agent()]);
+        // The tests written for the Data API's paths, over every environment of the mock.
+        cmd.env("POLYAI_API", "data").env("POLYAI_ENV", "all");
         cmd
     }
 
@@ -128,6 +130,8 @@ pub fn std_polyai() -> std::process::Command {
         "POLYAI_ACCOUNT_ID",
         "POLYAI_PROFILE",
         "POLYAI_CONFIG",
+        "POLYAI_API",
+        "POLYAI_ENV",
     ] {
         cmd.env_remove(var);
     }
@@ -149,8 +153,7 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The ids in an export's journal (`conversationId`, or `id` for v3 records); panics on a
-/// malformed line.
+/// The ids in an export's journal (`conversation_id`); panics on a malformed line.
 pub fn journal_ids(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("conversations.jsonl")).expect("journal");
     assert!(text.is_empty() || text.ends_with('\n'), "partial last line");
@@ -171,13 +174,48 @@ fn ids_of_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).expect("JSON line");
-            value["conversationId"]
+            assert_valid("conversation", &value);
+            value["conversation_id"]
                 .as_str()
-                .or(value["id"].as_str())
-                .expect("conversationId or id")
+                .expect("conversation_id")
                 .to_owned()
         })
         .collect()
+}
+
+/// Asserts that `record` validates against `schemas/{schema}.schema.json`, the JSON Schema the
+/// `polyai schema` command publishes (validators are built once per schema and test binary).
+pub fn assert_valid(schema: &str, record: &serde_json::Value) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static VALIDATORS: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> =
+        OnceLock::new();
+    let validator = {
+        let mut cache = VALIDATORS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(schema.to_owned())
+            .or_insert_with(|| {
+                let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../schemas")
+                    .join(format!("{schema}.schema.json"));
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let root: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
+                Arc::new(jsonschema::validator_for(&root).expect("a valid schema"))
+            })
+            .clone()
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(record)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid {schema} record: {errors:?}\n{record}"
+    );
 }
 
 /// Asserts that the journal holds exactly `expected`, each once.

@@ -35,6 +35,15 @@ impl<T: Send + 'static> PageStream<T> {
         PageStream::new(stream::iter([Err(err)]).boxed())
     }
 
+    /// The same walk with each page turned into another by `f` (errors pass through).
+    pub(crate) fn map_pages<U: Send + 'static>(
+        self,
+        f: impl FnMut(Page<T>) -> Page<U> + Send + 'static,
+    ) -> PageStream<U> {
+        let mut f = f;
+        PageStream::new(self.inner.map(move |page| page.map(&mut f)).boxed())
+    }
+
     /// The next page, `Ok(None)` at the end.
     pub async fn try_next(&mut self) -> Result<Option<Page<T>>, Error> {
         self.inner.next().await.transpose()

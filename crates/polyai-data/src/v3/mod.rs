@@ -174,3 +174,15 @@ impl Project {
         &self.client
     }
 }
+
+/// Version of the Conversations API v3 document this client was generated from (its
+/// `info.version`), e.g. for the records an export keeps about how it was made.
+///
+/// ```
+/// assert!(!polyai_data::v3::api_version().is_empty());
+/// ```
+pub fn api_version() -> &'static str {
+    <polyai_data_raw::conversations_v3::Client as polyai_data_raw::conversations_v3::ClientInfo<
+        polyai_data_raw::Hooks,
+    >>::api_version()
+}

@@ -1,7 +1,7 @@
 //! The walk over the Conversations API v3 listing: by `start_time` and cursor, turns inline.
 //!
 //! v3 lists one environment at a time (`live` unless asked), so a run walks each of
-//! [`ENVIRONMENTS`] in turn. For each, a walk lists every conversation that started at or after
+//! the environments it stores in turn. For each, a walk lists every conversation that started at or after
 //! a lower bound, newest first, one cursor page after another, and stores those not stored yet
 //! and again those younger than the refresh window — no detail requests: a page carries the
 //! turns.
@@ -27,7 +27,7 @@ use super::{Flow, Kind, Walker, blocking};
 use crate::error::SyncError;
 use crate::record::{Record, format_micros};
 use crate::source::Source;
-use crate::store::{self, AudioOutcome, ENVIRONMENTS, V3Update, V3Walk, WalkUpdate, Write};
+use crate::store::{self, AudioOutcome, V3Update, V3Walk, WalkUpdate, Write};
 
 /// Settings of the v3 walks of a run.
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ impl<S: Source> Walker<'_, S> {
     ) -> Result<Flow, SyncError> {
         // v3 has no recordings: the catch-up downloads them from the Data API.
         self.audio_inline = false;
-        for environment in ENVIRONMENTS {
+        for environment in self.settings.environments.each() {
             let state = self.v3_state(environment).await?;
             if let Some(walk) = state.walking
                 && self

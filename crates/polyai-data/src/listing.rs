@@ -1,0 +1,365 @@
+//! [`Listing`]: an agent's conversations through either API, as records of the contract.
+//!
+//! The Data API ([`conversations::ListConversations`]) and the Conversations API v3
+//! ([`v3::ListConversations`]) list the same conversations in two shapes and with two paging
+//! schemes. A `Listing` is chosen once, from either builder, and walked the same way: in
+//! [`Lane`]s (v3 lists one environment per walk; the Data API lists every environment at once and
+//! the listing keeps the wanted ones), each a [`PageStream`] of [`ConversationRecord`]s whose pages
+//! say where the next one starts ([`Page::next`]), so a tool saves that [`Position`] per lane and
+//! resumes there.
+//!
+//! ```no_run
+//! use polyai_data::listing::{Environments, Listing};
+//! # async fn f(project: polyai_data::v3::Project) -> Result<(), polyai_data::Error> {
+//! let listing = Listing::v3(project.conversations().limit(1000)).environments(Environments::All);
+//! for lane in listing.lanes() {
+//!     let mut pages = listing.pages(lane, None);
+//!     while let Some(page) = pages.try_next().await? {
+//!         for record in page.items().iter().flatten() {
+//!             println!("{lane} {} {:?}", record.conversation_id, record.started_at);
+//!         }
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::client_env::ClientEnv;
+use crate::conversations;
+use crate::error::Error;
+use crate::paginate::{Page, PageStream, Position};
+use crate::record::{Api, ConversationRecord};
+use crate::v3;
+
+/// Which environments a listing keeps: one, or all three.
+///
+/// It parses `all` or an environment name ([`ClientEnv`]'s, in any case) and displays the same
+/// way. The default is [`ClientEnv::Live`], the Conversations API v3's own default.
+///
+/// ```
+/// use polyai_data::ClientEnv;
+/// use polyai_data::listing::Environments;
+/// assert_eq!("all".parse::<Environments>()?, Environments::All);
+/// assert_eq!("Pre-Release".parse::<Environments>()?, Environments::Only(ClientEnv::PreRelease));
+/// assert_eq!(Environments::default().to_string(), "live");
+/// assert!("prod".parse::<Environments>().is_err());
+/// # Ok::<(), polyai_data::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Environments {
+    /// Every environment: sandbox, pre-release and live.
+    All,
+    /// Only this environment.
+    Only(ClientEnv),
+}
+
+impl Default for Environments {
+    fn default() -> Self {
+        Environments::Only(ClientEnv::Live)
+    }
+}
+
+impl Environments {
+    /// Whether a record of `environment` (its name as a record holds it) is kept. A record
+    /// without an environment is kept only by [`Environments::All`].
+    ///
+    /// ```
+    /// use polyai_data::listing::Environments;
+    /// assert!(Environments::default().admits(Some("live")));
+    /// assert!(!Environments::default().admits(Some("sandbox")));
+    /// assert!(!Environments::default().admits(None));
+    /// assert!(Environments::All.admits(None));
+    /// ```
+    pub fn admits(self, environment: Option<&str>) -> bool {
+        match self {
+            Environments::All => true,
+            Environments::Only(env) => {
+                environment.and_then(|name| name.parse::<ClientEnv>().ok()) == Some(env)
+            }
+        }
+    }
+
+    /// The environments, one by one: for [`Environments::All`] live, pre-release, then sandbox
+    /// (the calls that matter most first).
+    ///
+    /// ```
+    /// use polyai_data::ClientEnv;
+    /// use polyai_data::listing::Environments;
+    /// assert_eq!(Environments::All.each()[0], ClientEnv::Live);
+    /// ```
+    pub fn each(self) -> Vec<ClientEnv> {
+        match self {
+            Environments::All => vec![ClientEnv::Live, ClientEnv::PreRelease, ClientEnv::Sandbox],
+            Environments::Only(env) => vec![env],
+        }
+    }
+}
+
+impl fmt::Display for Environments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Environments::All => f.write_str("all"),
+            Environments::Only(env) => env.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Environments {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.trim().eq_ignore_ascii_case("all") {
+            return Ok(Environments::All);
+        }
+        s.parse().map(Environments::Only).map_err(|_| {
+            Error::InvalidRequest(format!(
+                "unknown environment `{s}`; valid: all, sandbox, pre-release, live"
+            ))
+        })
+    }
+}
+
+/// One walk of a [`Listing`]: the whole Data API listing, or one environment of v3's.
+///
+/// It displays as `all` or the environment's name, which is what a tool saves beside the lane's
+/// position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// The Data API's one listing of every environment (the listing keeps the wanted ones).
+    Whole,
+    /// One environment of the Conversations API v3.
+    Environment(ClientEnv),
+}
+
+impl fmt::Display for Lane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lane::Whole => f.write_str("all"),
+            Lane::Environment(env) => env.fmt(f),
+        }
+    }
+}
+
+/// A listed conversation the listing could not read as a record: the body has no id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    /// The item as the server sent it.
+    pub raw: Value,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.raw.to_string();
+        if shown.len() > 200 {
+            let cut = (0..=200)
+                .rev()
+                .find(|&i| shown.is_char_boundary(i))
+                .unwrap_or(0);
+            shown.truncate(cut);
+            shown.push('…');
+        }
+        write!(f, "a listed conversation without an id: {shown}")
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+/// What a listing page holds: a record, or an item it could not read.
+pub type Listed = Result<ConversationRecord, Unreadable>;
+
+/// An agent's conversations through one API, chosen once (see the [module notes](self)).
+#[derive(Debug, Clone)]
+pub struct Listing {
+    source: Source,
+    environments: Environments,
+    keep_raw: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Data(Box<conversations::ListConversations>),
+    V3(Box<v3::ListConversations>),
+}
+
+impl Listing {
+    /// The Data API's listing, as `list` describes it (page size, concurrency, options). Its
+    /// walks drop conversations seen again in the walk (offset paging repeats them when
+    /// conversations arrive).
+    ///
+    /// ```no_run
+    /// use polyai_data::listing::Listing;
+    /// # fn f(agent: polyai_data::Agent) {
+    /// let listing = Listing::data(agent.conversations().list().limit(1000).concurrency(4));
+    /// assert_eq!(listing.api(), polyai_data::record::Api::Data);
+    /// # }
+    /// ```
+    pub fn data(list: conversations::ListConversations) -> Self {
+        Listing {
+            source: Source::Data(Box::new(list.dedupe(true))),
+            environments: Environments::default(),
+            keep_raw: false,
+        }
+    }
+
+    /// The Conversations API v3's listing, as `list` describes it (time window, search,
+    /// filters, page size). Its environment filter is the listing's
+    /// ([`environments`](Self::environments)), one [`Lane`] per environment.
+    pub fn v3(list: v3::ListConversations) -> Self {
+        Listing {
+            source: Source::V3(Box::new(list)),
+            environments: Environments::default(),
+            keep_raw: false,
+        }
+    }
+
+    /// The environments kept (default: live).
+    #[must_use]
+    pub fn environments(mut self, environments: Environments) -> Self {
+        self.environments = environments;
+        self
+    }
+
+    /// Keep each body as the API sent it in the record's `raw` (default: off).
+    #[must_use]
+    pub fn keep_raw(mut self, keep: bool) -> Self {
+        self.keep_raw = keep;
+        self
+    }
+
+    /// The API it reads.
+    pub fn api(&self) -> Api {
+        match self.source {
+            Source::Data(_) => Api::Data,
+            Source::V3(_) => Api::V3,
+        }
+    }
+
+    /// The environments it keeps.
+    pub fn environment_filter(&self) -> Environments {
+        self.environments
+    }
+
+    /// Its walks, in order: one for the Data API, one per environment for v3.
+    pub fn lanes(&self) -> Vec<Lane> {
+        match self.source {
+            Source::Data(_) => vec![Lane::Whole],
+            Source::V3(_) => self
+                .environments
+                .each()
+                .into_iter()
+                .map(Lane::Environment)
+                .collect(),
+        }
+    }
+
+    /// The pages of `lane` from `from` (its start when `None`), each item a record of a kept
+    /// environment (or an item without an id, as [`Unreadable`]). A page's
+    /// [`next`](Page::next) is where the lane goes on. A lane of the other API fails the stream
+    /// with [`Error::InvalidRequest`].
+    pub fn pages(&self, lane: Lane, from: Option<Position>) -> PageStream<Listed> {
+        let keep_raw = self.keep_raw;
+        match (&self.source, lane) {
+            (Source::Data(list), Lane::Whole) => {
+                let mut list = list.as_ref().clone();
+                if let Some(from) = from {
+                    list = list.from(from);
+                }
+                let environments = self.environments;
+                list.json_pages().map_pages(move |page| {
+                    page.filter_map_items(|raw| {
+                        let listed = read(Api::Data, raw, keep_raw);
+                        match &listed {
+                            Ok(record) if !environments.admits(record.environment.as_deref()) => {
+                                None
+                            }
+                            _ => Some(listed),
+                        }
+                    })
+                })
+            }
+            (Source::V3(list), Lane::Environment(env)) => {
+                let mut list = list.as_ref().clone().client_env(env);
+                if let Some(from) = from {
+                    list = list.from(from);
+                }
+                list.json_pages().map_pages(move |page| {
+                    page.filter_map_items(|raw| Some(read(Api::V3, raw, keep_raw)))
+                })
+            }
+            (_, lane) => PageStream::failed(Error::InvalidRequest(format!(
+                "the {} listing has no lane `{lane}`",
+                self.api()
+            ))),
+        }
+    }
+}
+
+/// One listed body as a record (with its raw body when asked).
+fn read(api: Api, raw: Value, keep_raw: bool) -> Listed {
+    match ConversationRecord::from_api(api, &raw) {
+        Some(record) if keep_raw => Ok(record.keep_raw(raw)),
+        Some(record) => Ok(record),
+        None => Err(Unreadable { raw }),
+    }
+}
+
+impl<T> Page<T> {
+    /// The same page with its items replaced by what `f` keeps of each.
+    fn filter_map_items<U>(self, f: impl FnMut(T) -> Option<U>) -> Page<U> {
+        Page {
+            items: self.items.into_iter().filter_map(f).collect(),
+            position: self.position,
+            cursor: self.cursor,
+            next_offset: self.next_offset,
+            count: self.count,
+            limit: self.limit,
+            meta: self.meta,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn environments_parse_display_and_admit() {
+        for (text, parsed) in [
+            ("all", Environments::All),
+            ("ALL", Environments::All),
+            ("live", Environments::Only(ClientEnv::Live)),
+            ("sandbox", Environments::Only(ClientEnv::Sandbox)),
+            ("pre_release", Environments::Only(ClientEnv::PreRelease)),
+        ] {
+            assert_eq!(text.parse::<Environments>().ok(), Some(parsed), "{text}");
+        }
+        let err = "production"
+            .parse::<Environments>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("all, sandbox, pre-release, live"), "{err}");
+        let live = Environments::default();
+        assert!(live.admits(Some("LIVE")) && !live.admits(Some("sandbox")));
+        assert_eq!(Environments::All.each().len(), 3);
+        assert_eq!(
+            Lane::Environment(ClientEnv::PreRelease).to_string(),
+            "pre-release"
+        );
+        assert_eq!(Lane::Whole.to_string(), "all");
+    }
+
+    #[test]
+    fn an_item_without_an_id_is_unreadable_and_raw_is_kept_on_request() {
+        let raw = json!({"conversationId": "CA1", "clientEnv": "live"});
+        let record = read(Api::Data, raw.clone(), true).ok();
+        assert_eq!(record.and_then(|r| r.raw), Some(raw));
+        let odd = read(Api::V3, json!({"no": "id"}), false);
+        let text = odd.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("without an id"), "{text}");
+    }
+}
