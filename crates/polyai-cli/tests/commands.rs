@@ -3,19 +3,11 @@
 
 mod common;
 
-use common::{Mock, polyai, stderr, stdout};
+use common::{Mock, polyai, sandbox, stderr, stdout};
 use polyai_mock::{ApiKey, MockConfig};
 
 /// A conversation of the default sandbox (seed 42) with a recording and two turns.
 const SANDBOX_ID: &str = "CAbfb7ebf6d37547be20fdb54ca2677921";
-
-fn sandbox(args: &[&str]) -> std::process::Output {
-    polyai()
-        .arg("--sandbox")
-        .args(args)
-        .output()
-        .expect("polyai runs")
-}
 
 /// Runs `polyai` with `key` in `POLYAI_API_KEY` and nothing else from the environment.
 fn run_with_key(key: &str, args: &[&str]) -> std::process::Output {
@@ -569,7 +561,7 @@ fn a_failed_annotate_says_it_may_have_been_applied_and_how_to_check() {
     let err = stderr(&out);
     assert!(
         err.contains("may have carried out the annotations of")
-            && err.contains(&format!("`polyai conversations get {id} -O json`"))
+            && err.contains(&format!("`polyai conversations get {id}`"))
             && !err.contains("try again"),
         "{err}"
     );

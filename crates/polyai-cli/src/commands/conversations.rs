@@ -56,7 +56,7 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
     }
     let (items, footer) = if args.all {
         let items = request.dedupe(true).all().await?;
-        let footer = format!("{} conversations", items.len());
+        let footer = crate::output::count(items.len() as u64, "conversation");
         (items, footer)
     } else {
         let page = request.send().await?;
@@ -69,7 +69,12 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
         let mut footer = if shown == 0 {
             format!("no conversations at offset {offset} of {count}")
         } else {
-            format!("{}-{} of {count} conversations", offset + 1, offset + shown)
+            format!(
+                "{}-{} of {}",
+                offset + 1,
+                offset + shown,
+                crate::output::count(count, "conversation")
+            )
         };
         if let Some(next) = page.next_offset() {
             footer.push_str(&format!(" (next page: --offset {next})"));
@@ -135,8 +140,9 @@ fn summary_table(items: &[ConversationSummary]) -> Table {
         "HANDOFF",
         "SUMMARY",
     ])
-    // On a narrow terminal: DIRECTION goes first, then CHANNEL, HANDOFF, DURATION.
-    .optional(&[4, 3, 5, 2]);
+    // On a narrow terminal: DIRECTION goes first, then CHANNEL, HANDOFF, DURATION, and
+    // below about 70 columns STARTED, so that ID and SUMMARY fit 60.
+    .optional(&[4, 3, 5, 2, 1]);
     for c in items {
         table.push(vec![
             c.conversation_id.clone(),
@@ -229,43 +235,66 @@ fn summary_csv_row(c: &ConversationSummary) -> Vec<String> {
     ]
 }
 
-/// `conversations get`.
+/// `conversations get`: one conversation, or several one after the other (-O json: an array
+/// of them; CSV: one table, the transcript rows led by their conversation's id).
 pub async fn get(ctx: &Ctx<'_>, args: &GetArgs) -> Result<(), CliError> {
+    let ids = crate::commands::collect_ids(&args.ids, args.ids_file.as_deref())?;
     let agent = ctx.session.agent()?;
-    let request = agent.conversations().get(&args.id);
-    match ctx.format {
-        // JSON output is the record exactly as the API sent it (nulls and number forms included).
-        OutputFormat::Json | OutputFormat::Jsonl => {
-            let raw = request.json().await?;
-            let mut out = crate::output::stdout();
-            if ctx.format == OutputFormat::Json {
-                write_json(&mut out, &raw)
-            } else {
-                write_json_line(&mut out, &raw)
+    let several = ids.len() > 1;
+    let mut gathered = Vec::new();
+    let mut shown = 0usize;
+    let result = crate::commands::each_id(ctx, &ids, async |id: &str| {
+        let request = agent.conversations().get(id);
+        let mut out = crate::output::stdout();
+        match ctx.format {
+            // JSON output is the record exactly as the API sent it (nulls and number forms included).
+            OutputFormat::Json if several => {
+                gathered.push(request.json().await?);
+                return Ok(());
+            }
+            OutputFormat::Json => write_json(&mut out, &request.json().await?),
+            OutputFormat::Jsonl => write_json_line(&mut out, &request.json().await?),
+            OutputFormat::Csv => {
+                let conversation = request.await?;
+                let table = transcript_csv(&conversation, several);
+                if shown == 0 {
+                    table.write_csv(&mut out)
+                } else {
+                    table.write_csv_rows(&mut out)
+                }
+            }
+            OutputFormat::Table => {
+                let conversation = request.await?;
+                let gap = if shown == 0 { "" } else { "\n" };
+                write!(out, "{gap}{}", conversation_view(&conversation))
             }
         }
-        OutputFormat::Csv | OutputFormat::Table => {
-            let conversation = request.await?;
-            let mut out = crate::output::stdout();
-            if ctx.format == OutputFormat::Csv {
-                transcript_csv(&conversation).write_csv(&mut out)
-            } else {
-                out.write_all(conversation_view(&conversation).as_bytes())
-            }
-        }
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)?;
+        shown += 1;
+        Ok(())
+    })
+    .await;
+    if several && ctx.format == OutputFormat::Json {
+        write_json(&mut crate::output::stdout(), &gathered).map_err(stdout_error)?;
     }
-    .map_err(stdout_error)
+    result
 }
 
-fn transcript_csv(c: &Conversation) -> Table {
-    let mut table = Table::new(vec![
+fn transcript_csv(c: &Conversation, with_id: bool) -> Table {
+    let mut columns = vec![
         "turn",
         "turnId",
         "userInput",
         "agentResponse",
         "userInputDatetime",
         "agentResponseDatetime",
-    ]);
+        "reviews",
+    ];
+    if with_id {
+        columns.insert(0, "conversationId");
+    }
+    let mut table = Table::new(columns);
     let turns = c.turns.as_deref().unwrap_or_default();
     // A turn of a shape the client does not know has no columns to fill; its index is skipped.
     let typed = turns
@@ -274,14 +303,19 @@ fn transcript_csv(c: &Conversation) -> Table {
         .filter_map(|(i, t)| Some((i, t.typed()?)));
     for (i, t) in typed {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        table.push(vec![
+        let mut row = vec![
             i.to_string(),
             t.turn_id.map(|v| v.to_string()).unwrap_or_default(),
             text(&t.user_input),
             text(&t.agent_response),
             text(&t.user_input_datetime),
             text(&t.agent_response_datetime),
-        ]);
+            reviews(t).join("; "),
+        ];
+        if with_id {
+            row.insert(0, c.conversation_id.clone());
+        }
+        table.push(row);
     }
     table
 }
@@ -358,6 +392,17 @@ pub fn conversation_view(c: &Conversation) -> String {
         text.push_str(&format!("{label:<13}{value}\n"));
     }
     let turns = c.turns.as_deref().unwrap_or_default();
+    let flagged: usize = turns
+        .iter()
+        .filter_map(|t| t.typed())
+        .map(|t| reviews(t).len())
+        .sum();
+    if flagged > 0 {
+        text.push_str(&format!(
+            "{:<13}{flagged} (marked ⚑ below)\n",
+            "Annotations"
+        ));
+    }
     text.push_str(&format!("\nTranscript ({} turns)\n", turns.len()));
     for (i, turn) in turns.iter().enumerate() {
         text.push_str(&turn_view(i, turn));
@@ -391,6 +436,9 @@ fn turn_view(index: usize, turn: &Lenient<Turn>) -> String {
     if lines.is_empty() {
         text.push_str(&format!("{number:<5}(silence)\n"));
     }
+    for review in reviews(turn) {
+        text.push_str(&format!("{:<12}⚑ {review}\n", ""));
+    }
     if let Some(meta) = &turn.metadata {
         let topics = meta.retrieved_topics.as_deref().unwrap_or_default();
         if !topics.is_empty() {
@@ -408,6 +456,29 @@ fn turn_view(index: usize, turn: &Lenient<Turn>) -> String {
     text
 }
 
+/// The QA annotations of a turn (`conversations annotate`), e.g. `wrong_info (agent)`.
+fn reviews(turn: &Turn) -> Vec<String> {
+    let field = |review: &serde_json::Value, names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| review.get(*n).and_then(serde_json::Value::as_str))
+            .map(str::to_owned)
+    };
+    turn.reviews
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|review| {
+            let kind = field(review, &["annotation_type", "annotationType", "type"])
+                .unwrap_or_else(|| review.to_string());
+            match field(review, &["role"]) {
+                Some(role) => format!("{kind} ({role})"),
+                None => kind,
+            }
+        })
+        .collect()
+}
+
 /// `conversations note`.
 pub async fn note(ctx: &Ctx<'_>, args: &NoteArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
@@ -417,6 +488,7 @@ pub async fn note(ctx: &Ctx<'_>, args: &NoteArgs) -> Result<(), CliError> {
         (None, None) => return Err(CliError::Usage("give the note TEXT or --file".into())),
     };
     agent.note(&args.id, text.clone()).await?;
+    crate::commands::sandbox_forgets(ctx, "this note");
     let mut out = crate::output::stdout();
     match ctx.format {
         OutputFormat::Table => writeln!(out, "note saved on {}", args.id),

@@ -108,11 +108,11 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs, account: &str) -> Result<(), C
     }
     let (items, footer) = if args.all {
         let items = listing.all().await?;
-        let footer = format!("{} conversations", items.len());
+        let footer = crate::output::count(items.len() as u64, "conversation");
         (items, footer)
     } else {
         let page = listing.send().await?;
-        let mut footer = format!("{} conversations", page.items().len());
+        let mut footer = crate::output::count(page.items().len() as u64, "conversation");
         if let Some(cursor) = page.cursor() {
             footer.push_str(&format!(" (next page: --cursor {cursor})"));
         }
@@ -121,7 +121,7 @@ pub async fn list(ctx: &Ctx<'_>, args: &ListArgs, account: &str) -> Result<(), C
     let mut out = crate::output::stdout();
     match ctx.format {
         OutputFormat::Csv => csv(&items).write_csv(&mut out),
-        _ => table(&items)
+        _ => table(&items, Search::of(&args.v3))
             .write_aligned(&mut out)
             .and_then(|()| writeln!(out, "{footer}")),
     }
@@ -149,18 +149,77 @@ async fn stream_all(listing: ListConversations, format: OutputFormat) -> Result<
             OutputFormat::Csv => page.items().iter().try_for_each(|c| {
                 write_csv_record(&mut out, csv_row(c).iter().map(String::as_str))
             }),
-            _ => table(page.items()).write_aligned(&mut out),
+            _ => table(page.items(), None).write_aligned(&mut out),
         }
         .and_then(|()| out.flush())
         .map_err(stdout_error)?;
     }
     if format == OutputFormat::Table {
-        writeln!(crate::output::stdout(), "{total} conversations").map_err(stdout_error)?;
+        writeln!(
+            crate::output::stdout(),
+            "{}",
+            crate::output::count(total as u64, "conversation")
+        )
+        .map_err(stdout_error)?;
     }
     Ok(())
 }
 
-fn table(items: &[Conversation]) -> Table {
+/// A literal transcript search, whose matching words the table shows.
+#[derive(Debug, Clone, Copy)]
+struct Search<'a> {
+    text: &'a str,
+    side: Option<Side>,
+}
+
+impl<'a> Search<'a> {
+    /// The search of `filters`, unless there is none or it is semantic (no literal match).
+    fn of(filters: &'a V3Filters) -> Option<Self> {
+        let text = filters.search.as_deref().filter(|_| !filters.semantic)?;
+        Some(Search {
+            text,
+            side: filters.side,
+        })
+    }
+
+    /// The first turn text of `c` holding the search text, cut around it: `…I want a refund
+    /// for my…`.
+    fn snippet(&self, c: &Conversation) -> Option<String> {
+        let needle = self.text.trim().to_lowercase();
+        let texts = c.turns().iter().flat_map(|t| {
+            let user = (self.side != Some(Side::Agent)).then_some(t.user_input.as_deref());
+            let agent = (self.side != Some(Side::User)).then_some(t.agent_response.as_deref());
+            [user.flatten(), agent.flatten()].into_iter().flatten()
+        });
+        texts
+            .into_iter()
+            .find_map(|text| snippet(text, &needle, REQUEST_WIDTH))
+    }
+}
+
+/// `text` cut to about `width` columns around the first place it holds `needle` (lower case),
+/// ignoring case; `None` when it does not hold it.
+fn snippet(text: &str, needle: &str, width: usize) -> Option<String> {
+    let chars: Vec<char> = crate::output::text::flatten(text).chars().collect();
+    let lower: Vec<char> = chars.iter().flat_map(|c| c.to_lowercase()).collect();
+    let wanted: Vec<char> = needle.chars().collect();
+    // Lower-casing that changes the length (rare letters) is matched on the text as it is.
+    let hay = if lower.len() == chars.len() {
+        &lower
+    } else {
+        &chars
+    };
+    if wanted.is_empty() || wanted.len() > hay.len() {
+        return None;
+    }
+    let at = (0..=hay.len() - wanted.len()).find(|&i| hay[i..i + wanted.len()] == wanted[..])?;
+    let start = at.saturating_sub(width / 4);
+    let shown: String = chars[start..].iter().collect();
+    let lead = if start > 0 { "…" } else { "" };
+    Some(truncate(&format!("{lead}{shown}"), width))
+}
+
+fn table(items: &[Conversation], search: Option<Search<'_>>) -> Table {
     let mut table = Table::new(vec![
         "ID",
         "STARTED",
@@ -169,10 +228,15 @@ fn table(items: &[Conversation]) -> Table {
         "ENV",
         "TURNS",
         "HANDOFF",
-        "FIRST REQUEST",
+        if search.is_some() {
+            "MATCH"
+        } else {
+            "FIRST REQUEST"
+        },
     ])
-    // On a narrow terminal: ENV goes first, then CHANNEL, TURNS, HANDOFF, DURATION.
-    .optional(&[4, 3, 5, 6, 2]);
+    // On a narrow terminal: ENV goes first, then CHANNEL, TURNS, HANDOFF, DURATION, and
+    // below about 70 columns STARTED.
+    .optional(&[4, 3, 5, 6, 2, 1]);
     for c in items {
         let request = c
             .turns()
@@ -180,10 +244,16 @@ fn table(items: &[Conversation]) -> Table {
             .filter_map(|t| t.user_input.as_deref())
             .find(|text| !text.is_empty())
             .map_or_else(|| "-".to_owned(), |text| truncate(text, REQUEST_WIDTH));
+        let request = search.and_then(|s| s.snippet(c)).unwrap_or(request);
         table.push(vec![
             c.id.clone(),
             short_time(&c.started_at),
-            c.total_duration.map_or_else(|| "-".into(), duration),
+            // A call still going on has no length yet.
+            match (c.in_progress, c.total_duration) {
+                (true, _) => "ongoing".into(),
+                (false, Some(secs)) => duration(secs),
+                (false, None) => "-".into(),
+            },
             c.channel.clone(),
             c.environment.clone(),
             c.num_turns.unwrap_or(c.turns().len() as i64).to_string(),
@@ -192,11 +262,7 @@ fn table(items: &[Conversation]) -> Table {
                 Some(false) => "no".into(),
                 None => "-".into(),
             },
-            if c.in_progress {
-                format!("(live) {request}")
-            } else {
-                request
-            },
+            request,
         ]);
     }
     table
@@ -257,4 +323,24 @@ fn csv_row(c: &Conversation) -> Vec<String> {
         show(c.num_silences.map(|v| v.to_string())),
         show(c.num_ood.map(|v| v.to_string())),
     ]
+}
+
+#[cfg(test)]
+mod snippet_tests {
+    use super::snippet;
+
+    #[test]
+    fn the_match_is_shown_with_what_leads_to_it() {
+        let text = "Hello, I am calling because I would like a refund for the order I placed";
+        let shown = snippet(text, "refund", 24).unwrap_or_default();
+        assert!(
+            shown.starts_with('…') && shown.contains("refund"),
+            "{shown}"
+        );
+        assert_eq!(
+            snippet("REFUND please", "refund", 24).as_deref(),
+            Some("REFUND please")
+        );
+        assert_eq!(snippet("nothing here", "refund", 24), None);
+    }
 }
