@@ -63,6 +63,14 @@ impl Cli {
             Command::Conversations(ConversationsCommand::Annotate(a)) if dash(&a.from) => {
                 readers.push("annotate --from -")
             }
+            Command::Conversations(ConversationsCommand::Get(GetArgs { ids, ids_file }))
+            | Command::Conversations(ConversationsCommand::Audio(AudioArgs {
+                ids,
+                ids_file,
+                ..
+            })) if dash(ids_file) || ids.iter().any(|id| id == "-") => {
+                readers.push("the ids on stdin (-)")
+            }
             _ => {}
         }
         if readers.len() > 1 {
@@ -1359,6 +1367,18 @@ mod tests {
             "-",
         ]);
         assert!(note.check_stdin().is_err());
+        let ids = parse(&["polyai", "--api-key-file", "-", "conv", "get", "CA1", "-"]);
+        assert!(ids.check_stdin().is_err());
+        let ids = parse(&[
+            "polyai",
+            "--api-key-file",
+            "-",
+            "conv",
+            "audio",
+            "--ids",
+            "-",
+        ]);
+        assert!(ids.check_stdin().is_err());
     }
 
     #[test]

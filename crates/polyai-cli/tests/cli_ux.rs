@@ -7,7 +7,8 @@ mod common;
 
 use std::io::Read;
 use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{Mock, polyai, sandbox, std_polyai, stderr, stdout};
 use polyai_mock::MockConfig;
@@ -559,4 +560,132 @@ fn help_marks_v3_flags_and_hides_what_a_command_never_uses() {
         top.lines().next().is_some_and(|l| l.contains("sync")),
         "{top}"
     );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn config_init_asks_on_a_terminal_and_never_echoes_the_key() {
+    use std::io::Write;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    let (mut leader, mut follower) = (-1, -1);
+    let size = libc::winsize {
+        ws_row: 50,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two new descriptors, which are owned below.
+    let made = unsafe {
+        libc::openpty(
+            &mut leader,
+            &mut follower,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(made, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are owned by nobody else.
+    let (leader, follower) =
+        unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) };
+    let mut cmd = std_polyai();
+    cmd.env("POLYAI_CONFIG", &config)
+        .args(["config", "init"])
+        .stdin(Stdio::from(follower.try_clone().expect("dup")))
+        .stdout(Stdio::from(follower.try_clone().expect("dup")))
+        .stderr(Stdio::from(follower));
+    let mut child = cmd.spawn().expect("spawn");
+    drop(cmd);
+    let mut writer = std::fs::File::from(leader.try_clone().expect("dup"));
+    let shown = Arc::new(Mutex::new(String::new()));
+    let seen = Arc::clone(&shown);
+    let reader = std::thread::spawn(move || {
+        let mut reader = std::fs::File::from(leader);
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_str(&text);
+        }
+    });
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(needle)
+        {
+            assert!(Instant::now() < deadline, "no prompt {needle:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    for (prompt, answer) in [
+        ("Region", "eu\n"),
+        ("Agent id", "PROJECT-TTY\n"),
+        ("Account id", "\n"),
+        ("API key", "sk-typed-secret\n"),
+    ] {
+        wait_for(prompt);
+        writer.write_all(answer.as_bytes()).expect("type");
+    }
+    let status = child.wait().expect("wait");
+    drop(writer);
+    reader.join().expect("reader");
+    let shown = shown.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(status.success(), "{shown}");
+    assert!(shown.contains("saved profile `default`"), "{shown}");
+    assert!(
+        !shown.contains("sk-typed-secret"),
+        "the key was echoed:\n{shown}"
+    );
+    let key = std::fs::read_to_string(dir.path().join("default.key")).expect("key file");
+    assert_eq!(key, "sk-typed-secret\n");
+    let text = std::fs::read_to_string(&config).expect("config");
+    assert!(
+        text.contains("region = \"eu\"") && text.contains("agent = \"PROJECT-TTY\""),
+        "{text}"
+    );
+    assert!(!text.contains("account"), "{text}");
+}
+
+#[test]
+fn ctrl_c_during_sync_prints_its_summary_and_marks_the_run() {
+    let mock = Mock::start(MockConfig::default().conversations(60));
+    mock.faults().set_latency(Duration::from_millis(50));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("x.db");
+    let child = mock
+        .std_polyai()
+        .args(["sync", "--concurrency", "1", "-O", "json", "--db"])
+        .arg(&db)
+        .arg("--with-audio")
+        .arg(dir.path().join("audio"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let (status, out, err) =
+        common::interrupt_when(child, |_| started.elapsed() > Duration::from_millis(1500));
+    assert_eq!(status.code(), Some(130), "{err}");
+    let record: serde_json::Value = serde_json::from_str(&out).expect("a JSON summary");
+    assert_eq!(record["status"], "interrupted", "{out}");
+    assert!(err.contains("sync interrupted: "), "{err}");
+    assert!(err.contains("run it again"), "{err}");
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let state: String = conn
+        .query_row(
+            "SELECT status FROM sync_runs ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a run");
+    assert_eq!(state, "interrupted");
 }
