@@ -31,13 +31,11 @@ fn ok(out: &Output) -> String {
     stdout(out)
 }
 
-/// Runs `cmd` with stdout on a pseudo-terminal `cols` columns wide (as a person's terminal,
-/// with no COLUMNS override) and returns what it printed, line ends as `\n`.
+/// A new pseudo-terminal `cols` columns wide: its leader and follower sides.
 #[cfg(target_os = "linux")]
-fn in_terminal(mut cmd: std::process::Command, cols: u16) -> String {
+fn pty(cols: u16) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     use std::os::fd::{FromRawFd, OwnedFd};
-    let mut leader = -1;
-    let mut follower = -1;
+    let (mut leader, mut follower) = (-1, -1);
     let size = libc::winsize {
         ws_row: 50,
         ws_col: cols,
@@ -56,8 +54,14 @@ fn in_terminal(mut cmd: std::process::Command, cols: u16) -> String {
     };
     assert_eq!(made, 0, "openpty");
     // SAFETY: both descriptors were just opened and are owned by nobody else.
-    let (leader, follower) =
-        unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) };
+    unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) }
+}
+
+/// Runs `cmd` with stdout on a pseudo-terminal `cols` columns wide (as a person's terminal,
+/// with no COLUMNS override) and returns what it printed, line ends as `\n`.
+#[cfg(target_os = "linux")]
+fn in_terminal(mut cmd: std::process::Command, cols: u16) -> String {
+    let (leader, follower) = pty(cols);
     cmd.env_remove("COLUMNS")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -566,30 +570,9 @@ fn help_marks_v3_flags_and_hides_what_a_command_never_uses() {
 #[test]
 fn config_init_asks_on_a_terminal_and_never_echoes_the_key() {
     use std::io::Write;
-    use std::os::fd::{FromRawFd, OwnedFd};
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config.toml");
-    let (mut leader, mut follower) = (-1, -1);
-    let size = libc::winsize {
-        ws_row: 50,
-        ws_col: 100,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty writes two new descriptors, which are owned below.
-    let made = unsafe {
-        libc::openpty(
-            &mut leader,
-            &mut follower,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    assert_eq!(made, 0, "openpty");
-    // SAFETY: both descriptors were just opened and are owned by nobody else.
-    let (leader, follower) =
-        unsafe { (OwnedFd::from_raw_fd(leader), OwnedFd::from_raw_fd(follower)) };
+    let (leader, follower) = pty(100);
     let mut cmd = std_polyai();
     cmd.env("POLYAI_CONFIG", &config)
         .args(["config", "init"])
