@@ -16,6 +16,15 @@ use crate::records::ChatTurn;
 /// REPL commands that leave the session.
 const QUIT: [&str; 3] = ["/quit", "/exit", "/q"];
 
+/// What `/help` prints in the REPL.
+const REPL_HELP: &str = "\
+commands (anything else is sent to the agent):
+  /help      this list
+  /metadata  the last reply's node trace, topics, function events and handoff
+  /reset     end this session and start a new one (greeting included)
+  /quit      leave (also /exit, /q, Ctrl-D)
+  //text     send \"/text\" to the agent";
+
 /// `chat` (the REPL, when `script` is `None`) and `chat send`.
 pub async fn run(
     ctx: &Ctx<'_>,
@@ -31,21 +40,34 @@ pub async fn run(
     if let Some(lang) = &args.lang {
         options = options.lang(lang.clone());
     }
-    let mut session = agent.debug_chat(options).send().await.map_err(|err| {
-        CliError::unconfirmed(
-            err,
-            || "the start of a debug chat session".into(),
-            || "polyai conversations list --limit 5".into(),
-        )
-    })?;
+    let start = async || {
+        agent
+            .debug_chat(options.clone())
+            .send()
+            .await
+            .map_err(|err| {
+                CliError::unconfirmed(
+                    err,
+                    || "the start of a debug chat session".into(),
+                    || "polyai conversations list --limit 5".into(),
+                )
+            })
+    };
+    let mut session = start().await?;
     let mut printer = Printer::new(ctx.format, args.debug);
     if ctx.format == OutputFormat::Table {
-        crate::output::note!("debug chat {} ({env}); /quit to leave", session.id());
+        match script {
+            Some(_) => crate::output::note!("debug chat {} ({env})", session.id()),
+            None => crate::output::note!(
+                "debug chat {} ({env}); /help lists the commands (/metadata, /reset), /quit leaves",
+                session.id()
+            ),
+        }
     }
     printer.reply(session.greeting())?;
     let result = match script {
         Some(messages) => scripted(&mut session, &mut printer, messages).await,
-        None => repl(&mut session, &mut printer).await,
+        None => repl(&mut session, &mut printer, start).await,
     };
     printer.finish()?;
     result
@@ -80,10 +102,16 @@ async fn scripted(
     Ok(())
 }
 
-/// Reads one message per line until end of input, `/quit`, or the agent ends the conversation.
-async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), CliError> {
+/// Reads one message per line until end of input, `/quit`, or the agent ends the conversation;
+/// lines starting with `/` are commands ([`REPL_HELP`]). `start` opens a new session (`/reset`).
+async fn repl(
+    session: &mut ChatSession,
+    printer: &mut Printer,
+    start: impl AsyncFn() -> Result<ChatSession, CliError>,
+) -> Result<(), CliError> {
     let interactive = std::io::stdin().is_terminal();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut last: Option<ChatReply> = None;
     while !session.is_ended() {
         if interactive {
             crate::output::stdio::prompt("you> ");
@@ -99,14 +127,39 @@ async fn repl(session: &mut ChatSession, printer: &mut Printer) -> Result<(), Cl
         if message.is_empty() {
             continue;
         }
-        if QUIT.contains(&message) {
-            break;
-        }
+        let message = match message.strip_prefix('/') {
+            // `//text` sends `/text`.
+            Some(rest) if rest.starts_with('/') => rest,
+            Some(_) if QUIT.contains(&message) => break,
+            Some(command) => {
+                match command.split_whitespace().next().unwrap_or_default() {
+                    "help" | "h" | "?" => crate::output::note!("{REPL_HELP}"),
+                    "metadata" | "meta" | "m" => match &last {
+                        Some(reply) => printer.metadata(reply)?,
+                        None => crate::output::note!(
+                            "no reply yet: /metadata shows the last reply's details"
+                        ),
+                    },
+                    "reset" => {
+                        *session = start().await?;
+                        last = None;
+                        crate::output::note!("new debug chat {}", session.id());
+                        printer.reply(session.greeting())?;
+                    }
+                    other => crate::output::note!(
+                        "unknown command /{other}: /help lists them (//{other} sends \"/{other}\" to the agent)"
+                    ),
+                }
+                continue;
+            }
+            None => message,
+        };
         if !interactive {
             printer.user(message)?;
         }
         let reply = send(session, message).await?;
         printer.reply(&reply)?;
+        last = Some(reply);
     }
     Ok(())
 }
@@ -155,6 +208,26 @@ impl Printer {
         }
     }
 
+    /// `/metadata`: the debug details of `reply` (in the transcript, whatever --debug says).
+    fn metadata(&mut self, reply: &ChatReply) -> Result<(), CliError> {
+        let mut out = crate::output::stdout();
+        match self.format {
+            OutputFormat::Table => {
+                let details = debug_view(reply);
+                let details = if details.is_empty() {
+                    "       (no details: no node, topic, function or handoff)\n".to_owned()
+                } else {
+                    details
+                };
+                out.write_all(details.as_bytes()).map_err(stdout_error)?;
+            }
+            _ => {
+                write_json_line(&mut out, &ChatTurn::of(reply)).map_err(stdout_error)?;
+            }
+        }
+        out.flush().map_err(stdout_error)
+    }
+
     fn finish(&mut self) -> Result<(), CliError> {
         if self.format == OutputFormat::Json {
             let mut out = crate::output::stdout();
@@ -168,6 +241,18 @@ impl Printer {
 fn reply_view(reply: &ChatReply, debug: bool) -> String {
     let mut text = format!("agent> {}\n", reply.text());
     if debug {
+        text.push_str(&debug_view(reply));
+    }
+    if reply.is_ended() {
+        text.push_str("(the agent ended the conversation)\n");
+    }
+    text
+}
+
+/// The debug details of a reply, one indented line each (empty when it has none).
+fn debug_view(reply: &ChatReply) -> String {
+    let mut text = String::new();
+    {
         let meta = reply.metadata();
         let pad = "       ";
         if !meta.node_trace.is_empty() {
@@ -211,9 +296,6 @@ fn reply_view(reply: &ChatReply, debug: bool) -> String {
         if reply.is_delayed() {
             text.push_str(&format!("{pad}(delayed response)\n"));
         }
-    }
-    if reply.is_ended() {
-        text.push_str("(the agent ended the conversation)\n");
     }
     text
 }

@@ -16,7 +16,7 @@ use crate::exit::EXIT_CODES_HELP;
 #[command(
     name = "polyai",
     version,
-    about = "Every PolyAI Data API task from the terminal: conversations, recordings, QA annotations, notes, debug chat and a resumable bulk export.",
+    about = "Every PolyAI Data API task from the terminal: conversations, recordings, QA annotations, notes, debug chat, a resumable bulk export, a local SQLite copy kept current (sync) and listing checks (reconcile).",
     long_about = None,
     after_help = EXIT_CODES_HELP,
     after_long_help = EXIT_CODES_HELP,
@@ -42,7 +42,7 @@ impl Cli {
                 .is_some_and(|name| std::env::var_os(name).is_some_and(|value| value.is_empty()));
             if empty { arg.env(None) } else { arg }
         });
-        let mut matches = command.get_matches();
+        let mut matches = hide_unused_globals(command).get_matches();
         Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.exit())
     }
 
@@ -65,6 +65,16 @@ impl Cli {
             Command::Conversations(ConversationsCommand::Annotate(a)) if dash(&a.from) => {
                 readers.push("annotate --from -")
             }
+            Command::Conversations(ConversationsCommand::Get(GetArgs {
+                ids, ids_file, ..
+            }))
+            | Command::Conversations(ConversationsCommand::Audio(AudioArgs {
+                ids,
+                ids_file,
+                ..
+            })) if dash(ids_file) || ids.iter().any(|id| id == "-") => {
+                readers.push("the ids on stdin (-)")
+            }
             _ => {}
         }
         if readers.len() > 1 {
@@ -75,6 +85,52 @@ impl Cli {
         }
         Ok(())
     }
+}
+
+/// Hides, in the help of the commands that never use them, the global options they ignore (as
+/// gh lists only the flags a command takes): connection options for the commands that need no
+/// client, download limits for those that download nothing. Each such command gets a hidden
+/// copy of the option, which clap then does not propagate over; it parses as before.
+fn hide_unused_globals(command: clap::Command) -> clap::Command {
+    const NETWORK: [&str; 6] = [
+        "sandbox",
+        "sandbox_disagree",
+        "retries",
+        "max_body_mib",
+        "min_download_rate",
+        "download_timeout",
+    ];
+    const DOWNLOAD: [&str; 2] = ["min_download_rate", "download_timeout"];
+    const TARGET: [&str; 5] = ["region", "base_url", "agent", "account", "api_key_file"];
+    let globals: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let hidden = |ids: &[&str]| -> Vec<clap::Arg> {
+        globals
+            .iter()
+            .filter(|a| ids.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().hide(true))
+            .collect()
+    };
+    let offline: Vec<&str> = NETWORK.iter().chain(&TARGET).copied().collect();
+    let mut command = command
+        .mut_subcommand("config", |c| c.args(hidden(&NETWORK)))
+        .mut_subcommand("schema", |c| c.args(hidden(&offline)))
+        .mut_subcommand("verify", |c| c.args(hidden(&offline)))
+        .mut_subcommand("keygen", |c| c.args(hidden(&offline)))
+        .mut_subcommand("completions", |c| {
+            c.args(hidden(&[offline.as_slice(), &["profile"]].concat()))
+        })
+        .mut_subcommand("chat", |c| c.args(hidden(&DOWNLOAD)))
+        .mut_subcommand("reconcile", |c| c.args(hidden(&DOWNLOAD)));
+    for name in ["list", "get", "annotate", "note"] {
+        command = command.mut_subcommand("conversations", |c| {
+            c.mut_subcommand(name, |c| c.args(hidden(&DOWNLOAD)))
+        });
+    }
+    command
 }
 
 /// Where to connect, as whom, and how to print. Listed under their own heading in every
@@ -136,7 +192,7 @@ pub struct GlobalArgs {
 
     /// Largest JSON answer read, in MiB; a larger one fails instead of filling memory.
     #[arg(long, global = true, default_value_t = 64, value_name = "MIB",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = Count::<u64>::at_least(1))]
     pub max_body_mib: u64,
 
     /// Slowest recording download accepted, in bytes/s averaged over 30 s (0: no minimum).
@@ -150,7 +206,7 @@ pub struct GlobalArgs {
 
     /// Longest a recording download may take in total, in seconds (default: no limit).
     #[arg(long, global = true, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = Count::<u64>::at_least(1))]
     pub download_timeout: Option<u64>,
 
     /// Log requests to stderr (-v: debug, -vv: trace). The API key is never logged.
@@ -189,7 +245,7 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
-    /// Show the profiles of the config file (never a key).
+    /// Set up a profile of the config file (`config init`), or show them (never a key).
     #[command(subcommand, after_help = CONFIG_HELP)]
     Config(ConfigCommand),
     /// Print the JSON Schema of a record polyai writes (without NAME: list them).
@@ -271,6 +327,10 @@ pub struct KeygenArgs {
 /// `config …` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
+    /// Create or update a profile (--profile, default `default`): region, agent, account, and
+    /// the API key in a key file readable by you alone. Asks on a terminal.
+    #[command(after_help = CONFIG_INIT_HELP)]
+    Init,
     /// List the profiles: region or base URL, agent, account and key file.
     #[command(visible_alias = "ls")]
     List,
@@ -284,6 +344,22 @@ pub struct ConfigShowArgs {
     /// The profile (default: --profile, POLYAI_PROFILE, or `default`).
     pub name: Option<String>,
 }
+
+/// After `polyai config init --help`.
+const CONFIG_INIT_HELP: &str = "\
+On a terminal, init asks for each setting not given as a flag (Enter keeps the value shown) and
+for the API key, without echoing it. Elsewhere (a script, CI) it asks nothing: give the settings
+as flags and the key on stdin, or in POLYAI_API_KEY; the key is never a command-line argument,
+where other users and the shell history would see it:
+
+  polyai config init                                    # asks
+  polyai --profile eu --region eu --agent PROJECT-58RP822I config init
+  pass show polyai/eu | polyai --profile eu --region eu --agent PROJECT-58RP822I \\
+      --api-key-file - config init
+
+The key goes to PROFILE.key beside the config file (mode 0600, replaced only when a new key is
+given); --api-key-file PATH instead names a key file you keep elsewhere. The profile's table in
+the config file is replaced; the rest of the file is kept as it is.";
 
 /// After `polyai config --help`: the file format in brief.
 const CONFIG_HELP: &str = "\
@@ -300,6 +376,7 @@ The config file is $POLYAI_CONFIG, else $XDG_CONFIG_HOME/polyai/config.toml, els
   agent = \"PROJECT-STAGING1\"
   account = \"ws-fd112d8f\"
 
+`polyai config init` writes such a table (and the key file) for you.
 Pick one with --profile NAME or POLYAI_PROFILE. Flags win over environment variables, which win
 over the profile. The key file must be readable by you alone (chmod 600), as ssh requires of a
 private key; the key itself never goes in config.toml.";
@@ -334,7 +411,7 @@ pub enum ConversationsCommand {
 pub struct ListArgs {
     /// Page size (default 50; with --all through the Data API, 1000, the largest page it serves;
     /// at most 1000 through v3).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = Count::<u64>::at_least(1))]
     pub limit: Option<u64>,
     /// Conversations to skip.
     #[arg(long, default_value_t = 0, conflicts_with = "cursor")]
@@ -345,7 +422,7 @@ pub struct ListArgs {
     /// With --all through the Data API: listing pages fetched at once once the first page has
     /// told the total (printed in order either way).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_CONCURRENCY, requires = "all",
-          value_parser = clap::value_parser!(u16).range(1..=64))]
+          value_parser = Count::<u16>::new(1, 64))]
     pub page_concurrency: u16,
     /// Keep each conversation as the API sent it, under the record's `raw` key.
     #[arg(long)]
@@ -358,11 +435,15 @@ pub struct ListArgs {
     pub v3: V3Filters,
 }
 
+/// The help heading of the flags only the Conversations API v3 serves.
+pub const V3_HEADING: &str = "Conversations API v3 only (needs --account; in the sandbox, its own)";
+
 /// `--page-concurrency`'s default: the library's.
 const DEFAULT_PAGE_CONCURRENCY: u16 = polyai_data::paginate::DEFAULT_CONCURRENCY as u16;
 
 /// Filters only the Conversations API v3 has.
 #[derive(Debug, Args, Default)]
+#[command(next_help_heading = V3_HEADING)]
 pub struct V3Filters {
     /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h, 7d).
     #[arg(long, value_name = "TIME")]
@@ -440,10 +521,26 @@ pub enum Side {
 
 /// `conversations get`.
 #[derive(Debug, Args)]
+#[command(after_help = IDS_HELP)]
 pub struct GetArgs {
-    /// Conversation id.
-    pub id: String,
+    /// Conversation ids ('-' reads more from stdin, one per line).
+    #[arg(value_name = "ID", required_unless_present = "ids_file")]
+    pub ids: Vec<String>,
+    /// Read conversation ids from FILE, one per line ('-' for stdin; blank lines and lines
+    /// starting with # are skipped).
+    #[arg(long = "ids", value_name = "FILE")]
+    pub ids_file: Option<PathBuf>,
+    /// With -O json|jsonl: keep the conversation as the API sent it, under the record's `raw`.
+    #[arg(long)]
+    pub keep_raw: bool,
 }
+
+/// After `get --help` and `audio --help`.
+const IDS_HELP: &str = "\
+Several ids are shown (or saved) one after the other; a failure is reported and the others go
+on (exit status: the first failure's). Ids also come from a file or a pipe:
+  polyai conversations list --search refund -O jsonl | jq -r .conversation_id | polyai conversations get -
+  polyai conversations audio --ids ids.txt -o recordings/";
 
 /// Which side of the call a recording holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -458,17 +555,24 @@ pub enum AudioDirection {
 
 /// `conversations audio`.
 #[derive(Debug, Args)]
+#[command(after_help = IDS_HELP)]
 pub struct AudioArgs {
-    /// Conversation id.
-    pub id: String,
+    /// Conversation ids ('-' reads more from stdin, one per line).
+    #[arg(value_name = "ID", required_unless_present = "ids_file")]
+    pub ids: Vec<String>,
+    /// Read conversation ids from FILE, one per line ('-' for stdin; blank lines and lines
+    /// starting with # are skipped).
+    #[arg(long = "ids", value_name = "FILE")]
+    pub ids_file: Option<PathBuf>,
     /// Which side of the call.
     #[arg(long, value_enum, default_value_t = AudioDirection::Combined)]
     pub direction: AudioDirection,
     /// Ask for the PII-redacted recording.
     #[arg(long)]
     pub redacted: bool,
-    /// Where to write the WAV file; `-` for stdout (default: a file in the working folder
-    /// named after the id, made safe: ID.wav for ordinary ids).
+    /// Where to write the WAV file (its folder is created); `-` for stdout; with several ids,
+    /// a folder (ending in /, or one that exists) that gets ID.wav each (default: a file in
+    /// the working folder named after the id, made safe: ID.wav for ordinary ids).
     #[arg(long = "out", short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Replace FILE if it exists (a symbolic link is replaced itself, never followed).
@@ -503,14 +607,11 @@ pub enum AnnotationKind {
 
 /// `conversations annotate`.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Each --turn/--role/--type triple is one annotation; repeat the three flags for more.\n\
-                  --from reads a JSON array of {\"turn\":N,\"role\":\"user\",\"type\":\"wrong_info\"} \
-                  or a CSV file with the header turn,role,type."
-)]
+#[command(after_help = ANNOTATE_HELP)]
 pub struct AnnotateArgs {
-    /// Conversation id.
-    pub id: String,
+    /// Conversation id (optional with --from FILE when the file has a conversation_id column).
+    #[arg(required_unless_present = "from")]
+    pub id: Option<String>,
     /// Zero-based turn index (repeatable).
     #[arg(long, value_name = "N")]
     pub turn: Vec<i64>,
@@ -525,6 +626,25 @@ pub struct AnnotateArgs {
     pub from: Option<PathBuf>,
 }
 
+/// After `polyai conversations annotate --help`: the file layouts.
+const ANNOTATE_HELP: &str = "\
+Each --turn/--role/--type triple is one annotation; repeat the three flags for more.
+Turns are zero-based (0 is the greeting), as `polyai conversations get ID` numbers them.
+
+--from FILE reads annotations from a CSV file with a header row (columns in any order):
+
+  conversation_id,turn,role,type
+  CA681f3ad0d037c1884614548178a5bc1b,2,agent,wrong_info
+  CA681f3ad0d037c1884614548178a5bc1b,3,user,wrong_transcript
+  CA90a1be22f6e0c1c3d8b3c0c8b8a3a1f0,1,agent,missing_topic
+
+or a JSON array of {\"conversation_id\":\"CA…\",\"turn\":2,\"role\":\"agent\",\"type\":\"wrong_info\"}.
+role is user or agent; type is missing_topic, wrong_transcript or wrong_info; turnId and
+annotation_type are accepted as column names too. conversation_id is optional: without it
+every row annotates the ID given on the command line. With it, each conversation the file
+names gets its rows (ID may then be left out); a row naming another conversation than ID is
+refused before anything is sent. The annotations show in `polyai conversations get ID`.";
+
 /// `conversations note`.
 #[derive(Debug, Args)]
 pub struct NoteArgs {
@@ -536,6 +656,76 @@ pub struct NoteArgs {
     /// Read the note from a file ('-' for stdin).
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+}
+
+/// The parser of a whole-number option: a number from `min` to `max`, refused with a message
+/// that names the option and its range ("--limit must be at least 1") rather than clap's
+/// "0 is not in 1..18446744073709551615".
+#[derive(Debug, Clone, Copy)]
+pub struct Count<T> {
+    min: u64,
+    max: u64,
+    _type: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Count<T> {
+    /// From `min` to `max`, both included.
+    pub const fn new(min: u64, max: u64) -> Self {
+        Count {
+            min,
+            max,
+            _type: std::marker::PhantomData,
+        }
+    }
+
+    /// `min` or more.
+    pub const fn at_least(min: u64) -> Self {
+        Self::new(min, u64::MAX)
+    }
+
+    /// What the option takes, e.g. `at least 1` or `from 1 to 1000`.
+    fn range(&self) -> String {
+        if self.max == u64::MAX {
+            format!("at least {}", self.min)
+        } else {
+            format!("from {} to {}", self.min, self.max)
+        }
+    }
+}
+
+impl<T> clap::builder::TypedValueParser for Count<T>
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_string_lossy();
+        let name = arg
+            .and_then(clap::Arg::get_long)
+            .map_or_else(|| "the value".to_owned(), |long| format!("--{long}"));
+        let fail = |why: String| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{why}\n")).with_cmd(cmd)
+        };
+        let number: u64 = text.trim().parse().map_err(|_| {
+            fail(format!(
+                "{name} takes a whole number {}, not '{text}'",
+                self.range()
+            ))
+        })?;
+        if number < self.min || number > self.max {
+            return Err(fail(format!(
+                "{name} must be {} (got {number})",
+                self.range()
+            )));
+        }
+        T::try_from(number).map_err(|_| fail(format!("{name} must be {}", self.range())))
+    }
 }
 
 /// The parser of a value our library parses (`FromStr` with [`polyai_data::Error`]): its error
@@ -689,7 +879,7 @@ pub struct ChatTestArgs {
     #[arg(long, value_name = "TEXT")]
     pub filter: Vec<String>,
     /// Chat sessions at once.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = Count::<u16>::new(1, 64))]
     pub concurrency: u16,
     /// Time limit of one run of a scenario that sets no `timeout`, e.g. 90s, 2m, 1m30s.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration_arg)]
@@ -755,7 +945,7 @@ pub struct ChatReplayArgs {
     pub sample: bool,
     /// Conversations to replay at most when selecting by filters [default: 100].
     #[arg(long, value_name = "N", help_heading = "Selecting conversations",
-          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+          value_parser = Count::<u64>::new(1, 100_000))]
     pub limit: Option<u64>,
     /// Only conversations recorded in this environment (the listing's default: live).
     #[arg(
@@ -784,7 +974,7 @@ pub struct ChatReplayArgs {
     #[arg(long)]
     pub stop_at_divergence: bool,
     /// Chat sessions at once.
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = Count::<u16>::new(1, 64))]
     pub concurrency: u16,
     /// Time limit of the replay of one conversation, e.g. 90s, 2m, 1m30s.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = duration_arg)]
@@ -903,15 +1093,15 @@ pub struct ExportArgs {
     #[arg(long = "id", value_name = "ID", conflicts_with_all = ["since", "until"])]
     pub id: Vec<String>,
     /// Conversations fetched at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 8, value_parser = Count::<u16>::new(1, 256))]
     pub concurrency: u16,
     /// Conversations per listing page (default and maximum 1000).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = Count::<u64>::new(1, 1000))]
     pub page_size: Option<u64>,
     /// Data API listing pages fetched at once once the first page has told the total (records
     /// are still written in listing order).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_CONCURRENCY,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
+          value_parser = Count::<u16>::new(1, 64))]
     pub page_concurrency: u16,
     /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h,
     /// 7d); through the Conversations API v3 only.
@@ -958,13 +1148,13 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DIR")]
     pub with_audio: Option<PathBuf>,
     /// Read stored conversations again when they started less than N days ago (0: never).
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=3650))]
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = Count::<u32>::new(0, 3650))]
     pub refresh_days: u32,
     /// Conversations read at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 8, value_parser = Count::<u16>::new(1, 256))]
     pub concurrency: u16,
     /// Conversations per listing page [default: 250 for the Data API, 1000 for v3 (its most)].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = Count::<u64>::at_least(1))]
     pub page_size: Option<u64>,
     /// Walk the whole listing, storing anything missing wherever it is (a repair).
     #[arg(long)]
@@ -1028,7 +1218,7 @@ pub struct ReconcileArgs {
     #[arg(long)]
     pub with_details: bool,
     /// Details read at once with --with-details.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = Count::<u16>::new(1, 256))]
     pub concurrency: u16,
     /// The facts compared, by their record contract names, comma-separated [default:
     /// started_at,total_duration,channel,environment,variant_id,turn_count,handoff].
@@ -1091,6 +1281,56 @@ mod tests {
     #[test]
     fn command_model_is_consistent() {
         Cli::command().debug_assert();
+        hide_unused_globals(Cli::command()).debug_assert();
+    }
+
+    #[test]
+    fn hidden_globals_still_parse() {
+        let command = hide_unused_globals(Cli::command());
+        let matches = command
+            .try_get_matches_from(["polyai", "config", "list", "--retries", "5", "-O", "json"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.global.retries, 5);
+        assert_eq!(cli.global.output, OutputFormat::Json);
+        let mut command = hide_unused_globals(Cli::command());
+        let help = command
+            .find_subcommand_mut("config")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        assert!(
+            help.contains("--profile") && !help.contains("--sandbox"),
+            "{help}"
+        );
+        assert!(!help.contains("--min-download-rate"), "{help}");
+    }
+
+    #[test]
+    fn counts_name_the_flag_and_the_range() {
+        let err = |args: &[&str]| {
+            Cli::try_parse_from(args)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let limit = err(&["polyai", "conversations", "list", "--limit", "0"]);
+        assert!(
+            limit.contains("--limit must be at least 1 (got 0)"),
+            "{limit}"
+        );
+        let page = err(&["polyai", "export", "--out", "x", "--page-size", "5000"]);
+        assert!(
+            page.contains("--page-size must be from 1 to 1000 (got 5000)"),
+            "{page}"
+        );
+        let word = err(&["polyai", "conversations", "list", "--limit", "ten"]);
+        assert!(
+            word.contains("--limit takes a whole number at least 1, not 'ten'"),
+            "{word}"
+        );
+        assert!(
+            Cli::try_parse_from(["polyai", "chat", "test", "x", "--concurrency", "64"]).is_ok()
+        );
     }
 
     #[test]
@@ -1187,6 +1427,18 @@ mod tests {
             "-",
         ]);
         assert!(note.check_stdin().is_err());
+        let ids = parse(&["polyai", "--api-key-file", "-", "conv", "get", "CA1", "-"]);
+        assert!(ids.check_stdin().is_err());
+        let ids = parse(&[
+            "polyai",
+            "--api-key-file",
+            "-",
+            "conv",
+            "audio",
+            "--ids",
+            "-",
+        ]);
+        assert!(ids.check_stdin().is_err());
     }
 
     #[test]

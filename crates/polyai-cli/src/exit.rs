@@ -36,8 +36,8 @@ Exit codes:
      a record unreadable, a count, SHA256SUMS or the signature wrong, no manifest)
  14  reconcile: the listings differ (an id on one side only, a fact that differs, an id
      listed twice)
-130  interrupted by Ctrl-C (SIGINT); an export resumes when run again, chat replay reports
-     the conversations that finished
+130  interrupted by Ctrl-C (SIGINT); an export or sync resumes when run again, chat test and
+     chat replay report what finished
 143  stopped by SIGTERM; an export resumes when run again";
 
 /// Process exit codes, as listed in [`EXIT_CODES_HELP`].
@@ -136,6 +136,16 @@ pub enum CliError {
         /// Scenarios that errored.
         errored: usize,
     },
+    /// A command given several conversations finished them all, and some failed (each was
+    /// reported as it failed); the exit code is the first failure's.
+    Several {
+        /// Conversations that failed.
+        failed: usize,
+        /// Conversations given.
+        total: usize,
+        /// The first failure.
+        first: Box<CliError>,
+    },
     /// `chat replay` ran, and not every conversation replayed clean (the report says which).
     Replay {
         /// Conversations selected.
@@ -205,6 +215,7 @@ impl CliError {
             #[cfg(feature = "dataset")]
             CliError::Dataset(_) => Exit::File,
             CliError::Unconfirmed(u) => api_exit(&u.source),
+            CliError::Several { first, .. } => first.exit(),
             CliError::Tests { failed: 0, .. } | CliError::Replay { diverged: 0, .. } => {
                 Exit::TestErrored
             }
@@ -265,6 +276,10 @@ impl fmt::Display for CliError {
                 source,
             } => write!(f, "{action} {}: {source}", path.display()),
             CliError::Exists(path) => write!(f, "{} already exists", path.display()),
+            CliError::Several { failed, total, .. } => write!(
+                f,
+                "{failed} of {total} conversations failed (each is reported above)"
+            ),
             CliError::Tests {
                 total,
                 failed,
@@ -329,6 +344,36 @@ pub fn hint(err: &CliError, target: &Target) -> Option<String> {
             u.change, u.check
         )),
         CliError::Sync(err) => sync_hint(err, target),
+        CliError::File { path, source, .. } => file_hint(path, source),
+        _ => None,
+    }
+}
+
+/// What to do about a local file error, by its kind: the folder to create, the permissions to
+/// check.
+pub fn file_hint(path: &std::path::Path, err: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind;
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.display().to_string(),
+        _ => ".".to_owned(),
+    };
+    match err.kind() {
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => Some(format!(
+            "you may not do that to {}: check its permissions and those of the folder {folder} \
+             (ls -ld {folder}), or choose another path",
+            path.display()
+        )),
+        ErrorKind::NotFound => Some(format!(
+            "check the path: create the folder {folder} (mkdir -p {folder}) or choose another one"
+        )),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            Some("the disk is full: free some space, or choose a path on another disk".into())
+        }
+        ErrorKind::IsADirectory => Some(format!("{} is a folder: name a file", path.display())),
+        ErrorKind::NotADirectory => Some(format!(
+            "a part of {} is a file, not a folder: choose another path",
+            path.display()
+        )),
         _ => None,
     }
 }
@@ -374,6 +419,11 @@ fn api_hint(err: &polyai_data::Error, target: &Target) -> Option<String> {
             (404, "CONVERSATIONS_RECORDING_NOT_FOUND") => {
                 Some("this conversation has no recording".into())
             }
+            (404, "ACCOUNT_NOT_FOUND") => Some(
+                "no such account here: check --account / POLYAI_ACCOUNT_ID (Agent Studio → \
+                 Workspace ID, e.g. ws-fd112d8f) and --region"
+                    .into(),
+            ),
             (404, "PROJECT_NOT_FOUND") => Some(format!(
                 "no agent `{agent}` here: check --agent / POLYAI_AGENT_ID (Agent Studio → Project ID) and --region"
             )),
@@ -413,6 +463,26 @@ fn api_hint(err: &polyai_data::Error, target: &Target) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_errors_hint_at_the_fix_by_kind() {
+        let hint = |kind: std::io::ErrorKind, path: &str| {
+            hint(
+                &CliError::file("writing", path, std::io::Error::from(kind)),
+                &Target::default(),
+            )
+            .unwrap_or_default()
+        };
+        let denied = hint(std::io::ErrorKind::PermissionDenied, "ro/x.wav");
+        assert!(
+            denied.contains("ro/x.wav") && denied.contains("ls -ld ro"),
+            "{denied}"
+        );
+        let missing = hint(std::io::ErrorKind::NotFound, "nodir/x.db");
+        assert!(missing.contains("mkdir -p nodir"), "{missing}");
+        let full = hint(std::io::ErrorKind::StorageFull, "x");
+        assert!(full.contains("disk is full"), "{full}");
+    }
 
     #[test]
     fn codes_are_distinct_and_documented() {

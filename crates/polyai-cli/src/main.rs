@@ -52,13 +52,15 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         // Handlers first, so a signal that arrives while the session opens is seen. The
-        // export installs its own, to save its checkpoint, and `chat replay` its own, to report
-        // what finished (until then a signal stops them at once).
+        // export installs its own, to save its checkpoint, sync its own, to mark its run
+        // interrupted and print its summary, and `chat test` and `chat replay` their own, to
+        // report what finished (until then a signal stops them at once).
         let own_handler = matches!(
             &cli.command,
             Command::Export(_)
+                | Command::Sync(_)
                 | Command::Chat(cli::ChatArgs {
-                    command: Some(ChatCommand::Replay(_)),
+                    command: Some(ChatCommand::Replay(_) | ChatCommand::Test(_)),
                     ..
                 })
         );

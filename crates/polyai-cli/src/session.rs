@@ -207,6 +207,17 @@ fn read_key(file: Option<&Path>, profile: Option<&Profile>) -> Result<ApiKey, Cl
     if !key.is_empty() {
         return Ok(ApiKey::new(key));
     }
+    if let Some(path) = file {
+        let shown = if path == Path::new("-") {
+            "stdin (--api-key-file -)".to_owned()
+        } else {
+            format!("--api-key-file {}", path.display())
+        };
+        return Err(CliError::Usage(format!(
+            "the API key read from {shown} is empty: put the key from Agent Studio → API Keys \
+             in it (or set {ENV_API_KEY})"
+        )));
+    }
     if file.is_none()
         && let Some(key) = profile.map(Profile::api_key).transpose()?.flatten()
     {

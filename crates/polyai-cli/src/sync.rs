@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
             args.overlap
         ))
     })?;
-    let store = Store::open(&args.db).map_err(|e| CliError::Sync(e.into()))?;
+    let store = open_store(&args.db)?;
     source.announce(agent.id());
     let bar = spinner();
     // The refresh window counts back from the system clock, also in the sandbox: conversations
@@ -80,14 +80,56 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
             "sync interrupted; run it again to go on from the last committed page".into(),
         )),
         _ if report.counts.failed > 0 => Err(CliError::Partial(format!(
-            "{} conversation(s) or recording(s) could not be read; the next run tries again each one that has an id (first: {})",
-            report.counts.failed,
+            "{} could not be read; the next run tries again each one that has an id (first: {})",
+            match report.counts.failed {
+                1 => "1 conversation or recording".to_owned(),
+                n => format!("{n} conversations or recordings"),
+            },
             report.first_failure.as_deref().unwrap_or("-")
         ))),
         _ => Ok(()),
     }
 }
 
+/// Opens the database `--db` names, creating its folder; refuses, naming the path the user
+/// gave, a folder or a file that is not a SQLite database before any lock file is made beside
+/// it.
+fn open_store(db: &std::path::Path) -> Result<Store, CliError> {
+    use std::io::Read;
+    let refuse = |why: &str| CliError::file("--db", db, std::io::Error::other(why.to_owned()));
+    match std::fs::metadata(db) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(refuse(
+                "is a folder: name the database file, e.g. --db conversations.db",
+            ));
+        }
+        Ok(meta) if meta.len() > 0 => {
+            let mut head = [0u8; 16];
+            let n = std::fs::File::open(db)
+                .and_then(|mut f| f.read(&mut head))
+                .map_err(|e| CliError::file("reading", db, e))?;
+            if &head[..n] != b"SQLite format 3\0" {
+                return Err(refuse(
+                    "is not a SQLite database, and sync writes only its own: choose a new \
+                     file for --db (or the database an earlier sync made)",
+                ));
+            }
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| CliError::file("creating the folder of", db, e))?;
+            }
+        }
+        Err(e) => return Err(CliError::file("opening", db, e)),
+    }
+    Store::open(db).map_err(|err| match err {
+        // The lock file beside the database is ours; name the database the user gave.
+        polyai_store::StoreError::Io { source, .. } => CliError::file("opening", db, source),
+        other => CliError::Sync(other.into()),
+    })
+}
 fn spinner() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}, {elapsed} elapsed") {

@@ -11,23 +11,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use common::{Mock, polyai, stderr, stdout};
+use common::{Mock, polyai, sandbox, stderr, stdout};
 use polyai_mock::MockConfig;
 use serde_json::{Value, json};
 
 const CANDIDATE: &str = polyai_mock::script::CANDIDATE_VARIANT;
-
-/// `polyai --sandbox ARGS…`, waited for.
-fn sandbox(args: &[&str]) -> Output {
-    polyai()
-        .arg("--sandbox")
-        .args(args)
-        .output()
-        .expect("polyai runs")
-}
 
 /// `polyai --sandbox -O json chat replay --since 7d --limit N --variant "Next Release" EXTRA…`.
 fn candidate(limit: &str, extra: &[&str]) -> Output {
@@ -927,7 +918,7 @@ fn ctrl_c_stops_starting_replays_and_reports_what_finished() {
         .collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let junit = dir.path().join("partial.xml");
-    let mut child = mock
+    let child = mock
         .std_polyai()
         .args(["chat", "replay", "--concurrency", "1", "--junit"])
         .arg(&junit)
@@ -937,42 +928,10 @@ fn ctrl_c_stops_starting_replays_and_reports_what_finished() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let err = child.stderr.take().expect("stderr");
-    let seen = Arc::clone(&lines);
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(err).lines() {
-            let Ok(line) = line else { break };
-            seen.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
+    let (status, out, err) = common::interrupt_when(child, |lines| {
+        lines.iter().filter(|l| l.starts_with("CLEAN")).count() >= 2
     });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while lines
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|l| l.starts_with("CLEAN"))
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "no replay finished");
-        assert!(child.try_wait().expect("status").is_none(), "ended early");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let pid = i32::try_from(child.id()).expect("pid");
-    // SAFETY: signals our own child, which is still running.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .expect("read");
-    let status = child.wait().expect("wait");
-    reader.join().expect("reader");
     assert_eq!(status.code(), Some(130), "{out}");
-    let err = lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
     let finished = err.lines().filter(|l| l.starts_with("CLEAN")).count();
     assert!(finished >= 2 && finished < ids.len(), "{err}");
     let rows = out.lines().filter(|l| l.starts_with("CLEAN")).count();
@@ -1001,16 +960,8 @@ fn closed_pipes_end_quietly_with_the_verdict() {
         if let Some(v) = variant {
             cmd.args(["--variant", v]);
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
         // Both readers leave at once.
-        drop(child.stdout.take());
-        drop(child.stderr.take());
-        let status = child.wait().expect("wait");
+        let status = common::with_closed_pipes(&mut cmd);
         assert_eq!(status.code(), Some(code), "no panic (101), the verdict");
     }
 }

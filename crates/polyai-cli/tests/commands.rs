@@ -3,19 +3,11 @@
 
 mod common;
 
-use common::{Mock, polyai, stderr, stdout};
+use common::{Mock, polyai, sandbox, stderr, stdout};
 use polyai_mock::{ApiKey, MockConfig};
 
 /// A conversation of the default sandbox (seed 42) with a recording and two turns.
 const SANDBOX_ID: &str = "CAbfb7ebf6d37547be20fdb54ca2677921";
-
-fn sandbox(args: &[&str]) -> std::process::Output {
-    polyai()
-        .arg("--sandbox")
-        .args(args)
-        .output()
-        .expect("polyai runs")
-}
 
 /// Runs `polyai` with `key` in `POLYAI_API_KEY` and nothing else from the environment.
 fn run_with_key(key: &str, args: &[&str]) -> std::process::Output {
@@ -172,12 +164,24 @@ fn get_shows_header_and_transcript() {
 }
 
 #[test]
-fn get_as_json_is_the_api_object() {
+fn get_as_json_is_the_record() {
     let json = ok(sandbox(&["conversations", "get", SANDBOX_ID, "-O", "json"]));
     insta::assert_snapshot!(json);
     let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
-    assert_eq!(value["conversationId"], SANDBOX_ID);
+    common::assert_valid("conversation", &value);
+    assert_eq!(value["conversation_id"], SANDBOX_ID);
     assert_eq!(value["turns"].as_array().map(Vec::len), Some(2));
+    assert!(value.get("raw").is_none());
+    let raw = ok(sandbox(&[
+        "conversations",
+        "get",
+        SANDBOX_ID,
+        "--keep-raw",
+        "-O",
+        "json",
+    ]));
+    let raw: serde_json::Value = serde_json::from_str(&raw).expect("JSON");
+    assert_eq!(raw["raw"]["conversationId"], SANDBOX_ID, "the body as sent");
 }
 
 #[test]
@@ -603,7 +607,7 @@ fn a_failed_annotate_says_it_may_have_been_applied_and_how_to_check() {
     let err = stderr(&out);
     assert!(
         err.contains("may have carried out the annotations of")
-            && err.contains(&format!("`polyai conversations get {id} -O json`"))
+            && err.contains(&format!("`polyai conversations get {id}`"))
             && !err.contains("try again"),
         "{err}"
     );

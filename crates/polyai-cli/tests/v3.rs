@@ -71,7 +71,14 @@ fn the_sandbox_searches_the_last_week() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("ID  "), "{text}");
-    assert!(text.contains("SUMMARY") && text.contains("live"), "{text}");
+    // A search shows the words that matched, not the first request.
+    assert!(text.contains("MATCH") && text.contains("live"), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("CA"))
+            .all(|l| l.to_lowercase().contains("refund")),
+        "{text}"
+    );
     let rows = text.lines().filter(|l| l.starts_with("CA")).count();
     assert!(rows > 5, "{text}");
     // Start times carry their zone: `2026-06-03 14:00:38 UTC`.

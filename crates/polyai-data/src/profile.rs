@@ -57,6 +57,9 @@ pub struct ConfigFile {
     path: PathBuf,
     exists: bool,
     profiles: BTreeMap<String, Profile>,
+    /// Profiles whose table has a mistake (an unknown key, a bad region), with the message:
+    /// an error only when that profile is used, so one typo does not break every command.
+    broken: BTreeMap<String, String>,
 }
 
 /// One `[profiles.NAME]` table. Holds the key file's path, never the key.
@@ -74,10 +77,18 @@ pub struct Profile {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
+    profiles: BTreeMap<String, toml::Value>,
+}
+
+/// The file read strictly, only for the line of a mistake.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct StrictFile {
+    #[serde(default)]
     profiles: BTreeMap<String, RawProfile>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawProfile {
     region: Option<String>,
@@ -123,6 +134,7 @@ impl ConfigFile {
                     path,
                     exists: false,
                     profiles: BTreeMap::new(),
+                    broken: BTreeMap::new(),
                 });
             }
             Err(e) => {
@@ -142,15 +154,40 @@ impl ConfigFile {
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut profiles = BTreeMap::new();
-        for (name, raw) in raw.profiles {
+        let mut broken = BTreeMap::new();
+        // The strict reading's error names the line; it is used for a profile when only one is
+        // wrong (it stops at the first mistake).
+        let strict = toml::from_str::<StrictFile>(&text).err();
+        let wrong = raw
+            .profiles
+            .values()
+            .filter(|v| RawProfile::deserialize((*v).clone()).is_err())
+            .count();
+        for (name, value) in raw.profiles {
+            let raw = match RawProfile::deserialize(value) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    let why = match &strict {
+                        Some(strict) if wrong == 1 => strict.to_string(),
+                        _ => e.to_string(),
+                    };
+                    let message = format!(
+                        "{}: [profiles.{name}]: {} (a profile takes region, base_url, agent, \
+                         account and api_key_file)",
+                        path.display(),
+                        why.trim_end()
+                    );
+                    broken.insert(name, message);
+                    continue;
+                }
+            };
             let region = match raw.region.as_deref().map(str::parse::<Region>) {
                 None => None,
                 Some(Ok(region)) => Some(region),
                 Some(Err(e)) => {
-                    return Err(Error::Config(format!(
-                        "{}: [profiles.{name}] region: {e}",
-                        path.display()
-                    )));
+                    let message = format!("{}: [profiles.{name}] region: {e}", path.display());
+                    broken.insert(name, message);
+                    continue;
                 }
             };
             let api_key_file = raw.api_key_file.map(|file| resolve(dir, &file));
@@ -168,6 +205,7 @@ impl ConfigFile {
             path,
             exists: true,
             profiles,
+            broken,
         })
     }
 
@@ -179,6 +217,7 @@ impl ConfigFile {
                 path: PathBuf::new(),
                 exists: false,
                 profiles: BTreeMap::new(),
+                broken: BTreeMap::new(),
             });
         };
         let config = Self::load(&path)?;
@@ -206,8 +245,18 @@ impl ConfigFile {
         self.profiles.values()
     }
 
-    /// The profile `name`; an error listing the defined ones when there is none.
+    /// The profiles whose table has a mistake, by name, with the message that names the file
+    /// and the mistake; [`profile`](Self::profile) fails with it for such a profile.
+    pub fn broken(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.broken.iter().map(|(n, m)| (n.as_str(), m.as_str()))
+    }
+
+    /// The profile `name`; an error listing the defined ones when there is none, or naming
+    /// the mistake when its table has one.
     pub fn profile(&self, name: &str) -> Result<&Profile, Error> {
+        if let Some(message) = self.broken.get(name) {
+            return Err(Error::Config(message.clone()));
+        }
         self.profiles.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
             Error::Config(if !self.exists {
@@ -237,6 +286,9 @@ impl ConfigFile {
     pub fn select(&self, name: Option<&str>) -> Result<Option<&Profile>, Error> {
         match name {
             Some(name) => self.profile(name).map(Some),
+            None if self.broken.contains_key(DEFAULT_PROFILE) => {
+                self.profile(DEFAULT_PROFILE).map(Some)
+            }
             None => Ok(self.profiles.get(DEFAULT_PROFILE)),
         }
     }
@@ -446,15 +498,19 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_file_and_the_fix() {
-        let (_dir, loaded) = config("[profiles.default]\nregoin = \"eu\"\n");
-        let err = message(loaded);
+        let (_dir, loaded) = config("[profiles.default]\nregoin = \"eu\"\n[profiles.b]\n");
+        let loaded = loaded.unwrap_or_else(|e| panic!("{e}"));
+        // One broken profile leaves the others usable, and fails when it is used.
+        assert!(loaded.profile("b").is_ok());
+        assert_eq!(loaded.broken().count(), 1);
+        let err = message(loaded.select(None).map(|p| p.map(|p| p.name().to_owned())));
         assert!(
             err.contains("config.toml") && err.contains("regoin"),
             "{err}"
         );
         assert!(err.contains("line 2"), "{err}");
         let (_dir, loaded) = config("[profiles.default]\nregion = \"mars\"\n");
-        let err = message(loaded);
+        let err = message(loaded.and_then(|c| c.profile("default").map(|p| p.name().to_owned())));
         assert!(err.contains("[profiles.default] region"), "{err}");
         let (_dir, loaded) = config("[profile.default]\nregion = \"eu\"\n");
         assert!(message(loaded).contains("profile"));

@@ -32,16 +32,59 @@ impl From<AudioDirection> for Direction {
 ///   followed, and with `--force` the link itself is replaced (what it points to is left
 ///   alone); a FIFO or device (e.g. `/dev/null`) is written to in place, never replaced.
 pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
-    let agent = ctx.session.agent()?;
-    let target = match args.out.as_deref() {
-        Some(path) if path == Path::new("-") => None,
-        Some(path) => Some(path.to_path_buf()),
-        None => Some(PathBuf::from(polyai_data::file_name_for_id(
-            &args.id, "wav",
-        ))),
+    let ids = crate::commands::collect_ids(&args.ids, args.ids_file.as_deref())?;
+    let stdout = args.out.as_deref() == Some(Path::new("-"));
+    if stdout && ids.len() > 1 {
+        return Err(CliError::Usage(format!(
+            "-o - writes one recording to stdout, and {} ids were given: give -o a folder \
+             (e.g. -o recordings/) to save each as ID.wav there",
+            ids.len()
+        )));
+    }
+    // Several ids, or `-o DIR/` or an existing folder: a folder that gets ID.wav each.
+    let folder = match args.out.as_deref() {
+        Some(path) if !stdout => {
+            let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+            let slash = path.as_os_str().to_string_lossy().ends_with('/');
+            if ids.len() > 1 && !is_dir && path.exists() {
+                return Err(CliError::Usage(format!(
+                    "-o {} is a file, and {} ids were given: give -o a folder to save each \
+                     recording in as ID.wav",
+                    path.display(),
+                    ids.len()
+                )));
+            }
+            (is_dir || slash || ids.len() > 1).then(|| path.to_path_buf())
+        }
+        _ => None,
     };
+    let agent = ctx.session.agent()?;
+    crate::commands::each_id(ctx, &ids, async |id: &str| {
+        let named = PathBuf::from(polyai_data::file_name_for_id(id, "wav"));
+        let target = match (&folder, args.out.as_deref()) {
+            (Some(dir), _) => Some(dir.join(named)),
+            (None, Some(path)) if path == Path::new("-") => None,
+            (None, Some(path)) => Some(path.to_path_buf()),
+            (None, None) => Some(named),
+        };
+        save_one(ctx, &agent, args, id, target).await
+    })
+    .await
+}
+
+/// Downloads the recording of `id` to `target` (`None`: stdout) and prints what was saved.
+async fn save_one(
+    ctx: &Ctx<'_>,
+    agent: &polyai_data::Agent,
+    args: &AudioArgs,
+    id: &str,
+    target: Option<PathBuf>,
+) -> Result<(), CliError> {
     match &target {
-        Some(path) => make_way(path, args.force)?,
+        Some(path) => {
+            make_way(path, args.force)?;
+            make_folder(path)?;
+        }
         None if crate::output::stdio::stdout_is_terminal() => {
             return Err(CliError::Usage(
                 "-o - writes the recording to stdout, which is a terminal: redirect it \
@@ -51,7 +94,7 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
         }
         None => {}
     }
-    let mut request = agent.audio(&args.id).direction(args.direction.into());
+    let mut request = agent.audio(id).direction(args.direction.into());
     if args.redacted {
         request = request.redacted(true);
     }
@@ -68,7 +111,7 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
                 .save_to_with_progress(path, move |p| tick.set_position(p.received))
                 .await;
             bar.finish_and_clear();
-            let saved = saved?;
+            let saved = saved.map_err(|err| own_path(err, path))?;
             (saved.bytes, saved.path.display().to_string())
         }
     };
@@ -82,7 +125,7 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
         _ => ctx.write_record(
             &mut out,
             &crate::records::SavedRecording {
-                conversation_id: args.id.clone(),
+                conversation_id: id.to_owned(),
                 path: shown,
                 bytes,
                 direction: Direction::from(args.direction).as_str().to_owned(),
@@ -91,6 +134,27 @@ pub async fn download(ctx: &Ctx<'_>, args: &AudioArgs) -> Result<(), CliError> {
         ),
     }
     .map_err(stdout_error)
+}
+
+/// Creates the folder `path` goes in (as `export --out` and `--junit` do), naming `path` when
+/// that fails.
+fn make_folder(path: &Path) -> Result<(), CliError> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| CliError::file("creating the folder of", path, e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A file error of the download names the file the user asked for, not the temporary file
+/// written beside it.
+fn own_path(err: polyai_data::Error, path: &Path) -> CliError {
+    match err {
+        polyai_data::Error::Io { source, .. } => CliError::file("writing", path, source),
+        other => CliError::Api(other),
+    }
 }
 
 /// Checks what is at `path` before anything is downloaded: a regular file is replaced only

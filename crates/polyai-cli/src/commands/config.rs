@@ -1,4 +1,4 @@
-//! `polyai config list|show`: the profiles of the config file, never a key.
+//! `polyai config init|list|show`: the profiles of the config file, never a key.
 
 use std::io::Write;
 
@@ -10,8 +10,11 @@ use crate::exit::CliError;
 use crate::output::stdout_error;
 use crate::output::{Table, or_dash, write_json, write_json_line};
 
-/// Runs `config list` or `config show`.
+/// Runs `config init`, `config list` or `config show`.
 pub fn run(global: &GlobalArgs, command: &ConfigCommand) -> Result<(), CliError> {
+    if let ConfigCommand::Init = command {
+        return init::run(global);
+    }
     let config = ConfigFile::load_default()?;
     if config.path().as_os_str().is_empty() {
         return Err(CliError::Usage(
@@ -24,6 +27,7 @@ pub fn run(global: &GlobalArgs, command: &ConfigCommand) -> Result<(), CliError>
         .flatten()
         .map(|p| p.name().to_owned());
     match command {
+        ConfigCommand::Init => Ok(()),
         ConfigCommand::List => list(&config, in_use.as_deref(), global.output),
         ConfigCommand::Show(args) => {
             let profile = match args.name.as_deref().or(global.profile.as_deref()) {
@@ -73,10 +77,18 @@ fn list(config: &ConfigFile, in_use: Option<&str>, format: OutputFormat) -> Resu
             config.path().display()
         );
     }
+    // A profile with a mistake is listed with it; the others stay usable.
+    for (name, message) in config.broken() {
+        crate::output::note!("polyai: profile `{name}` is not usable: {message}");
+    }
     let mut out = crate::output::stdout();
+    let broken = config
+        .broken()
+        .map(|(name, message)| json!({"name": name, "inUse": false, "error": message}));
     let records = config
         .profiles()
-        .map(|p| record(p, Some(p.name()) == in_use));
+        .map(|p| record(p, Some(p.name()) == in_use))
+        .chain(broken);
     match format {
         OutputFormat::Json => write_json(&mut out, &records.collect::<Vec<_>>()),
         OutputFormat::Jsonl => records
@@ -99,6 +111,12 @@ fn list(config: &ConfigFile, in_use: Option<&str>, format: OutputFormat) -> Resu
                     or_dash(p.api_key_file().map(|f| f.display().to_string()).as_deref()),
                     key_status(p),
                 ]);
+            }
+            for (name, _) in config.broken() {
+                let mut row = vec![name.to_owned(), String::new()];
+                row.resize(7, "?".to_owned());
+                row.push("not usable: see above".to_owned());
+                table.push(row);
             }
             table.write_as(&mut out, format)
         }
@@ -141,3 +159,5 @@ fn show(config: &ConfigFile, profile: &Profile, format: OutputFormat) -> Result<
     .and_then(|()| out.flush())
     .map_err(stdout_error)
 }
+
+mod init;

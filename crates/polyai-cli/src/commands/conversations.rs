@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
+use polyai_data::Timestamp;
 use polyai_data::models::{Conversation, ConversationExt, Lenient, Turn};
+use polyai_data::record::ConversationRecord;
 
 use crate::cli::{GetArgs, NoteArgs, OutputFormat};
 use crate::commands::Ctx;
@@ -13,40 +15,83 @@ use crate::session::read_text;
 
 /// `conversations get`.
 pub async fn get(ctx: &Ctx<'_>, args: &GetArgs) -> Result<(), CliError> {
+    let ids = crate::commands::collect_ids(&args.ids, args.ids_file.as_deref())?;
     let agent = ctx.session.agent()?;
-    let request = agent.conversations().get(&args.id);
-    match ctx.format {
-        // JSON output is the record exactly as the API sent it (nulls and number forms included).
-        OutputFormat::Json | OutputFormat::Jsonl => {
-            let raw = request.json().await?;
-            let mut out = crate::output::stdout();
-            if ctx.format == OutputFormat::Json {
-                write_json(&mut out, &raw)
-            } else {
-                write_json_line(&mut out, &raw)
+    let several = ids.len() > 1;
+    let mut gathered = Vec::new();
+    let mut shown = 0usize;
+    let result = crate::commands::each_id(ctx, &ids, async |id: &str| {
+        let request = agent.conversations().get(id);
+        let mut out = crate::output::stdout();
+        match ctx.format {
+            // JSON output is the record of the contract (with the body as sent on request).
+            OutputFormat::Json if several => {
+                gathered.push(record(id, request.json().await?, args.keep_raw)?);
+                return Ok(());
+            }
+            OutputFormat::Json => {
+                write_json(&mut out, &record(id, request.json().await?, args.keep_raw)?)
+            }
+            OutputFormat::Jsonl => {
+                write_json_line(&mut out, &record(id, request.json().await?, args.keep_raw)?)
+            }
+            OutputFormat::Csv => {
+                let conversation = request.await?;
+                let table = transcript_csv(&conversation);
+                if shown == 0 {
+                    table.write_csv(&mut out)
+                } else {
+                    table.write_csv_rows(&mut out)
+                }
+            }
+            OutputFormat::Table => {
+                let conversation = request.await?;
+                let gap = if shown == 0 { "" } else { "\n" };
+                write!(out, "{gap}{}", conversation_view(&conversation))
             }
         }
-        OutputFormat::Csv | OutputFormat::Table => {
-            let conversation = request.await?;
-            let mut out = crate::output::stdout();
-            if ctx.format == OutputFormat::Csv {
-                transcript_csv(&conversation).write_csv(&mut out)
-            } else {
-                out.write_all(conversation_view(&conversation).as_bytes())
-            }
-        }
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)?;
+        shown += 1;
+        Ok(())
+    })
+    .await;
+    if several && ctx.format == OutputFormat::Json {
+        write_json(&mut crate::output::stdout(), &gathered).map_err(stdout_error)?;
     }
-    .map_err(stdout_error)
+    result
+}
+
+/// The conversation the Data API sent as a record of the contract.
+fn record(
+    id: &str,
+    body: serde_json::Value,
+    keep_raw: bool,
+) -> Result<ConversationRecord, CliError> {
+    let record = ConversationRecord::from_data_api(&body).ok_or_else(|| {
+        CliError::Other(format!(
+            "the server sent conversation {id} without its conversationId"
+        ))
+    })?;
+    Ok(if keep_raw {
+        record.keep_raw(body)
+    } else {
+        record
+    })
 }
 
 fn transcript_csv(c: &Conversation) -> Table {
+    // The turn fields of the record contract (docs/records.md), each row keyed by its
+    // conversation.
     let mut table = Table::new(vec![
-        "turn",
-        "turnId",
-        "userInput",
-        "agentResponse",
-        "userInputDatetime",
-        "agentResponseDatetime",
+        "conversation_id",
+        "turn_index",
+        "turn_id",
+        "user_input",
+        "agent_response",
+        "user_input_at",
+        "agent_response_at",
+        "reviews",
     ]);
     let turns = c.turns.as_deref().unwrap_or_default();
     // A turn of a shape the client does not know has no columns to fill; its index is skipped.
@@ -56,14 +101,23 @@ fn transcript_csv(c: &Conversation) -> Table {
         .filter_map(|(i, t)| Some((i, t.typed()?)));
     for (i, t) in typed {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        table.push(vec![
+        // Times as the contract writes them (RFC 3339, UTC, microseconds); text that is not a
+        // time as sent.
+        let time = |v: &Option<String>| match v.as_deref().map(str::parse::<Timestamp>) {
+            Some(Ok(t)) => t.to_rfc3339_micros(),
+            _ => text(v),
+        };
+        let row = vec![
+            c.conversation_id.clone(),
             i.to_string(),
             t.turn_id.map(|v| v.to_string()).unwrap_or_default(),
             text(&t.user_input),
             text(&t.agent_response),
-            text(&t.user_input_datetime),
-            text(&t.agent_response_datetime),
-        ]);
+            time(&t.user_input_datetime),
+            time(&t.agent_response_datetime),
+            reviews(t).join("; "),
+        ];
+        table.push(row);
     }
     table
 }
@@ -140,6 +194,17 @@ pub fn conversation_view(c: &Conversation) -> String {
         text.push_str(&format!("{label:<13}{value}\n"));
     }
     let turns = c.turns.as_deref().unwrap_or_default();
+    let flagged: usize = turns
+        .iter()
+        .filter_map(|t| t.typed())
+        .map(|t| reviews(t).len())
+        .sum();
+    if flagged > 0 {
+        text.push_str(&format!(
+            "{:<13}{flagged} (marked ⚑ below)\n",
+            "Annotations"
+        ));
+    }
     text.push_str(&format!("\nTranscript ({} turns)\n", turns.len()));
     for (i, turn) in turns.iter().enumerate() {
         text.push_str(&turn_view(i, turn));
@@ -173,6 +238,9 @@ fn turn_view(index: usize, turn: &Lenient<Turn>) -> String {
     if lines.is_empty() {
         text.push_str(&format!("{number:<5}(silence)\n"));
     }
+    for review in reviews(turn) {
+        text.push_str(&format!("{:<12}⚑ {review}\n", ""));
+    }
     if let Some(meta) = &turn.metadata {
         let topics = meta.retrieved_topics.as_deref().unwrap_or_default();
         if !topics.is_empty() {
@@ -190,6 +258,29 @@ fn turn_view(index: usize, turn: &Lenient<Turn>) -> String {
     text
 }
 
+/// The QA annotations of a turn (`conversations annotate`), e.g. `wrong_info (agent)`.
+fn reviews(turn: &Turn) -> Vec<String> {
+    let field = |review: &serde_json::Value, names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| review.get(*n).and_then(serde_json::Value::as_str))
+            .map(str::to_owned)
+    };
+    turn.reviews
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|review| {
+            let kind = field(review, &["annotation_type", "annotationType", "type"])
+                .unwrap_or_else(|| review.to_string());
+            match field(review, &["role"]) {
+                Some(role) => format!("{kind} ({role})"),
+                None => kind,
+            }
+        })
+        .collect()
+}
+
 /// `conversations note`.
 pub async fn note(ctx: &Ctx<'_>, args: &NoteArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
@@ -199,6 +290,7 @@ pub async fn note(ctx: &Ctx<'_>, args: &NoteArgs) -> Result<(), CliError> {
         (None, None) => return Err(CliError::Usage("give the note TEXT or --file".into())),
     };
     agent.note(&args.id, text.clone()).await?;
+    crate::commands::sandbox_forgets(ctx, "this note");
     let mut out = crate::output::stdout();
     match ctx.format {
         OutputFormat::Table => writeln!(out, "note saved on {}", args.id),

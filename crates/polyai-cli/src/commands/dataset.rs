@@ -70,11 +70,11 @@ pub struct ConvertArgs {
     pub compression: Codec,
     /// Rows per Parquet row group, at most.
     #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_ROW_GROUP_SIZE as u64,
-          value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+          value_parser = crate::cli::Count::<u64>::new(1, 1 << 30))]
     pub row_group_size: u64,
     /// Commit (publish what was written) every N conversations.
     #[arg(long, value_name = "N", default_value_t = 100_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = crate::cli::Count::<u64>::at_least(1))]
     pub commit_every: u64,
     /// Do not fsync files before committing them (faster; a power cut may then lose the last
     /// commits, never the dataset's consistency on a journaling file system).

@@ -17,9 +17,11 @@ use serde_json::Value;
 
 use crate::cli::{ListArgs, OutputFormat};
 use crate::commands::Ctx;
+use crate::commands::v3::Search;
 use crate::exit::CliError;
 use crate::output::{
-    Table, duration, or_dash, stdout_error, truncate, utc_time, write_csv_record, write_json_line,
+    Table, count, duration, or_dash, stdout_error, truncate, utc_time, write_csv_record,
+    write_json_line,
 };
 use crate::source::Source;
 
@@ -106,7 +108,8 @@ pub async fn run(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
                 .into(),
         ));
     }
-    let mut printer = Printer::new(ctx.format, &listing);
+    let search = crate::commands::v3::Search::of(&args.v3).filter(|_| source.account.is_some());
+    let mut printer = Printer::new(ctx.format, &listing, search);
     printer.start()?;
     let mut next = None;
     for lane in lanes {
@@ -133,7 +136,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
 }
 
 /// Writes the records of a listing in the chosen format, page by page.
-struct Printer {
+struct Printer<'a> {
     format: OutputFormat,
     api: String,
     environments: String,
@@ -145,18 +148,21 @@ struct Printer {
     table: Option<Table>,
     /// The listing positions the last offset page covered: from, to, and the total.
     span: Option<(u64, u64, u64)>,
+    /// A transcript search: the table shows each match instead of the summary.
+    search: Option<Search<'a>>,
 }
 
-impl Printer {
-    fn new(format: OutputFormat, listing: &Listing) -> Self {
+impl<'a> Printer<'a> {
+    fn new(format: OutputFormat, listing: &Listing, search: Option<Search<'a>>) -> Self {
         Printer {
             format,
             api: listing.api().to_string(),
             environments: listing.environment_filter().to_string(),
             count: 0,
             unreadable: 0,
-            table: (format == OutputFormat::Table).then(table),
+            table: (format == OutputFormat::Table).then(|| table(search.is_some())),
             span: None,
+            search,
         }
     }
 
@@ -202,7 +208,7 @@ impl Printer {
                 }
                 OutputFormat::Table => {
                     if let Some(table) = &mut self.table {
-                        table.push(table_row(&record));
+                        table.push(table_row(&record, self.search));
                     }
                 }
             }
@@ -228,7 +234,6 @@ impl Printer {
                 if let Some(table) = &self.table {
                     table.write_aligned(&mut out).map_err(stdout_error)?;
                 }
-                let plural = if self.count == 1 { "" } else { "s" };
                 let mut footer = match self.span {
                     // One page of the Data API: where it sits in the listing.
                     Some((from, to, total)) if resume.is_some() || from > 0 => {
@@ -237,12 +242,12 @@ impl Printer {
                             format!("{range} conversations")
                         } else {
                             format!(
-                                "{} {} conversation{plural} in {range}",
-                                self.count, self.environments
+                                "{} in {range}",
+                                count(self.count, &format!("{} conversation", self.environments))
                             )
                         }
                     }
-                    _ => format!("{} conversation{plural}", self.count),
+                    _ => count(self.count, "conversation"),
                 };
                 if let Some(resume) = &resume {
                     footer.push_str(&format!(" (next page: {resume})"));
@@ -261,23 +266,31 @@ impl Printer {
     }
 }
 
-/// The table's columns.
-fn table() -> Table {
+/// The table's columns: the last one is free text, cut to the terminal (MATCH with a search).
+fn table(search: bool) -> Table {
     Table::new(vec![
-        "ID", "STARTED", "DURATION", "CHANNEL", "ENV", "TURNS", "HANDOFF", "SUMMARY",
+        "ID",
+        "STARTED",
+        "DURATION",
+        "CHANNEL",
+        "ENV",
+        "TURNS",
+        "HANDOFF",
+        if search { "MATCH" } else { "SUMMARY" },
     ])
-    // On a narrow terminal: ENV goes first, then CHANNEL, TURNS, HANDOFF, DURATION.
-    .optional(&[4, 3, 5, 6, 2])
+    // On a narrow terminal: ENV goes first, then CHANNEL, TURNS, HANDOFF, DURATION, and STARTED
+    // last, so that the id and some text always fit.
+    .optional(&[4, 3, 5, 6, 2, 1])
 }
 
-/// One table row: the summary heading where the API gives one, else the first thing the
-/// caller said.
-fn table_row(r: &ConversationRecord) -> Vec<String> {
-    let text = r
-        .summary_heading
-        .clone()
-        .or_else(|| first_request(r))
-        .map_or_else(|| "-".to_owned(), |t| truncate(&t, TEXT_WIDTH));
+/// One table row: the search's match, else the summary heading where the API gives one, else
+/// the first thing the caller said.
+fn table_row(r: &ConversationRecord, search: Option<Search<'_>>) -> Vec<String> {
+    let text = search
+        .and_then(|search| search.snippet(r, TEXT_WIDTH))
+        .or_else(|| r.summary_heading.as_ref().map(|t| truncate(t, TEXT_WIDTH)))
+        .or_else(|| first_request(r).map(|t| truncate(&t, TEXT_WIDTH)))
+        .unwrap_or_else(|| "-".to_owned());
     vec![
         r.conversation_id.clone(),
         r.started_at

@@ -7,7 +7,7 @@ use polyai_data::config::{ConfigFile, Profile};
 
 use crate::cli::{ChatCommand, Cli, Command, ConversationsCommand, OutputFormat};
 use crate::exit::CliError;
-use crate::output::{Table, write_json, write_json_line};
+use crate::output::{Table, stdout_error, write_json, write_json_line};
 use crate::session::Session;
 
 pub mod annotate;
@@ -106,9 +106,15 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
         return None;
     };
     let mut command = Cli::command();
+    // Generated into memory: clap_complete panics when its writer fails (a closed stdout).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "polyai", &mut script);
     let mut out = crate::output::stdout();
-    clap_complete::generate(args.shell, &mut command, "polyai", &mut out);
-    Some(Ok(()))
+    Some(
+        out.write_all(&script)
+            .and_then(|()| out.flush())
+            .map_err(stdout_error),
+    )
 }
 
 /// Runs a command that talks to the API.
@@ -143,5 +149,125 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         | Command::Keygen(_) => run_offline(cli).unwrap_or(Ok(())),
         #[cfg(feature = "dataset")]
         Command::Dataset(_) => run_offline(cli).unwrap_or(Ok(())),
+    }
+}
+
+/// Longest conversation id accepted from the command line or a file of ids.
+pub(crate) const MAX_ID_CHARS: usize = 512;
+
+/// Conversation ids from the arguments (`-` among them: more from stdin) and `--ids FILE`
+/// (`-`: stdin), one per line, blank lines and `# comments` skipped; trimmed, each once, in
+/// order. An id with spaces or control characters is refused, naming where it was read.
+pub fn collect_ids(
+    args: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<Vec<String>, CliError> {
+    let mut all: Vec<(String, String)> = Vec::new();
+    let read_lines = |path: &std::path::Path, all: &mut Vec<(String, String)>| {
+        let text = crate::session::read_text(path)?;
+        let name = if path.as_os_str() == "-" {
+            "<stdin>".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with('#') {
+                all.push((line.to_owned(), format!("{name}:{}", n + 1)));
+            }
+        }
+        Ok::<(), CliError>(())
+    };
+    let mut stdin_read = false;
+    for id in args {
+        if id == "-" {
+            if !std::mem::replace(&mut stdin_read, true) {
+                read_lines(std::path::Path::new("-"), &mut all)?;
+            }
+        } else {
+            all.push((id.clone(), "the command line".to_owned()));
+        }
+    }
+    if let Some(path) = file {
+        if path.as_os_str() == "-" && stdin_read {
+            return Err(CliError::Usage(
+                "- and --ids - both read stdin: give the ids once".into(),
+            ));
+        }
+        read_lines(path, &mut all)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    for (id, place) in all {
+        let id = id.trim().to_owned();
+        if id.is_empty()
+            || id.chars().count() > MAX_ID_CHARS
+            || id.contains(char::is_whitespace)
+            || id.contains(char::is_control)
+        {
+            return Err(CliError::Usage(format!(
+                "{place}: {:?} is not a conversation id (one id per line, no spaces)",
+                crate::output::truncate(&id, 80)
+            )));
+        }
+        if seen.insert(id.clone()) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() && (stdin_read || file.is_some()) {
+        return Err(CliError::Usage(
+            "no conversation id was read (one per line; # starts a comment)".into(),
+        ));
+    }
+    Ok(ids)
+}
+
+/// Runs `run` for each id in turn. With one id its error is the command's; with several, each
+/// failure is reported on stderr as it happens (with its hint) and the others go on; the
+/// command then fails with [`CliError::Several`], whose exit code is the first failure's.
+pub async fn each_id(
+    ctx: &Ctx<'_>,
+    ids: &[String],
+    mut run: impl AsyncFnMut(&str) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    if let [id] = ids {
+        return run(id).await;
+    }
+    let mut failed = 0;
+    let mut first = None;
+    for id in ids {
+        if let Err(err) = run(id).await {
+            // A closed stdout ends the command: nothing more can be shown.
+            if matches!(&err, CliError::File { path, .. } if path.as_os_str() == "<stdout>") {
+                return Err(err);
+            }
+            crate::output::note!("polyai: error: {id}: {err}");
+            if let Some(hint) = crate::exit::hint(&err, ctx.session.target()) {
+                crate::output::note!("polyai: hint: {hint}");
+            }
+            failed += 1;
+            first.get_or_insert(err);
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(first) => Err(CliError::Several {
+            failed,
+            total: ids.len(),
+            first: Box::new(first),
+        }),
+    }
+}
+
+/// Says, in the sandbox, that what a command just saved (`what`: `this note`, `these
+/// annotations`) lives only as long as the process: the embedded mock starts from its
+/// recording each time.
+pub fn sandbox_forgets(ctx: &Ctx<'_>, what: &str) {
+    if ctx.session.is_sandbox() {
+        crate::output::note!(
+            "polyai: the sandbox forgets {what} when the command ends (each --sandbox run \
+             starts from the same recorded data; run polyai-mock and point --base-url at it to \
+             keep them); against a real agent they are kept"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! channels, variant, state.
 
 use polyai_data::Timestamp;
+use polyai_data::record::ConversationRecord;
 use polyai_data::v3::{ListConversations, TurnType};
 
 use crate::cli::{Side, V3Filters};
@@ -72,4 +73,78 @@ pub fn filtered(
         listing = listing.in_progress(filters.in_progress);
     }
     Ok(listing)
+}
+
+/// A literal transcript search (`--search` without `--semantic`), whose match the table shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Search<'a> {
+    text: &'a str,
+    side: Option<Side>,
+}
+
+impl<'a> Search<'a> {
+    /// The search of `filters`, unless there is none or it is semantic (no literal match).
+    pub fn of(filters: &'a V3Filters) -> Option<Self> {
+        let text = filters.search.as_deref().filter(|_| !filters.semantic)?;
+        Some(Search {
+            text,
+            side: filters.side,
+        })
+    }
+
+    /// The first turn text of `record` holding the search text, cut to about `width` columns
+    /// around it: `…I want a refund for my…`.
+    pub fn snippet(&self, record: &ConversationRecord, width: usize) -> Option<String> {
+        let needle = self.text.trim().to_lowercase();
+        record.turns.as_deref()?.iter().find_map(|t| {
+            let user = (self.side != Some(Side::Agent)).then_some(t.user_input.as_deref());
+            let agent = (self.side != Some(Side::User)).then_some(t.agent_response.as_deref());
+            [user.flatten(), agent.flatten()]
+                .into_iter()
+                .flatten()
+                .find_map(|text| snippet(text, &needle, width))
+        })
+    }
+}
+
+/// `text` cut to about `width` columns around the first place it holds `needle` (lower case),
+/// ignoring case; `None` when it does not hold it.
+fn snippet(text: &str, needle: &str, width: usize) -> Option<String> {
+    let chars: Vec<char> = crate::output::text::flatten(text).chars().collect();
+    let lower: Vec<char> = chars.iter().flat_map(|c| c.to_lowercase()).collect();
+    let wanted: Vec<char> = needle.chars().collect();
+    // Lower-casing that changes the length (rare letters) is matched on the text as it is.
+    let hay = if lower.len() == chars.len() {
+        &lower
+    } else {
+        &chars
+    };
+    if wanted.is_empty() || wanted.len() > hay.len() {
+        return None;
+    }
+    let at = (0..=hay.len() - wanted.len()).find(|&i| hay[i..i + wanted.len()] == wanted[..])?;
+    let start = at.saturating_sub(width / 4);
+    let shown: String = chars[start..].iter().collect();
+    let lead = if start > 0 { "…" } else { "" };
+    Some(crate::output::truncate(&format!("{lead}{shown}"), width))
+}
+
+#[cfg(test)]
+mod snippet_tests {
+    use super::snippet;
+
+    #[test]
+    fn the_match_is_shown_with_what_leads_to_it() {
+        let text = "Hello, I am calling because I would like a refund for the order I placed";
+        let shown = snippet(text, "refund", 24).unwrap_or_default();
+        assert!(
+            shown.starts_with('…') && shown.contains("refund"),
+            "{shown}"
+        );
+        assert_eq!(
+            snippet("REFUND please", "refund", 24).as_deref(),
+            Some("REFUND please")
+        );
+        assert_eq!(snippet("nothing here", "refund", 24), None);
+    }
 }

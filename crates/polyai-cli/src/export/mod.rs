@@ -117,6 +117,8 @@ struct Stats {
     failed: u64,
     retried: u64,
     recovered: u64,
+    /// Earlier failures retried that failed again.
+    failed_again: u64,
 }
 
 /// How the run ended.
@@ -249,7 +251,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let with_details = args.with_details || selection.is_some();
     // Arguments first, so a usage error leaves no folder or lock behind.
     Plan::new(ctx, args, selection.is_some(), None)?;
-    std::fs::create_dir_all(dir).map_err(|e| CliError::file("creating", dir, e))?;
+    crate::output::make_folder("--out", dir)?;
     let _lock = FolderLock::acquire(dir)?;
     let run_started_at = jiff::Timestamp::now();
     let previous = Checkpoint::load(dir)?;
@@ -381,6 +383,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
                 }
                 stats.failed += 1;
                 stats.retried += u64::from(work.page.is_none());
+                stats.failed_again += u64::from(work.page.is_none());
                 // A conversation that does not exist (an id of --ids, or one deleted since it
                 // was listed) says nothing about the server's health.
                 if !matches!(&err, CliError::Api(api) if api.is_not_found()) {
@@ -507,13 +510,8 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     match outcome {
         Outcome::Finished if still_failing == 0 => Ok(()),
         Outcome::Finished => Err(CliError::Partial(format!(
-            "{still_failing} conversation{} could not be exported; {} listed in {}",
-            if still_failing == 1 { "" } else { "s" },
-            if still_failing == 1 {
-                "it is"
-            } else {
-                "they are"
-            },
+            "{} could not be exported; they are listed in {}",
+            crate::output::count(still_failing, "conversation"),
             dir.join(FAILURES_FILE).display()
         ))),
         Outcome::Interrupted(signal) => Err(CliError::Interrupted(
@@ -654,9 +652,8 @@ fn report_recovery(recovery: &Recovery, start: &Resume) {
         return;
     }
     let mut note = format!(
-        "resuming: {} conversation{} already exported",
-        recovery.kept,
-        if recovery.kept == 1 { "" } else { "s" }
+        "resuming: {} already exported",
+        crate::output::count(recovery.kept, "conversation")
     );
     if recovery.truncated_bytes > 0 {
         note.push_str(&format!(
@@ -1010,15 +1007,27 @@ impl End<'_> {
             ));
         }
         if s.retried > 0 {
+            // Counted by conversation: failures.jsonl may list one several times (a line per
+            // failed attempt) until a run ends and rewrites it.
             line.push_str(&format!(
-                "; {} of {} earlier failures exported",
-                s.recovered, s.retried
+                "; {} of {} that failed before exported",
+                s.recovered,
+                crate::output::count(s.retried, "conversation")
             ));
+            if s.failed_again > 0 {
+                line.push_str(&format!(", {} failed again", s.failed_again));
+            }
         }
         if self.still_failing > 0 {
+            let new = self.still_failing.saturating_sub(s.failed_again);
+            let split = if s.failed_again > 0 && new > 0 {
+                format!(" ({} again, {new} new)", s.failed_again)
+            } else {
+                String::new()
+            };
             line.push_str(&format!(
-                "; {} failed (listed in {})",
-                self.still_failing,
+                "; {} failed{split}, listed once each in {}",
+                crate::output::count(self.still_failing, "conversation"),
                 self.dir.join(FAILURES_FILE).display()
             ));
         }
@@ -1067,9 +1076,29 @@ mod tests {
         assert!(
             partial
                 .line()
-                .ends_with("; 2 failed (listed in out/failures.jsonl); run the same command again to retry them"),
+                .ends_with("; 2 conversations failed, listed once each in out/failures.jsonl; run the same command again to retry them"),
             "{}",
             partial.line()
+        );
+        // Earlier failures are counted by conversation, and the failures split by origin.
+        let stats = Stats {
+            retried: 96,
+            recovered: 90,
+            failed_again: 6,
+            ..stats
+        };
+        let rerun = End {
+            stats: &stats,
+            still_failing: 13,
+            ..end
+        };
+        assert!(
+            rerun.line().contains(
+                "; 90 of 96 conversations that failed before exported, 6 failed again; \
+                 13 conversations failed (6 again, 7 new), listed once each in"
+            ),
+            "{}",
+            rerun.line()
         );
         assert_eq!(partial.record()["status"], "partial");
     }

@@ -21,7 +21,7 @@ pub use self::csv::{parse_csv, write_csv_record};
 pub use self::json::{write_json, write_json_line};
 pub use self::stdio::{stdout, stdout_error, terminal_width};
 pub use self::table::Table;
-pub use self::text::{duration, or_dash, short_time, truncate, utc_time, yes_no};
+pub use self::text::{count, duration, or_dash, short_time, truncate, utc_time, yes_no};
 
 /// Writes a line to stderr (a status note, a warning, an error). Never panics: a closed
 /// stderr loses the line.
@@ -31,3 +31,24 @@ macro_rules! note {
     };
 }
 pub(crate) use note;
+
+/// Creates the folder `dir` that the option `flag` names (and its parents), or fails naming
+/// the path the user gave and what to do: a file in the way, a missing permission.
+pub fn make_folder(flag: &str, dir: &std::path::Path) -> Result<(), crate::exit::CliError> {
+    use crate::exit::CliError;
+    if dir.is_file() {
+        return Err(CliError::Usage(format!(
+            "{flag} {} is a file, not a folder: name a folder (it is created if missing)",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
+            CliError::Usage(format!(
+                "{flag} {}: a part of this path is a file, not a folder: choose another path",
+                dir.display()
+            ))
+        }
+        _ => CliError::file("creating the folder", dir, e),
+    })
+}

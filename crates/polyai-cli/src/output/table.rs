@@ -149,8 +149,16 @@ impl Table {
 
     /// Writes RFC 4180 CSV: a header row, then one record per row, CRLF line ends.
     pub fn write_csv(&self, out: &mut impl Write) -> io::Result<()> {
-        let mut csv = super::csv::writer(out);
+        let mut csv = super::csv::writer(&mut *out);
         csv.write_record(&self.header)?;
+        csv.flush()?;
+        drop(csv);
+        self.write_csv_rows(out)
+    }
+
+    /// Writes the rows as CSV without the header row: more rows of a CSV already begun.
+    pub fn write_csv_rows(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut csv = super::csv::writer(out);
         for row in &self.rows {
             csv.write_record(row)?;
         }

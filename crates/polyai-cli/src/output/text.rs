@@ -40,6 +40,16 @@ pub fn truncate(text: &str, max: usize) -> String {
     console::truncate_str(&flatten(text), max, "…").into_owned()
 }
 
+/// `n` and the noun, plural unless `n` is 1: `1 conversation`, `2 conversations`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `Some(true)` → `yes`, `Some(false)` → `no`, `None` → `-`.
 pub fn yes_no(flag: Option<bool>) -> &'static str {
     match flag {

@@ -11,14 +11,10 @@ use crate::cli::ChatReplayArgs;
 use crate::commands::Ctx;
 use crate::commands::v3::with_window;
 use crate::exit::CliError;
-use crate::session::read_text;
 use crate::when;
 
 /// Conversations replayed when filters select them and `--limit` is not given.
 pub const DEFAULT_LIMIT: u64 = 100;
-
-/// Longest conversation id accepted from a file (ids are a few dozen characters).
-const MAX_ID_CHARS: usize = 512;
 
 /// The listing flags that only the Conversations API v3 serves.
 fn v3_flags(args: &ChatReplayArgs) -> Vec<&'static str> {
@@ -93,45 +89,7 @@ pub async fn jobs(ctx: &Ctx<'_>, args: &ChatReplayArgs) -> Result<Vec<Job>, CliE
 
 /// Ids from the arguments and `--ids FILE`, trimmed, each once, in order.
 fn ids(args: &ChatReplayArgs) -> Result<Vec<String>, CliError> {
-    let mut all: Vec<(String, String)> = args
-        .ids
-        .iter()
-        .map(|id| (id.clone(), "the command line".to_owned()))
-        .collect();
-    if let Some(path) = &args.ids_file {
-        let text = read_text(path)?;
-        let name = if path.as_os_str() == "-" {
-            "<stdin>".to_owned()
-        } else {
-            path.display().to_string()
-        };
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            all.push((line.to_owned(), format!("{name}:{}", n + 1)));
-        }
-    }
-    let mut seen = HashSet::new();
-    let mut ids = Vec::new();
-    for (id, place) in all {
-        let id = id.trim().to_owned();
-        if id.is_empty()
-            || id.chars().count() > MAX_ID_CHARS
-            || id.contains(char::is_whitespace)
-            || id.contains(char::is_control)
-        {
-            return Err(CliError::Usage(format!(
-                "{place}: {:?} is not a conversation id (one id per line, no spaces)",
-                crate::output::truncate(&id, 80)
-            )));
-        }
-        if seen.insert(id.clone()) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
+    crate::commands::collect_ids(&args.ids, args.ids_file.as_deref())
 }
 
 /// Finished conversations of the v3 listing the filters describe, up to `limit`.

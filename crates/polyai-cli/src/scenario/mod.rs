@@ -90,7 +90,8 @@ pub async fn run(ctx: &Ctx<'_>, chat: &ChatArgs, args: &ChatTestArgs) -> Result<
     // JSON Lines stream: a line per scenario as it ends, for whoever reads along.
     let streaming = ctx.format == OutputFormat::Jsonl;
     let mut written = Ok(());
-    let results = run_suite(&plans, usize::from(args.concurrency), |result| {
+    let stop = crate::signals::interrupted();
+    let (results, interrupted) = run_suite(&plans, usize::from(args.concurrency), stop, |result| {
         bar.suspend(|| crate::output::note!("{}", report::progress_line(result)));
         bar.inc(1);
         if streaming && written.is_ok() {
@@ -110,6 +111,22 @@ pub async fn run(ctx: &Ctx<'_>, chat: &ChatArgs, args: &ChatTestArgs) -> Result<
     if let Some(path) = &args.junit {
         junit::write(path, &junit::render(&results, &summary, &timestamp))?;
         crate::output::note!("JUnit report: {}", path.display());
+    }
+    if let Some(signal) = interrupted {
+        let scenarios = |n: usize| format!("{n} scenario{}", if n == 1 { "" } else { "s" });
+        return Err(CliError::Interrupted(
+            signal,
+            format!(
+                "interrupted: {} of {} finished and reported above ({} passed, {} failed, {} \
+                 errored); {} not finished",
+                summary.total,
+                scenarios(plans.len()),
+                summary.passed,
+                summary.failed,
+                summary.errored,
+                plans.len() - summary.total
+            ),
+        ));
     }
     if summary.failed + summary.errored > 0 {
         return Err(CliError::Tests {

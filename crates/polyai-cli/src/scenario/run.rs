@@ -290,11 +290,16 @@ pub fn turn_label(turn: usize) -> String {
 
 /// Runs every plan (each `repeat` times), at most `concurrency` sessions at once, and calls
 /// `done` as each scenario's last run ends. Results come back in plan order.
+/// Runs every plan; stops early when `stop` completes (Ctrl-C), returning the scenarios that
+/// finished and the signal.
 pub async fn run_suite(
     plans: &[Plan],
     concurrency: usize,
+    stop: impl std::future::Future<Output = crate::signals::Signal>,
     mut done: impl FnMut(&ScenarioResult),
-) -> Vec<ScenarioResult> {
+) -> (Vec<ScenarioResult>, Option<crate::signals::Signal>) {
+    let mut stop = std::pin::pin!(stop);
+    let mut interrupted = None;
     let jobs = plans
         .iter()
         .enumerate()
@@ -304,7 +309,17 @@ pub async fn run_suite(
     let mut runs = futures_util::stream::iter(jobs)
         .map(|(i, run)| async move { (i, run_once(&plans[i], run).await) })
         .buffer_unordered(concurrency.max(1));
-    while let Some((i, run)) = runs.next().await {
+    loop {
+        let (i, run) = tokio::select! {
+            next = runs.next() => match next {
+                Some(next) => next,
+                None => break,
+            },
+            signal = &mut stop => {
+                interrupted = Some(signal);
+                break;
+            }
+        };
         pending[i].push(run);
         if pending[i].len() == plans[i].scenario.repeat as usize {
             let result = ScenarioResult::new(&plans[i], std::mem::take(&mut pending[i]));
@@ -312,7 +327,7 @@ pub async fn run_suite(
             results[i] = Some(result);
         }
     }
-    results.into_iter().flatten().collect()
+    (results.into_iter().flatten().collect(), interrupted)
 }
 
 /// What a run has done so far; kept outside the conversation so a timed-out run still

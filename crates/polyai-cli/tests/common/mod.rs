@@ -343,3 +343,68 @@ pub fn wait_until(child: &mut Child, what: &str, ready: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Reads `child`'s stderr line by line until `ready` holds for the lines so far, sends it
+/// SIGINT (Ctrl-C), and returns its exit status, its stdout and its stderr lines. `child` must
+/// have been spawned with both piped. Fails the test when `child` ends first or nothing is
+/// ready within two minutes.
+#[cfg(unix)]
+pub fn interrupt_when(
+    mut child: Child,
+    ready: impl Fn(&[String]) -> bool,
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let err = child.stderr.take().expect("stderr");
+    let seen = Arc::clone(&lines);
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines() {
+            let Ok(line) = line else { break };
+            seen.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ready(&lines.lock().unwrap_or_else(|e| e.into_inner())) {
+        assert!(Instant::now() < deadline, "never ready to interrupt");
+        assert!(child.try_wait().expect("status").is_none(), "ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: signals our own child, which is still running.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    let status = child.wait().expect("wait");
+    reader.join().expect("reader");
+    let err = lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+    (status, out, err)
+}
+
+/// Runs `cmd` with its stdout and stderr closed by the reader at once (`polyai … | head -0`,
+/// a closed terminal) and returns how it ended.
+pub fn with_closed_pipes(cmd: &mut std::process::Command) -> std::process::ExitStatus {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    child.wait().expect("wait")
+}
+
+/// `polyai --sandbox ARGS…`, waited for.
+pub fn sandbox(args: &[&str]) -> Output {
+    polyai()
+        .arg("--sandbox")
+        .args(args)
+        .output()
+        .expect("polyai runs")
+}
