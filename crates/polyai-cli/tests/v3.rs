@@ -399,6 +399,27 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
     let after = live_ids(&mock, &account);
     assert!(after.len() > before.len(), "some arrivals are live");
     assert_exact_export(dir.path(), &after);
+    // The manifest names what produced the export: the API and its document, the account, the
+    // environments, the window, and the record contract's version.
+    let manifest = common::assert_manifest(dir.path(), "complete");
+    let source = &manifest["source"];
+    assert_eq!(source["api"], "v3", "{manifest:#}");
+    assert_eq!(source["spec_version"], polyai_data::v3::api_version());
+    assert_eq!(source["account_id"], account.as_str());
+    assert_eq!(source["environments"], "live");
+    assert_eq!(source["start_time"], "2026-05-01T00:00:00Z");
+    assert_eq!(
+        source["with_details_from"],
+        format!("PolyAI Data API {}", polyai_data::api_version())
+    );
+    assert_eq!(
+        manifest["record_schema_version"],
+        polyai_data::record::SCHEMA_VERSION
+    );
+    assert!(
+        manifest["time_range"]["earliest"].is_string(),
+        "{manifest:#}"
+    );
 }
 
 #[test]
