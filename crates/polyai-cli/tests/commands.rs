@@ -827,3 +827,30 @@ fn a_trickling_recording_ends_at_the_download_timeout() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
     assert!(left.is_empty(), "nothing is left behind: {left:?}");
 }
+
+/// `list --all` as a table keeps at most 10 000 rows (memory stays bounded) and says so; JSON
+/// streams every record.
+#[test]
+fn a_long_table_is_capped_and_says_so() {
+    let mock = Mock::with_conversations(10_050);
+    let table = ok(mock.run(&["conversations", "list", "--all"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.iter().filter(|l| l.starts_with("CA")).count(), 10_000);
+    let footer = lines.last().copied().unwrap_or_default();
+    assert!(
+        footer.starts_with("10050 conversations")
+            && footer.contains("the table shows the first 10000"),
+        "{footer}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(mock.run(&[
+        "conversations",
+        "list",
+        "--all",
+        "-O",
+        "json",
+    ])))
+    .expect("JSON");
+    assert_eq!(json["count"], 10_050);
+    assert_eq!(json["items"].as_array().map(Vec::len), Some(10_050));
+    assert_eq!(json["next"], serde_json::Value::Null);
+}

@@ -28,6 +28,10 @@ use crate::source::Source;
 /// Page size of `conversations list` without --limit or --all.
 pub(crate) const LIST_LIMIT: u64 = 50;
 
+/// Rows the table holds at most (a table aligns its columns over every row it shows, so it keeps
+/// them; memory stays bounded past this, and the footer says what was left out).
+const TABLE_ROWS: u64 = 10_000;
+
 /// Longest summary or first request shown in the table.
 const TEXT_WIDTH: usize = 48;
 
@@ -207,7 +211,7 @@ impl<'a> Printer<'a> {
                         .map_err(stdout_error)?;
                 }
                 OutputFormat::Table => {
-                    if let Some(table) = &mut self.table {
+                    if let Some(table) = self.table.as_mut().filter(|_| self.count < TABLE_ROWS) {
                         table.push(table_row(&record, self.search));
                     }
                 }
@@ -251,6 +255,11 @@ impl<'a> Printer<'a> {
                 };
                 if let Some(resume) = &resume {
                     footer.push_str(&format!(" (next page: {resume})"));
+                }
+                if self.count > TABLE_ROWS {
+                    footer.push_str(&format!(
+                        "; the table shows the first {TABLE_ROWS}: -O jsonl or -O csv print every one"
+                    ));
                 }
                 writeln!(out, "{footer}")
             }
