@@ -5,7 +5,6 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod archive;
-mod chat;
 mod cli;
 mod commands;
 mod exit;
@@ -16,11 +15,9 @@ mod reconcile;
 mod records;
 mod replay;
 mod scenario;
-mod schema;
 mod session;
 mod signals;
 mod source;
-mod sync;
 mod when;
 
 use std::process::ExitCode;

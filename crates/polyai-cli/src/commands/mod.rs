@@ -12,6 +12,7 @@ use crate::session::Session;
 
 pub mod annotate;
 pub mod audio;
+pub mod chat;
 pub mod config;
 pub mod conversations;
 #[cfg(feature = "dataset")]
@@ -19,6 +20,8 @@ pub mod dataset;
 pub mod keygen;
 pub mod list;
 pub mod reconcile;
+pub mod schema;
+pub mod sync;
 pub mod v3;
 pub mod verify;
 
@@ -90,7 +93,7 @@ pub fn run_offline(cli: &Cli) -> Option<Result<(), CliError>> {
         return Some(config::run(&cli.global, command));
     }
     if let Command::Schema(args) = &cli.command {
-        return Some(crate::schema::run(args, cli.global.output));
+        return Some(schema::run(args, cli.global.output));
     }
     if let Command::Verify(args) = &cli.command {
         return Some(verify::run(cli.global.output, args));
@@ -134,13 +137,11 @@ pub async fn run(cli: &Cli, session: &Session) -> Result<(), CliError> {
         Command::Chat(args) => match &args.command {
             Some(ChatCommand::Test(test)) => crate::scenario::run(&ctx, args, test).await,
             Some(ChatCommand::Replay(replay)) => crate::replay::run(&ctx, args, replay).await,
-            Some(ChatCommand::Send(send)) => {
-                crate::chat::run(&ctx, args, Some(&send.messages)).await
-            }
-            None => crate::chat::run(&ctx, args, None).await,
+            Some(ChatCommand::Send(send)) => chat::run(&ctx, args, Some(&send.messages)).await,
+            None => chat::run(&ctx, args, None).await,
         },
         Command::Export(args) => crate::export::run(&ctx, args).await,
-        Command::Sync(args) => crate::sync::run(&ctx, args).await,
+        Command::Sync(args) => sync::run(&ctx, args).await,
         Command::Reconcile(args) => reconcile::run(&ctx, args).await,
         Command::Completions(_)
         | Command::Config(_)
