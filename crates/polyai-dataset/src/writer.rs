@@ -1063,7 +1063,12 @@ impl PendingTable {
             .finish()
             .map_err(|e| Error::format("writing", self.spool.display(), e))?;
         if self.writer.is_none() {
-            self.writer = Some(FileWriter::create(&self.spool, self.table, settings)?);
+            self.writer = Some(FileWriter::create_for(
+                &self.spool,
+                self.table,
+                settings,
+                &batch,
+            )?);
         }
         if let Some(writer) = self.writer.as_mut() {
             writer.write(&batch, &self.spool)?;
