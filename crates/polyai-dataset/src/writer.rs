@@ -324,6 +324,7 @@ impl DatasetWriter {
                 }
             }
         }
+        self.store.sync_folders()?;
         for rel in &listed {
             if !named.contains(rel.as_str()) && is_ours(rel) {
                 self.store.delete(rel).await?;
@@ -673,11 +674,7 @@ impl DatasetWriter {
                 next.state.insert(key, value);
             }
         }
-        self.store
-            .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
-            .await?;
-        self.manifest = next;
-        crash_point();
+        self.write_manifest(next).await?;
         self.roll_forward(&moves).await?;
         let mut files_removed = 0u64;
         for old in superseded {
@@ -853,6 +850,19 @@ impl DatasetWriter {
             .map(Some)
     }
 
+    /// The commit point: the files the manifest `next` names are made durable (their folders
+    /// flushed, once each), then `next` replaces the manifest, durably.
+    async fn write_manifest(&mut self, next: Manifest) -> Result<()> {
+        self.store.sync_folders()?;
+        self.store
+            .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
+            .await?;
+        self.store.sync_folders()?;
+        self.manifest = next;
+        crash_point();
+        Ok(())
+    }
+
     /// Renames the staged files of a commit into place (after the manifest names them).
     async fn roll_forward(&self, paths: &[String]) -> Result<()> {
         for path in paths {
@@ -860,7 +870,7 @@ impl DatasetWriter {
                 .rename(&staged_path(path), path, self.options.durable)
                 .await?;
         }
-        Ok(())
+        self.store.sync_folders()
     }
 
     fn data_path(&self, table: Table, partition: &str, id: &str) -> String {
@@ -1015,11 +1025,7 @@ impl DatasetWriter {
                     _ => None,
                 })
                 .collect();
-            self.store
-                .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
-                .await?;
-            self.manifest = next;
-            crash_point();
+            self.write_manifest(next).await?;
             let moves: Vec<String> = merged_slots
                 .iter()
                 .flat_map(|(_, _, f)| f.files.iter().map(|d| d.path.clone()))
