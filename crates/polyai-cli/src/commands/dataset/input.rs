@@ -57,8 +57,10 @@ pub(super) fn spawn_parsers(
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 16);
-    let (work_tx, work_rx) = sync_channel::<Work>(parsers * 2);
-    let (order_tx, order_rx) = sync_channel::<Receiver<Parsed>>(parsers * 2);
+    // The order queue bounds the batches alive (read, parsed or being parsed, not yet
+    // written): enough to keep every parser busy, few enough to keep memory flat.
+    let (work_tx, work_rx) = sync_channel::<Work>(parsers);
+    let (order_tx, order_rx) = sync_channel::<Receiver<Parsed>>(parsers + 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
     for _ in 0..parsers {
         let work_rx = Arc::clone(&work_rx);
