@@ -25,11 +25,6 @@ mod when;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than the system's allocator: faster on the many short-lived large buffers of
-/// `dataset convert` (zstd contexts per Parquet column chunk) and on the parsers' small strings.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use crate::cli::{ChatCommand, Cli, Command, GlobalArgs};
 use crate::exit::{CliError, Exit, Target};
 use crate::session::Session;
