@@ -80,6 +80,15 @@ impl Timestamp {
     /// # Ok::<(), polyai_data::Error>(())
     /// ```
     pub fn to_rfc3339_micros(self) -> String {
+        let mut buffer = [0; RFC3339_MICROS_LEN];
+        match self.rfc3339_micros_in(&mut buffer) {
+            Some(text) => text.to_owned(),
+            None => self.rfc3339_micros_formatted(),
+        }
+    }
+
+    /// [`to_rfc3339_micros`](Self::to_rfc3339_micros) through `format!`, for any year.
+    fn rfc3339_micros_formatted(self) -> String {
         let d = jiff::tz::Offset::UTC.to_datetime(self.0);
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
@@ -92,12 +101,52 @@ impl Timestamp {
             d.subsec_nanosecond() / 1000
         )
     }
+
+    /// [`to_rfc3339_micros`](Self::to_rfc3339_micros) written into `buffer`, without an
+    /// allocation (records hold many times, and a fingerprint writes them all); `None` for a
+    /// year outside 0000–9999.
+    fn rfc3339_micros_in(self, buffer: &mut [u8; RFC3339_MICROS_LEN]) -> Option<&str> {
+        let d = jiff::tz::Offset::UTC.to_datetime(self.0);
+        let year = u32::try_from(d.year()).ok().filter(|y| *y <= 9999)?;
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                buffer[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, d.month() as u32);
+        put(8, 2, d.day() as u32);
+        put(11, 2, d.hour() as u32);
+        put(14, 2, d.minute() as u32);
+        put(17, 2, d.second() as u32);
+        put(20, 6, d.subsec_nanosecond().unsigned_abs() / 1000);
+        for (at, separator) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (26, b'Z'),
+        ] {
+            buffer[at] = separator;
+        }
+        std::str::from_utf8(buffer).ok()
+    }
 }
+
+/// `2026-06-03T14:00:38.580000Z`.
+const RFC3339_MICROS_LEN: usize = 27;
 
 /// Written as [`Timestamp::to_rfc3339_micros`]; read from any form [`FromStr`] takes.
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_rfc3339_micros())
+        let mut buffer = [0; RFC3339_MICROS_LEN];
+        match self.rfc3339_micros_in(&mut buffer) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.serialize_str(&self.to_rfc3339_micros()),
+        }
     }
 }
 
@@ -213,6 +262,28 @@ impl From<Timestamp> for SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn micros_text_without_allocation_is_the_formatted_one() {
+        let formatted = Timestamp::rfc3339_micros_formatted;
+        let first = -62_167_219_200_000_000i64; // 0000-01-01
+        let last = 253_402_300_799_999_999i64; // 9999-12-31T23:59:59.999999
+        let mut micros = first;
+        while micros <= last {
+            let t = Timestamp::from_unix_micros(micros).unwrap_or_else(|| panic!("{micros}"));
+            assert_eq!(t.to_rfc3339_micros(), formatted(t));
+            assert_eq!(
+                serde_json::to_string(&t).ok(),
+                Some(format!("\"{}\"", formatted(t)))
+            );
+            micros += 7_777_777_777_777 + micros.rem_euclid(1_000_003);
+        }
+        for edge in [first, first - 1, last, last + 1, 0, -1] {
+            if let Some(t) = Timestamp::from_unix_micros(edge) {
+                assert_eq!(t.to_rfc3339_micros(), formatted(t));
+            }
+        }
+    }
 
     #[test]
     fn parses_what_the_wire_and_people_write() {

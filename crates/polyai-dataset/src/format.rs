@@ -15,6 +15,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use polyai_data::Timestamp;
 
 use crate::error::{Error, Result};
@@ -132,14 +133,25 @@ pub(crate) struct FileSettings {
     pub row_group_size: usize,
 }
 
-fn properties(table: Table, settings: FileSettings) -> WriterProperties {
+/// The writer's properties for a file of `table`. The columns named in `plain` (those all null
+/// in the file's first rows) are written uncompressed: their pages hold only run-length encoded
+/// null levels, which no codec makes smaller, and each compressed column chunk costs a
+/// compression context (with zstd, hundreds of KiB allocated and cleared), which dominates the
+/// writing of the small files of a daily partition.
+fn properties(table: Table, settings: FileSettings, plain: &[ColumnPath]) -> WriterProperties {
     let compression = match settings.compression {
+        // Level 1, zstd's fastest: as small as snappy's files or smaller, at a similar speed;
+        // higher levels cost more time than they save in bytes on this text.
         Compression::Zstd => ParquetCompression::ZSTD(ZstdLevel::default()),
         Compression::Snappy => ParquetCompression::SNAPPY,
         Compression::None => ParquetCompression::UNCOMPRESSED,
     };
     let kv = |key: &str, value: String| KeyValue::new(key.to_owned(), value);
-    WriterProperties::builder()
+    let mut builder = WriterProperties::builder();
+    for column in plain {
+        builder = builder.set_column_compression(column.clone(), ParquetCompression::UNCOMPRESSED);
+    }
+    builder
         .set_compression(compression)
         .set_max_row_group_row_count(Some(settings.row_group_size.max(1)))
         .set_key_value_metadata(Some(vec![
@@ -177,16 +189,61 @@ impl std::fmt::Debug for FileWriter {
     }
 }
 
+/// The Parquet paths of the columns of `batch` that hold only nulls (a list column's path is
+/// that of its elements).
+fn null_columns(batch: &RecordBatch) -> Vec<ColumnPath> {
+    if batch.num_rows() == 0 {
+        return Vec::new();
+    }
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(_, column)| column.null_count() == column.len())
+        .map(|(field, _)| {
+            let mut path = vec![field.name().clone()];
+            if let arrow_schema::DataType::List(item) = field.data_type() {
+                path.extend(["list".to_owned(), item.name().clone()]);
+            }
+            ColumnPath::new(path)
+        })
+        .collect()
+}
+
 impl FileWriter {
+    /// A new file of `table` at `path`, every column compressed as `settings` say.
     pub fn create(path: &Path, table: Table, settings: FileSettings) -> Result<Self> {
+        Self::create_with(path, table, settings, &[])
+    }
+
+    /// A new file of `table` at `path` whose first rows are `first` (not written yet): the
+    /// columns all null in them are not compressed (see [`properties`]).
+    pub fn create_for(
+        path: &Path,
+        table: Table,
+        settings: FileSettings,
+        first: &RecordBatch,
+    ) -> Result<Self> {
+        Self::create_with(path, table, settings, &null_columns(first))
+    }
+
+    fn create_with(
+        path: &Path,
+        table: Table,
+        settings: FileSettings,
+        plain: &[ColumnPath],
+    ) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io("writing", path.display(), e))?;
         let out = BufWriter::with_capacity(1 << 20, file);
         match settings.format {
-            FileFormat::Parquet => {
-                ArrowWriter::try_new(out, table.arrow_schema(), Some(properties(table, settings)))
-                    .map(|w| FileWriter::Parquet(Box::new(w)))
-                    .map_err(|e| Error::format("writing", path.display(), e))
-            }
+            FileFormat::Parquet => ArrowWriter::try_new(
+                out,
+                table.arrow_schema(),
+                Some(properties(table, settings, plain)),
+            )
+            .map(|w| FileWriter::Parquet(Box::new(w)))
+            .map_err(|e| Error::format("writing", path.display(), e)),
             FileFormat::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
                 writer

@@ -68,6 +68,7 @@ mod cloud;
 mod error;
 mod flatten;
 mod format;
+mod index;
 mod info;
 mod manifest;
 mod schema;

@@ -146,6 +146,9 @@ pub(crate) struct LocalDir {
     spool: PathBuf,
     /// Held for as long as the store is open: one writer per folder.
     _lock: Option<File>,
+    /// Folders that gained a file through a durable rename since [`Store::sync_folders`]: each
+    /// is flushed once then, however many files it gained.
+    unsynced: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
 }
 
 #[derive(Debug)]
@@ -215,6 +218,8 @@ impl Store {
     }
 
     /// Writes `bytes` as `rel` atomically: a reader sees the old contents or the new, whole.
+    /// With `durable`, the contents are on the disk when it returns, the rename once
+    /// [`sync_folders`](Self::sync_folders) has run.
     pub async fn put(&self, rel: &str, bytes: Vec<u8>, durable: bool) -> Result<()> {
         match self {
             Store::Local(l) => {
@@ -235,6 +240,17 @@ impl Store {
                 .await
                 .map(drop)
                 .map_err(|e| o.error("writing", rel, e)),
+        }
+    }
+
+    /// Flushes to the disk the folders that durable renames (of [`put`](Self::put),
+    /// [`publish`](Self::publish), [`rename`](Self::rename)) changed since the last call: the
+    /// renames are durable after it. One `fsync` per folder, not one per file. Nothing to do
+    /// on object stores, whose writes are durable when they return.
+    pub fn sync_folders(&self) -> Result<()> {
+        match self {
+            Store::Local(l) => l.sync_folders(),
+            Store::Object(_) => Ok(()),
         }
     }
 
@@ -416,6 +432,7 @@ impl LocalDir {
                 root: root.to_owned(),
                 spool,
                 _lock: None,
+                unsynced: Default::default(),
             });
         }
         if root.exists() && !root.is_dir() {
@@ -449,6 +466,7 @@ impl LocalDir {
             root: root.to_owned(),
             spool,
             _lock: Some(lock),
+            unsynced: Default::default(),
         })
     }
 
@@ -460,10 +478,27 @@ impl LocalDir {
         }
         std::fs::rename(from, &to).map_err(|e| Error::io("writing", to.display(), e))?;
         if durable && let Some(parent) = to.parent() {
-            // The rename itself reaches the disk with its folder.
-            File::open(parent)
+            // The rename reaches the disk with its folder, and a new folder with its own parent:
+            // both flushed at the next `sync_folders`, once per commit.
+            if let Ok(mut unsynced) = self.unsynced.lock() {
+                unsynced.insert(parent.to_owned());
+                if let Some(grandparent) = parent.parent().filter(|p| p.starts_with(&self.root)) {
+                    unsynced.insert(grandparent.to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_folders(&self) -> Result<()> {
+        let folders = match self.unsynced.lock() {
+            Ok(mut unsynced) => std::mem::take(&mut *unsynced),
+            Err(_) => return Ok(()),
+        };
+        for folder in folders {
+            File::open(&folder)
                 .and_then(|dir| dir.sync_all())
-                .map_err(|e| Error::io("writing", parent.display(), e))?;
+                .map_err(|e| Error::io("writing", folder.display(), e))?;
         }
         Ok(())
     }

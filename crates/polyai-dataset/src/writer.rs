@@ -9,6 +9,7 @@ use polyai_data::record::ConversationRecord;
 use crate::error::{Error, Result};
 use crate::flatten::{TableRows, partition_of};
 use crate::format::{self, Compression, FileFormat, FileSettings, FileWriter, Written};
+use crate::index::{Entry, Index};
 use crate::manifest::{
     self, DataFile, Fragment, IDS_DIR, MANIFEST_FILE, Manifest, fingerprint, id_key,
 };
@@ -153,13 +154,6 @@ pub struct CompactReport {
     pub files_after: u64,
 }
 
-/// A conversation in the index: the slot of the fragment holding it, and its fingerprint.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    slot: u32,
-    fingerprint: u64,
-}
-
 /// A fragment's place in the writer: its state now, and the conversations to drop from it at
 /// the next commit.
 #[derive(Debug)]
@@ -235,7 +229,7 @@ pub struct DatasetWriter {
     options: WriteOptions,
     manifest: Manifest,
     slots: Vec<Slot>,
-    index: HashMap<u128, Entry>,
+    index: Index,
     /// Open slots by partition, least recently used first.
     open: Vec<(String, u32)>,
     counts: CommitReport,
@@ -286,7 +280,7 @@ impl DatasetWriter {
             options,
             manifest: manifest.clone(),
             slots: Vec::new(),
-            index: HashMap::new(),
+            index: Index::default(),
             open: Vec::new(),
             counts: CommitReport::default(),
             since_memory_check: 0,
@@ -324,6 +318,7 @@ impl DatasetWriter {
                 }
             }
         }
+        self.store.sync_folders()?;
         for rel in &listed {
             if !named.contains(rel.as_str()) && is_ours(rel) {
                 self.store.delete(rel).await?;
@@ -351,7 +346,8 @@ impl DatasetWriter {
         for (ids, fragment) in loaded {
             let slot = self.slots.len() as u32;
             for (id, fingerprint) in ids {
-                self.index.insert(id_key(&id), Entry { slot, fingerprint });
+                self.index
+                    .insert(id_key(&id), Entry::new(slot, fingerprint));
             }
             self.slots.push(Slot {
                 partition: fragment.partition.clone(),
@@ -364,13 +360,13 @@ impl DatasetWriter {
 
     /// Whether the dataset holds the conversation `id` (committed, or upserted since).
     pub fn contains(&self, id: &str) -> bool {
-        self.index.contains_key(&id_key(id))
+        self.index.get(id_key(id)).is_some()
     }
 
     /// The [`fingerprint`](crate::fingerprint) of the version of `id` the dataset holds, so
     /// that a sync can skip fetching what did not change.
     pub fn fingerprint(&self, id: &str) -> Option<u64> {
-        self.index.get(&id_key(id)).map(|e| e.fingerprint)
+        self.index.get(id_key(id)).map(|e| e.fingerprint())
     }
 
     /// Conversations in the dataset, committed or upserted since.
@@ -380,7 +376,7 @@ impl DatasetWriter {
 
     /// Whether the dataset holds no conversation.
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.index.len() == 0
     }
 
     /// The last committed manifest.
@@ -429,8 +425,8 @@ impl DatasetWriter {
     ) -> Result<Upsert> {
         self.usable()?;
         let key = id_key(&record.conversation_id);
-        let outcome = match self.index.get(&key).copied() {
-            Some(entry) if entry.fingerprint == fingerprint => {
+        let outcome = match self.index.get(key) {
+            Some(entry) if entry.fingerprint() == fingerprint => {
                 self.counts.unchanged += 1;
                 return Ok(Upsert::Unchanged);
             }
@@ -468,7 +464,7 @@ impl DatasetWriter {
         pending
             .ids
             .push((record.conversation_id.clone(), fingerprint));
-        self.index.insert(key, Entry { slot, fingerprint });
+        self.index.insert(key, Entry::new(slot, fingerprint));
         self.since_memory_check += 1;
         if self.since_memory_check >= 256 {
             self.since_memory_check = 0;
@@ -673,11 +669,7 @@ impl DatasetWriter {
                 next.state.insert(key, value);
             }
         }
-        self.store
-            .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
-            .await?;
-        self.manifest = next;
-        crash_point();
+        self.write_manifest(next).await?;
         self.roll_forward(&moves).await?;
         let mut files_removed = 0u64;
         for old in superseded {
@@ -853,6 +845,19 @@ impl DatasetWriter {
             .map(Some)
     }
 
+    /// The commit point: the files the manifest `next` names are made durable (their folders
+    /// flushed, once each), then `next` replaces the manifest, durably.
+    async fn write_manifest(&mut self, next: Manifest) -> Result<()> {
+        self.store.sync_folders()?;
+        self.store
+            .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
+            .await?;
+        self.store.sync_folders()?;
+        self.manifest = next;
+        crash_point();
+        Ok(())
+    }
+
     /// Renames the staged files of a commit into place (after the manifest names them).
     async fn roll_forward(&self, paths: &[String]) -> Result<()> {
         for path in paths {
@@ -860,7 +865,7 @@ impl DatasetWriter {
                 .rename(&staged_path(path), path, self.options.durable)
                 .await?;
         }
-        Ok(())
+        self.store.sync_folders()
     }
 
     fn data_path(&self, table: Table, partition: &str, id: &str) -> String {
@@ -998,7 +1003,7 @@ impl DatasetWriter {
                 .flat_map(|(slots, _, _)| slots.iter().map(|s| (*s, slots[0])))
                 .collect();
             if !moved.is_empty() {
-                for entry in self.index.values_mut() {
+                for entry in self.index.entries_mut() {
                     if let Some(&to) = target_of.get(&entry.slot) {
                         entry.slot = to;
                     }
@@ -1015,11 +1020,7 @@ impl DatasetWriter {
                     _ => None,
                 })
                 .collect();
-            self.store
-                .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
-                .await?;
-            self.manifest = next;
-            crash_point();
+            self.write_manifest(next).await?;
             let moves: Vec<String> = merged_slots
                 .iter()
                 .flat_map(|(_, _, f)| f.files.iter().map(|d| d.path.clone()))
@@ -1063,7 +1064,12 @@ impl PendingTable {
             .finish()
             .map_err(|e| Error::format("writing", self.spool.display(), e))?;
         if self.writer.is_none() {
-            self.writer = Some(FileWriter::create(&self.spool, self.table, settings)?);
+            self.writer = Some(FileWriter::create_for(
+                &self.spool,
+                self.table,
+                settings,
+                &batch,
+            )?);
         }
         if let Some(writer) = self.writer.as_mut() {
             writer.write(&batch, &self.spool)?;

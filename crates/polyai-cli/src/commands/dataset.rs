@@ -2,19 +2,17 @@
 //! [`polyai_dataset`]: `convert` a JSONL export into one, `compact` one, show its `info` and
 //! `schema`. Needs no API key: it reads files and writes the dataset.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+mod input;
+
+use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
-use polyai_data::record::ConversationRecord;
 use polyai_dataset::{
     Compression, DEFAULT_ROW_GROUP_SIZE, DatasetInfo, DatasetWriter, Destination, FileFormat,
     WriteOptions,
 };
-use serde_json::Value;
 
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::exit::CliError;
@@ -156,15 +154,24 @@ fn dataset_error(err: polyai_dataset::Error) -> CliError {
     }
 }
 
-/// Conversations per batch handed between threads.
-const BATCH: usize = 256;
-
-/// A batch of parsed lines with their fingerprints, or the first error in it.
-type Parsed = (u64, Result<Vec<(ConversationRecord, u64)>, CliError>);
+/// With glibc: no "fast bins" for this process. Parquet allocates and frees a zstd context of
+/// ~160 KiB for every column chunk it writes, and glibc consolidates every fast bin at each free
+/// of such a block: a third of the writer thread's time before this (BENCHMARKS.md); without
+/// fast bins there is nothing to consolidate. Small blocks still come from the per-thread
+/// caches. Only `dataset convert` sets it; other commands keep glibc's defaults.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of glibc's allocator; M_MXFAST may be changed at any
+    // time (glibc consolidates the fast bins first), and 0 is a valid value (no fast bins).
+    unsafe {
+        libc::mallopt(libc::M_MXFAST, 0);
+    }
+}
 
 async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliError> {
     let started = Instant::now();
-    let (input, shown) = open_input(&args.input)?;
+    tune_allocator();
+    let (input, shown) = input::open_input(&args.input)?;
     let options = WriteOptions::default()
         .format(match args.format {
             Format::Parquet => FileFormat::Parquet,
@@ -181,9 +188,7 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
         .await
         .map_err(dataset_error)?;
 
-    let parsed = spawn_parsers(input, shown.clone());
-    let mut next = 0u64;
-    let mut waiting = std::collections::BTreeMap::new();
+    let parsed = input::spawn_parsers(input, shown.clone());
     let mut since_commit = 0u64;
     let mut lines = 0u64;
     let mut totals = polyai_dataset::CommitReport::default();
@@ -196,28 +201,23 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
         totals.generation = r.generation;
         totals.conversations = r.conversations;
     };
-    for (seq, batch) in parsed.iter() {
-        waiting.insert(seq, batch);
-        while let Some(batch) = waiting.remove(&next) {
-            next += 1;
-            for (record, fingerprint) in batch? {
-                writer
-                    .upsert_fingerprinted(&record, fingerprint)
-                    .map_err(dataset_error)?;
-                lines += 1;
-                since_commit += 1;
-                if since_commit >= args.commit_every {
-                    since_commit = 0;
-                    let report = writer.commit().await.map_err(dataset_error)?;
-                    add(&mut totals, report);
-                }
+    // One receiver per batch, in input order: each waits for its own batch's parser.
+    for batch in parsed.iter() {
+        let batch = batch.recv().map_err(|_| {
+            CliError::Other(format!("reading {shown}: a parser thread stopped early"))
+        })?;
+        for (record, fingerprint) in batch? {
+            writer
+                .upsert_fingerprinted(&record, fingerprint)
+                .map_err(dataset_error)?;
+            lines += 1;
+            since_commit += 1;
+            if since_commit >= args.commit_every {
+                since_commit = 0;
+                let report = writer.commit().await.map_err(dataset_error)?;
+                add(&mut totals, report);
             }
         }
-    }
-    if !waiting.is_empty() {
-        return Err(CliError::Other(format!(
-            "reading {shown}: a reader thread stopped early"
-        )));
     }
     let report = writer.finish().await.map_err(dataset_error)?;
     add(&mut totals, report);
@@ -253,142 +253,6 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
             .map_err(stdout_error)?;
     }
     Ok(())
-}
-
-/// The JSONL to read: `-` (stdin), a file, or an export folder's `conversations.jsonl`.
-fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, String), CliError> {
-    if path.as_os_str() == "-" {
-        return Ok((Box::new(std::io::stdin()), "<stdin>".into()));
-    }
-    let file = if path.is_dir() {
-        path.join("conversations.jsonl")
-    } else {
-        path.to_owned()
-    };
-    let opened = std::fs::File::open(&file).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound && path.is_dir() {
-            CliError::Usage(format!(
-                "{} has no conversations.jsonl: give an export folder (polyai export --out DIR) or a JSONL file",
-                path.display()
-            ))
-        } else {
-            CliError::file("reading", &file, e)
-        }
-    })?;
-    Ok((Box::new(opened), file.display().to_string()))
-}
-
-/// Reads lines on one thread and parses them on others; batches arrive numbered, to be
-/// written in input order (so a conversation listed twice ends as its last line says).
-fn spawn_parsers(input: Box<dyn Read + Send>, shown: String) -> Receiver<Parsed> {
-    let parsers = std::env::var("POLYAI_DATASET_PARSERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, 16);
-    let (work_tx, work_rx) = sync_channel::<(u64, u64, Vec<Vec<u8>>)>(parsers * 2);
-    let (out_tx, out_rx) = sync_channel::<Parsed>(parsers * 2);
-    let work_rx = Arc::new(Mutex::new(work_rx));
-    for _ in 0..parsers {
-        let work_rx = Arc::clone(&work_rx);
-        let out_tx = out_tx.clone();
-        let shown = shown.clone();
-        std::thread::spawn(move || {
-            loop {
-                let next = work_rx.lock().ok().and_then(|rx| rx.recv().ok());
-                let Some((seq, first_line, lines)) = next else {
-                    break;
-                };
-                let parsed = lines
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim_ascii().is_empty())
-                    .map(|(i, line)| {
-                        parse_line(line, &shown, first_line + i as u64).map(|r| {
-                            let fingerprint = polyai_dataset::fingerprint(&r);
-                            (r, fingerprint)
-                        })
-                    })
-                    .collect();
-                if out_tx.send((seq, parsed)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    std::thread::spawn(move || read_lines(input, &shown, &work_tx, &out_tx));
-    out_rx
-}
-
-fn read_lines(
-    input: Box<dyn Read + Send>,
-    shown: &str,
-    work: &SyncSender<(u64, u64, Vec<Vec<u8>>)>,
-    out: &SyncSender<Parsed>,
-) {
-    let mut reader = BufReader::with_capacity(1 << 20, input);
-    let mut seq = 0u64;
-    let mut line_no = 1u64;
-    loop {
-        let first = line_no;
-        let mut lines = Vec::with_capacity(BATCH);
-        while lines.len() < BATCH {
-            let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) => break,
-                Ok(_) => {
-                    line_no += 1;
-                    lines.push(line);
-                }
-                Err(e) => {
-                    let _ = out.send((seq, Err(CliError::file("reading", shown, e))));
-                    return;
-                }
-            }
-        }
-        if lines.is_empty() {
-            return;
-        }
-        if work.send((seq, first, lines)).is_err() {
-            return;
-        }
-        seq += 1;
-    }
-}
-
-/// One line as a record: in the contract already (`conversation_id`), a Data API
-/// conversation (`conversationId`) or a v3 record (`id`). An export's `_export.audioFile`
-/// becomes `audio_file`.
-fn parse_line(line: &[u8], file: &str, number: u64) -> Result<ConversationRecord, CliError> {
-    let bad = |what: String| {
-        CliError::Usage(format!(
-            "{file}:{number}: {what}; every line must be one conversation as `polyai export` writes it (a cut last line: run the export again to finish it)"
-        ))
-    };
-    let value: Value = serde_json::from_slice(line).map_err(|e| bad(format!("not JSON ({e})")))?;
-    let Some(object) = value.as_object() else {
-        return Err(bad("not a JSON object".into()));
-    };
-    let mut record = if object.contains_key("conversation_id") {
-        serde_json::from_value::<ConversationRecord>(value.clone())
-            .map_err(|e| bad(format!("not a conversation record ({e})")))?
-    } else if object.contains_key("conversationId") {
-        ConversationRecord::from_data_api(&value)
-            .ok_or_else(|| bad("its conversationId is not a string".into()))?
-    } else if object.contains_key("id") {
-        ConversationRecord::from_v3(&value).ok_or_else(|| bad("its id is not a string".into()))?
-    } else {
-        return Err(bad("no conversation_id, conversationId or id".into()));
-    };
-    if record.audio_file.is_none()
-        && let Some(audio) = object
-            .get("_export")
-            .and_then(|e| e.get("audioFile"))
-            .and_then(Value::as_str)
-    {
-        record.audio_file = Some(audio.to_owned());
-    }
-    Ok(record)
 }
 
 async fn compact(format: OutputFormat, args: &TargetArgs) -> Result<(), CliError> {
@@ -438,37 +302,4 @@ async fn info(format: OutputFormat, args: &TargetArgs) -> Result<(), CliError> {
     }
     .and_then(|()| out.flush())
     .map_err(stdout_error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_line_shape_is_read_and_bad_lines_name_their_place() {
-        let data = br#"{"conversationId":"CA1","startedAt":"2026-06-03T14:00:00Z","_export":{"audioFile":"audio/CA1.wav"}}"#;
-        let record = parse_line(data, "f.jsonl", 1).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(record.audio_file.as_deref(), Some("audio/CA1.wav"));
-        let v3 =
-            parse_line(br#"{"id":"CA2","turns":[]}"#, "f", 2).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(v3.api, polyai_data::record::Api::V3);
-        let contract = serde_json::to_vec(&v3).unwrap_or_default();
-        let again = parse_line(&contract, "f", 3).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(again, v3);
-        for (line, want) in [
-            (
-                &b"{\"conversationId\": 7}"[..],
-                "f.jsonl:9: its conversationId is not a string",
-            ),
-            (b"[1]", "f.jsonl:9: not a JSON object"),
-            (b"{\"conver", "f.jsonl:9: not JSON"),
-            (b"{}", "f.jsonl:9: no conversation_id"),
-        ] {
-            let err = parse_line(line, "f.jsonl", 9)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(err.starts_with(want), "{err}");
-        }
-    }
 }

@@ -208,13 +208,81 @@ fn metrics(value: &Value) -> Vec<MetricRecord> {
     records
 }
 
+/// One JSON value as the readers see it: a `Value`, or a string borrowed from the JSON text (the
+/// typed reader of [`super::line`]). Both go through the same conversions below, so a record
+/// read either way is the same.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Field<'v> {
+    /// A string, unescaped.
+    Str(&'v str),
+    /// Any value (a string too).
+    Value(&'v Value),
+}
+
+impl<'v> Field<'v> {
+    fn as_str(self) -> Option<&'v str> {
+        match self {
+            Field::Str(s) => Some(s),
+            Field::Value(Value::String(s)) => Some(s),
+            Field::Value(_) => None,
+        }
+    }
+
+    /// A string; numbers and booleans as their JSON text; objects and arrays as JSON.
+    pub(super) fn text(self) -> Option<String> {
+        match (self.as_str(), self) {
+            (Some(s), _) => Some(s.to_owned()),
+            (None, Field::Value(Value::Null)) => None,
+            (None, Field::Value(other)) => Some(other.to_string()),
+            (None, Field::Str(_)) => None,
+        }
+    }
+
+    /// A finite number, or a string holding one.
+    pub(super) fn number(self) -> Option<f64> {
+        match (self.as_str(), self) {
+            (Some(s), _) => s.trim().parse().ok(),
+            (None, Field::Value(Value::Number(n))) => n.as_f64(),
+            (None, _) => None,
+        }
+        .filter(|f: &f64| f.is_finite())
+    }
+
+    /// An integer, or a whole number written as a float or a string.
+    pub(super) fn int(self) -> Option<i64> {
+        if let Field::Value(Value::Number(n)) = self
+            && let Some(i) = n.as_i64()
+        {
+            return Some(i);
+        }
+        let f = self.number()?;
+        (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+    }
+
+    /// A boolean, a number (not 0) or `"true"`/`"false"` in any letter case.
+    pub(super) fn flag(self) -> Option<bool> {
+        match (self.as_str(), self) {
+            (Some(s), _) if s.eq_ignore_ascii_case("true") => Some(true),
+            (Some(s), _) if s.eq_ignore_ascii_case("false") => Some(false),
+            (None, Field::Value(Value::Bool(b))) => Some(*b),
+            (None, Field::Value(Value::Number(n))) => n.as_i64().map(|i| i != 0),
+            _ => None,
+        }
+    }
+
+    /// A time in any form the wire uses (see [`Timestamp`]'s parser).
+    pub(super) fn time(self) -> Option<Timestamp> {
+        self.as_str()?.parse().ok()
+    }
+}
+
+fn field<'v>(object: &'v Object, key: &str) -> Option<Field<'v>> {
+    object.get(key).map(Field::Value)
+}
+
 /// A string field; numbers and booleans as their JSON text; objects and arrays as JSON.
 fn text(object: &Object, key: &str) -> Option<String> {
-    match object.get(key)? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
+    field(object, key)?.text()
 }
 
 fn first_text(object: &Object, keys: &[&str]) -> Option<String> {
@@ -223,39 +291,23 @@ fn first_text(object: &Object, keys: &[&str]) -> Option<String> {
 
 /// A finite number, or a string holding one.
 fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
+    Field::Value(value).number()
 }
 
 fn real(object: &Object, key: &str) -> Option<f64> {
-    number(object.get(key)?)
+    field(object, key)?.number()
 }
 
 /// An integer, or a whole number written as a float or a string.
 fn int(object: &Object, key: &str) -> Option<i64> {
-    let value = object.get(key)?;
-    if let Some(i) = value.as_i64() {
-        return Some(i);
-    }
-    let f = number(value)?;
-    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+    field(object, key)?.int()
 }
 
 fn flag(object: &Object, key: &str) -> Option<bool> {
-    match object.get(key)? {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => n.as_i64().map(|i| i != 0),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
+    field(object, key)?.flag()
 }
 
 /// A time in any form the wire uses (see [`Timestamp`]'s parser).
 fn time(object: &Object, key: &str) -> Option<Timestamp> {
-    object.get(key)?.as_str()?.parse().ok()
+    field(object, key)?.time()
 }

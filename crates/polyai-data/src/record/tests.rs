@@ -229,3 +229,185 @@ fn hostile_values_are_null_not_failures() {
     assert!(ConversationRecord::from_data_api(&json!({"conversationId": 7})).is_none());
     assert!(ConversationRecord::from_v3(&json!(["not", "an", "object"])).is_none());
 }
+
+/// `from_v3_export_line` of `line`, checked against `from_v3` of the line's `Value` (with
+/// `_export.audioFile` as `audio_file`), when it takes the line on.
+fn read_line_both_ways(line: &str) -> Option<ConversationRecord> {
+    let fast = ConversationRecord::from_v3_export_line(line.as_bytes())?;
+    let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let mut slow = ConversationRecord::from_v3(&value).unwrap_or_else(|| panic!("{line}"));
+    if let Some(audio) = value
+        .get("_export")
+        .and_then(|e| e.get("audioFile"))
+        .and_then(Value::as_str)
+    {
+        slow.audio_file = Some(audio.to_owned());
+    }
+    assert_eq!(fast, slow, "{line}");
+    // Equal records, equal JSON (a NaN would not be equal to itself, so compare text too).
+    assert_eq!(
+        serde_json::to_string(&fast).ok(),
+        serde_json::to_string(&slow).ok()
+    );
+    Some(fast)
+}
+
+#[test]
+fn a_v3_export_line_is_read_as_from_v3_reads_it() {
+    for line in [
+        r#"{"id":"CA1","account_id":"ws-1","project_id":"P","environment":"pre-release","started_at":"2026-06-03T15:00:38+01:00","channel":"VOICE-SIP","in_progress":false,"variant_id":"","variant_name":"Main","num_turns":9,"total_duration":73,"polyai_duration":"70","handoff":true,"handoff_reason":"","handoff_destination":"billing","num_silences":1,"num_ood":0,"metrics":{"CALL_DURATION":"73","TOPIC":["billing","orders"]},"state":{"last_node":"x"},"turns":[{"user_input":"","agent_response":"Hello","latency":1.25,"user_input_datetime":"2026-06-03T14:00:39Z","is_silence":false},{"user_input":"bill","agent_response":"Sure"}]}"#,
+        r#"{"id":"CA2","num_turns":4}"#,
+        r#"{"id":"CA3","num_turns":4.0,"turns":null,"metrics":null,"total_duration":"1e400","handoff":"TRUE","in_progress":1,"num_ood":-3,"num_silences":2.5}"#,
+        r#"{"id":"CA4","turns":[1,null,"x",[],{"userInput":"a","response":"b","latency":{"perceived_latency":"0.5","label":null}},{"input":7,"agentResponse":{"x":[1,2.50]},"latency":[1],"metadata":{"current_node":3,"entities":[]},"barge_in":"False","turn_id":"12"}],"metrics":[1,2]}"#,
+        r#"{"id":"CA5","metrics":{"A":[{"timestamp":"2026-06-03T14:00:00","value":"1.5"},{"value":null},null,{"value":{"k":true}},3],"B":{"timestamp":5,"value":"x"},"C":null,"D":"inf"},"turns":{"not":"an array"}}"#,
+        r#"{"id":"CA6","_export":{"audioFile":"audio/CA6.wav"},"from_number":"+1\u0032\"3\\","to_number":12345678901234567890,"variant_id":true,"account_id":{"nested":[null]}}"#,
+        r#"{"id":"CA7","_export":["audio"],"started_at":"not a time","channel":""}"#,
+        r#"{"id":"CA8","_export":{"audioFile":7},"turns":[{"user_input":null,"userInput":"second","asr_lang_code":"","tts_lang_code":"en-GB","metadata":null,"latency":null}]}"#,
+        r#"{"i\u0064":"CA9","environment":"live"}"#,
+    ] {
+        assert!(read_line_both_ways(line).is_some(), "{line}");
+    }
+    for refused in [
+        r#"{"id":7}"#,
+        r#"{"id":null}"#,
+        r#"{"conversation_id":"CA1","id":"CA1"}"#,
+        r#"{"id":"CA1","conversationId":null}"#,
+        r#"{"id":"CA1","id":"CA2"}"#,
+        r#"{"id":"CA1","turns":[{"user_input":"a","user_input":"b"}]}"#,
+        r#"["id","CA1"]"#,
+        r#""CA1""#,
+        r#"{"id":"CA1""#,
+        "",
+    ] {
+        assert!(
+            ConversationRecord::from_v3_export_line(refused.as_bytes()).is_none(),
+            "{refused}"
+        );
+    }
+    let audio = read_line_both_ways(r#"{"id":"CA1","_export":{"audioFile":"audio/CA1.wav"}}"#);
+    assert_eq!(
+        audio.and_then(|r| r.audio_file).as_deref(),
+        Some("audio/CA1.wav")
+    );
+}
+
+mod v3_lines {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, with the strings the readers convert (numbers, booleans, times) likely.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1.0e6f64..1.0e6).prop_map(Value::from),
+            prop::sample::select(vec![
+                "",
+                "12",
+                " 7 ",
+                "1.5",
+                "-0",
+                "1e3",
+                "true",
+                "FALSE",
+                "inf",
+                "NaN",
+                "x\"y\\z",
+                "é",
+                "2026-06-03T14:00:38.58Z",
+                "2026-06-03T15:00:38+01:00",
+                "2026-06-03 14:00",
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key(), inner), 0..4)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "id",
+            "account_id",
+            "project_id",
+            "environment",
+            "channel",
+            "started_at",
+            "in_progress",
+            "total_duration",
+            "polyai_duration",
+            "from_number",
+            "to_number",
+            "variant_id",
+            "variant_name",
+            "handoff",
+            "handoff_destination",
+            "handoff_reason",
+            "num_silences",
+            "num_ood",
+            "num_turns",
+            "turns",
+            "metrics",
+            "_export",
+            "audioFile",
+            "turn_id",
+            "user_input",
+            "userInput",
+            "input",
+            "agent_response",
+            "agentResponse",
+            "response",
+            "user_input_datetime",
+            "agent_response_datetime",
+            "latency",
+            "perceived_latency",
+            "barge_in",
+            "asr_lang_code",
+            "tts_lang_code",
+            "metadata",
+            "current_node",
+            "timestamp",
+            "value",
+            "CALL_DURATION",
+            "other",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    fn line() -> impl Strategy<Value = String> {
+        let turn = prop::collection::vec((key(), value()), 0..8)
+            .prop_map(|kv| Value::Object(kv.into_iter().collect()));
+        let turns = prop_oneof![
+            prop::collection::vec(prop_oneof![turn, value()], 0..4).prop_map(Value::Array),
+            value(),
+        ];
+        (
+            prop::collection::vec((key(), value()), 0..10),
+            turns,
+            value(),
+            "[A-Za-z0-9]{1,8}",
+        )
+            .prop_map(|(fields, turns, metrics, id)| {
+                let mut object: serde_json::Map<String, Value> = fields.into_iter().collect();
+                object.insert("id".into(), Value::from(id));
+                object.insert("turns".into(), turns);
+                object.insert("metrics".into(), metrics);
+                Value::Object(object).to_string()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        #[test]
+        fn any_v3_line_is_read_as_from_v3_reads_it(line in line()) {
+            prop_assert!(read_line_both_ways(&line).is_some());
+        }
+    }
+}
