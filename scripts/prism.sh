@@ -97,11 +97,13 @@ FAILED=0
 DECODE_FAILURES=0
 WAV_REJECTED=0
 # cli KIND ARGS...: runs `polyai ARGS` against BASE; KIND `audio` may fail only with the WAV check.
+# Prism mocks the Data API document: the listings read it (`--api data`) over every environment.
 cli() {
     local kind="$1" status=0
     shift
     COMMANDS=$((COMMANDS + 1))
     timeout "$STEP_TIMEOUT" env -u POLYAI_ACCOUNT_ID -u POLYAI_REGION POLYAI_API_KEY=prism-key \
+        POLYAI_API=data POLYAI_ENV=all \
         "$POLYAI" --base-url "$BASE" --agent "$AGENT" --retries 0 "$@" \
         <"${STDIN:-/dev/null}" >"$WORK/out" 2>"$WORK/err" || status=$?
     if [[ $status -eq 0 ]]; then

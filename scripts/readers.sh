@@ -39,7 +39,7 @@ echo "==> building polyai and the sandbox's dataset"
 (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --locked -p polyai-cli --bin polyai)
 POLYAI="$TARGET/debug/polyai"
 cd "$WORK"
-"$POLYAI" --sandbox export --out export --with-details 2>/dev/null
+"$POLYAI" --sandbox export --out export --env all --with-details 2>/dev/null
 "$POLYAI" dataset convert export --to dataset
 "$POLYAI" dataset info dataset
 

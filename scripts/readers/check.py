@@ -45,22 +45,19 @@ def expected_from_export(path):
     turn_keys, started, channels = set(), {}, {}
     with open(path, encoding="utf-8") as f:
         for line in f:
-            c = json.loads(line)
-            cid = c["conversationId"]
+            c = json.loads(line)  # a record of the contract (docs/records.md)
+            cid = c["conversation_id"]
             rows["conversations"][cid] += 1
-            started[cid] = micros(c.get("startedAt") or c.get("createdAt"))
+            started[cid] = micros(c.get("started_at") or c.get("created_at"))
             channels[cid] = c.get("channel")
             for i, t in enumerate(c.get("turns") or []):
                 if isinstance(t, dict):
                     rows["turns"][cid] += 1
                     turn_keys.add((cid, i))
-            events = c.get("functionEvents") or {}
-            groups = events.values() if isinstance(events, dict) else events
-            for group in groups:
-                items = group if isinstance(group, list) else [group]
-                rows["function_events"][cid] += sum(isinstance(e, dict) for e in items)
-            for entries in (c.get("metrics") or {}).values():
-                rows["metrics"][cid] += len(entries) if isinstance(entries, list) else 1
+            rows["function_events"][cid] += sum(
+                isinstance(e, dict) for e in c.get("function_events") or []
+            )
+            rows["metrics"][cid] += sum(isinstance(m, dict) for m in c.get("metrics") or [])
     for t in TABLES:
         rows[t] = +rows[t]  # drop zero counts
     return rows, turn_keys, started, channels
@@ -95,7 +92,7 @@ def check_duckdb(dataset, rows, turn_keys, started, channels):
     check("duckdb conversations.tags is VARCHAR[]", types["tags"] == "VARCHAR[]", types["tags"])
     check("duckdb date partition column is DATE", types["date"] == "DATE", types["date"])
     got = dict(con.execute(f"SELECT conversation_id, epoch_us(started_at) FROM {scan('conversations')}").fetchall())
-    check("duckdb started_at equals the export's startedAt, to the microsecond", got == started)
+    check("duckdb started_at equals the export's started_at, to the microsecond", got == started)
     joined = Counter(dict(con.execute(
         f"SELECT c.channel, count(*) FROM {scan('turns')} t JOIN {scan('conversations')} c USING (conversation_id) GROUP BY 1"
     ).fetchall()))
@@ -121,7 +118,7 @@ def check_pyarrow(dataset, rows, started):
     check("pyarrow started_at is timestamp[us, tz=UTC]", field == pa.timestamp("us", tz="UTC"), str(field))
     ints = conv.column("started_at").cast(pa.int64()).to_pylist()
     got = dict(zip(conv.column("conversation_id").to_pylist(), ints))
-    check("pyarrow started_at equals the export's startedAt, to the microsecond", got == started)
+    check("pyarrow started_at equals the export's started_at, to the microsecond", got == started)
     files = sorted(
         os.path.join(root, name)
         for root, _, names in os.walk(f"{dataset}/turns")
