@@ -276,7 +276,7 @@ fn an_interrupted_export_resumes_its_listing_where_it_stopped() {
         std::fs::read_to_string(dir.path().join("export.checkpoint.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|c| c["position"]["offset"].as_u64())
+            .and_then(|c| c["lanes"][0]["position"]["offset"].as_u64())
             .unwrap_or(0)
     };
     wait_until(&mut child, "a checkpoint past offset 40", || {

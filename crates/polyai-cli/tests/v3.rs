@@ -121,23 +121,7 @@ fn the_sandbox_searches_the_last_week() {
 fn every_filter_reaches_the_listing() {
     let mock = Mock::with_conversations(300);
     let account = mock.server().account_id().to_owned();
-    let list = |args: &[&str]| -> Vec<Value> {
-        let out = v3(&mock)
-            .args([
-                "--account",
-                &account,
-                "-O",
-                "jsonl",
-                "conversations",
-                "list",
-                "--all",
-            ])
-            .args(args)
-            .output()
-            .expect("runs");
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        lines(&stdout(&out))
-    };
+    let list = |args: &[&str]| listed(&mock, &account, args);
     let everything = list(&["--env", "sandbox"]);
     assert!(everything.len() > 30);
 
@@ -296,6 +280,11 @@ fn v3_flags_without_an_account_are_a_usage_error() {
 
 /// The live conversations of the mock's first agent, through the CLI.
 fn live_ids(mock: &Mock, account: &str) -> HashSet<String> {
+    listed_ids(mock, account, &[])
+}
+
+/// The records `conversations list --all` gives with `args` (e.g. a window).
+fn listed(mock: &Mock, account: &str, args: &[&str]) -> Vec<Value> {
     let out = v3(mock)
         .args([
             "--account",
@@ -306,12 +295,11 @@ fn live_ids(mock: &Mock, account: &str) -> HashSet<String> {
             "list",
             "--all",
         ])
+        .args(args)
         .output()
         .expect("runs");
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     lines(&stdout(&out))
-        .iter()
-        .map(|r| r["conversation_id"].as_str().expect("id").to_owned())
-        .collect()
 }
 
 #[test]
@@ -335,36 +323,18 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
 
     // Slow details (one at a time, 20 ms each) make the export take about 7 s: it is killed at
     // 100 lines, after its first checkpoint (written once a second).
-    mock.faults().set_latency(Duration::from_millis(20));
-    let mut child = v3_std(&mock)
-        .args(export)
-        .args(["--with-details", "--concurrency", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while journal_len(dir.path()) < 100 {
-        assert!(
-            child.try_wait().expect("status").is_none(),
-            "export ended early"
-        );
-        assert!(Instant::now() < deadline, "export too slow");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
-    mock.faults().set_latency(Duration::ZERO);
+    kill_at_100_lines(
+        &mock,
+        dir.path(),
+        &[&export[..], &["--with-details"]].concat(),
+    );
     let partial = journal_ids_after_kill(dir.path()).len();
     assert!(partial < before.len(), "{partial} of {}", before.len());
 
     // Conversations arrive before the resume: a cursor resume does not see them.
     mock.server().add_conversations(30);
-    let checkpoint: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("export.checkpoint.json")).expect("checkpoint"),
-    )
-    .expect("JSON");
-    let cursor = checkpoint["position"]["cursor"]
+    let checkpoint = checkpoint(dir.path());
+    let cursor = checkpoint["lanes"][0]["position"]["cursor"]
         .as_str()
         .expect("a saved cursor");
     assert!(cursor.starts_with("v3."), "{cursor}");
@@ -444,7 +414,8 @@ fn a_refused_cursor_restarts_the_walk_without_duplicates() {
     let mut checkpoint: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
     checkpoint["complete"] = Value::Bool(false);
-    checkpoint["position"]["cursor"] = Value::String("v3.0.0.0.0000000000000000".into());
+    checkpoint["lanes"] =
+        serde_json::json!([{"position": {"cursor": "v3.0.0.0.0000000000000000"}}]);
     std::fs::write(&path, checkpoint.to_string()).expect("write");
     let out = v3(&mock).args(export).output().expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -456,8 +427,168 @@ fn a_refused_cursor_restarts_the_walk_without_duplicates() {
     assert_exact_export(dir.path(), &live_ids(&mock, &account));
 }
 
+/// Runs the export of `args` with slow details (20 ms each, one at a time) and kills it
+/// (SIGKILL) once `dir`'s journal holds 100 lines, after its first checkpoint (written once a
+/// second); the latency is cleared after.
+fn kill_at_100_lines(mock: &Mock, dir: &std::path::Path, args: &[&str]) {
+    mock.faults().set_latency(Duration::from_millis(20));
+    let mut child = v3_std(mock)
+        .args(args)
+        .args(["--concurrency", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while journal_len(dir) < 100 {
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "export ended early"
+        );
+        assert!(Instant::now() < deadline, "export too slow");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    mock.faults().set_latency(Duration::ZERO);
+}
+
+/// `dir`'s export checkpoint.
+fn checkpoint(dir: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("export.checkpoint.json")).expect("checkpoint");
+    serde_json::from_str(&text).expect("JSON")
+}
+
 fn journal_len(dir: &std::path::Path) -> usize {
     std::fs::read(dir.join("conversations.jsonl"))
         .map(|b| b.iter().filter(|&&c| c == b'\n').count())
         .unwrap_or(0)
+}
+
+/// The conversations `conversations list --all` gives with `args` (e.g. a window), by id.
+fn listed_ids(mock: &Mock, account: &str, args: &[&str]) -> HashSet<String> {
+    listed(mock, account, args)
+        .iter()
+        .map(|r| r["conversation_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// The window of the tests with `--windows`: about 370 of the mock's 600 conversations (228 live).
+const WINDOW: [&str; 4] = [
+    "--since",
+    "2026-06-03T02:00:00Z",
+    "--until",
+    "2026-06-03T12:00:00Z",
+];
+
+/// A mock of 600 conversations, the live ones of [`WINDOW`], an empty folder, and the export of
+/// the window into it in `windows` windows, 20 conversations a page.
+fn windowed_export(windows: &str) -> (Mock, HashSet<String>, tempfile::TempDir, Vec<String>) {
+    let mock = Mock::with_conversations(600);
+    let account = mock.server().account_id().to_owned();
+    let expected = listed_ids(&mock, &account, &WINDOW);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().to_str().expect("utf-8").to_owned();
+    let mut export: Vec<String> = ["--account", &account, "export", "--out", &out_dir]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    export.extend(
+        ["--page-size", "20", "--windows", windows]
+            .into_iter()
+            .chain(WINDOW)
+            .map(str::to_owned),
+    );
+    (mock, expected, dir, export)
+}
+
+#[test]
+fn an_export_in_windows_writes_each_conversation_of_the_range_once() {
+    let (mock, expected, dir, export) = windowed_export("4");
+    assert!(expected.len() > 150, "{}", expected.len());
+    let out = v3(&mock).args(&export).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact_export(dir.path(), &expected);
+    let checkpoint = checkpoint(dir.path());
+    assert_eq!(checkpoint["complete"], true);
+    assert_eq!(checkpoint["source"]["windows"], 4);
+
+    // The number of windows is part of the export: another one is refused, naming it.
+    let again: Vec<&str> = export
+        .iter()
+        .map(|a| if a == "4" { "2" } else { a.as_str() })
+        .collect();
+    let out = v3(&mock).args(again).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--windows 4 (this run: --windows 2)"),
+        "{}",
+        stderr(&out)
+    );
+    // Through the Data API, windows are refused.
+    let out = v3(&mock)
+        .args([
+            "export",
+            "--api",
+            "data",
+            "--out",
+            dir.path().to_str().expect("utf-8"),
+            "--windows",
+            "2",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--windows needs"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_killed_export_in_windows_resumes_each_window_exactly() {
+    let (mock, expected, dir, mut export) = windowed_export("4");
+    export.push("--with-details".into());
+    let export: Vec<&str> = export.iter().map(String::as_str).collect();
+    // Slow details, one at a time: killed at 100 lines, after a checkpoint.
+    kill_at_100_lines(&mock, dir.path(), &export);
+    let partial = journal_ids_after_kill(dir.path()).len();
+    assert!(partial < expected.len(), "{partial} of {}", expected.len());
+    let checkpoint = checkpoint(dir.path());
+    assert_eq!(checkpoint["version"], 4);
+    assert_eq!(checkpoint["complete"], false);
+    let lanes = checkpoint["lanes"].as_array().expect("lanes");
+    assert!(!lanes.is_empty() && lanes.len() <= 4, "{checkpoint:#}");
+    // The window's end was fixed by the first run, and is kept.
+    assert_eq!(checkpoint["source"]["end_time"], "2026-06-03T12:00:00Z");
+
+    // Conversations arriving meanwhile are after the window.
+    mock.server().add_conversations(30);
+    let out = v3(&mock).args(&export).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact_export(dir.path(), &expected);
+    common::assert_manifest(dir.path(), "complete");
+}
+
+#[test]
+fn every_environment_is_exported_in_windows() {
+    let mock = Mock::with_conversations(400);
+    let account = mock.server().account_id().to_owned();
+    let since = ["--env", "all", "--since", "2026-06-03T00:00:00Z"];
+    let expected = listed_ids(&mock, &account, &since);
+    let live = listed_ids(&mock, &account, &since[2..]);
+    assert!(expected.len() > live.len(), "other environments too");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().to_str().expect("utf-8").to_owned();
+    // Without --until the range ends at the run's start: after every conversation of the mock.
+    let out = v3(&mock)
+        .args(["--account", &account, "export", "--out", &out_dir])
+        .args(["--page-size", "25", "--windows", "3"])
+        .args(since)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_exact_export(dir.path(), &expected);
+    let checkpoint = checkpoint(dir.path());
+    assert!(
+        checkpoint["source"]["end_time"].is_string(),
+        "{checkpoint:#}"
+    );
 }

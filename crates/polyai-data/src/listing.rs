@@ -8,6 +8,10 @@
 //! say where the next one starts ([`Page::next`]), so a tool saves that [`Position`] per lane and
 //! resumes there.
 //!
+//! A v3 listing with a start and an end time can also be cut into time windows
+//! ([`Listing::windows`]): each environment's range becomes that many half-open sub-ranges, each
+//! its own lane with its own cursor, so a tool may walk them at once.
+//!
 //! ```no_run
 //! use polyai_data::listing::{Environments, Listing};
 //! # async fn f(project: polyai_data::v3::Project) -> Result<(), polyai_data::Error> {
@@ -33,6 +37,7 @@ use crate::conversations;
 use crate::error::Error;
 use crate::paginate::{Page, PageStream, Position};
 use crate::record::{Api, ConversationRecord};
+use crate::timestamp::Timestamp;
 use crate::v3;
 
 /// Which environments a listing keeps: one, or all three.
@@ -122,16 +127,39 @@ impl FromStr for Environments {
     }
 }
 
-/// One walk of a [`Listing`]: the whole Data API listing, or one environment of v3's.
+/// One walk of a [`Listing`]: the whole Data API listing, one environment of v3's, or one time
+/// window of one environment of v3's ([`Listing::windows`]).
 ///
-/// It displays as `all` or the environment's name, which is what a tool saves beside the lane's
-/// position.
+/// It displays as `all`, the environment's name, or the environment and its window
+/// (`live 2026-05-01T00:00:00Z..2026-05-04T00:00:00Z`).
+///
+/// ```
+/// use polyai_data::{ClientEnv, Timestamp};
+/// use polyai_data::listing::Lane;
+/// let lane = Lane::Window {
+///     environment: ClientEnv::Live,
+///     start: "2026-05-01".parse::<Timestamp>()?,
+///     end: "2026-05-04".parse::<Timestamp>()?,
+/// };
+/// assert_eq!(lane.to_string(), "live 2026-05-01T00:00:00Z..2026-05-04T00:00:00Z");
+/// # Ok::<(), polyai_data::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lane {
     /// The Data API's one listing of every environment (the listing keeps the wanted ones).
     Whole,
-    /// One environment of the Conversations API v3.
+    /// One environment of the Conversations API v3, over the listing's whole time range.
     Environment(ClientEnv),
+    /// The conversations of one environment of the Conversations API v3 that started in
+    /// `[start, end)`.
+    Window {
+        /// The environment.
+        environment: ClientEnv,
+        /// The window's start (included).
+        start: Timestamp,
+        /// The window's end (excluded).
+        end: Timestamp,
+    },
 }
 
 impl fmt::Display for Lane {
@@ -139,8 +167,43 @@ impl fmt::Display for Lane {
         match self {
             Lane::Whole => f.write_str("all"),
             Lane::Environment(env) => env.fmt(f),
+            Lane::Window {
+                environment,
+                start,
+                end,
+            } => write!(f, "{environment} {start}..{end}"),
         }
     }
+}
+
+/// `[start, end)` cut into at most `n` contiguous half-open windows of (nearly) equal length,
+/// newest first: together they hold every instant of the range once. A range shorter than `n`
+/// microseconds gives fewer windows (none empty, unless the range itself is: then one).
+fn split(start: Timestamp, end: Timestamp, n: usize) -> Vec<(Timestamp, Timestamp)> {
+    let (from, to) = (
+        i128::from(start.unix_micros()),
+        i128::from(end.unix_micros()),
+    );
+    let n = n.max(1);
+    let mut bounds = vec![start];
+    for k in 1..n {
+        // k < n, so the bound lies between `from` and `to`: in range.
+        let micros = from + (to - from) * k as i128 / n as i128;
+        let bound = i64::try_from(micros)
+            .ok()
+            .and_then(Timestamp::from_unix_micros);
+        if let Some(bound) = bound
+            && bounds.last().is_some_and(|last| bound > *last)
+            && bound < end
+        {
+            bounds.push(bound);
+        }
+    }
+    bounds.push(end);
+    let mut windows: Vec<(Timestamp, Timestamp)> =
+        bounds.windows(2).map(|pair| (pair[0], pair[1])).collect();
+    windows.reverse();
+    windows
 }
 
 /// A listed conversation the listing could not read as a record: the body has no id.
@@ -176,6 +239,7 @@ pub struct Listing {
     source: Source,
     environments: Environments,
     keep_raw: bool,
+    windows: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +265,7 @@ impl Listing {
             source: Source::Data(Box::new(list.dedupe(true))),
             environments: Environments::default(),
             keep_raw: false,
+            windows: 1,
         }
     }
 
@@ -212,6 +277,7 @@ impl Listing {
             source: Source::V3(Box::new(list)),
             environments: Environments::default(),
             keep_raw: false,
+            windows: 1,
         }
     }
 
@@ -229,6 +295,33 @@ impl Listing {
         self
     }
 
+    /// Cut each v3 environment's time range into `n` windows, each its own [`Lane`]
+    /// ([`Lane::Window`], newest first; default 1: none). The windows are half-open
+    /// (`[start, end)`), so a conversation is in exactly one. It needs both a start and an end
+    /// time ([`v3::ListConversations::start_time`] and
+    /// [`end_time`](v3::ListConversations::end_time)): without them there is one lane per
+    /// environment, as with `n = 1`. The Data API's listing ignores it (its one lane lists
+    /// every conversation).
+    ///
+    /// ```no_run
+    /// use polyai_data::Timestamp;
+    /// use polyai_data::listing::{Lane, Listing};
+    /// # fn f(project: polyai_data::v3::Project) -> Result<(), polyai_data::Error> {
+    /// let list = project
+    ///     .conversations()
+    ///     .start_time("2026-05-01".parse::<Timestamp>()?)
+    ///     .end_time("2026-05-09".parse::<Timestamp>()?);
+    /// let lanes = Listing::v3(list).windows(4).lanes();
+    /// assert_eq!(lanes.len(), 4);
+    /// assert_eq!(lanes[0].to_string(), "live 2026-05-07T00:00:00Z..2026-05-09T00:00:00Z");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn windows(mut self, n: usize) -> Self {
+        self.windows = n.max(1);
+        self
+    }
+
     /// The API it reads.
     pub fn api(&self) -> Api {
         match self.source {
@@ -242,16 +335,33 @@ impl Listing {
         self.environments
     }
 
-    /// Its walks, in order: one for the Data API, one per environment for v3.
+    /// Its walks, in order: one for the Data API; for v3 one per environment, or with
+    /// [`windows`](Self::windows) one per environment and window (newest window first).
     pub fn lanes(&self) -> Vec<Lane> {
-        match self.source {
+        match &self.source {
             Source::Data(_) => vec![Lane::Whole],
-            Source::V3(_) => self
-                .environments
-                .each()
-                .into_iter()
-                .map(Lane::Environment)
-                .collect(),
+            Source::V3(list) => {
+                let windows = match (list.start_bound(), list.end_bound()) {
+                    (Some(start), Some(end)) if self.windows > 1 => {
+                        Some(split(start, end, self.windows))
+                    }
+                    _ => None,
+                };
+                let mut lanes = Vec::new();
+                for environment in self.environments.each() {
+                    match &windows {
+                        Some(windows) => {
+                            lanes.extend(windows.iter().map(|&(start, end)| Lane::Window {
+                                environment,
+                                start,
+                                end,
+                            }));
+                        }
+                        None => lanes.push(Lane::Environment(environment)),
+                    }
+                }
+                lanes
+            }
         }
     }
 
@@ -260,40 +370,93 @@ impl Listing {
     /// [`next`](Page::next) is where the lane goes on. A lane of the other API fails the stream
     /// with [`Error::InvalidRequest`].
     pub fn pages(&self, lane: Lane, from: Option<Position>) -> PageStream<Listed> {
-        let keep_raw = self.keep_raw;
+        let (keep_raw, environments) = (self.keep_raw, self.environments);
+        match self.builder(lane, from) {
+            Ok(Builder::Data(list)) => list.json_pages().map_pages(move |page| {
+                page.filter_map_items(|raw| data_item(raw, keep_raw, environments))
+            }),
+            Ok(Builder::V3(list)) => list.json_pages().map_pages(move |page| {
+                page.filter_map_items(|raw| Some(read(Api::V3, raw, keep_raw)))
+            }),
+            Err(err) => PageStream::failed(err),
+        }
+    }
+
+    /// One page of `lane` from `from`, in one request: the page as the server sent it, without
+    /// a walk's guards (which judge a page by the pages after it), for a tool that shows a page.
+    ///
+    /// ```no_run
+    /// use polyai_data::listing::{Lane, Listing};
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let listing = Listing::data(agent.conversations().list().limit(20));
+    /// let page = listing.page(Lane::Whole, None).await?;
+    /// println!("{} live conversations; next: {:?}", page.items().len(), page.next());
+    /// # Ok(()) }
+    /// ```
+    pub async fn page(&self, lane: Lane, from: Option<Position>) -> Result<Page<Listed>, Error> {
+        let (keep_raw, environments) = (self.keep_raw, self.environments);
+        Ok(match self.builder(lane, from)? {
+            Builder::Data(list) => list
+                .send_json()
+                .await?
+                .filter_map_items(|raw| data_item(raw, keep_raw, environments)),
+            Builder::V3(list) => list
+                .send_json()
+                .await?
+                .filter_map_items(|raw| Some(read(Api::V3, raw, keep_raw))),
+        })
+    }
+
+    /// The builder that lists `lane` from `from`.
+    fn builder(&self, lane: Lane, from: Option<Position>) -> Result<Builder, Error> {
         match (&self.source, lane) {
             (Source::Data(list), Lane::Whole) => {
                 let mut list = list.as_ref().clone();
                 if let Some(from) = from {
                     list = list.from(from);
                 }
-                let environments = self.environments;
-                list.json_pages().map_pages(move |page| {
-                    page.filter_map_items(|raw| {
-                        let listed = read(Api::Data, raw, keep_raw);
-                        match &listed {
-                            Ok(record) if !environments.admits(record.environment.as_deref()) => {
-                                None
-                            }
-                            _ => Some(listed),
-                        }
-                    })
-                })
+                Ok(Builder::Data(list))
             }
-            (Source::V3(list), Lane::Environment(env)) => {
-                let mut list = list.as_ref().clone().client_env(env);
+            (Source::V3(list), Lane::Environment(_) | Lane::Window { .. }) => {
+                let mut list = match lane {
+                    Lane::Window {
+                        environment,
+                        start,
+                        end,
+                    } => list
+                        .as_ref()
+                        .clone()
+                        .client_env(environment)
+                        .start_time(start)
+                        .end_time(end),
+                    Lane::Environment(env) => list.as_ref().clone().client_env(env),
+                    Lane::Whole => list.as_ref().clone(),
+                };
                 if let Some(from) = from {
                     list = list.from(from);
                 }
-                list.json_pages().map_pages(move |page| {
-                    page.filter_map_items(|raw| Some(read(Api::V3, raw, keep_raw)))
-                })
+                Ok(Builder::V3(list))
             }
-            (_, lane) => PageStream::failed(Error::InvalidRequest(format!(
+            (_, lane) => Err(Error::InvalidRequest(format!(
                 "the {} listing has no lane `{lane}`",
                 self.api()
             ))),
         }
+    }
+}
+
+/// The request of one lane: either API's builder.
+enum Builder {
+    Data(conversations::ListConversations),
+    V3(v3::ListConversations),
+}
+
+/// A Data API item as a record, unless its environment is not kept.
+fn data_item(raw: Value, keep_raw: bool, environments: Environments) -> Option<Listed> {
+    let listed = read(Api::Data, raw, keep_raw);
+    match &listed {
+        Ok(record) if !environments.admits(record.environment.as_deref()) => None,
+        _ => Some(listed),
     }
 }
 
@@ -351,6 +514,54 @@ mod tests {
             "pre-release"
         );
         assert_eq!(Lane::Whole.to_string(), "all");
+    }
+
+    fn at(micros: i64) -> Timestamp {
+        Timestamp::from_unix_micros(micros).unwrap_or_else(|| panic!("{micros} out of range"))
+    }
+
+    /// Asserts that `windows` (newest first) cover `[start, end)` exactly, none empty unless the
+    /// range is.
+    fn assert_covers(windows: &[(Timestamp, Timestamp)], start: Timestamp, end: Timestamp) {
+        let mut oldest_first = windows.to_vec();
+        oldest_first.reverse();
+        assert_eq!(oldest_first.first().map(|w| w.0), Some(start));
+        assert_eq!(oldest_first.last().map(|w| w.1), Some(end));
+        for pair in oldest_first.windows(2) {
+            assert_eq!(pair[0].1, pair[1].0, "contiguous, no overlap: {windows:?}");
+        }
+        if start < end {
+            assert!(windows.iter().all(|w| w.0 < w.1), "none empty: {windows:?}");
+        }
+    }
+
+    #[test]
+    fn a_range_splits_into_contiguous_half_open_windows_newest_first() {
+        let (start, end) = (at(1_777_593_600_000_000), at(1_777_852_800_000_000));
+        let windows = split(start, end, 3);
+        assert_eq!(windows.len(), 3);
+        assert_covers(&windows, start, end);
+        assert_eq!(windows[0].1, end, "newest first");
+        assert_eq!(
+            windows[2].1.to_string(),
+            "2026-05-02T00:00:00Z",
+            "equal thirds of three days"
+        );
+        for n in [1, 2, 7, 64, 1000] {
+            let windows = split(start, at(1_777_593_600_000_013), n);
+            assert_covers(&windows, start, at(1_777_593_600_000_013));
+            assert_eq!(windows.len(), n.min(13), "n = {n}");
+        }
+        // Fewer microseconds than windows, and an empty range.
+        assert_eq!(split(start, at(1_777_593_600_000_002), 8).len(), 2);
+        assert_eq!(split(start, start, 8), vec![(start, start)]);
+        // Sub-microsecond ends are kept as they are.
+        let odd_end: Timestamp = "2026-05-01T00:00:00.0000025Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let windows = split(start, odd_end, 4);
+        assert_covers(&windows, start, odd_end);
+        assert_eq!(windows.len(), 2, "two whole microseconds: {windows:?}");
     }
 
     #[test]

@@ -117,21 +117,19 @@ pub async fn run(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
     printer.start()?;
     let mut next = None;
     for lane in lanes {
-        let mut pages = listing.pages(lane, from.clone());
-        loop {
-            let Some(page) = pages.try_next().await? else {
-                break;
-            };
+        if !args.all {
+            // One page: one request, shown as the server sent it.
+            let page = listing.page(lane, from.clone()).await?;
             next = page.next();
-            if !args.all
-                && let (Some(offset), Some(count)) = (page.offset(), page.count())
-            {
+            if let (Some(offset), Some(count)) = (page.offset(), page.count()) {
                 printer.span = Some((offset, page.next_offset().unwrap_or(count), count));
             }
             printer.page(page.into_items())?;
-            if !args.all {
-                break;
-            }
+            continue;
+        }
+        let mut pages = listing.pages(lane, from.clone());
+        while let Some(page) = pages.try_next().await? {
+            printer.page(page.into_items())?;
         }
     }
     // One page of several environments has no single position to go on from.

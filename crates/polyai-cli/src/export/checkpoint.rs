@@ -12,9 +12,12 @@ use crate::exit::CliError;
 
 /// The checkpoint file.
 pub const CHECKPOINT_FILE: &str = "export.checkpoint.json";
-/// Version of the checkpoint format written. Versions 1 and 2 (exports whose lines were each
-/// API's own shape) are refused with a note.
-const FORMAT_VERSION: u32 = 3;
+/// Version of the checkpoint format written. Version 3 (one lane index and its position) is
+/// read; versions 1 and 2 (exports whose lines were each API's own shape) are refused with a
+/// note.
+const FORMAT_VERSION: u32 = 4;
+/// The oldest checkpoint format read.
+const OLDEST_READ: u32 = 3;
 
 /// What the checkpoint file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,12 +45,40 @@ pub struct Checkpoint {
     pub records: u64,
     /// Whether the last run walked the listing to its end.
     pub complete: bool,
-    /// Index of the lane a resumed run continues in (see [`resume`](super::resume)).
+    /// Where each lane of the listing stands, by lane index (see [`resume`](super::resume)); a
+    /// lane past the end of the list is not started. Empty once complete.
     #[serde(default)]
-    pub lane: usize,
-    /// Where in that lane (`None`: its start).
+    pub lanes: Vec<LaneState>,
+}
+
+/// Where one lane of an export's listing stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneState {
+    /// Walked to its end with every page written.
+    #[serde(default)]
+    pub done: bool,
+    /// Where a resumed run continues in it (`None`: its start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
+}
+
+impl LaneState {
+    /// The lanes of a version 3 checkpoint: those before `lane` done, `lane` at `position`,
+    /// the later ones not started.
+    fn from_version_3(lane: usize, position: Option<Position>) -> Vec<LaneState> {
+        let mut lanes = vec![
+            LaneState {
+                done: true,
+                position: None,
+            };
+            lane
+        ];
+        lanes.push(LaneState {
+            done: false,
+            position,
+        });
+        lanes
+    }
 }
 
 /// Where an export reads: the API, the account, the environments and the time window.
@@ -69,9 +100,20 @@ pub struct SourceState {
     /// `--since` resolved (RFC 3339), fixed for the whole export and its resumptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
-    /// `--until` resolved.
+    /// `--until` resolved (with `--windows` and `--since`, the run's start time by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
+    /// `--windows`: time windows of each environment walked at once (1: the whole range).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub windows: u16,
+}
+
+fn one() -> u16 {
+    1
+}
+
+fn is_one(n: &u16) -> bool {
+    *n == 1
 }
 
 impl SourceState {
@@ -83,6 +125,7 @@ impl SourceState {
             && self.environments == other.environments
             && self.since_arg == other.since_arg
             && self.until_arg == other.until_arg
+            && self.windows == other.windows
     }
 
     /// The options that made it, as typed (`--api v3 --env live --since 7d`).
@@ -104,6 +147,9 @@ impl SourceState {
         if let Some(until) = &self.until_arg {
             options.push(format!("--until {until}"));
         }
+        if self.windows != 1 {
+            options.push(format!("--windows {}", self.windows));
+        }
         options
     }
 }
@@ -123,8 +169,7 @@ impl Checkpoint {
             committed_bytes: 0,
             records: 0,
             complete: false,
-            lane: 0,
-            position: None,
+            lanes: Vec::new(),
         }
     }
 
@@ -149,7 +194,7 @@ impl Checkpoint {
         let version = serde_json::from_str::<Version>(&text)
             .map_err(not_ours)?
             .version;
-        if version < FORMAT_VERSION {
+        if version < OLDEST_READ {
             return Err(CliError::Usage(format!(
                 "{} holds an export made by an earlier polyai, whose lines are each API's own \
                  shape (checkpoint version {version}); export into a new --out directory (this \
@@ -164,7 +209,20 @@ impl Checkpoint {
                 path.display()
             )));
         }
-        serde_json::from_str(&text).map(Some).map_err(not_ours)
+        let mut checkpoint: Checkpoint = serde_json::from_str(&text).map_err(not_ours)?;
+        if version == 3 {
+            #[derive(Deserialize)]
+            struct Version3 {
+                #[serde(default)]
+                lane: usize,
+                #[serde(default)]
+                position: Option<Position>,
+            }
+            let old: Version3 = serde_json::from_str(&text).map_err(not_ours)?;
+            checkpoint.lanes = LaneState::from_version_3(old.lane, old.position);
+            checkpoint.version = FORMAT_VERSION;
+        }
+        Ok(Some(checkpoint))
     }
 
     /// Refuses to continue an export made for another agent or with other options, which
@@ -294,6 +352,7 @@ mod tests {
             until_arg: None,
             start_time: None,
             end_time: None,
+            windows: 1,
         }
     }
 
@@ -312,8 +371,13 @@ mod tests {
         assert_eq!(Checkpoint::load(dir.path()).ok().flatten(), None);
         let mut c = Checkpoint::new("P1", "h", source("v3", "live"), options(true, false));
         c.records = 3;
-        c.lane = 1;
-        c.position = Some(Position::Cursor("abc".into()));
+        c.lanes = vec![
+            LaneState::default(),
+            LaneState {
+                done: false,
+                position: Some(Position::Cursor("abc".into())),
+            },
+        ];
         c.store(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let back = Checkpoint::load(dir.path())
             .unwrap_or_else(|e| panic!("{e}"))
@@ -347,6 +411,50 @@ mod tests {
         ] {
             assert!(err.contains(part), "{part:?} missing from: {err}");
         }
+        // The number of windows is part of the listing.
+        let windowed = SourceState {
+            windows: 4,
+            ..source("v3", "live")
+        };
+        let err = back
+            .check_same_export(&Checkpoint::new("P1", "h", windowed, options(true, false)))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("(this run: --windows 4)") && err.contains("rerun with the same options"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_version_3_checkpoint_is_read_as_lanes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let text = r#"{"version":3,"agent_id":"P","host":"h",
+            "source":{"api":"v3","account_id":"ws-1","environments":"all"},
+            "with_details":false,"with_audio":false,"redacted":false,"committed_bytes":10,
+            "records":1,"complete":false,"lane":2,"position":{"cursor":"v3.c"}}"#;
+        std::fs::write(dir.path().join(CHECKPOINT_FILE), text).unwrap_or_else(|e| panic!("{e}"));
+        let back = Checkpoint::load(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("no checkpoint"));
+        assert_eq!(back.version, FORMAT_VERSION);
+        assert_eq!(back.source.windows, 1);
+        let done = LaneState {
+            done: true,
+            position: None,
+        };
+        assert_eq!(
+            back.lanes,
+            vec![
+                done.clone(),
+                done,
+                LaneState {
+                    done: false,
+                    position: Some(Position::Cursor("v3.c".into()))
+                }
+            ]
+        );
     }
 
     #[test]

@@ -13,10 +13,11 @@
 //! - [`selection`]: `--ids FILE` / `--id ID`: exactly those conversations.
 //!
 //! The listing is the one [`Listing`] of `--api` and `--env` ([`crate::source`]). A run
-//! retries the earlier failures, then walks the listing lane by lane — from where an interrupted
-//! run stopped (by offset, less one page, for conversations that disappeared meanwhile; by
-//! cursor, exactly there), or from the start after a finished one (to pick up conversations that
-//! arrived since) — skipping what is done. A conversation that still fails after the client's
+//! retries the earlier failures, then walks the listing's lanes (`--windows` of them at once:
+//! v3's environments, or their time windows) — each from where an interrupted run stopped (by
+//! offset, less one page, for conversations that disappeared meanwhile; by cursor, exactly
+//! there), or from the start after a finished run (to pick up conversations that arrived
+//! since) — skipping what is done. A conversation that still fails after the client's
 //! retries goes to the failures file and the run goes on; many failures in a row, a refused key,
 //! a listing that fails or a local file error stop it.
 
@@ -37,21 +38,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use futures_util::stream;
+use futures_util::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
-use polyai_data::listing::Listing;
+use polyai_data::listing::{Lane, Listing};
 use polyai_data::paginate::Position;
 use polyai_data::record::{Api, ConversationRecord};
 use polyai_data::{Agent, Error, file_name_for_id};
 use tokio::sync::mpsc;
 
-use self::checkpoint::{Checkpoint, ExportOptions, SourceState};
+use self::checkpoint::{Checkpoint, ExportOptions, LaneState, SourceState};
 use self::failures::{FAILURES_FILE, FailedRecord, Failures};
 use self::idset::{IdSet, key};
 use self::journal::{IndexEntry, JOURNAL_FILE, Journal, Recovery, SavedFile};
 use self::lock::FolderLock;
-use self::resume::{PageKey, Resume, SharedTracker, Tracker};
+use self::resume::{PageKey, SharedTracker, Tracker};
 use crate::cli::{ExportArgs, OutputFormat};
 use crate::commands::Ctx;
 use crate::exit::CliError;
@@ -160,6 +161,7 @@ impl Plan {
                     until_arg: None,
                     start_time: None,
                     end_time: None,
+                    windows: 1,
                 },
                 source: None,
             });
@@ -171,6 +173,9 @@ impl Plan {
         if args.until.is_some() {
             v3_only.push("--until");
         }
+        if args.windows > 1 {
+            v3_only.push("--windows");
+        }
         let source = Source::choose(ctx.session, &args.source, &v3_only)?;
         let fresh = SourceState {
             api: source.api.to_string(),
@@ -180,15 +185,16 @@ impl Plan {
             until_arg: args.until.clone(),
             start_time: None,
             end_time: None,
+            windows: args.windows,
         };
         let state = match previous.filter(|p| !p.complete && p.source.same_listing(&fresh)) {
             Some(was) => was.source.clone(),
             None => {
-                let (start, end) = crate::when::window(
-                    args.since.as_deref(),
-                    args.until.as_deref(),
-                    ctx.session.now(),
-                )?;
+                let now = ctx.session.now();
+                let (start, end) =
+                    crate::when::window(args.since.as_deref(), args.until.as_deref(), now)?;
+                // Windows cut a bounded range: from --since to the run's start by default.
+                let end = end.or_else(|| (args.windows > 1 && start.is_some()).then_some(now));
                 SourceState {
                     start_time: start.map(|t| t.to_string()),
                     end_time: end.map(|t| t.to_string()),
@@ -236,7 +242,11 @@ impl Plan {
                     .include_latency(true))
             },
         )?;
-        Ok(Some(listing.keep_raw(args.keep_raw)))
+        Ok(Some(
+            listing
+                .keep_raw(args.keep_raw)
+                .windows(usize::from(self.state.windows)),
+        ))
     }
 }
 
@@ -296,25 +306,27 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let committed = previous.as_ref().map_or(0, |c| c.committed_bytes);
     let (mut journal, done, recovery) = Journal::open(dir, committed)?;
     let mut failures = Failures::open(dir)?;
-    // An unfinished run goes on where it stopped (by offset, a page earlier: conversations that
-    // disappeared since shift the listing back); a finished one walks again from the start.
-    let start = match &previous {
-        Some(p) if !p.complete => Resume {
-            lane: p.lane,
-            position: p.position.clone().map(|position| match position {
-                Position::Offset(offset) => Position::Offset(
-                    offset.saturating_sub(
-                        args.page_size
-                            .unwrap_or(polyai_data::paginate::MAX_PAGE_SIZE),
+    // An unfinished run goes on where each lane stopped (by offset, a page earlier:
+    // conversations that disappeared since shift the listing back); a finished one walks again
+    // from the start.
+    let start: Vec<LaneState> = match &previous {
+        Some(p) if !p.complete => p
+            .lanes
+            .iter()
+            .map(|lane| LaneState {
+                done: lane.done,
+                position: lane.position.clone().map(|position| match position {
+                    Position::Offset(offset) => Position::Offset(
+                        offset.saturating_sub(
+                            args.page_size
+                                .unwrap_or(polyai_data::paginate::MAX_PAGE_SIZE),
+                        ),
                     ),
-                ),
-                other => other,
-            }),
-        },
-        _ => Resume {
-            lane: 0,
-            position: None,
-        },
+                    other => other,
+                }),
+            })
+            .collect(),
+        _ => Vec::new(),
     };
     report_recovery(&recovery, &start);
     if args.with_audio {
@@ -334,6 +346,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
             listing: Box::new(listing),
             start,
             tracker: tracker.clone(),
+            at_once: usize::from(plan.state.windows),
         },
         (None, None) => return Err(CliError::Other("an export without a listing".into())),
     };
@@ -626,18 +639,16 @@ fn commit(
 ) -> Result<(), CliError> {
     let (committed_bytes, records) = journal.commit()?;
     failures.sync()?;
-    let resume = resume::lock(tracker).resume();
-    let (lane, position) = if complete {
-        (0, None)
+    let lanes = if complete {
+        Vec::new()
     } else {
-        (resume.lane, resume.position)
+        resume::lock(tracker).resume()
     };
     Checkpoint {
         committed_bytes,
         records,
         complete,
-        lane,
-        position,
+        lanes,
         ..wanted.clone()
     }
     .store(dir)
@@ -647,7 +658,7 @@ fn journal_has_data(dir: &Path) -> bool {
     std::fs::metadata(dir.join(JOURNAL_FILE)).is_ok_and(|m| m.len() > 0)
 }
 
-fn report_recovery(recovery: &Recovery, start: &Resume) {
+fn report_recovery(recovery: &Recovery, start: &[LaneState]) {
     if recovery.kept == 0 && recovery.truncated_bytes == 0 && recovery.unreadable == 0 {
         return;
     }
@@ -670,12 +681,14 @@ fn report_recovery(recovery: &Recovery, start: &Resume) {
             recovery.unreadable
         ));
     }
-    match &start.position {
-        Some(Position::Offset(offset)) => {
+    let positions: Vec<&Position> = start.iter().filter_map(|l| l.position.as_ref()).collect();
+    match positions.as_slice() {
+        [Position::Offset(offset)] => {
             note.push_str(&format!("; listing resumes at offset {offset}"));
         }
-        Some(Position::Cursor(_)) => note.push_str("; listing resumes at the saved cursor"),
-        _ => {}
+        [Position::Cursor(_)] => note.push_str("; listing resumes at the saved cursor"),
+        [] => {}
+        more => note.push_str(&format!("; {} lanes resume where they stopped", more.len())),
     }
     crate::output::note!("{note}");
 }
@@ -703,11 +716,12 @@ struct Lister {
 
 /// What a run walks.
 enum Walk {
-    /// The listing, lane by lane from `start`.
+    /// The listing's lanes, each from where `start` says, `at_once` of them at a time.
     Listing {
         listing: Box<Listing>,
-        start: Resume,
+        start: Vec<LaneState>,
         tracker: SharedTracker,
+        at_once: usize,
     },
     /// The ids of `--ids` / `--id`, each read by its detail.
     Ids { ids: Vec<String> },
@@ -759,98 +773,121 @@ impl Lister {
                 listing,
                 start,
                 tracker,
-            } => self.walk(&listing, start, &tracker, &queued).await,
+                at_once,
+            } => self.walk(&listing, start, &tracker, at_once, &queued).await,
         }
     }
 
-    /// Walks the listing's lanes from `start`, queueing what is not done. A cursor the server
-    /// refuses (400) restarts its lane from the start once, with a note.
+    /// Walks the listing's lanes that `start` does not say are done, up to `at_once` of them at
+    /// a time, queueing what is not done. The first that fails stops the walk.
     async fn walk(
         &self,
         listing: &Listing,
-        start: Resume,
+        start: Vec<LaneState>,
         tracker: &SharedTracker,
+        at_once: usize,
         queued: &IdSet,
     ) {
         let lanes = listing.lanes();
-        let mut from = start.position;
-        for (index, lane) in lanes.iter().enumerate().skip(start.lane) {
-            let mut restarted = false;
-            'lane: loop {
-                let resumed = from.is_some();
-                let mut pages = listing.pages(*lane, from.take());
-                let mut number = 0u64;
-                loop {
-                    let page = match pages.try_next().await {
-                        Ok(Some(page)) => page,
-                        Ok(None) => break 'lane,
-                        Err(err)
-                            if number == 0
-                                && resumed
-                                && !restarted
-                                && err.status() == Some(400) =>
-                        {
-                            crate::output::note!(
-                                "the saved cursor was refused ({err}); listing {lane} from its \
-                                 start, skipping what is exported"
-                            );
-                            restarted = true;
-                            resume::lock(tracker).restart_lane(index);
-                            continue 'lane;
-                        }
-                        Err(err) => {
-                            let _ = self.tx.send(Err(err)).await;
-                            return;
-                        }
-                    };
-                    if number == 0
-                        && lanes.len() == 1
-                        && let Some(count) = page.count()
+        let single = lanes.len() == 1;
+        let todo = lanes.into_iter().enumerate().filter_map(|(index, lane)| {
+            let state = start.get(index).cloned().unwrap_or_default();
+            (!state.done).then_some((index, lane, state.position))
+        });
+        let _stopped: Result<(), Stop> = stream::iter(todo.map(Ok))
+            .try_for_each_concurrent(at_once.max(1), |(index, lane, from)| {
+                self.walk_lane(listing, (index, lane), from, tracker, queued, single)
+            })
+            .await;
+    }
+
+    /// Walks lane `index` from `from`, queueing what is not done. A cursor the server refuses
+    /// (400) restarts the lane from its start once, with a note.
+    async fn walk_lane(
+        &self,
+        listing: &Listing,
+        (index, lane): (usize, Lane),
+        mut from: Option<Position>,
+        tracker: &SharedTracker,
+        queued: &IdSet,
+        single: bool,
+    ) -> Result<(), Stop> {
+        let mut restarted = false;
+        'lane: loop {
+            let resumed = from.is_some();
+            let mut pages = listing.pages(lane, from.take());
+            let mut number = 0u64;
+            loop {
+                let page = match pages.try_next().await {
+                    Ok(Some(page)) => page,
+                    Ok(None) => break 'lane,
+                    Err(err)
+                        if number == 0 && resumed && !restarted && err.status() == Some(400) =>
                     {
-                        self.bar.set_length(count);
+                        crate::output::note!(
+                            "the saved cursor was refused ({err}); listing {lane} from its \
+                             start, skipping what is exported"
+                        );
+                        restarted = true;
+                        resume::lock(tracker).restart_lane(index);
+                        continue 'lane;
                     }
-                    let start = page.position().cloned();
-                    let next = page.next();
-                    let batch: Vec<ConversationRecord> = {
-                        let done = locked(&self.done);
-                        page.into_items()
-                            .into_iter()
-                            .filter_map(|item| match item {
-                                Ok(record) => Some(record),
-                                Err(unreadable) => {
-                                    crate::output::note!("polyai: skipped {unreadable}");
-                                    None
-                                }
-                            })
-                            .filter(|record| {
-                                let k = key(&record.conversation_id);
-                                let skip = done.contains(k) || queued.contains(k);
-                                if skip {
-                                    self.bar.inc(1);
-                                }
-                                !skip
-                            })
-                            .collect()
-                    };
-                    let page_key = (index, number);
-                    resume::lock(tracker).listed(page_key, start, batch.len(), next);
-                    for record in batch {
-                        let work = Work {
-                            id: record.conversation_id.clone(),
-                            listed: Some(Box::new(record)),
-                            page: Some(page_key),
-                        };
-                        if self.tx.send(Ok(work)).await.is_err() {
-                            return;
-                        }
+                    Err(err) => {
+                        let _ = self.tx.send(Err(err)).await;
+                        return Err(Stop);
                     }
-                    number += 1;
+                };
+                if number == 0
+                    && single
+                    && let Some(count) = page.count()
+                {
+                    self.bar.set_length(count);
                 }
+                let start = page.position().cloned();
+                let next = page.next();
+                let batch: Vec<ConversationRecord> = {
+                    let done = locked(&self.done);
+                    page.into_items()
+                        .into_iter()
+                        .filter_map(|item| match item {
+                            Ok(record) => Some(record),
+                            Err(unreadable) => {
+                                crate::output::note!("polyai: skipped {unreadable}");
+                                None
+                            }
+                        })
+                        .filter(|record| {
+                            let k = key(&record.conversation_id);
+                            let skip = done.contains(k) || queued.contains(k);
+                            if skip {
+                                self.bar.inc(1);
+                            }
+                            !skip
+                        })
+                        .collect()
+                };
+                let page_key = (index, number);
+                resume::lock(tracker).listed(page_key, start, batch.len(), next);
+                for record in batch {
+                    let work = Work {
+                        id: record.conversation_id.clone(),
+                        listed: Some(Box::new(record)),
+                        page: Some(page_key),
+                    };
+                    if self.tx.send(Ok(work)).await.is_err() {
+                        return Err(Stop);
+                    }
+                }
+                number += 1;
             }
-            resume::lock(tracker).lane_done(index);
         }
+        resume::lock(tracker).lane_done(index);
+        Ok(())
     }
 }
+
+/// A lane walk stopped: the listing failed (sent to the workers) or the run ended.
+struct Stop;
 
 /// Fetches what one conversation's line (and recording) needs.
 struct Fetcher {

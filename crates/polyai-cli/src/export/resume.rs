@@ -1,47 +1,48 @@
 //! Where an export's listing stands: which pages are fully in the journal, so a resumed run
-//! continues at the first page with conversations still unwritten.
+//! continues each lane at its first page with conversations still unwritten.
 //!
-//! A listing is walked lane by lane ([`Lane`](polyai_data::listing::Lane): the Data API's one
-//! listing, or one v3 environment after another). Page `n` of lane `l` was requested at position
-//! `p(l, n)` (an offset or a cursor; `None` for the start of a lane) and says where the next page
-//! starts; its conversations are written out of order by the workers. The resume point is the
-//! start of the first page with conversations still unwritten, or the position after the last
-//! page listed once every listed page is complete.
+//! A listing is walked in lanes ([`Lane`](polyai_data::listing::Lane): the Data API's one
+//! listing, or v3's environments, or their time windows with `--windows`), several at once with
+//! `--windows`. Page `n` of lane `l` was requested at position `p(l, n)` (an offset or a cursor;
+//! `None` for the start of a lane) and says where the next page starts; its conversations are
+//! written out of order by the workers. A lane's resume point is the start of its first page
+//! with conversations still unwritten, or the position after its last page listed once every
+//! page it listed is complete; a lane walked to its end with every page complete is done.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use polyai_data::paginate::Position;
 
+use super::checkpoint::LaneState;
+
 /// A page of the walk: (lane index, page number within the lane).
 pub type PageKey = (usize, u64);
-
-/// Where a resumed run continues: a lane index and the position in it (`None`: its start). A
-/// lane index past the last lane means the whole listing was walked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resume {
-    /// Index of the lane.
-    pub lane: usize,
-    /// Where in the lane.
-    pub position: Option<Position>,
-}
 
 /// Which pages are still open (see the module notes).
 #[derive(Debug)]
 pub struct Tracker {
     /// Pages not complete yet: where each started, and its conversations still unwritten.
     open: BTreeMap<PageKey, (Option<Position>, usize)>,
-    /// Where the walk goes on after the last page listed.
-    after_last: Resume,
+    /// Each lane after its last page listed: where it goes on, or done once walked to its end.
+    /// A lane past the end of the list is not started.
+    lanes: Vec<LaneState>,
 }
 
 impl Tracker {
-    /// A tracker for a walk that starts at `start`.
-    pub fn new(start: Resume) -> Self {
+    /// A tracker for a walk whose lanes start as `start` says.
+    pub fn new(start: Vec<LaneState>) -> Self {
         Tracker {
             open: BTreeMap::new(),
-            after_last: start,
+            lanes: start,
         }
+    }
+
+    fn lane(&mut self, lane: usize) -> &mut LaneState {
+        if self.lanes.len() <= lane {
+            self.lanes.resize(lane + 1, LaneState::default());
+        }
+        &mut self.lanes[lane]
     }
 
     /// Page `page`, requested at `start`, lists `pending` conversations still to write and
@@ -56,16 +57,16 @@ impl Tracker {
         if pending > 0 {
             self.open.insert(page, (start, pending));
         }
-        self.after_last = Resume {
-            lane: page.0,
+        *self.lane(page.0) = LaneState {
+            done: false,
             position: next,
         };
     }
 
-    /// Lane `lane` was walked to its end: the walk goes on at the next lane's start.
+    /// Lane `lane` was walked to its end.
     pub fn lane_done(&mut self, lane: usize) {
-        self.after_last = Resume {
-            lane: lane + 1,
+        *self.lane(lane) = LaneState {
+            done: true,
             position: None,
         };
     }
@@ -74,10 +75,7 @@ impl Tracker {
     /// forgotten (their conversations are listed again; those written are skipped).
     pub fn restart_lane(&mut self, lane: usize) {
         self.open.retain(|(l, _), _| *l != lane);
-        self.after_last = Resume {
-            lane,
-            position: None,
-        };
+        *self.lane(lane) = LaneState::default();
     }
 
     /// One conversation of `page` is in the journal (or the failures file).
@@ -90,15 +88,25 @@ impl Tracker {
         }
     }
 
-    /// Where a resumed run should continue.
-    pub fn resume(&self) -> Resume {
-        match self.open.iter().next() {
-            Some((&(lane, _), (start, _))) => Resume {
-                lane,
+    /// Where a resumed run should continue, lane by lane.
+    pub fn resume(&self) -> Vec<LaneState> {
+        let mut lanes = self.lanes.clone();
+        // The first open page of each lane (keys sort by lane, then page).
+        let mut seen = None;
+        for (&(lane, _), (start, _)) in &self.open {
+            if seen == Some(lane) {
+                continue;
+            }
+            seen = Some(lane);
+            if lanes.len() <= lane {
+                lanes.resize(lane + 1, LaneState::default());
+            }
+            lanes[lane] = LaneState {
+                done: false,
                 position: start.clone(),
-            },
-            None => self.after_last.clone(),
+            };
         }
+        lanes
     }
 }
 
@@ -118,62 +126,77 @@ mod tests {
         Some(Position::Cursor(c.into()))
     }
 
+    fn at(position: Option<Position>) -> LaneState {
+        LaneState {
+            done: false,
+            position,
+        }
+    }
+
+    const DONE: LaneState = LaneState {
+        done: true,
+        position: None,
+    };
+
     #[test]
     fn the_resume_point_is_the_first_page_not_fully_written() {
-        let start = Resume {
-            lane: 0,
-            position: cursor("c0"),
-        };
+        let start = vec![at(cursor("c0"))];
         let mut t = Tracker::new(start.clone());
         assert_eq!(t.resume(), start);
         t.listed((0, 0), cursor("c0"), 2, cursor("c1"));
         t.listed((0, 1), cursor("c1"), 1, cursor("c2"));
         t.listed((0, 2), cursor("c2"), 0, cursor("c3"));
-        assert_eq!(t.resume().position, cursor("c0"));
+        assert_eq!(t.resume(), vec![at(cursor("c0"))]);
         t.written((0, 1));
-        assert_eq!(t.resume().position, cursor("c0"), "page 0 still open");
+        assert_eq!(t.resume(), vec![at(cursor("c0"))], "page 0 still open");
         t.written((0, 0));
         t.written((0, 0));
-        assert_eq!(t.resume().position, cursor("c3"), "pages 0-2 complete");
+        assert_eq!(t.resume(), vec![at(cursor("c3"))], "pages 0-2 complete");
         t.listed((0, 3), cursor("c3"), 1, None);
         t.lane_done(0);
         t.listed((1, 0), None, 1, Some(Position::Offset(10)));
-        assert_eq!(t.resume().position, cursor("c3"), "lane 0's last page open");
-        t.written((0, 3));
         assert_eq!(
             t.resume(),
-            Resume {
-                lane: 1,
-                position: None
-            },
-            "lane 1's first page open"
+            vec![at(cursor("c3")), at(None)],
+            "lane 0's last page open, lane 1's first"
         );
+        t.written((0, 3));
+        assert_eq!(t.resume(), vec![DONE, at(None)], "lane 0 done");
         t.written((1, 0));
+        assert_eq!(t.resume(), vec![DONE, at(Some(Position::Offset(10)))]);
         t.lane_done(1);
+        assert_eq!(t.resume(), vec![DONE, DONE], "both lanes walked");
+    }
+
+    #[test]
+    fn lanes_walked_at_once_resume_each_at_its_own_page() {
+        // Lane 0 done before; lanes 1 and 3 walked at once; lane 2 not started.
+        let mut t = Tracker::new(vec![DONE]);
+        t.listed((3, 0), None, 2, cursor("d1"));
+        t.listed((1, 0), None, 1, cursor("b1"));
+        t.listed((1, 1), cursor("b1"), 1, cursor("b2"));
+        t.listed((3, 1), cursor("d1"), 1, None);
+        t.written((1, 0));
+        t.written((3, 1));
         assert_eq!(
             t.resume(),
-            Resume {
-                lane: 2,
-                position: None
-            },
-            "both lanes walked"
+            vec![DONE, at(cursor("b1")), LaneState::default(), at(None)]
+        );
+        t.written((3, 0));
+        t.written((3, 0));
+        t.lane_done(3);
+        t.written((1, 1));
+        assert_eq!(
+            t.resume(),
+            vec![DONE, at(cursor("b2")), LaneState::default(), DONE]
         );
     }
 
     #[test]
     fn a_restarted_lane_forgets_its_open_pages() {
-        let mut t = Tracker::new(Resume {
-            lane: 1,
-            position: cursor("old"),
-        });
+        let mut t = Tracker::new(vec![DONE, at(cursor("old"))]);
         t.listed((1, 0), cursor("old"), 3, cursor("c1"));
         t.restart_lane(1);
-        assert_eq!(
-            t.resume(),
-            Resume {
-                lane: 1,
-                position: None
-            }
-        );
+        assert_eq!(t.resume(), vec![DONE, at(None)]);
     }
 }

@@ -141,6 +141,16 @@ impl ListConversations {
         self
     }
 
+    /// The start of the time range set ([`start_time`](Self::start_time)), if any.
+    pub(crate) fn start_bound(&self) -> Option<Timestamp> {
+        self.start_time
+    }
+
+    /// The end of the time range set ([`end_time`](Self::end_time)), if any.
+    pub(crate) fn end_bound(&self) -> Option<Timestamp> {
+        self.end_time
+    }
+
     /// Full-text search of the transcripts for `text` (`query_type=transcript`).
     pub fn transcript_search(mut self, text: impl Into<String>) -> Self {
         self.mode = Mode::Transcript(text.into());
