@@ -578,17 +578,31 @@ fn every_environment_is_exported_in_windows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().to_str().expect("utf-8").to_owned();
     // Without --until the range ends at the run's start: after every conversation of the mock.
-    let out = v3(&mock)
-        .args(["--account", &account, "export", "--out", &out_dir])
-        .args(["--page-size", "25", "--windows", "3"])
-        .args(since)
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let export = || {
+        let out = v3(&mock)
+            .args(["--account", &account, "export", "--out", &out_dir])
+            .args(["--page-size", "25", "--windows", "3"])
+            .args(since)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        checkpoint(dir.path())["source"]["end_time"]
+            .as_str()
+            .expect("an end time")
+            .to_owned()
+    };
+    let first_end = export();
     assert_exact_export(dir.path(), &expected);
-    let checkpoint = checkpoint(dir.path());
+
+    // Once complete, a rerun ends its windows at its own start: it adds what arrived, once.
+    mock.server().add_conversations(40);
+    let after = listed_ids(&mock, &account, &since);
+    assert!(after.len() > expected.len(), "arrivals in some environment");
+    let second_end = export();
+    let time = |t: &str| t.parse::<polyai_data::Timestamp>().expect("a time");
     assert!(
-        checkpoint["source"]["end_time"].is_string(),
-        "{checkpoint:#}"
+        time(&second_end) > time(&first_end),
+        "{second_end} after {first_end}"
     );
+    assert_exact_export(dir.path(), &after);
 }
