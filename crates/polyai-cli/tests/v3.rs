@@ -378,6 +378,7 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
     assert_eq!(source["account_id"], account.as_str());
     assert_eq!(source["environments"], "live");
     assert_eq!(source["start_time"], "2026-05-01T00:00:00Z");
+    assert_eq!(source["windows"], 1);
     assert_eq!(
         source["with_details_from"],
         format!("PolyAI Data API {}", polyai_data::api_version())
@@ -512,6 +513,8 @@ fn an_export_in_windows_writes_each_conversation_of_the_range_once() {
     let checkpoint = checkpoint(dir.path());
     assert_eq!(checkpoint["complete"], true);
     assert_eq!(checkpoint["source"]["windows"], 4);
+    let manifest = common::assert_manifest(dir.path(), "complete");
+    assert_eq!(manifest["source"]["windows"], 4, "{manifest:#}");
 
     // The number of windows is part of the export: another one is refused, naming it.
     let again: Vec<&str> = export
