@@ -3,7 +3,8 @@
 # on loopback with 20 ms latency per answer: $WINDOWS_CONVERSATIONS (default 100000) conversations
 # with their turns, every environment, walked in one window per environment (`--windows 1`, the
 # environments one after another) and in $WINDOWS_N (default 8) windows at once. Prints wall time
-# and peak RSS (GNU time) of each run as a Markdown table, then the ratio.
+# CPU time (user + system) and peak RSS (GNU time) of each run, and the mock's CPU time meanwhile, as a
+# Markdown table, then the ratio.
 #
 # Environment: CARGO_TARGET_DIR (default: target), WINDOWS_CONVERSATIONS, WINDOWS_N,
 # WINDOWS_LATENCY_MS (default 20).
@@ -26,24 +27,32 @@ ACCOUNT="$(sed -n 's/^account: //p' "$WORK/mock.log" | head -n 1)"
 SINCE="2025-06-01T00:00:00Z"
 UNTIL="2026-06-04T00:00:00Z"
 
+# CPU seconds (user + system) the mock has used so far.
+mock_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$MOCK_PID/stat"
+}
+
 run() { # windows
-    local windows="$1" out="$WORK/export-$1"
-    /usr/bin/time -f '%e %M' -o "$WORK/time" \
+    local windows="$1" out="$WORK/export-$1" mock_before
+    mock_before="$(mock_cpu)"
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" \
         env POLYAI_API_KEY="$KEY" "$TARGET/release/polyai" --base-url "$URL" --agent "$AGENT" \
         --account "$ACCOUNT" export --api v3 --env all --out "$out" --since "$SINCE" \
         --until "$UNTIL" --windows "$windows" >/dev/null 2>"$WORK/export.log" \
         || { cat "$WORK/export.log" >&2; return 1; }
-    read -r secs kib <"$WORK/time"
+    read -r secs kib user sys <"$WORK/time"
     echo "$secs" >"$WORK/secs-$windows"
-    printf '| `--windows %s` | %s s | %.1f MiB | %s lines | %s |\n' "$windows" "$secs" \
-        "$(echo "$kib / 1024" | bc -l)" "$(wc -l <"$out/conversations.jsonl")" \
-        "$(tail -n 1 "$WORK/export.log")"
+    printf '| `--windows %s` | %s s | %.1f s | %.1f s | %.1f MiB | %s lines | %s |\n' "$windows" \
+        "$secs" "$(echo "$user + $sys" | bc -l)" "$(echo "$(mock_cpu) - $mock_before" | bc -l)" \
+        "$(echo "$kib / 1024" | bc -l)" \
+        "$(wc -l <"$out/conversations.jsonl")" "$(tail -n 1 "$WORK/export.log")"
 }
 
-echo "| $N conversations, --env all, ${LATENCY} ms latency | wall | peak RSS | journal | summary line |"
-echo "|---|---|---|---|---|"
+echo "| $N conversations, --env all, ${LATENCY} ms latency | wall | polyai CPU | mock CPU | peak RSS | journal | summary line |"
+echo "|---|---|---|---|---|---|---|"
 run 1
 run "$W"
 echo
-printf '%s windows at once are %.2f× as fast as one (%s cores)\n' "$W" \
-    "$(echo "$(cat "$WORK/secs-1") / $(cat "$WORK/secs-$W")" | bc -l)" "$(nproc)"
+printf '%s windows at once are %.2f× as fast as one (%s cores, load average %s)\n' "$W" \
+    "$(echo "$(cat "$WORK/secs-1") / $(cat "$WORK/secs-$W")" | bc -l)" "$(nproc)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -378,6 +378,7 @@ fn a_killed_v3_export_resumes_from_its_cursor_and_a_rerun_adds_new_arrivals() {
     assert_eq!(source["account_id"], account.as_str());
     assert_eq!(source["environments"], "live");
     assert_eq!(source["start_time"], "2026-05-01T00:00:00Z");
+    assert_eq!(source["windows"], 1);
     assert_eq!(
         source["with_details_from"],
         format!("PolyAI Data API {}", polyai_data::api_version())
@@ -512,6 +513,8 @@ fn an_export_in_windows_writes_each_conversation_of_the_range_once() {
     let checkpoint = checkpoint(dir.path());
     assert_eq!(checkpoint["complete"], true);
     assert_eq!(checkpoint["source"]["windows"], 4);
+    let manifest = common::assert_manifest(dir.path(), "complete");
+    assert_eq!(manifest["source"]["windows"], 4, "{manifest:#}");
 
     // The number of windows is part of the export: another one is refused, naming it.
     let again: Vec<&str> = export
@@ -578,17 +581,31 @@ fn every_environment_is_exported_in_windows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().to_str().expect("utf-8").to_owned();
     // Without --until the range ends at the run's start: after every conversation of the mock.
-    let out = v3(&mock)
-        .args(["--account", &account, "export", "--out", &out_dir])
-        .args(["--page-size", "25", "--windows", "3"])
-        .args(since)
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let export = || {
+        let out = v3(&mock)
+            .args(["--account", &account, "export", "--out", &out_dir])
+            .args(["--page-size", "25", "--windows", "3"])
+            .args(since)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        checkpoint(dir.path())["source"]["end_time"]
+            .as_str()
+            .expect("an end time")
+            .to_owned()
+    };
+    let first_end = export();
     assert_exact_export(dir.path(), &expected);
-    let checkpoint = checkpoint(dir.path());
+
+    // Once complete, a rerun ends its windows at its own start: it adds what arrived, once.
+    mock.server().add_conversations(40);
+    let after = listed_ids(&mock, &account, &since);
+    assert!(after.len() > expected.len(), "arrivals in some environment");
+    let second_end = export();
+    let time = |t: &str| t.parse::<polyai_data::Timestamp>().expect("a time");
     assert!(
-        checkpoint["source"]["end_time"].is_string(),
-        "{checkpoint:#}"
+        time(&second_end) > time(&first_end),
+        "{second_end} after {first_end}"
     );
+    assert_exact_export(dir.path(), &after);
 }

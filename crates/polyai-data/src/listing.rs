@@ -303,18 +303,28 @@ impl Listing {
     /// environment, as with `n = 1`. The Data API's listing ignores it (its one lane lists
     /// every conversation).
     ///
-    /// ```no_run
+    /// ```
     /// use polyai_data::Timestamp;
-    /// use polyai_data::listing::{Lane, Listing};
-    /// # fn f(project: polyai_data::v3::Project) -> Result<(), polyai_data::Error> {
+    /// use polyai_data::listing::{Environments, Listing};
+    /// let client = polyai_data::Client::builder().api_key("key").build()?;
+    /// let project = client.workspace("ws-1").project("PROJECT-1");
     /// let list = project
     ///     .conversations()
     ///     .start_time("2026-05-01".parse::<Timestamp>()?)
     ///     .end_time("2026-05-09".parse::<Timestamp>()?);
-    /// let lanes = Listing::v3(list).windows(4).lanes();
+    /// let lanes = Listing::v3(list.clone()).windows(4).lanes();
     /// assert_eq!(lanes.len(), 4);
     /// assert_eq!(lanes[0].to_string(), "live 2026-05-07T00:00:00Z..2026-05-09T00:00:00Z");
-    /// # Ok(()) }
+    /// assert_eq!(lanes[3].to_string(), "live 2026-05-01T00:00:00Z..2026-05-03T00:00:00Z");
+    /// // Every environment: its windows, newest first, then the next environment's.
+    /// let all = Listing::v3(list.clone()).environments(Environments::All).windows(4);
+    /// assert_eq!(all.lanes().len(), 12);
+    /// let fifth = all.lanes()[4].to_string();
+    /// assert_eq!(fifth, "pre-release 2026-05-07T00:00:00Z..2026-05-09T00:00:00Z");
+    /// // Without an end time: one lane per environment.
+    /// let open = project.conversations().start_time("2026-05-01".parse::<Timestamp>()?);
+    /// assert_eq!(Listing::v3(open).windows(4).lanes().len(), 1);
+    /// # Ok::<(), polyai_data::Error>(())
     /// ```
     #[must_use]
     pub fn windows(mut self, n: usize) -> Self {

@@ -98,6 +98,7 @@ pub fn write(dir: &Path, facts: &Facts<'_>) -> Result<(), CliError> {
             "end_time": source.end_time,
             "since_arg": source.since_arg,
             "until_arg": source.until_arg,
+            "windows": source.windows,
             "with_details_from": if facts.options.with_details {
                 Some(format!("PolyAI Data API {}", polyai_data::api_version()))
             } else {
