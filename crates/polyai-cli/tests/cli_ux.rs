@@ -678,3 +678,39 @@ fn ctrl_c_during_sync_prints_its_summary_and_marks_the_run() {
         .expect("a run");
     assert_eq!(state, "interrupted");
 }
+
+/// A reader that stops early (`| head -c 10`) ends the listing quietly with success, in every
+/// format: the output is larger than a pipe's buffer, so the write after the close fails.
+#[test]
+fn a_closed_stdout_ends_a_listing_quietly_in_every_format() {
+    use std::io::Read;
+    for format in ["json", "jsonl", "csv", "table"] {
+        let mut child = std_polyai()
+            .args([
+                "--sandbox",
+                "conversations",
+                "list",
+                "--all",
+                "--env",
+                "all",
+                "-O",
+                format,
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut head = [0u8; 10];
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_exact(&mut head)
+            .expect("the first bytes");
+        let out = child.wait_with_output().expect("exit");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(!err.contains("Broken pipe"), "{format}: {err}");
+    }
+}

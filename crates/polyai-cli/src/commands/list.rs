@@ -200,7 +200,7 @@ impl<'a> Printer<'a> {
                         out.write_all(b",").map_err(stdout_error)?;
                     }
                     serde_json::to_writer(&mut out, &record)
-                        .map_err(|e| stdout_error(std::io::Error::other(e)))?;
+                        .map_err(|e| stdout_error(std::io::Error::from(e)))?;
                 }
                 OutputFormat::Jsonl => write_json_line(&mut out, &record).map_err(stdout_error)?,
                 OutputFormat::Csv => {
@@ -229,7 +229,7 @@ impl<'a> Printer<'a> {
         match self.format {
             OutputFormat::Json => {
                 let next = serde_json::to_string(&next)
-                    .map_err(|e| stdout_error(std::io::Error::other(e)))?;
+                    .map_err(|e| stdout_error(std::io::Error::from(e)))?;
                 writeln!(out, "],\"count\":{},\"next\":{next}}}", self.count)
             }
             OutputFormat::Table => {
