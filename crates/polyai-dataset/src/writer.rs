@@ -263,7 +263,14 @@ impl DatasetWriter {
                         manifest: MANIFEST_FILE,
                     });
                 }
-                Manifest::new(options.format)
+                // The empty dataset is committed before any data is written, so that a first
+                // run killed before its first commit leaves a dataset (whose next open deletes
+                // what the run left), not a folder of files without a manifest.
+                let manifest = Manifest::new(options.format);
+                store
+                    .put(MANIFEST_FILE, manifest.to_bytes(), options.durable)
+                    .await?;
+                manifest
             }
         };
         if manifest.file_format != options.format {
@@ -315,6 +322,7 @@ impl DatasetWriter {
                     self.store
                         .rename(&staged, &file.path, self.options.durable)
                         .await?;
+                    crash_point("rename");
                 }
             }
         }
@@ -747,6 +755,7 @@ impl DatasetWriter {
             self.store
                 .publish(&table.spool, &target, self.options.durable)
                 .await?;
+            crash_point("file");
             files.push(DataFile {
                 table: table.table.name().to_owned(),
                 path: rel,
@@ -771,6 +780,7 @@ impl DatasetWriter {
         self.store
             .put(&ids_path, manifest::ids_text(&ids), self.options.durable)
             .await?;
+        crash_point("ids");
         Ok(Fragment {
             id,
             partition: partition.to_owned(),
@@ -833,6 +843,7 @@ impl DatasetWriter {
             self.store
                 .publish(&target, &staged_path(&rel), self.options.durable)
                 .await?;
+            crash_point("file");
             files.push(DataFile {
                 table: table.name().to_owned(),
                 path: rel,
@@ -854,7 +865,7 @@ impl DatasetWriter {
             .await?;
         self.store.sync_folders()?;
         self.manifest = next;
-        crash_point();
+        crash_point("manifest");
         Ok(())
     }
 
@@ -864,6 +875,7 @@ impl DatasetWriter {
             self.store
                 .rename(&staged_path(path), path, self.options.durable)
                 .await?;
+            crash_point("rename");
         }
         self.store.sync_folders()
     }
@@ -960,6 +972,7 @@ impl DatasetWriter {
                     self.store
                         .publish(&target, &staged_path(&rel), self.options.durable)
                         .await?;
+                    crash_point("file");
                     report.files_after += 1;
                     files.push(DataFile {
                         table: table.name().to_owned(),
@@ -1092,12 +1105,27 @@ fn staged_path(rel: &str) -> String {
     format!("{META_DIR}/staged/{}.staged", rel.replace('/', "~"))
 }
 
-/// For tests of the commit protocol: `POLYAI_DATASET_CRASH_AFTER_MANIFEST=1` aborts the
-/// process right after a manifest is written, before its files are rolled forward, as a
-/// `kill -9` landing there would.
-fn crash_point() {
-    if std::env::var_os("POLYAI_DATASET_CRASH_AFTER_MANIFEST").is_some_and(|v| v == "1") {
-        std::process::abort();
+/// For tests of the commit protocol: `POLYAI_DATASET_CRASH_AT=POINT:N` aborts the process the
+/// `N`th time it reaches `POINT`, as a `kill -9` landing there would, so that a test interrupts
+/// a run at an exact place instead of racing it with a timer. The points: `file` (a data file
+/// was just published), `ids` (a fragment's id list was just written), `manifest` (a manifest
+/// was just written, before its staged files are rolled forward) and `rename` (one staged file
+/// was just renamed into place).
+fn crash_point(point: &str) {
+    static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(wanted) = std::env::var_os("POLYAI_DATASET_CRASH_AT") else {
+        return;
+    };
+    let nth = wanted
+        .to_str()
+        .and_then(|w| w.split_once(':'))
+        .filter(|(name, _)| *name == point)
+        .and_then(|(_, nth)| nth.parse::<u64>().ok());
+    if let Some(nth) = nth {
+        let reached = REACHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if reached == nth {
+            std::process::abort();
+        }
     }
 }
 
