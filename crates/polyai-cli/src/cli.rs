@@ -280,7 +280,8 @@ pub struct SchemaArgs {
 #[derive(Debug, Args)]
 #[command(after_help = VERIFY_HELP)]
 pub struct VerifyArgs {
-    /// The export folder (the --out of `polyai export`).
+    /// The export folder (the --out of `polyai export`), or a dataset folder (the --to of
+    /// `polyai dataset convert`).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     /// Check the manifest's signature (DIR/manifest.json.minisig) with this minisign public key
@@ -300,6 +301,10 @@ names is listed; the counts of conversations, failures and recordings match the 
 SHA256SUMS lists the manifest and every file with the same hashes; and with --pubkey, the
 manifest's minisign signature and its trusted comment are valid. A manifest path that is
 absolute, holds `..` or goes through a symbolic link is refused, never opened.
+
+A dataset folder (_polyai_dataset.json, no manifest.json) is checked against its manifest: every
+data file and id list present with its size and SHA-256, each data file's rows (Parquet footer or
+CSV lines) as listed, each conversation in one fragment, no unlisted file in the table folders.
 
 Without polyai:  cd DIR && sha256sum -c SHA256SUMS
                  minisign -Vm DIR/manifest.json -p KEY.pub

@@ -489,3 +489,161 @@ fn s3_through_moto_is_exact_after_reruns_and_compaction() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// `polyai verify` of a dataset: `-O json` of a folder, parsed.
+fn verify(dir: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = run(&["-O", "json", "verify", dir.to_str().expect("utf-8")]);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("verify -O json: {e}: {}", text(&out)));
+    (out.status.code(), report)
+}
+
+/// The problems of a report, as (file, kind).
+fn problems(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| {
+            (
+                p["file"].as_str().unwrap_or_default().to_owned(),
+                p["kind"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn verify_checks_a_dataset_file_by_file_and_names_each_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, _) = export(dir.path(), 300);
+    let ds = dir.path().join("ds");
+    let (input_arg, ds_arg) = (input.to_str().expect("utf-8"), ds.to_str().expect("utf-8"));
+    let out = run(&[
+        "dataset",
+        "convert",
+        input_arg,
+        "--to",
+        ds_arg,
+        "--commit-every",
+        "100",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let (code, report) = verify(&ds);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["kind"], "dataset");
+    assert_eq!(report["ok"], true);
+    assert_eq!(
+        report["records"], 300,
+        "conversations counted from the id lists"
+    );
+    assert_eq!(
+        report["files_without_hash"], 0,
+        "every file has its SHA-256"
+    );
+    let table = run(&["verify", ds_arg]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains("parquet dataset, generation"),
+        "{}",
+        text(&table)
+    );
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("_polyai_dataset.json")).expect("manifest"))
+            .expect("JSON");
+    let file_of = |table: &str| {
+        manifest["fragments"]
+            .as_array()
+            .expect("fragments")
+            .iter()
+            .flat_map(|f| f["files"].as_array().expect("files").iter())
+            .find(|f| f["table"] == table)
+            .and_then(|f| f["path"].as_str())
+            .expect("a file of the table")
+            .to_owned()
+    };
+
+    // A byte changed in place, same size: the hash names the file.
+    let turns = file_of("turns");
+    let mut bytes = std::fs::read(ds.join(&turns)).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(ds.join(&turns), &bytes).expect("write");
+    let (code, report) = verify(&ds);
+    assert_eq!(code, Some(13), "{report:#}");
+    assert_eq!(problems(&report), vec![(turns.clone(), "hash".to_owned())]);
+    bytes[middle] ^= 0x20;
+    std::fs::write(ds.join(&turns), &bytes).expect("restore");
+
+    // A missing data file, an extra file where readers glob, a changed id list.
+    let metrics = file_of("metrics");
+    let kept = std::fs::read(ds.join(&metrics)).expect("read");
+    std::fs::remove_file(ds.join(&metrics)).expect("remove");
+    let extra = "conversations/date=2026-01-01/part-extra.parquet";
+    std::fs::create_dir_all(ds.join("conversations/date=2026-01-01")).expect("mkdir");
+    std::fs::write(ds.join(extra), b"PAR1").expect("write");
+    let ids = manifest["fragments"][0]["ids"]
+        .as_str()
+        .expect("ids")
+        .to_owned();
+    let mut list = std::fs::read(ds.join(&ids)).expect("read");
+    list.extend_from_slice(b"[\"CA-not-written\",1]\n");
+    std::fs::write(ds.join(&ids), &list).expect("write");
+    let (code, report) = verify(&ds);
+    assert_eq!(code, Some(13), "{report:#}");
+    let found = problems(&report);
+    for want in [
+        (metrics.clone(), "missing"),
+        (extra.to_owned(), "unlisted"),
+        (ids.clone(), "size"),
+        (ids.clone(), "hash"),
+        (ids.clone(), "count"),
+    ] {
+        assert!(
+            found.contains(&(want.0.clone(), want.1.to_owned())),
+            "{want:?} not in {found:?}"
+        );
+    }
+    std::fs::write(ds.join(&metrics), kept).expect("restore");
+    std::fs::remove_file(ds.join(extra)).expect("remove");
+    list.truncate(list.len() - b"[\"CA-not-written\",1]\n".len());
+    std::fs::write(ds.join(&ids), &list).expect("restore");
+    assert_eq!(verify(&ds).0, Some(0));
+
+    // A manifest that counts other rows than a file holds (its hash aside).
+    let mut edited = manifest.clone();
+    let file = edited["fragments"][0]["files"][0]
+        .as_object_mut()
+        .expect("file");
+    let path = file["path"].as_str().expect("path").to_owned();
+    file["rows"] = (file["rows"].as_u64().expect("rows") + 1).into();
+    std::fs::write(
+        ds.join("_polyai_dataset.json"),
+        serde_json::to_vec(&edited).expect("JSON"),
+    )
+    .expect("write");
+    let (code, report) = verify(&ds);
+    assert_eq!(code, Some(13));
+    assert!(
+        problems(&report).contains(&(path, "count".to_owned())),
+        "{report:#}"
+    );
+    // And a dataset is not signed: --pubkey is a problem, not a silent pass.
+    let secret = dir.path().join("k.key");
+    let out = run(&["keygen", "--out", secret.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let public = dir.path().join("k.key.pub");
+    let out = run(&[
+        "verify",
+        ds_arg,
+        "--pubkey",
+        public.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(13), "{}", text(&out));
+    assert!(
+        text(&out).contains("a dataset is not signed"),
+        "{}",
+        text(&out)
+    );
+}

@@ -377,15 +377,80 @@ fn csv_value(array: &dyn Array, ty: ColumnType, row: usize, out: &mut String) {
     }
 }
 
-/// The sizes of a finished file.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Written {
-    pub rows: u64,
-    pub bytes: u64,
+/// A finished file's size and SHA-256 (lowercase hex), read back from the page cache.
+pub(crate) fn digest(path: &Path) -> Result<(u64, String)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = File::open(path).map_err(|e| Error::io("reading", path.display(), e))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| Error::io("reading", path.display(), e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok((bytes, hex(&hasher.finalize())))
+}
+
+/// The SHA-256 of `bytes`, lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    digest.iter().fold(String::with_capacity(64), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// How many rows the data file at `path` holds, by its own account: a Parquet file's footer
+/// (no row is read), or a CSV file's lines after the header. An error names the file when it
+/// is not a file of `format`.
+pub fn rows_in(path: &Path, format: FileFormat) -> Result<u64> {
+    let file = File::open(path).map_err(|e| Error::io("reading", path.display(), e))?;
+    match format {
+        FileFormat::Parquet => {
+            let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+                .parse_and_finish(&file)
+                .map_err(|e| Error::Corrupt {
+                    path: path.display().to_string(),
+                    message: format!("not a readable Parquet file ({e})"),
+                })?;
+            Ok(u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0))
+        }
+        FileFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .from_reader(file);
+            let mut rows = 0u64;
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match reader.read_byte_record(&mut record) {
+                    Ok(true) => rows += 1,
+                    Ok(false) => return Ok(rows),
+                    Err(e) => {
+                        return Err(Error::Corrupt {
+                            path: path.display().to_string(),
+                            message: format!("not a readable CSV file ({e})"),
+                        });
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Copies the file `from` of `table` to `to`, keeping the rows whose `conversation_id`
-/// `keep` accepts; `None` when no row is kept (no file is left then).
+/// `keep` accepts; returns how many rows, `None` when no row is kept (no file is left then).
 pub(crate) fn copy_filtered(
     from: &Path,
     display: &str,
@@ -393,7 +458,7 @@ pub(crate) fn copy_filtered(
     table: Table,
     settings: FileSettings,
     keep: &dyn Fn(&str) -> bool,
-) -> Result<Option<Written>> {
+) -> Result<Option<u64>> {
     let mut writer = FileWriter::create(to, table, settings)?;
     let rows = append_file(from, display, &mut writer, to, table, settings.format, keep)?;
     writer.close(to)?;
@@ -401,10 +466,7 @@ pub(crate) fn copy_filtered(
         let _ = std::fs::remove_file(to);
         return Ok(None);
     }
-    let bytes = std::fs::metadata(to)
-        .map_err(|e| Error::io("reading", to.display(), e))?
-        .len();
-    Ok(Some(Written { rows, bytes }))
+    Ok(Some(rows))
 }
 
 /// Appends the rows of file `from` that `keep` accepts to `writer`; returns how many.

@@ -77,7 +77,7 @@ mod writer;
 
 pub use error::{Error, Result};
 pub use flatten::{partition_of, record_batches};
-pub use format::{Compression, FileFormat, metadata};
+pub use format::{Compression, FileFormat, metadata, rows_in};
 pub use info::{DatasetInfo, TableInfo};
 pub use manifest::{DataFile, Fragment, MANIFEST_FILE, Manifest, fingerprint};
 pub use schema::{

@@ -63,6 +63,13 @@ pub struct Fragment {
     pub conversations: u64,
     /// The file listing its conversation ids and their fingerprints, one JSON array per line.
     pub ids: String,
+    /// The id list's size in bytes (absent in datasets written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids_bytes: Option<u64>,
+    /// The id list's SHA-256, lowercase hex (absent in datasets written before it was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids_sha256: Option<String>,
     /// Its files, one per table that has rows.
     pub files: Vec<DataFile>,
 }
@@ -79,6 +86,10 @@ pub struct DataFile {
     pub rows: u64,
     /// Its size in bytes.
     pub bytes: u64,
+    /// Its SHA-256, lowercase hex, as written (`polyai verify` checks it); absent in datasets
+    /// written before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// What is read first, to refuse a newer manifest before its body is parsed.

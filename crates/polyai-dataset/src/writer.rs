@@ -8,7 +8,7 @@ use polyai_data::record::ConversationRecord;
 
 use crate::error::{Error, Result};
 use crate::flatten::{TableRows, partition_of};
-use crate::format::{self, Compression, FileFormat, FileSettings, FileWriter, Written};
+use crate::format::{self, Compression, FileFormat, FileSettings, FileWriter};
 use crate::index::{Entry, Index};
 use crate::manifest::{
     self, DataFile, Fragment, IDS_DIR, MANIFEST_FILE, Manifest, fingerprint, id_key,
@@ -728,7 +728,7 @@ impl DatasetWriter {
                 )?;
                 let _ = std::fs::remove_file(&table.spool);
                 table.spool = filtered;
-                table.written = written.map_or(0, |w| w.rows);
+                table.written = written.unwrap_or(0);
             }
         }
         if pending.ids.is_empty() {
@@ -743,9 +743,7 @@ impl DatasetWriter {
                 let _ = std::fs::remove_file(&table.spool);
                 continue;
             }
-            let bytes = std::fs::metadata(&table.spool)
-                .map_err(|e| Error::io("reading", table.spool.display(), e))?
-                .len();
+            let (bytes, sha256) = format::digest(&table.spool)?;
             let rel = self.data_path(table.table, partition, &pending.id);
             let target = if staging {
                 staged_path(&rel)
@@ -761,6 +759,7 @@ impl DatasetWriter {
                 path: rel,
                 rows: table.written,
                 bytes,
+                sha256: Some(sha256),
             });
         }
         self.finish_fragment(pending.id, partition, pending.ids, files)
@@ -777,8 +776,10 @@ impl DatasetWriter {
         files: Vec<DataFile>,
     ) -> Result<Fragment> {
         let ids_path = format!("{IDS_DIR}/{id}.jsonl");
+        let text = manifest::ids_text(&ids);
+        let (ids_bytes, ids_sha256) = (text.len() as u64, format::sha256_hex(&text));
         self.store
-            .put(&ids_path, manifest::ids_text(&ids), self.options.durable)
+            .put(&ids_path, text, self.options.durable)
             .await?;
         crash_point("ids");
         Ok(Fragment {
@@ -786,6 +787,8 @@ impl DatasetWriter {
             partition: partition.to_owned(),
             conversations: ids.len() as u64,
             ids: ids_path,
+            ids_bytes: Some(ids_bytes),
+            ids_sha256: Some(ids_sha256),
             files,
         })
     }
@@ -836,9 +839,10 @@ impl DatasetWriter {
             if !self.store.is_local() {
                 let _ = std::fs::remove_file(&source);
             }
-            let Some(Written { rows, bytes }) = written? else {
+            let Some(rows) = written? else {
                 continue;
             };
+            let (bytes, sha256) = format::digest(&target)?;
             let rel = self.data_path(table, &old.partition, &id);
             self.store
                 .publish(&target, &staged_path(&rel), self.options.durable)
@@ -849,6 +853,7 @@ impl DatasetWriter {
                 path: rel,
                 rows,
                 bytes,
+                sha256: Some(sha256),
             });
         }
         self.finish_fragment(id, &old.partition, ids, files)
@@ -965,9 +970,7 @@ impl DatasetWriter {
                         rows += appended?;
                     }
                     writer.close(&target)?;
-                    let bytes = std::fs::metadata(&target)
-                        .map_err(|e| Error::io("reading", target.display(), e))?
-                        .len();
+                    let (bytes, sha256) = format::digest(&target)?;
                     let rel = self.data_path(table, partition, &id);
                     self.store
                         .publish(&target, &staged_path(&rel), self.options.durable)
@@ -979,6 +982,7 @@ impl DatasetWriter {
                         path: rel,
                         rows,
                         bytes,
+                        sha256: Some(sha256),
                     });
                 }
                 let mut ids = Vec::new();

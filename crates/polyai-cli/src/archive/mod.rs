@@ -6,7 +6,7 @@
 //! must be, and says which files of the folder are its own bookkeeping ([`Format`]); the
 //! checker finds what is missing, changed, unlisted, unreadable or unsafe, naming the file each
 //! time. `polyai verify` ([`crate::commands::verify`]) reads an export's `manifest.json` this
-//! way, and a dataset's manifest can be added as another [`Format`].
+//! way, and a dataset's `_polyai_dataset.json` as another [`Format`].
 //!
 //! - [`sums`]: `SHA256SUMS`, as `sha256sum -c` reads it.
 //! - [`minisign`]: Ed25519 keys and signatures in minisign's format.

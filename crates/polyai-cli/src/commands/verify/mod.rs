@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+#[cfg(feature = "dataset")]
+mod dataset;
+
 use crate::archive::minisign::{PublicKey, SignatureFile};
 use crate::archive::sums::{self, SUMS_FILE};
 use crate::archive::{self, Checker, Content, Format, Kind, Problem, Seen, hex};
@@ -69,6 +72,8 @@ struct Findings {
     kind: &'static str,
     /// What the manifest says the archive is: agent, when, by which polyai.
     about: Option<Value>,
+    /// The same, in a line for people.
+    headline: Option<String>,
     manifest_version: Option<u64>,
     status: Option<String>,
     notes: Vec<String>,
@@ -121,6 +126,22 @@ pub fn run(format: OutputFormat, args: &VerifyArgs) -> Result<(), CliError> {
     };
     let started = Instant::now();
     let bar = progress::bytes(None);
+    #[cfg(feature = "dataset")]
+    if !exists(&dir.join(MANIFEST_FILE)) && exists(&dir.join(DATASET_MANIFEST)) {
+        let format_ = dataset::DatasetFormat;
+        let mut checker = Checker::new(dir, &format_, &bar);
+        let mut findings = Findings::default();
+        dataset::check(&mut checker, dir, &mut findings);
+        if pubkey.is_some() {
+            checker.problem(
+                DATASET_MANIFEST,
+                Kind::Signature,
+                "--pubkey checks the signature of an export's manifest; a dataset is not signed",
+            );
+        }
+        bar.finish_and_clear();
+        return conclude(format, dir, &checker, &findings, started);
+    }
     let format_ = ExportFormat;
     let mut checker = Checker::new(dir, &format_, &bar);
     let mut findings = Findings {
@@ -136,7 +157,7 @@ pub fn run(format: OutputFormat, args: &VerifyArgs) -> Result<(), CliError> {
             {
                 format!(
                     "absent: this folder is a polyai dataset ({DATASET_MANIFEST}), which this \
-                     version of verify does not check yet"
+                     polyai (built without the `dataset` feature) does not check"
                 )
             } else if e.kind() == std::io::ErrorKind::NotFound {
                 "absent: this is not a finished polyai export (an export in progress or \
@@ -155,8 +176,24 @@ pub fn run(format: OutputFormat, args: &VerifyArgs) -> Result<(), CliError> {
     }
     check_signature(&mut checker, dir, pubkey.as_ref(), &mut findings);
     bar.finish_and_clear();
-    let elapsed = started.elapsed();
-    report(format, dir, &checker, &findings, elapsed)?;
+    conclude(format, dir, &checker, &findings, started)
+}
+
+/// Whether something is at `path` (a symbolic link counts).
+#[cfg(feature = "dataset")]
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// Reports, and fails with the number of problems when there are any.
+fn conclude(
+    format: OutputFormat,
+    dir: &Path,
+    checker: &Checker<'_>,
+    findings: &Findings,
+    started: Instant,
+) -> Result<(), CliError> {
+    report(format, dir, checker, findings, started.elapsed())?;
     let (problems, left_off) = checker.problems();
     let count = problems.len() as u64 + left_off;
     if count == 0 {
@@ -226,6 +263,19 @@ fn check_export(checker: &mut Checker<'_>, path: &Path, findings: &mut Findings)
         "exported_at": field("exportedAt", "exported_at"),
         "tool_version": head.get("tool").and_then(|t| t.get("version")).cloned(),
     }));
+    let about = &findings.about;
+    let text = |k: &str| {
+        about
+            .as_ref()
+            .and_then(|a| a[k].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "?".into())
+    };
+    findings.headline = Some(format!(
+        "export of agent {} made {} by polyai {}",
+        text("agent_id"),
+        text("exported_at"),
+        text("tool_version")
+    ));
     findings.status = head
         .get("status")
         .and_then(Value::as_str)
@@ -526,17 +576,14 @@ fn report(
             table.write_csv(&mut out)
         }
         OutputFormat::Table => (|| {
-            if let Some(about) = &findings.about {
-                let text = |k: &str| about[k].as_str().unwrap_or("?").to_owned();
-                writeln!(
-                    out,
-                    "{}: export of agent {} made {} by polyai {} ({})",
-                    dir.display(),
-                    text("agent_id"),
-                    text("exported_at"),
-                    text("tool_version"),
-                    findings.status.as_deref().unwrap_or("no status"),
-                )?;
+            if let Some(headline) = &findings.headline {
+                match &findings.status {
+                    Some(status) => writeln!(out, "{}: {headline} ({status})", dir.display())?,
+                    None if findings.kind == "export" => {
+                        writeln!(out, "{}: {headline} (no status)", dir.display())?
+                    }
+                    None => writeln!(out, "{}: {headline}", dir.display())?,
+                }
             }
             for p in problems {
                 writeln!(out, "FAIL  {}: {} [{}]", p.file, p.message, kind_name(p))?;
