@@ -432,12 +432,31 @@ pub struct ListArgs {
     /// Keep each conversation as the API sent it, under the record's `raw` key.
     #[arg(long)]
     pub keep_raw: bool,
+    /// With --sample: draw the sample here, from every conversation the listing returns (either
+    /// API; bound it with --since), the same one for the same SEED and conversations; printed in
+    /// sample order. Without it, a v3 sample is the server's, different each time.
+    #[arg(long, value_name = "SEED", requires = "sample", conflicts_with_all = ["all", "cursor", "offset"],
+          help_heading = "Sampling")]
+    pub seed: Option<u64>,
+    /// With --sample: only finished conversations that have a recording (drawn here, as with
+    /// --seed; a seed is chosen and printed when none is given). Through v3, each candidate's
+    /// recording is asked for, in sample order, until the sample is full.
+    #[arg(long, requires = "sample", conflicts_with_all = ["all", "cursor", "offset"],
+          help_heading = "Sampling")]
+    pub with_recording: bool,
     /// The API and the environments.
     #[command(flatten)]
     pub source: SourceArgs,
     /// The Conversations API v3 filters.
     #[command(flatten)]
     pub v3: V3Filters,
+}
+
+impl ListArgs {
+    /// Whether the sample is drawn here (`--seed`, `--with-recording`), not by the server.
+    pub fn samples_here(&self) -> bool {
+        self.v3.sample && (self.seed.is_some() || self.with_recording)
+    }
 }
 
 /// The help heading of the flags only the Conversations API v3 serves.
@@ -447,7 +466,7 @@ pub const V3_HEADING: &str = "Conversations API v3 only (needs --account; in the
 const DEFAULT_PAGE_CONCURRENCY: u16 = polyai_data::paginate::DEFAULT_CONCURRENCY as u16;
 
 /// Filters only the Conversations API v3 has.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 #[command(next_help_heading = V3_HEADING)]
 pub struct V3Filters {
     /// Only conversations that started at or after this time (RFC 3339, a date, or an age: 24h, 7d).
@@ -465,7 +484,8 @@ pub struct V3Filters {
     /// With --search: only what the user said, or only what the agent said.
     #[arg(long, value_enum, requires = "search", conflicts_with = "semantic")]
     pub side: Option<Side>,
-    /// A random sample: the conversations in random order (the first page of --limit N is a sample of N).
+    /// A random sample: the conversations in random order (the first page of --limit N is a sample
+    /// of N; with --seed or --with-recording, drawn by polyai on either API).
     #[arg(long)]
     pub sample: bool,
     /// Only this channel, e.g. VOICE-SIP, WEBCHAT or voice (repeatable).

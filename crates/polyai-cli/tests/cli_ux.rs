@@ -714,3 +714,119 @@ fn a_closed_stdout_ends_a_listing_quietly_in_every_format() {
         assert!(!err.contains("Broken pipe"), "{format}: {err}");
     }
 }
+
+/// The ids a sandbox listing prints as JSON Lines.
+fn sampled(args: &[&str]) -> (Vec<String>, String) {
+    let out = polyai()
+        .arg("--sandbox")
+        .args(["conversations", "list", "-O", "jsonl"])
+        .args(args)
+        .output()
+        .expect("runs");
+    let text = ok(&out);
+    let ids = text
+        .lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).expect("a record");
+            record["conversation_id"]
+                .as_str()
+                .expect("an id")
+                .to_owned()
+        })
+        .collect();
+    (ids, stderr(&out))
+}
+
+#[test]
+fn a_seeded_sample_is_the_same_on_every_run_and_either_api() {
+    let (v3, note) = sampled(&["--sample", "--seed", "42", "--limit", "12"]);
+    assert_eq!(v3.len(), 12);
+    assert!(note.contains("with --seed 42"), "{note}");
+    assert_eq!(
+        v3,
+        sampled(&["--sample", "--seed", "42", "--limit", "12"]).0
+    );
+    let (data, _) = sampled(&[
+        "--sample", "--seed", "42", "--limit", "12", "--api", "data", "--env", "live",
+    ]);
+    assert_eq!(v3, data, "the same conversations, the same sample");
+    let (other, _) = sampled(&["--sample", "--seed", "43", "--limit", "12"]);
+    assert_ne!(v3, other);
+    // A larger sample of the same seed starts with the smaller one.
+    let (larger, _) = sampled(&["--sample", "--seed", "42", "--limit", "30"]);
+    assert_eq!(larger[..12], v3[..]);
+
+    // Only conversations with a recording: v3 asks for each, the Data API says so in the
+    // record; both draw the same sample, and every one of them has a recording.
+    let (with, note) = sampled(&[
+        "--sample",
+        "--with-recording",
+        "--seed",
+        "5",
+        "--limit",
+        "8",
+    ]);
+    assert_eq!(with.len(), 8);
+    assert!(note.contains("each with a recording"), "{note}");
+    let (data, _) = sampled(&[
+        "--sample",
+        "--with-recording",
+        "--seed",
+        "5",
+        "--limit",
+        "8",
+        "--api",
+        "data",
+        "--env",
+        "live",
+    ]);
+    assert_eq!(with, data);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = polyai()
+        .arg("--sandbox")
+        .args(["conversations", "audio"])
+        .args(&with)
+        .args(["-o", dir.path().to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    ok(&out);
+    assert_eq!(std::fs::read_dir(dir.path()).expect("folder").count(), 8);
+    // Without a seed, one is chosen and printed so the sample can be drawn again.
+    let (drawn, note) = sampled(&["--sample", "--with-recording", "--limit", "3"]);
+    let seed = note
+        .split("--seed ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .expect("the seed is printed");
+    assert_eq!(
+        drawn,
+        sampled(&[
+            "--sample",
+            "--with-recording",
+            "--limit",
+            "3",
+            "--seed",
+            seed
+        ])
+        .0
+    );
+    // A seed without --sample, or with --all, is a usage error.
+    fails(
+        &polyai()
+            .arg("--sandbox")
+            .args(["conversations", "list", "--seed", "1"])
+            .output()
+            .expect("runs"),
+        2,
+        &["--sample"],
+    );
+    fails(
+        &polyai()
+            .arg("--sandbox")
+            .args(["conversations", "list", "--sample", "--seed", "1", "--all"])
+            .output()
+            .expect("runs"),
+        2,
+        &["--all"],
+    );
+}

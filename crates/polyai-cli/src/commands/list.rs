@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::cli::{ListArgs, OutputFormat};
 use crate::commands::Ctx;
+use crate::commands::sample::{self, Sampler};
 use crate::commands::v3::Search;
 use crate::exit::CliError;
 use crate::output::{
@@ -77,28 +78,44 @@ pub const CSV_COLUMNS: [&str; 34] = [
 /// `conversations list`.
 pub async fn run(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
     let agent = ctx.session.agent()?;
-    let source = Source::choose(ctx.session, &args.source, &args.v3.used())?;
-    let limit = args.limit.unwrap_or(if args.all {
-        polyai_data::v3::MAX_LIMIT
-    } else {
-        LIST_LIMIT
-    });
+    let here = args.samples_here();
+    let mut v3_only = args.v3.used();
+    let mut filters = args.v3.clone();
+    if here {
+        // Drawn here from the whole listing: either API, and no server-side sample.
+        v3_only.retain(|flag| *flag != "--sample");
+        filters.sample = false;
+    }
+    let source = Source::choose(ctx.session, &args.source, &v3_only)?;
+    let walk_all = args.all || here;
+    let limit = match args.limit {
+        Some(limit) if !here => limit,
+        _ if walk_all => polyai_data::v3::MAX_LIMIT,
+        _ => LIST_LIMIT,
+    };
     let listing = source
         .listing(
             ctx.session,
             &agent,
             |list| {
                 let list = list.concurrency(args.page_concurrency.into());
-                // One page: the default size unless asked; --all: the library's largest pages.
-                match args.limit.or((!args.all).then_some(LIST_LIMIT)) {
+                // One page: the default size unless asked; every page: the library's largest.
+                match args
+                    .limit
+                    .filter(|_| !here)
+                    .or((!walk_all).then_some(LIST_LIMIT))
+                {
                     Some(limit) => list.limit(limit),
                     None => list,
                 }
             },
-            |list| crate::commands::v3::filtered(ctx, list, &args.v3, limit),
+            |list| crate::commands::v3::filtered(ctx, list, &filters, limit),
         )?
         .keep_raw(args.keep_raw);
     source.announce(agent.id());
+    if here {
+        return sample(ctx, args, &agent, &listing).await;
+    }
     let from = match (&args.v3.cursor, args.offset) {
         (Some(cursor), _) => Some(Position::Cursor(cursor.clone())),
         (None, 0) => None,
@@ -135,6 +152,62 @@ pub async fn run(ctx: &Ctx<'_>, args: &ListArgs) -> Result<(), CliError> {
     // One page of several environments has no single position to go on from.
     let next = next.filter(|_| !args.all && listing.lanes().len() == 1);
     printer.finish(next.as_ref())
+}
+
+/// `--sample` with `--seed` or `--with-recording`: every page of the listing walked, the
+/// sample drawn here ([`crate::commands::sample`]), then printed in sample order.
+async fn sample(
+    ctx: &Ctx<'_>,
+    args: &ListArgs,
+    agent: &polyai_data::Agent,
+    listing: &Listing,
+) -> Result<(), CliError> {
+    let seed = args.seed.unwrap_or_else(sample::fresh_seed);
+    let size = usize::try_from(args.limit.unwrap_or(LIST_LIMIT)).unwrap_or(usize::MAX);
+    let mut sampler = Sampler::new(seed, size, args.with_recording);
+    let mut printer = Printer::new(ctx.format, listing, None);
+    for lane in listing.lanes() {
+        let mut pages = listing.pages(lane, None);
+        while let Some(page) = pages.try_next().await? {
+            for item in page.into_items() {
+                match item {
+                    Ok(record) => sampler.offer(record),
+                    Err(unreadable) => printer.page(vec![Err(unreadable)])?,
+                }
+            }
+        }
+    }
+    let seen = sampler.seen;
+    let (records, short) = sampler
+        .draw(size, |id| async move {
+            match agent.audio(id).send().await {
+                Ok(_) => Ok(true),
+                Err(e) if e.is_not_found() => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+    crate::output::note!(
+        "polyai: a sample of {} drawn from {} with --seed {seed}{} (the same seed over the same \
+         conversations draws the same sample)",
+        records.len(),
+        count(seen, "conversation"),
+        if args.with_recording {
+            ", each with a recording"
+        } else {
+            ""
+        }
+    );
+    if let Some(candidates) = short {
+        crate::output::note!(
+            "polyai: only {} of the {candidates} conversations drawn first have a recording; \
+             others may: draw a larger sample (--limit) or from a narrower window (--since)",
+            records.len()
+        );
+    }
+    printer.start()?;
+    printer.page(records.into_iter().map(Ok).collect())?;
+    printer.finish(None)
 }
 
 /// Writes the records of a listing in the chosen format, page by page.

@@ -20,6 +20,7 @@ pub mod dataset;
 pub mod keygen;
 pub mod list;
 pub mod reconcile;
+pub mod sample;
 pub mod schema;
 pub mod sync;
 pub mod v3;
