@@ -1,7 +1,8 @@
-//! Peak memory of the `polyai` binary at scale: a summaries export of N conversations (a fresh
-//! run, then a re-run over the finished export, which holds every id as done and walks the whole
-//! listing again), and `conversations list --all -O jsonl`, against an in-process `polyai-mock`
-//! serving N conversations (its default data).
+//! Peak memory of the `polyai` binary at scale: through the Data API, a summaries export of N
+//! conversations (a fresh run, then a re-run over the finished export, which holds every id as
+//! done and walks the whole listing again) and `conversations list --all -O jsonl`; through the
+//! Conversations API v3, an export (turns inline) and `conversations list --all -O json`; against
+//! a `polyai-mock` serving N conversations (its default data).
 //!
 //! `cargo bench -p polyai-cli --bench memory`; N defaults to 1 000 000,
 //! `POLYAI_BENCH_CONVERSATIONS=100000` for a shorter run. Peak RSS is the child's `ru_maxrss`
@@ -35,7 +36,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let (mut server, base, key, agent) = start_server(n);
+    let (mut server, base, key, agent, account) = start_server(n);
     println!(
         "peak RSS of polyai at {n} conversations ({} cores; goal {GOAL_MIB} MiB)",
         std::thread::available_parallelism().map_or(1, |p| p.get())
@@ -51,6 +52,12 @@ fn main() {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        cmd
+    };
+    let v3 = |args: &[&str]| {
+        let mut cmd = polyai(args);
+        cmd.env("POLYAI_API", "v3")
+            .env("POLYAI_ACCOUNT_ID", &account);
         cmd
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -72,6 +79,14 @@ fn main() {
         "jsonl",
     ]));
     report("conversations list --all -O jsonl", &list);
+    let v3_dir = tempfile::tempdir().expect("tempdir");
+    let v3_out = v3_dir.path().to_str().expect("utf-8 path").to_owned();
+    let export_v3 = measure(v3(&["export", "--out", &v3_out]));
+    report("v3: export (turns inline), fresh", &export_v3);
+    check_lines(v3_dir.path(), n);
+    drop(v3_dir);
+    let list_v3 = measure(v3(&["conversations", "list", "--all", "-O", "json"]));
+    report("v3: conversations list --all -O json", &list_v3);
     let journal = std::fs::metadata(dir.path().join("conversations.jsonl")).map_or(0, |m| m.len());
     println!(
         "journal: {:.1} MiB ({:.0} bytes per conversation); this process peaked at {:.1} MiB (the floor)",
@@ -96,18 +111,19 @@ fn serve(n: u64) {
         ))
         .expect("mock starts");
     println!(
-        "{} {} {}",
+        "{} {} {} {}",
         server.base_url(),
         server.key().expect("key"),
-        server.agent_ids()[0]
+        server.agent_ids()[0],
+        server.account_id()
     );
     let _ = std::io::stdout().flush();
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     runtime.block_on(server.shutdown());
 }
 
-/// Starts the server process; returns it with its base URL, key and agent.
-fn start_server(n: u64) -> (Child, String, String, String) {
+/// Starts the server process; returns it with its base URL, key, agent and account.
+fn start_server(n: u64) -> (Child, String, String, String, String) {
     let mut child = Command::new(std::env::current_exe().expect("this bench"))
         .env(SERVE, n.to_string())
         .stdin(Stdio::piped())
@@ -119,9 +135,9 @@ fn start_server(n: u64) -> (Child, String, String, String) {
         .read_line(&mut line)
         .expect("server ready");
     let mut parts = line.split_whitespace().map(str::to_owned);
-    let mut next = || parts.next().expect("url, key and agent");
-    let (base, key, agent) = (next(), next(), next());
-    (child, base, key, agent)
+    let mut next = || parts.next().expect("url, key, agent and account");
+    let (base, key, agent, account) = (next(), next(), next(), next());
+    (child, base, key, agent, account)
 }
 
 /// This process's peak RSS in KiB since it started (`VmHWM`; `getrusage` would also count the

@@ -205,6 +205,18 @@ impl ListConversations {
     }
 
     fn pages_as<T: ListItem>(self) -> PageStream<T> {
+        self.pages_converted(|item: T| item)
+    }
+
+    /// Pages whose items `convert` turns into `U` as soon as each page is read (inside its
+    /// request), so that pages read ahead hold `U`s, not what the body was parsed into.
+    pub(crate) fn pages_converted<
+        T: serde::de::DeserializeOwned + Send + 'static,
+        U: Keyed + Send + 'static,
+    >(
+        self,
+        convert: impl Fn(T) -> U + Send + Sync + 'static,
+    ) -> PageStream<U> {
         let start = match self.start_offset() {
             Ok(start) => start.unwrap_or(0),
             Err(err) => return PageStream::failed(err),
@@ -216,11 +228,16 @@ impl ListConversations {
         );
         let agent = self.agent;
         let options = self.options;
-        let fetch: Fetch<T> = std::sync::Arc::new(move |request: PageRequest| {
+        let convert = std::sync::Arc::new(convert);
+        let fetch: Fetch<U> = std::sync::Arc::new(move |request: PageRequest| {
             let agent = agent.clone();
             let options = options.clone();
+            let convert = convert.clone();
             let offset = request.position.as_ref().and_then(Position::offset);
-            Box::pin(async move { fetch_page(&agent, request.limit, offset, &options).await })
+            Box::pin(async move {
+                let page = fetch_page::<T>(&agent, request.limit, offset, &options).await?;
+                Ok(page.filter_map_items(|item| Some(convert(item))))
+            })
         });
         walk_pages(fetch, self.walk, planner)
     }
@@ -287,7 +304,7 @@ impl ListItem for ConversationSummary {}
 
 impl ListItem for serde_json::Value {}
 
-async fn fetch_page<T: ListItem>(
+async fn fetch_page<T: serde::de::DeserializeOwned>(
     agent: &Agent,
     limit: Option<u64>,
     offset: Option<u64>,

@@ -31,11 +31,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::client_env::ClientEnv;
 use crate::conversations;
 use crate::error::Error;
-use crate::paginate::{Page, PageStream, Position};
+use crate::paginate::{Keyed, Page, PageStream, Position};
 use crate::record::{Api, ConversationRecord};
 use crate::timestamp::Timestamp;
 use crate::v3;
@@ -381,13 +382,19 @@ impl Listing {
     /// with [`Error::InvalidRequest`].
     pub fn pages(&self, lane: Lane, from: Option<Position>) -> PageStream<Listed> {
         let (keep_raw, environments) = (self.keep_raw, self.environments);
+        // A page's items are kept as their JSON text when the page is read, then each becomes a
+        // record in turn, inside the page's request: a page is never a tree of JSON values as a
+        // whole (several times its size), and pages read ahead hold records. Environments are
+        // filtered after the walk has seen the page whole (its length plans the next offsets).
         match self.builder(lane, from) {
-            Ok(Builder::Data(list)) => list.json_pages().map_pages(move |page| {
-                page.filter_map_items(|raw| data_item(raw, keep_raw, environments))
-            }),
-            Ok(Builder::V3(list)) => list.json_pages().map_pages(move |page| {
-                page.filter_map_items(|raw| Some(read(Api::V3, raw, keep_raw)))
-            }),
+            Ok(Builder::Data(list)) => list
+                .pages_converted(move |text: Box<RawValue>| read_text(Api::Data, &text, keep_raw))
+                .map_pages(move |page| {
+                    page.filter_map_items(|listed| admitted(listed, environments))
+                }),
+            Ok(Builder::V3(list)) => {
+                list.walk_converted(move |text: Box<RawValue>| read_text(Api::V3, &text, keep_raw))
+            }
             Err(err) => PageStream::failed(err),
         }
     }
@@ -463,10 +470,34 @@ enum Builder {
 
 /// A Data API item as a record, unless its environment is not kept.
 fn data_item(raw: Value, keep_raw: bool, environments: Environments) -> Option<Listed> {
-    let listed = read(Api::Data, raw, keep_raw);
+    admitted(read(Api::Data, raw, keep_raw), environments)
+}
+
+/// A listed item, unless it is a record of an environment not kept.
+fn admitted(listed: Listed, environments: Environments) -> Option<Listed> {
     match &listed {
         Ok(record) if !environments.admits(record.environment.as_deref()) => None,
         _ => Some(listed),
+    }
+}
+
+impl Keyed for Listed {
+    fn key(&self) -> &str {
+        match self {
+            Ok(record) => &record.conversation_id,
+            Err(unreadable) => unreadable.raw.key(),
+        }
+    }
+}
+
+/// One listed item's JSON text as a record (with its raw body when asked).
+fn read_text(api: Api, text: &RawValue, keep_raw: bool) -> Listed {
+    match serde_json::from_str(text.get()) {
+        Ok(raw) => read(api, raw, keep_raw),
+        // The page parsed, so its items are JSON; kept as text should that ever fail.
+        Err(_) => Err(Unreadable {
+            raw: Value::String(text.get().to_owned()),
+        }),
     }
 }
 
@@ -476,21 +507,6 @@ fn read(api: Api, raw: Value, keep_raw: bool) -> Listed {
         Some(record) if keep_raw => Ok(record.keep_raw(raw)),
         Some(record) => Ok(record),
         None => Err(Unreadable { raw }),
-    }
-}
-
-impl<T> Page<T> {
-    /// The same page with its items replaced by what `f` keeps of each.
-    fn filter_map_items<U>(self, f: impl FnMut(T) -> Option<U>) -> Page<U> {
-        Page {
-            items: self.items.into_iter().filter_map(f).collect(),
-            position: self.position,
-            cursor: self.cursor,
-            next_offset: self.next_offset,
-            count: self.count,
-            limit: self.limit,
-            meta: self.meta,
-        }
     }
 }
 

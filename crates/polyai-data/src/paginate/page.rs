@@ -78,6 +78,19 @@ impl<T> Page<T> {
         }
     }
 
+    /// The same page with its items replaced by what `f` keeps of each.
+    pub(crate) fn filter_map_items<U>(self, f: impl FnMut(T) -> Option<U>) -> Page<U> {
+        Page {
+            items: self.items.into_iter().filter_map(f).collect(),
+            position: self.position,
+            cursor: self.cursor,
+            next_offset: self.next_offset,
+            count: self.count,
+            limit: self.limit,
+            meta: self.meta,
+        }
+    }
+
     /// The items of this page.
     pub fn items(&self) -> &[T] {
         &self.items

@@ -319,6 +319,15 @@ impl ListConversations {
     }
 
     fn walk_as<T: DeserializeOwned + Send + 'static>(self) -> PageStream<T> {
+        self.walk_converted(|item: T| item)
+    }
+
+    /// Pages whose items `convert` turns into `U` as soon as each page is read (inside its
+    /// request), so that a page read ahead holds `U`s, not what the body was parsed into.
+    pub(crate) fn walk_converted<T: DeserializeOwned + Send + 'static, U: Send + 'static>(
+        self,
+        convert: impl Fn(T) -> U + Send + Sync + 'static,
+    ) -> PageStream<U> {
         if let Err(err) = self.check() {
             return PageStream::failed(err);
         }
@@ -327,10 +336,15 @@ impl ListConversations {
             ..self.walk
         };
         let planner = Cursors::new(self.start());
-        let fetch: Fetch<T> = std::sync::Arc::new(move |request: PageRequest| {
+        let convert = std::sync::Arc::new(convert);
+        let fetch: Fetch<U> = std::sync::Arc::new(move |request: PageRequest| {
             let listing = self.clone();
+            let convert = convert.clone();
             let limit = request.limit.map(|limit| limit.min(MAX_LIMIT));
-            Box::pin(async move { listing.fetch(request.position, limit).await })
+            Box::pin(async move {
+                let page = listing.fetch::<T>(request.position, limit).await?;
+                Ok(page.filter_map_items(|item| Some(convert(item))))
+            })
         });
         walk_pages(fetch, walk, planner)
     }
