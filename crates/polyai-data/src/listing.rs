@@ -382,18 +382,22 @@ impl Listing {
     /// with [`Error::InvalidRequest`].
     pub fn pages(&self, lane: Lane, from: Option<Position>) -> PageStream<Listed> {
         let (keep_raw, environments) = (self.keep_raw, self.environments);
-        // A page's items are kept as their JSON text when the page is read, then each becomes a
-        // record in turn, inside the page's request: a page is never a tree of JSON values as a
-        // whole (several times its size), and pages read ahead hold records. Environments are
-        // filtered after the walk has seen the page whole (its length plans the next offsets).
+        // A page's items are kept as their JSON text when the page is read (with the id the walk
+        // dedupes by), and become records only when the page is taken, one item at a time: a page
+        // is never a tree of JSON values as a whole (several times its size), and the pages read
+        // ahead hold text, the smallest form there is. Environments are filtered after the walk
+        // has seen the page whole (its length plans the next offsets).
         match self.builder(lane, from) {
-            Ok(Builder::Data(list)) => list
-                .pages_converted(move |text: Box<RawValue>| read_text(Api::Data, &text, keep_raw))
-                .map_pages(move |page| {
-                    page.filter_map_items(|listed| admitted(listed, environments))
-                }),
+            Ok(Builder::Data(list)) => list.pages_converted(Text::data).map_pages(move |page| {
+                page.filter_map_items(|text| {
+                    admitted(read_text(Api::Data, &text.json, keep_raw), environments)
+                })
+            }),
             Ok(Builder::V3(list)) => {
-                list.walk_converted(move |text: Box<RawValue>| read_text(Api::V3, &text, keep_raw))
+                list.walk_converted(|json: Box<RawValue>| json)
+                    .map_pages(move |page| {
+                        page.filter_map_items(|json| Some(read_text(Api::V3, &json, keep_raw)))
+                    })
             }
             Err(err) => PageStream::failed(err),
         }
@@ -481,12 +485,32 @@ fn admitted(listed: Listed, environments: Environments) -> Option<Listed> {
     }
 }
 
-impl Keyed for Listed {
-    fn key(&self) -> &str {
-        match self {
-            Ok(record) => &record.conversation_id,
-            Err(unreadable) => unreadable.raw.key(),
+/// A Data API item as the walk holds it until its page is taken: its JSON text, and its id.
+struct Text {
+    key: Box<str>,
+    json: Box<RawValue>,
+}
+
+impl Text {
+    /// The item `json`, whose `conversationId` is read without building the rest.
+    fn data(json: Box<RawValue>) -> Text {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            #[serde(rename = "conversationId")]
+            conversation_id: Option<Value>,
         }
+        let key = serde_json::from_str::<Id>(json.get())
+            .ok()
+            .and_then(|id| id.conversation_id)
+            .and_then(|id| id.as_str().map(Box::from))
+            .unwrap_or_default();
+        Text { key, json }
+    }
+}
+
+impl Keyed for Text {
+    fn key(&self) -> &str {
+        &self.key
     }
 }
 
