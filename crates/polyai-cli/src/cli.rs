@@ -1203,7 +1203,8 @@ pub struct SyncArgs {
     /// Conversations read at once.
     #[arg(long, default_value_t = 8, value_parser = Count::<u16>::new(1, 256))]
     pub concurrency: u16,
-    /// Conversations per listing page [default: 250 for the Data API, 1000 for v3 (its most)].
+    /// Conversations per listing page [default: 250 for the Data API, 1000 for v3 (its most);
+    /// with --to 1000 for both].
     #[arg(long, value_parser = Count::<u64>::at_least(1))]
     pub page_size: Option<u64>,
     /// Walk the whole listing, storing anything missing wherever it is (a repair).

@@ -712,6 +712,34 @@ fn dataset_options_where_they_mean_nothing_are_clear_errors() {
         assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
     }
     assert!(!Path::new(out_dir).exists(), "a refused run writes nothing");
+    // One kind of record per dataset: a sync of v3's listed records would replace the details
+    // an export read.
+    let account = mock.server().account_id().to_owned();
+    let v3 = ["--api", "v3", "--account", &account];
+    let details = dir.path().join("details");
+    let details = details.to_str().expect("utf-8");
+    ok(
+        &mock,
+        &[
+            &[
+                "export",
+                "--format",
+                "parquet",
+                "--with-details",
+                "--out",
+                details,
+            ][..],
+            &v3,
+        ]
+        .concat(),
+    );
+    let out = mock.run(&[&["sync", "--to", details][..], &v3].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds v3 records, with details; this sync would write v3 records"),
+        "{}",
+        text(&out)
+    );
     // A folder of other files is not taken for a dataset.
     std::fs::create_dir_all(out_dir).expect("mkdir");
     std::fs::write(Path::new(out_dir).join("notes.txt"), "mine").expect("write");

@@ -44,6 +44,78 @@ pub const EXPORT_STATE: &str = "polyai.export";
 pub const SYNC_STATE: &str = "polyai.sync";
 /// The manifest state key that says a `sync --to` walk has finished once.
 const SYNC_WALKED: &str = "polyai.sync.walked";
+/// The manifest state key of what the dataset's records are made of (see [`RecordKind`]).
+pub const RECORDS_STATE: &str = "polyai.records";
+
+/// What the records of a dataset written from the listing are made of: one dataset holds one
+/// kind, or a sync of listed records would replace the details an export read (and drop their
+/// function events), and a masked export would be mixed with an unmasked one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct RecordKind {
+    /// `data` or `v3`.
+    api: String,
+    /// Whether each record has its Data API detail.
+    with_details: bool,
+    /// Whether records are masked (`--redacted`).
+    redacted: bool,
+    /// Whether records keep the body as sent (`--keep-raw`).
+    keep_raw: bool,
+}
+
+impl RecordKind {
+    fn of(checkpoint: &Checkpoint) -> RecordKind {
+        RecordKind {
+            api: checkpoint.source.api.clone(),
+            with_details: checkpoint.with_details,
+            redacted: checkpoint.redacted,
+            keep_raw: checkpoint.keep_raw,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!("{} records", self.api);
+        for (on, flag) in [
+            (self.with_details, "with details"),
+            (self.redacted, "masked (--redacted)"),
+            (self.keep_raw, "with raw bodies (--keep-raw)"),
+        ] {
+            if on {
+                text.push_str(", ");
+                text.push_str(flag);
+            }
+        }
+        text
+    }
+
+    /// Refuses a dataset whose records are of another kind than this run's.
+    fn check(&self, writer: &DatasetWriter, what: &str, shown: &str) -> Result<(), CliError> {
+        let Some(held) = writer.state(RECORDS_STATE) else {
+            return Ok(());
+        };
+        match serde_json::from_value::<RecordKind>(held.clone()) {
+            Ok(held) if held == *self => Ok(()),
+            Ok(held) => Err(CliError::Usage(format!(
+                "the dataset {shown} holds {}; this {what} would write {} and replace them: \
+                 use the options that made it, or another dataset",
+                held.describe(),
+                self.describe()
+            ))),
+            Err(e) => Err(CliError::Usage(format!(
+                "the dataset {shown} holds a {RECORDS_STATE} state this polyai cannot read \
+                 ({e}); use a newer polyai, or another dataset"
+            ))),
+        }
+    }
+
+    fn value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "api": self.api,
+            "with_details": self.with_details,
+            "redacted": self.redacted,
+            "keep_raw": self.keep_raw,
+        })
+    }
+}
 /// Pages handed from the walk to the writer ahead of it.
 const PAGES_AHEAD: usize = 4;
 
@@ -100,6 +172,7 @@ pub async fn export(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     if let Some(previous) = &previous {
         previous.check_same_export(&wanted)?;
     }
+    RecordKind::of(&wanted).check(&writer, "export", out)?;
     let start = super::resume_lanes(previous.as_ref(), args.page_size);
     let job = Job {
         agent,
@@ -138,10 +211,14 @@ pub async fn sync(ctx: &Ctx<'_>, args: &SyncArgs, to: &str) -> Result<(), CliErr
         .listing(
             ctx.session,
             &agent,
-            |list| list.limit(page_size.unwrap_or(polyai_data::paginate::MAX_PAGE_SIZE)),
             |list| {
+                let most = polyai_data::paginate::MAX_PAGE_SIZE;
+                list.limit(page_size.unwrap_or(most).min(most))
+            },
+            |list| {
+                let most = polyai_data::v3::MAX_LIMIT;
                 Ok(list
-                    .limit(page_size.unwrap_or(polyai_data::v3::MAX_LIMIT).min(1000))
+                    .limit(page_size.unwrap_or(most).min(most))
                     .include_latency(true))
             },
         )?
@@ -168,6 +245,7 @@ pub async fn sync(ctx: &Ctx<'_>, args: &SyncArgs, to: &str) -> Result<(), CliErr
             keep_raw: false,
         },
     );
+    RecordKind::of(&wanted).check(&writer, "sync", to)?;
     // Another API or environment than the unfinished walk's: that walk is dropped (what it
     // wrote stays), and this one starts from the top.
     let previous = previous.filter(|p| p.source.same_listing(&wanted.source));
@@ -406,6 +484,7 @@ impl Job {
             serde_json::to_value(&checkpoint)
                 .map_err(|e| CliError::Other(format!("encoding the {key} state: {e}")))?,
         );
+        w.set_state(RECORDS_STATE, RecordKind::of(&checkpoint).value());
         if complete && key == SYNC_STATE {
             w.set_state(SYNC_WALKED, serde_json::Value::Bool(true));
         }
@@ -433,6 +512,7 @@ async fn commit(
     // The walk reads the index between pages; the commit holds the writer meanwhile.
     let mut w = writer.lock().await;
     w.set_state(key, value);
+    w.set_state(RECORDS_STATE, RecordKind::of(checkpoint).value());
     w.commit().await.map_err(dataset_error)
 }
 

@@ -11,6 +11,8 @@
 //! - [`seal`]: `SHA256SUMS` and the manifest's signature, written after the manifest.
 //! - [`redaction`]: `--redacted`: records masked, the manifest's `redaction` section.
 //! - [`selection`]: `--ids FILE` / `--id ID`: exactly those conversations.
+//! - `dataset` (feature `dataset`): `--format parquet|csv` and `sync --to`: the listing written
+//!   straight into a dataset, its position committed in the dataset's manifest.
 //!
 //! The listing is the one [`Listing`] of `--api` and `--env` ([`crate::source`]). A run
 //! retries the earlier failures, then walks the listing's lanes (`--windows` of them at once:
