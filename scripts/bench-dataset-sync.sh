@@ -31,7 +31,8 @@ MOCK_PID=$!
 for _ in $(seq 1 100); do [[ -s "$WORK/url" ]] && break; sleep 0.1; done
 URL="$(cat "$WORK/url")"
 ACCOUNT="$(sed -n 's/^account: //p' "$WORK/mock.log" | head -n 1)"
-run() { POLYAI_API_KEY="$KEY" "$POLYAI" --base-url "$URL" --agent "$AGENT" --account "$ACCOUNT" "$@"; }
+export POLYAI_API_KEY="$KEY"
+run=("$POLYAI" --base-url "$URL" --agent "$AGENT" --account "$ACCOUNT")
 
 measure() { # label, command...: prints "secs MiB"
     local label="$1"
@@ -47,13 +48,13 @@ echo "| round | JSONL export | export --format parquet | sync --to | parquet / J
 echo "|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
     rm -rf "$DATA/jsonl" "$DATA/parquet" "$DATA/sync"
-    read -r j_s j_m < <(measure jsonl run export --env all --out "$DATA/jsonl")
-    read -r p_s p_m < <(measure parquet run export --env all --format parquet --out "$DATA/parquet")
-    read -r s_s s_m < <(measure sync run sync --env all --to "$DATA/sync")
+    read -r j_s j_m < <(measure jsonl "${run[@]}" export --env all --out "$DATA/jsonl")
+    read -r p_s p_m < <(measure parquet "${run[@]}" export --env all --format parquet --out "$DATA/parquet")
+    read -r s_s s_m < <(measure sync "${run[@]}" sync --env all --to "$DATA/sync")
     printf '| %s | %s s, %s MiB | %s s, %s MiB | %s s, %s MiB | %.2f× | %.2f× |\n' "$round" "$j_s" "$j_m" \
         "$p_s" "$p_m" "$s_s" "$s_m" "$(echo "$p_s / $j_s" | bc -l)" "$(echo "$s_s / $j_s" | bc -l)"
 done
-read -r n_s n_m < <(measure again run sync --env all --to "$DATA/sync")
+read -r n_s n_m < <(measure again "${run[@]}" sync --env all --to "$DATA/sync")
 echo
 echo "second sync, nothing new: $n_s s, $n_m MiB; $(tail -n 1 "$WORK/again.log")"
 echo "jsonl:   $(du -sm "$DATA/jsonl" | cut -f1) MiB; $(tail -n 1 "$WORK/jsonl.log")"

@@ -163,12 +163,7 @@ pub async fn export(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         redacted: args.redacted,
         keep_raw: args.keep_raw,
     };
-    let wanted = Checkpoint::new(
-        agent.id(),
-        ctx.session.client().host(),
-        plan.state.clone(),
-        options,
-    );
+    let wanted = plan.checkpoint(ctx, &agent, options);
     if let Some(previous) = &previous {
         previous.check_same_export(&wanted)?;
     }
@@ -640,10 +635,13 @@ impl Walker {
                     } else {
                         Take::Detail
                     }
-                } else if writer.fingerprint(id) == Some(polyai_dataset::fingerprint(record)) {
-                    Take::Skip
                 } else {
-                    Take::Listed
+                    // Only a held conversation's record is fingerprinted here (a new one is,
+                    // once, when it is prepared).
+                    match writer.fingerprint(id) {
+                        Some(held) if held == polyai_dataset::fingerprint(record) => Take::Skip,
+                        _ => Take::Listed,
+                    }
                 }
             }
         }

@@ -212,6 +212,16 @@ impl Plan {
         })
     }
 
+    /// A fresh checkpoint of an export of `agent` with `options` from this plan.
+    fn checkpoint(&self, ctx: &Ctx<'_>, agent: &Agent, options: ExportOptions) -> Checkpoint {
+        Checkpoint::new(
+            agent.id(),
+            ctx.session.client().host(),
+            self.state.clone(),
+            options,
+        )
+    }
+
     /// The listing to walk (`None` for a selection).
     fn listing(
         &self,
@@ -328,12 +338,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         redacted: args.redacted,
         keep_raw: args.keep_raw,
     };
-    let wanted = Checkpoint::new(
-        agent.id(),
-        ctx.session.client().host(),
-        plan.state.clone(),
-        options,
-    );
+    let wanted = plan.checkpoint(ctx, &agent, options);
     selection::prepare(
         dir,
         selection.as_ref(),
