@@ -474,6 +474,60 @@ fn s3_through_moto_is_exact_after_reruns_and_compaction() {
         let rows: usize = want.get(table).map_or(0, |m| m.values().sum());
         assert_eq!(info["tables"][table]["rows"], rows, "{table}");
     }
+    // Straight from the API: a sync into S3, killed after its first data commit, then resumed
+    // and run again; an export as Parquet beside it.
+    let mock = common::Mock::with_conversations(90);
+    let from_mock = |args: &[&str], crash: Option<&str>| {
+        let mut cmd = mock.std_polyai();
+        cmd.args(args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env_remove("AWS_PROFILE");
+        if let Some(crash) = crash {
+            cmd.env("POLYAI_DATASET_CRASH_AT", crash);
+        }
+        cmd.output().expect("polyai runs")
+    };
+    let synced = "s3://lake/polyai/synced";
+    let sync = [
+        "sync",
+        "--to",
+        synced,
+        "--page-size",
+        "20",
+        "--commit-every",
+        "20",
+    ];
+    let out = from_mock(&sync, Some("manifest:2"));
+    assert!(!out.status.success(), "{}", text(&out));
+    let out = from_mock(&sync, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = from_mock(&sync, None);
+    assert!(
+        text(&out).contains("sync complete: 0 new, 0 changed"),
+        "{}",
+        text(&out)
+    );
+    let out = from_mock(
+        &[
+            "export",
+            "--format",
+            "parquet",
+            "--out",
+            "s3://lake/polyai/exported",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for url in [synced, "s3://lake/polyai/exported"] {
+        let out = s3(&["-O", "json", "dataset", "info", url]);
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info JSON");
+        assert_eq!(info["conversations"], 90, "{url}");
+    }
+
     // Credentials that the server refuses are an error naming the URL, never the key.
     let out = polyai()
         .args(["dataset", "info", url])
