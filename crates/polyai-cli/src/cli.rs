@@ -236,9 +236,11 @@ pub enum Command {
     /// Chat with an agent (interactive REPL on stdin), `chat send` for scripted turns, or
     /// `chat test` to run scenario files as regression tests.
     Chat(ChatArgs),
-    /// Export every conversation of an agent to JSONL (and WAV files), resumably.
+    /// Export every conversation of an agent to JSONL (and WAV files), or as Parquet or CSV
+    /// dataset tables (--format), resumably.
     Export(ExportArgs),
-    /// Keep a local SQLite copy of an agent's conversations current (incremental, resumable).
+    /// Keep a local SQLite copy (--db) or a Parquet/CSV dataset (--to) of an agent's conversations
+    /// current (incremental, resumable).
     Sync(SyncArgs),
     /// Prove that two listings agree, day by day and field by field: the Data API against the
     /// Conversations API v3, or an API against an earlier export or sync database.
@@ -1080,7 +1082,9 @@ pub struct ExportArgs {
     #[cfg(feature = "dataset")]
     #[command(flatten)]
     pub dataset: crate::commands::dataset::WriteArgs,
-    /// Write each conversation's detail (with turns) instead of its summary.
+    /// Write each conversation's detail (with turns) instead of its summary. With --format
+    /// parquet|csv, a conversation the dataset holds is not read again (`sync --to` reads again
+    /// the recent ones).
     #[arg(long)]
     pub with_details: bool,
     /// Also download each recording to DIR/audio/ID.wav (the record's _export.audioFile).
