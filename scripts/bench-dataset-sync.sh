@@ -34,15 +34,6 @@ ACCOUNT="$(sed -n 's/^account: //p' "$WORK/mock.log" | head -n 1)"
 export POLYAI_API_KEY="$KEY"
 run=("$POLYAI" --base-url "$URL" --agent "$AGENT" --account "$ACCOUNT")
 
-measure() { # label, command...: prints "secs MiB"
-    local label="$1"
-    shift
-    /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/$label.log" 2>&1 \
-        || { cat "$WORK/$label.log" >&2; return 1; }
-    read -r secs kib <"$WORK/time"
-    echo "$secs $(( kib / 1024 ))"
-}
-
 echo "$N conversations (v3, every environment)"
 echo "| round | JSONL export | export --format parquet | sync --to | parquet / JSONL | sync / JSONL |"
 echo "|---|---|---|---|---|---|"

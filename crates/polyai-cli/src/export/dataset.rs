@@ -560,17 +560,7 @@ impl Walker {
                 }
             };
             let mut next = page.next();
-            let listed: Vec<ConversationRecord> = page
-                .into_items()
-                .into_iter()
-                .filter_map(|item| match item {
-                    Ok(record) => Some(record),
-                    Err(unreadable) => {
-                        crate::output::note!("polyai: skipped {unreadable}");
-                        None
-                    }
-                })
-                .collect();
+            let listed: Vec<ConversationRecord> = super::readable(page.into_items()).collect();
             let takes: Vec<Take> = {
                 let w = self.writer.lock().await;
                 listed.iter().map(|r| self.take(&w, r)).collect()

@@ -879,15 +879,7 @@ impl Lister {
                 let next = page.next();
                 let batch: Vec<ConversationRecord> = {
                     let done = locked(&self.done);
-                    page.into_items()
-                        .into_iter()
-                        .filter_map(|item| match item {
-                            Ok(record) => Some(record),
-                            Err(unreadable) => {
-                                crate::output::note!("polyai: skipped {unreadable}");
-                                None
-                            }
-                        })
+                    readable(page.into_items())
                         .filter(|record| {
                             let k = key(&record.conversation_id);
                             let skip = done.contains(k) || queued.contains(k);
@@ -916,6 +908,17 @@ impl Lister {
         resume::lock(tracker).lane_done(index);
         Ok(())
     }
+}
+
+/// The records of a listing page, with a note on stderr for each item that is not one.
+fn readable(items: Vec<polyai_data::listing::Listed>) -> impl Iterator<Item = ConversationRecord> {
+    items.into_iter().filter_map(|item| match item {
+        Ok(record) => Some(record),
+        Err(unreadable) => {
+            crate::output::note!("polyai: skipped {unreadable}");
+            None
+        }
+    })
 }
 
 /// A lane walk stopped: the listing failed (sent to the workers) or the run ended.
