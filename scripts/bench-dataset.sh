@@ -51,15 +51,6 @@ if [[ ! -s "$EXPORT" ]]; then
 fi
 echo "export: $(wc -l <"$EXPORT") conversations, $(du -m "$EXPORT" | cut -f1) MiB ($EXPORT)"
 
-measure() { # label, command...: prints "label secs MiB"
-    local label="$1"
-    shift
-    /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/$label.log" 2>&1 \
-        || { cat "$WORK/$label.log" >&2; return 1; }
-    read -r secs kib <"$WORK/time"
-    echo "$secs $(( kib / 1024 ))"
-}
-
 echo "| round | ours: wall | ours: peak RSS | DuckDB: wall | DuckDB: peak RSS | ours / DuckDB |"
 echo "|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do

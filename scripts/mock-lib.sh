@@ -40,3 +40,14 @@ start_mock() {
     done
     URL="$(cat "$WORK/url")"
 }
+
+# measure LABEL COMMAND...: runs COMMAND under GNU time (its output in $WORK/LABEL.log) and prints its
+# wall seconds and peak RSS in MiB ("secs MiB"); on failure prints the log and fails.
+measure() {
+    local label="$1"
+    shift
+    /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >"$WORK/$label.log" 2>&1 \
+        || { cat "$WORK/$label.log" >&2; return 1; }
+    read -r secs kib <"$WORK/time"
+    echo "$secs $(( kib / 1024 ))"
+}

@@ -236,9 +236,11 @@ pub enum Command {
     /// Chat with an agent (interactive REPL on stdin), `chat send` for scripted turns, or
     /// `chat test` to run scenario files as regression tests.
     Chat(ChatArgs),
-    /// Export every conversation of an agent to JSONL (and WAV files), resumably.
+    /// Export every conversation of an agent to JSONL (and WAV files), or as Parquet or CSV
+    /// dataset tables (--format), resumably.
     Export(ExportArgs),
-    /// Keep a local SQLite copy of an agent's conversations current (incremental, resumable).
+    /// Keep a local SQLite copy (--db) or a Parquet/CSV dataset (--to) of an agent's conversations
+    /// current (incremental, resumable).
     Sync(SyncArgs),
     /// Prove that two listings agree, day by day and field by field: the Data API against the
     /// Conversations API v3, or an API against an earlier export or sync database.
@@ -1090,10 +1092,24 @@ fn duration_arg(text: &str) -> Result<Duration, String> {
                   redacted."
 )]
 pub struct ExportArgs {
-    /// Output directory (created if missing).
+    /// Output directory (created if missing); with --format parquet or csv also an object
+    /// store URL: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Write each conversation's detail (with turns) instead of its summary.
+    /// jsonl: records of the one contract in DIR/conversations.jsonl (and WAV files). parquet
+    /// or csv: a dataset of four tables (conversations, turns, function_events, metrics) in
+    /// Hive partitions TABLE/date=YYYY-MM-DD/, written from the listing as it is read, committed
+    /// every --commit-every conversations with the listing position (a killed run resumes; a
+    /// rerun adds only what is new or changed), as by `polyai dataset convert`.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// How a --format parquet|csv export writes the dataset.
+    #[cfg(feature = "dataset")]
+    #[command(flatten)]
+    pub dataset: crate::commands::dataset::WriteArgs,
+    /// Write each conversation's detail (with turns) instead of its summary. With --format
+    /// parquet|csv, a conversation the dataset holds is not read again (`sync --to` reads again
+    /// the recent ones).
     #[arg(long)]
     pub with_details: bool,
     /// Also download each recording to DIR/audio/ID.wav (the record's _export.audioFile).
@@ -1151,6 +1167,17 @@ pub struct ExportArgs {
     pub source: SourceArgs,
 }
 
+/// `export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// JSON lines: one record of the contract per conversation (docs/records.md).
+    Jsonl,
+    /// A dataset of Apache Parquet tables.
+    Parquet,
+    /// A dataset of CSV tables (a header row per file).
+    Csv,
+}
+
 /// `sync`.
 #[derive(Debug, Args)]
 #[command(
@@ -1169,16 +1196,35 @@ pub struct ExportArgs {
                   Made for cron: quiet unless something fails, one summary line on stderr (a JSON \
                   record on stdout with -O json|jsonl|csv), exit 0 when everything is stored, 9 \
                   when the run finished but some conversations could not be read (they are tried \
-                  again next run), 10 when another sync holds the database."
+                  again next run), 10 when another sync holds the database.\n\n\
+                  With --to DIR_OR_URL instead of --db, the sync keeps a dataset (the tables and \
+                  partitions of `polyai dataset convert`, Parquet or with --format csv CSV, in a \
+                  folder or at s3://, gs://, az://) up to date the same way: the first run writes \
+                  every conversation, later runs walk the newest-first listing until a full page \
+                  of conversations the dataset holds unchanged, and add what is new or changed \
+                  (those younger than --refresh-days are read again; a changed one replaces its \
+                  rows). The listing position is committed in the dataset's manifest with the \
+                  rows it covers: a killed run goes on from its last commit."
 )]
 pub struct SyncArgs {
     /// The SQLite database (created if missing).
-    #[arg(long, value_name = "FILE")]
-    pub db: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "to")]
+    pub db: Option<PathBuf>,
+    /// Keep a dataset instead of a database: a folder (created if missing) or s3://, gs://,
+    /// az:// URL.
+    #[arg(long, value_name = "DIR_OR_URL", conflicts_with = "db")]
+    pub to: Option<String>,
+    /// With --to: the dataset's files' format.
+    #[arg(long, value_enum, requires = "to")]
+    pub format: Option<SyncFormat>,
+    /// How a --to sync writes the dataset.
+    #[cfg(feature = "dataset")]
+    #[command(flatten)]
+    pub dataset: crate::commands::dataset::WriteArgs,
     /// Also save each conversation's recording as DIR/ID.wav (created if missing; an id that is
     /// not a plain file name is made safe, as by export), including
-    /// those of conversations stored earlier without one.
-    #[arg(long, value_name = "DIR")]
+    /// those of conversations stored earlier without one. With --db only.
+    #[arg(long, value_name = "DIR", conflicts_with = "to")]
     pub with_audio: Option<PathBuf>,
     /// Read stored conversations again when they started less than N days ago (0: never).
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = Count::<u32>::new(0, 3650))]
@@ -1186,7 +1232,8 @@ pub struct SyncArgs {
     /// Conversations read at once.
     #[arg(long, default_value_t = 8, value_parser = Count::<u16>::new(1, 256))]
     pub concurrency: u16,
-    /// Conversations per listing page [default: 250 for the Data API, 1000 for v3 (its most)].
+    /// Conversations per listing page [default: 250 for the Data API, 1000 for v3 (its most);
+    /// with --to 1000 for both].
     #[arg(long, value_parser = Count::<u64>::at_least(1))]
     pub page_size: Option<u64>,
     /// Walk the whole listing, storing anything missing wherever it is (a repair).
@@ -1195,10 +1242,19 @@ pub struct SyncArgs {
     /// The API and the environments.
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Through v3: start this long before the newest stored conversation, for calls that reach
-    /// the listing late (an age: 30m, 2h, 1d).
-    #[arg(long, default_value = "1h", value_name = "AGE")]
-    pub overlap: String,
+    /// Through v3 with --db: start this long before the newest stored conversation, for calls
+    /// that reach the listing late (an age: 30m, 2h, 1d) [default: 1h].
+    #[arg(long, value_name = "AGE", conflicts_with = "to")]
+    pub overlap: Option<String>,
+}
+
+/// `sync --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncFormat {
+    /// Apache Parquet (the default).
+    Parquet,
+    /// CSV with a header row.
+    Csv,
 }
 
 /// Which environments `reconcile` compares.

@@ -2,7 +2,9 @@
 //! killed the same way, full and read-only destinations, newer schema versions, and an S3
 //! round trip through moto (run by scripts/readers.sh, which installs it).
 
-use std::collections::HashMap;
+mod common;
+
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -474,6 +476,60 @@ fn s3_through_moto_is_exact_after_reruns_and_compaction() {
         let rows: usize = want.get(table).map_or(0, |m| m.values().sum());
         assert_eq!(info["tables"][table]["rows"], rows, "{table}");
     }
+    // Straight from the API: a sync into S3, killed after its first data commit, then resumed
+    // and run again; an export as Parquet beside it.
+    let mock = common::Mock::with_conversations(90);
+    let from_mock = |args: &[&str], crash: Option<&str>| {
+        let mut cmd = mock.std_polyai();
+        cmd.args(args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env_remove("AWS_PROFILE");
+        if let Some(crash) = crash {
+            cmd.env("POLYAI_DATASET_CRASH_AT", crash);
+        }
+        cmd.output().expect("polyai runs")
+    };
+    let synced = "s3://lake/polyai/synced";
+    let sync = [
+        "sync",
+        "--to",
+        synced,
+        "--page-size",
+        "20",
+        "--commit-every",
+        "20",
+    ];
+    let out = from_mock(&sync, Some("manifest:2"));
+    assert!(!out.status.success(), "{}", text(&out));
+    let out = from_mock(&sync, None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = from_mock(&sync, None);
+    assert!(
+        text(&out).contains("sync complete: 0 new, 0 changed"),
+        "{}",
+        text(&out)
+    );
+    let out = from_mock(
+        &[
+            "export",
+            "--format",
+            "parquet",
+            "--out",
+            "s3://lake/polyai/exported",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for url in [synced, "s3://lake/polyai/exported"] {
+        let out = s3(&["-O", "json", "dataset", "info", url]);
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info JSON");
+        assert_eq!(info["conversations"], 90, "{url}");
+    }
+
     // Credentials that the server refuses are an error naming the URL, never the key.
     let out = polyai()
         .args(["dataset", "info", url])
@@ -643,6 +699,266 @@ fn verify_checks_a_dataset_file_by_file_and_names_each_change() {
     assert_eq!(out.status.code(), Some(13), "{}", text(&out));
     assert!(
         text(&out).contains("a dataset is not signed"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Every row of `table` in the dataset at `root`, as text, sorted: what a reader globbing the
+/// folders sees, to compare two datasets row for row.
+fn rows(root: &Path, table: &str) -> Vec<String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut files = Vec::new();
+    walk(&root.join(table), &mut files);
+    let mut out = Vec::new();
+    for path in files {
+        let file = std::fs::File::open(&path).expect("open");
+        let reader = SerializedFileReader::new(file).expect("a Parquet file");
+        for row in reader.get_row_iter(None).expect("rows") {
+            out.push(row.expect("a row").to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What `args` (ending with a run's options) prints, checking that it succeeded.
+fn ok(mock: &common::Mock, args: &[&str]) -> String {
+    let out = mock.run(args);
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    text(&out)
+}
+
+#[test]
+fn export_as_parquet_equals_convert_of_the_jsonl_export_killed_or_not() {
+    let mock = common::Mock::with_conversations(300);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (jsonl, converted, direct) = (path("jsonl"), path("converted"), path("direct"));
+    ok(&mock, &["export", "--with-details", "--out", &jsonl]);
+    ok(&mock, &["dataset", "convert", &jsonl, "--to", &converted]);
+    let export = [
+        "export",
+        "--with-details",
+        "--format",
+        "parquet",
+        "--out",
+        &direct,
+        "--page-size",
+        "20",
+        "--commit-every",
+        "40",
+        "--row-group-size",
+        "64",
+    ];
+    // Killed at chosen steps of its commits, each run getting further; readable after each.
+    let want: HashMap<&'static str, HashMap<String, usize>> = TABLES
+        .iter()
+        .map(|&t| (t, glob(Path::new(&converted), t)))
+        .collect();
+    for (point, nth) in [("file", 3), ("manifest", 2), ("ids", 2), ("manifest", 2)] {
+        let out = mock
+            .polyai()
+            .args(export)
+            .env("POLYAI_DATASET_CRASH_AT", format!("{point}:{nth}"))
+            .output()
+            .expect("runs");
+        assert!(!out.status.success(), "reached {point} {nth} times");
+        assert_readable(Path::new(&direct), &want);
+    }
+    let summary = ok(&mock, &export);
+    assert!(summary.contains("export complete: "), "{summary}");
+    assert_exact(Path::new(&direct), &want);
+    for table in TABLES {
+        assert!(
+            rows(Path::new(&direct), table) == rows(Path::new(&converted), table),
+            "{table}: the rows differ from those of dataset convert"
+        );
+    }
+    // A rerun reads no detail again and writes nothing.
+    let summary = ok(&mock, &export);
+    assert!(
+        summary.contains("export complete: 0 new, 0 changed, 0 unchanged, 300 held and not read again; 300 conversations"),
+        "{summary}"
+    );
+    // Without details (and as CSV): every listed record is written, a rerun finds each unchanged.
+    let csv = path("csv");
+    let summaries = ["export", "--format", "csv", "--out", &csv];
+    let first = ok(&mock, &summaries);
+    assert!(
+        first.contains("export complete: 300 new, 0 changed"),
+        "{first}"
+    );
+    assert!(Path::new(&csv).join("conversations").is_dir());
+    let again = ok(&mock, &summaries);
+    assert!(
+        again.contains("export complete: 0 new, 0 changed, 300 unchanged"),
+        "{again}"
+    );
+}
+
+#[test]
+fn sync_to_a_dataset_adds_only_what_arrived_and_resumes_after_a_kill() {
+    let mock = common::Mock::with_conversations(120);
+    let account = mock.server().account_id().to_owned();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, api) in [
+        ("data", vec!["--api", "data"]),
+        ("v3", vec!["--api", "v3", "--account", &account]),
+    ] {
+        let ds = dir.path().join(name);
+        let ds_arg = ds.to_str().expect("utf-8");
+        let mut sync = vec![
+            "sync",
+            "--to",
+            ds_arg,
+            "--page-size",
+            "25",
+            "--commit-every",
+            "30",
+        ];
+        sync.extend(&api);
+        // The first run killed right after its second commit, then resumed.
+        let out = mock
+            .polyai()
+            .args(&sync)
+            .env("POLYAI_DATASET_CRASH_AT", "manifest:3")
+            .output()
+            .expect("runs");
+        assert!(!out.status.success(), "{name}: {}", text(&out));
+        let summary = ok(&mock, &sync);
+        assert!(summary.contains("sync complete: "), "{name}: {summary}");
+        let every = || -> HashSet<String> {
+            let server = mock.server();
+            let arrived = server.conversation_count() - server.config().conversations;
+            let added = (0..arrived).map(|k| server.added_conversation_id(0, k));
+            mock.conversation_ids().into_iter().chain(added).collect()
+        };
+        let ids = every();
+        let held = glob(&ds, "conversations");
+        assert_eq!(held.len(), ids.len(), "{name}: {summary}");
+        assert!(
+            held.iter().all(|(id, n)| *n == 1 && ids.contains(id)),
+            "{name}"
+        );
+
+        // A second run with 7 arrivals adds those 7 only.
+        mock.server().add_conversations(7);
+        let ids = every();
+        let summary = ok(&mock, &sync);
+        assert!(
+            summary.contains("sync complete: 7 new, 0 changed"),
+            "{name}: {summary}"
+        );
+        // Newest first: each lane stopped after its first page of stored conversations (one
+        // lane through the Data API; one per environment through v3).
+        let listed = |summary: &str| -> usize {
+            let (head, _) = summary.split_once(" listed in").expect("a summary");
+            head.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("a count")
+        };
+        assert!(listed(&summary) < ids.len(), "{name}: {summary}");
+        if name == "data" {
+            assert_eq!(listed(&summary), 50, "{summary}");
+        }
+        let held = glob(&ds, "conversations");
+        assert_eq!(held.len(), ids.len(), "{name}");
+        assert!(
+            held.iter().all(|(id, n)| *n == 1 && ids.contains(id)),
+            "{name}"
+        );
+        let summary = ok(&mock, &sync);
+        assert!(
+            summary.contains("sync complete: 0 new, 0 changed") && listed(&summary) <= 75,
+            "{name}: {summary}"
+        );
+    }
+}
+
+#[test]
+fn dataset_options_where_they_mean_nothing_are_clear_errors() {
+    let mock = common::Mock::with_conversations(3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("x");
+    let out_dir = out_dir.to_str().expect("utf-8");
+    for (args, says) in [
+        (
+            vec![
+                "export",
+                "--format",
+                "parquet",
+                "--with-audio",
+                "--out",
+                out_dir,
+            ],
+            "does not take --with-audio",
+        ),
+        (
+            vec![
+                "export", "--format", "parquet", "--id", "X", "--out", out_dir,
+            ],
+            "does not take --ids/--id",
+        ),
+        (
+            vec!["export", "--compression", "snappy", "--out", out_dir],
+            "--compression is an option of a dataset: add --format parquet",
+        ),
+        (
+            vec!["sync", "--db", out_dir, "--commit-every", "5"],
+            "--commit-every is an option of a dataset",
+        ),
+        (
+            vec!["sync", "--db", out_dir, "--to", out_dir],
+            "cannot be used with",
+        ),
+        (
+            vec!["sync", "--to", out_dir, "--with-audio", out_dir],
+            "cannot be used with",
+        ),
+        (vec!["sync", "--format", "csv"], "--to"),
+    ] {
+        let out = mock.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    assert!(!Path::new(out_dir).exists(), "a refused run writes nothing");
+    // One kind of record per dataset: a sync of v3's listed records would replace the details
+    // an export read.
+    let account = mock.server().account_id().to_owned();
+    let v3 = ["--api", "v3", "--account", &account];
+    let details = dir.path().join("details");
+    let details = details.to_str().expect("utf-8");
+    ok(
+        &mock,
+        &[
+            &[
+                "export",
+                "--format",
+                "parquet",
+                "--with-details",
+                "--out",
+                details,
+            ][..],
+            &v3,
+        ]
+        .concat(),
+    );
+    let out = mock.run(&[&["sync", "--to", details][..], &v3].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("holds v3 records, with details; this sync would write v3 records"),
+        "{}",
+        text(&out)
+    );
+    // A folder of other files is not taken for a dataset.
+    std::fs::create_dir_all(out_dir).expect("mkdir");
+    std::fs::write(Path::new(out_dir).join("notes.txt"), "mine").expect("write");
+    let out = mock.run(&["export", "--format", "parquet", "--out", out_dir]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("is not a polyai dataset"),
         "{}",
         text(&out)
     );

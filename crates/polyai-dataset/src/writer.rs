@@ -601,6 +601,22 @@ impl DatasetWriter {
         for slot in open {
             self.close_slot(slot)?;
         }
+        if self.options.durable && self.store.is_local() {
+            // The files to publish flushed to the disk all at once (the disk and the file
+            // system's journal take concurrent flushes together), so that each publication's
+            // own flush finds nothing left to write.
+            let spools: Vec<&std::path::Path> = self
+                .slots
+                .iter()
+                .filter_map(|s| match &s.body {
+                    Body::Closed(pending) => Some(pending),
+                    _ => None,
+                })
+                .flat_map(|p| p.tables.iter().filter(|t| t.written > 0))
+                .map(|t| t.spool.as_path())
+                .collect();
+            flush_all(&spools)?;
+        }
         let generation = self.manifest.generation + 1;
         // A commit that replaces conversations stages every file it writes, hidden from readers
         // until the manifest names them; one that only adds publishes them in place.
@@ -1115,6 +1131,38 @@ fn staged_path(rel: &str) -> String {
 /// was just published), `ids` (a fragment's id list was just written), `manifest` (a manifest
 /// was just written, before its staged files are rolled forward) and `rename` (one staged file
 /// was just renamed into place).
+/// Flushes `files` to the disk (`fsync`), several at once.
+fn flush_all(files: &[&std::path::Path]) -> Result<()> {
+    const AT_ONCE: usize = 16;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let chunk = files.len().div_ceil(AT_ONCE);
+    std::thread::scope(|scope| {
+        let flushes: Vec<_> = files
+            .chunks(chunk)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk.iter().try_for_each(|path| {
+                        std::fs::File::open(path)
+                            .and_then(|f| f.sync_all())
+                            .map_err(|e| Error::io("writing", path.display(), e))
+                    })
+                })
+            })
+            .collect();
+        flushes.into_iter().try_for_each(|flush| {
+            flush.join().unwrap_or_else(|_| {
+                Err(Error::format(
+                    "writing",
+                    "the dataset",
+                    "internal: a flushing thread stopped",
+                ))
+            })
+        })
+    })
+}
+
 fn crash_point(point: &str) {
     static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let Some(wanted) = std::env::var_os("POLYAI_DATASET_CRASH_AT") else {

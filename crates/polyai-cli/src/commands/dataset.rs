@@ -80,6 +80,74 @@ pub struct ConvertArgs {
     pub no_fsync: bool,
 }
 
+/// How `export --format parquet|csv` and `sync --to` write their dataset: each option is
+/// refused with `--format jsonl` or `--db`, where it means nothing.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Parquet compression [default: zstd].
+    #[arg(long, value_enum)]
+    pub compression: Option<Codec>,
+    /// Rows per Parquet row group, at most [default: 131072].
+    #[arg(long, value_name = "ROWS", value_parser = crate::cli::Count::<u64>::new(1, 1 << 30))]
+    pub row_group_size: Option<u64>,
+    /// Commit the dataset (publish what was written, with the listing position) every N
+    /// conversations, at the end of a listing page [default: 100000].
+    #[arg(long, value_name = "N", value_parser = crate::cli::Count::<u64>::at_least(1))]
+    pub commit_every: Option<u64>,
+    /// Do not fsync the dataset's files before committing them (faster; a power cut may then
+    /// lose the last commits, never the dataset's consistency on a journaling file system).
+    #[arg(long)]
+    pub no_fsync: bool,
+}
+
+/// Default of `--commit-every`.
+pub(crate) const COMMIT_EVERY: u64 = 100_000;
+
+impl WriteArgs {
+    /// The options given, as typed: refused where no dataset is written.
+    pub(crate) fn given(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.compression.is_some() {
+            given.push("--compression");
+        }
+        if self.row_group_size.is_some() {
+            given.push("--row-group-size");
+        }
+        if self.commit_every.is_some() {
+            given.push("--commit-every");
+        }
+        if self.no_fsync {
+            given.push("--no-fsync");
+        }
+        given
+    }
+
+    /// The writer's options for files of `format`.
+    pub(crate) fn options(&self, format: Format) -> WriteOptions {
+        write_options(
+            format,
+            self.compression.unwrap_or(Codec::Zstd),
+            self.row_group_size.unwrap_or(DEFAULT_ROW_GROUP_SIZE as u64),
+            !self.no_fsync,
+        )
+    }
+}
+
+/// The writer's options.
+fn write_options(format: Format, codec: Codec, row_group_size: u64, durable: bool) -> WriteOptions {
+    WriteOptions::default()
+        .format(match format {
+            Format::Parquet => FileFormat::Parquet,
+            Format::Csv => FileFormat::Csv,
+        })
+        .compression(match codec {
+            Codec::Zstd => Compression::Zstd,
+            Codec::Snappy => Compression::Snappy,
+        })
+        .row_group_size(usize::try_from(row_group_size).unwrap_or(DEFAULT_ROW_GROUP_SIZE))
+        .durable(durable)
+}
+
 /// A dataset's location.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
@@ -140,13 +208,13 @@ pub fn run(global: &GlobalArgs, command: &DatasetCommand) -> Result<(), CliError
     })
 }
 
-fn destination(text: &str) -> Result<Destination, CliError> {
+pub(crate) fn destination(text: &str) -> Result<Destination, CliError> {
     text.parse().map_err(dataset_error)
 }
 
 /// A dataset error as the CLI reports it (exit 10 for a busy dataset, 2 for a bad
 /// destination, 8 for the rest, which are about files).
-fn dataset_error(err: polyai_dataset::Error) -> CliError {
+pub(crate) fn dataset_error(err: polyai_dataset::Error) -> CliError {
     match err {
         polyai_dataset::Error::Busy { .. } => CliError::Busy(err.to_string()),
         polyai_dataset::Error::Destination { .. } => CliError::Usage(err.to_string()),
@@ -159,7 +227,7 @@ fn dataset_error(err: polyai_dataset::Error) -> CliError {
 /// of such a block: a third of the writer thread's time before this (BENCHMARKS.md); without
 /// fast bins there is nothing to consolidate. Small blocks still come from the per-thread
 /// caches. Only `dataset convert` sets it; other commands keep glibc's defaults.
-fn tune_allocator() {
+pub(crate) fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a parameter of glibc's allocator; M_MXFAST may be changed at any
     // time (glibc consolidates the fast bins first), and 0 is a valid value (no fast bins).
@@ -172,17 +240,12 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
     let started = Instant::now();
     tune_allocator();
     let (input, shown) = input::open_input(&args.input)?;
-    let options = WriteOptions::default()
-        .format(match args.format {
-            Format::Parquet => FileFormat::Parquet,
-            Format::Csv => FileFormat::Csv,
-        })
-        .compression(match args.compression {
-            Codec::Zstd => Compression::Zstd,
-            Codec::Snappy => Compression::Snappy,
-        })
-        .row_group_size(usize::try_from(args.row_group_size).unwrap_or(DEFAULT_ROW_GROUP_SIZE))
-        .durable(!args.no_fsync);
+    let options = write_options(
+        args.format,
+        args.compression,
+        args.row_group_size,
+        !args.no_fsync,
+    );
     let destination = destination(&args.to)?;
     let mut writer = DatasetWriter::open(&destination, options)
         .await
@@ -192,15 +255,6 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
     let mut since_commit = 0u64;
     let mut lines = 0u64;
     let mut totals = polyai_dataset::CommitReport::default();
-    let add = |totals: &mut polyai_dataset::CommitReport, r: polyai_dataset::CommitReport| {
-        totals.new += r.new;
-        totals.changed += r.changed;
-        totals.unchanged += r.unchanged;
-        totals.files_written += r.files_written;
-        totals.files_removed += r.files_removed;
-        totals.generation = r.generation;
-        totals.conversations = r.conversations;
-    };
     // One receiver per batch, in input order: each waits for its own batch's parser.
     for batch in parsed.iter() {
         let batch = batch.recv().map_err(|_| {
@@ -253,6 +307,17 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
             .map_err(stdout_error)?;
     }
     Ok(())
+}
+
+/// Adds the counts of the commit `r` to `totals` (and takes its generation and size).
+pub(crate) fn add(totals: &mut polyai_dataset::CommitReport, r: polyai_dataset::CommitReport) {
+    totals.new += r.new;
+    totals.changed += r.changed;
+    totals.unchanged += r.unchanged;
+    totals.files_written += r.files_written;
+    totals.files_removed += r.files_removed;
+    totals.generation = r.generation;
+    totals.conversations = r.conversations;
 }
 
 async fn compact(format: OutputFormat, args: &TargetArgs) -> Result<(), CliError> {

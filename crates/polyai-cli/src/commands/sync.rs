@@ -14,6 +14,30 @@ use crate::signals;
 
 /// `sync`.
 pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
+    #[cfg(feature = "dataset")]
+    if let (Some(_), [first, ..]) = (&args.db, &args.dataset.given()[..]) {
+        return Err(CliError::Usage(format!(
+            "{first} is an option of a dataset (sync --to DIR_OR_URL), not of --db"
+        )));
+    }
+    let db = match (&args.db, &args.to) {
+        (Some(db), _) => db,
+        #[cfg(feature = "dataset")]
+        (None, Some(to)) => return crate::export::dataset::sync(ctx, args, to).await,
+        #[cfg(not(feature = "dataset"))]
+        (None, Some(_)) => {
+            return Err(CliError::Usage(
+                "sync --to needs a polyai built with the `dataset` feature (the default); use \
+                 --db FILE"
+                    .into(),
+            ));
+        }
+        (None, None) => {
+            return Err(CliError::Usage(
+                "sync needs --db FILE (a SQLite database) or --to DIR_OR_URL (a dataset)".into(),
+            ));
+        }
+    };
     let agent = ctx.session.agent()?;
     let source = crate::source::Source::choose(ctx.session, &args.source, &[])?;
     let api = match &source.account {
@@ -22,13 +46,13 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
         },
         None => Api::DataApi,
     };
-    let overlap = crate::when::parse_age(args.overlap.trim()).ok_or_else(|| {
+    let overlap_arg = args.overlap.as_deref().unwrap_or("1h");
+    let overlap = crate::when::parse_age(overlap_arg.trim()).ok_or_else(|| {
         CliError::Usage(format!(
-            "--overlap {:?}: give an age such as 30m, 2h or 1d",
-            args.overlap
+            "--overlap {overlap_arg:?}: give an age such as 30m, 2h or 1d"
         ))
     })?;
-    let store = open_store(&args.db)?;
+    let store = open_store(db)?;
     source.announce(agent.id());
     let bar = spinner();
     // The refresh window counts back from the system clock, also in the sandbox: conversations
@@ -66,7 +90,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &SyncArgs) -> Result<(), CliError> {
     let result = syncer.run_until(stop).await;
     bar.finish_and_clear();
     let report = result.map_err(|err: SyncError| CliError::Sync(err))?;
-    crate::output::note!("{}", summary_line(&report, &args.db));
+    crate::output::note!("{}", summary_line(&report, db));
     if ctx.format != OutputFormat::Table {
         ctx.write_record(&mut crate::output::stdout(), &summary_record(&report))
             .map_err(stdout_error)?;

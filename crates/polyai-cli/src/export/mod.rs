@@ -11,6 +11,8 @@
 //! - [`seal`]: `SHA256SUMS` and the manifest's signature, written after the manifest.
 //! - [`redaction`]: `--redacted`: records masked, the manifest's `redaction` section.
 //! - [`selection`]: `--ids FILE` / `--id ID`: exactly those conversations.
+//! - `dataset` (feature `dataset`): `--format parquet|csv` and `sync --to`: the listing written
+//!   straight into a dataset, its position committed in the dataset's manifest.
 //!
 //! The listing is the one [`Listing`] of `--api` and `--env` ([`crate::source`]). A run
 //! retries the earlier failures, then walks the listing's lanes (`--windows` of them at once:
@@ -22,6 +24,8 @@
 //! a listing that fails or a local file error stop it.
 
 pub mod checkpoint;
+#[cfg(feature = "dataset")]
+pub mod dataset;
 pub mod failures;
 pub mod idset;
 pub mod journal;
@@ -53,7 +57,7 @@ use self::idset::{IdSet, key};
 use self::journal::{IndexEntry, JOURNAL_FILE, Journal, Recovery, SavedFile};
 use self::lock::FolderLock;
 use self::resume::{PageKey, SharedTracker, Tracker};
-use crate::cli::{ExportArgs, OutputFormat};
+use crate::cli::{ExportArgs, ExportFormat, OutputFormat};
 use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::output::stdout_error;
@@ -208,6 +212,16 @@ impl Plan {
         })
     }
 
+    /// A fresh checkpoint of an export of `agent` with `options` from this plan.
+    fn checkpoint(&self, ctx: &Ctx<'_>, agent: &Agent, options: ExportOptions) -> Checkpoint {
+        Checkpoint::new(
+            agent.id(),
+            ctx.session.client().host(),
+            self.state.clone(),
+            options,
+        )
+    }
+
     /// The listing to walk (`None` for a selection).
     fn listing(
         &self,
@@ -250,8 +264,52 @@ impl Plan {
     }
 }
 
+/// Where each lane of the listing starts: an unfinished run goes on where each lane stopped (by
+/// offset, a page earlier: conversations that disappeared since shift the listing back); a
+/// finished one walks again from the start.
+fn resume_lanes(previous: Option<&Checkpoint>, page_size: Option<u64>) -> Vec<LaneState> {
+    match previous {
+        Some(p) if !p.complete => {
+            p.lanes
+                .iter()
+                .map(|lane| LaneState {
+                    done: lane.done,
+                    position: lane.position.clone().map(|position| match position {
+                        Position::Offset(offset) => Position::Offset(offset.saturating_sub(
+                            page_size.unwrap_or(polyai_data::paginate::MAX_PAGE_SIZE),
+                        )),
+                        other => other,
+                    }),
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// `export`.
 pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
+    match args.format {
+        ExportFormat::Jsonl =>
+        {
+            #[cfg(feature = "dataset")]
+            if let [first, ..] = args.dataset.given()[..] {
+                return Err(CliError::Usage(format!(
+                    "{first} is an option of a dataset: add --format parquet (or csv), or drop it"
+                )));
+            }
+        }
+        #[cfg(feature = "dataset")]
+        ExportFormat::Parquet | ExportFormat::Csv => return dataset::export(ctx, args).await,
+        #[cfg(not(feature = "dataset"))]
+        ExportFormat::Parquet | ExportFormat::Csv => {
+            return Err(CliError::Usage(
+                "--format parquet|csv needs a polyai built with the `dataset` feature (the \
+                 default); use --format jsonl"
+                    .into(),
+            ));
+        }
+    }
     let agent = ctx.session.agent()?;
     let dir = args.out.as_path();
     // The selection and the signing key before anything is written: a bad one costs nothing.
@@ -280,12 +338,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
         redacted: args.redacted,
         keep_raw: args.keep_raw,
     };
-    let wanted = Checkpoint::new(
-        agent.id(),
-        ctx.session.client().host(),
-        plan.state.clone(),
-        options,
-    );
+    let wanted = plan.checkpoint(ctx, &agent, options);
     selection::prepare(
         dir,
         selection.as_ref(),
@@ -306,28 +359,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let committed = previous.as_ref().map_or(0, |c| c.committed_bytes);
     let (mut journal, done, recovery) = Journal::open(dir, committed)?;
     let mut failures = Failures::open(dir)?;
-    // An unfinished run goes on where each lane stopped (by offset, a page earlier:
-    // conversations that disappeared since shift the listing back); a finished one walks again
-    // from the start.
-    let start: Vec<LaneState> = match &previous {
-        Some(p) if !p.complete => p
-            .lanes
-            .iter()
-            .map(|lane| LaneState {
-                done: lane.done,
-                position: lane.position.clone().map(|position| match position {
-                    Position::Offset(offset) => Position::Offset(
-                        offset.saturating_sub(
-                            args.page_size
-                                .unwrap_or(polyai_data::paginate::MAX_PAGE_SIZE),
-                        ),
-                    ),
-                    other => other,
-                }),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let start = resume_lanes(previous.as_ref(), args.page_size);
     report_recovery(&recovery, &start);
     if args.with_audio {
         prepare_audio_dir(&dir.join(AUDIO_DIR))?;
@@ -847,15 +879,7 @@ impl Lister {
                 let next = page.next();
                 let batch: Vec<ConversationRecord> = {
                     let done = locked(&self.done);
-                    page.into_items()
-                        .into_iter()
-                        .filter_map(|item| match item {
-                            Ok(record) => Some(record),
-                            Err(unreadable) => {
-                                crate::output::note!("polyai: skipped {unreadable}");
-                                None
-                            }
-                        })
+                    readable(page.into_items())
                         .filter(|record| {
                             let k = key(&record.conversation_id);
                             let skip = done.contains(k) || queued.contains(k);
@@ -884,6 +908,17 @@ impl Lister {
         resume::lock(tracker).lane_done(index);
         Ok(())
     }
+}
+
+/// The records of a listing page, with a note on stderr for each item that is not one.
+fn readable(items: Vec<polyai_data::listing::Listed>) -> impl Iterator<Item = ConversationRecord> {
+    items.into_iter().filter_map(|item| match item {
+        Ok(record) => Some(record),
+        Err(unreadable) => {
+            crate::output::note!("polyai: skipped {unreadable}");
+            None
+        }
+    })
 }
 
 /// A lane walk stopped: the listing failed (sent to the workers) or the run ended.
@@ -922,20 +957,7 @@ impl Fetcher {
             |e: serde_json::Error| CliError::Other(format!("encoding conversation {id}: {e}"));
         let mut record = match work.listed.as_deref() {
             Some(listed) if !self.options.with_details => listed.clone(),
-            listed => {
-                let body = self.agent.conversations().get(id).json().await?;
-                let detail = ConversationRecord::from_data_api(&body).ok_or_else(|| {
-                    CliError::Other(format!(
-                        "the detail of conversation {id} has no conversationId"
-                    ))
-                })?;
-                match listed {
-                    // The listed record stays the source of what it has (v3's turns).
-                    Some(listed) if listed.api == Api::V3 => listed.clone().with_details(detail),
-                    _ if self.options.keep_raw => detail.keep_raw(body),
-                    _ => detail,
-                }
-            }
+            listed => detailed(&self.agent, id, listed, self.options.keep_raw).await?,
         };
         if self.options.redacted {
             polyai_data::record::redact::mask_record(&mut record);
@@ -972,6 +994,28 @@ impl Fetcher {
             .map_err(|e| CliError::Other(format!("hashing a recording: {e}")))??;
         Ok(Audio::Saved(hashed))
     }
+}
+
+/// The record of conversation `id` read through the Data API's detail: the detail's record
+/// (with the body under `raw` when `keep_raw`), or for a record listed through v3 that record
+/// with what the detail adds (the listed record stays the source of what it has: v3's turns).
+pub(crate) async fn detailed(
+    agent: &Agent,
+    id: &str,
+    listed: Option<&ConversationRecord>,
+    keep_raw: bool,
+) -> Result<ConversationRecord, CliError> {
+    let body = agent.conversations().get(id).json().await?;
+    let detail = ConversationRecord::from_data_api(&body).ok_or_else(|| {
+        CliError::Other(format!(
+            "the detail of conversation {id} has no conversationId"
+        ))
+    })?;
+    Ok(match listed {
+        Some(listed) if listed.api == Api::V3 => listed.clone().with_details(detail),
+        _ if keep_raw => detail.keep_raw(body),
+        _ => detail,
+    })
 }
 
 /// The end of a run, for the closing summary.
