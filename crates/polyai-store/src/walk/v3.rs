@@ -124,10 +124,13 @@ impl<S: Source> Walker<'_, S> {
             })?),
             None => None,
         };
+        // No page fetched ahead: a page of 1000 conversations with their turns is tens of MB
+        // while it is parsed, and the commit of the one before takes as long as its fetch.
         let mut list = project
             .conversations()
             .include_latency(true)
-            .limit(v3.page_size);
+            .limit(v3.page_size)
+            .prefetch(false);
         if let Some(start) = start {
             list = list.start_time(start);
         }
