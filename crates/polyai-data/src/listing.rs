@@ -233,6 +233,10 @@ impl std::error::Error for Unreadable {}
 /// What a listing page holds: a record, or an item it could not read.
 pub type Listed = Result<ConversationRecord, Unreadable>;
 
+/// What a page of [`Listing::text_pages`] holds: a record (without `raw`) and the item's JSON
+/// text, or an item it could not read.
+pub type ListedText = Result<(ConversationRecord, String), Unreadable>;
+
 /// An agent's conversations through one API, chosen once (see the [module notes](self)).
 #[derive(Debug, Clone)]
 pub struct Listing {
@@ -392,6 +396,45 @@ impl Listing {
         }
     }
 
+    /// The pages of `lane` from `from`, as [`pages`](Self::pages), with each item's JSON text
+    /// beside its record instead of a parsed body under `raw` (whatever
+    /// [`keep_raw`](Self::keep_raw) says): for a tool that stores the body as text, such as
+    /// `polyai-store`. A v3 page is read without a JSON tree (each item's text is read once into
+    /// its record), so a page of 1000 conversations with their turns takes about a third of the
+    /// memory; the text is the item as the server sent it.
+    ///
+    /// ```no_run
+    /// use polyai_data::listing::{Environments, Lane, Listing};
+    /// # async fn f(project: polyai_data::v3::Project) -> Result<(), polyai_data::Error> {
+    /// let listing = Listing::v3(project.conversations()).environments(Environments::All);
+    /// let mut pages = listing.text_pages(Lane::Environment(polyai_data::ClientEnv::Live), None);
+    /// while let Some(page) = pages.try_next().await? {
+    ///     for (record, text) in page.items().iter().flatten() {
+    ///         println!("{} {} bytes", record.conversation_id, text.len());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn text_pages(&self, lane: Lane, from: Option<Position>) -> PageStream<ListedText> {
+        let environments = self.environments;
+        match self.builder(lane, from) {
+            Ok(Builder::Data(list)) => list.json_pages().map_pages(move |page| {
+                page.filter_map_items(|raw| {
+                    data_item(raw, true, environments).map(|listed| {
+                        listed.map(|mut record| {
+                            let text = record.raw.take().map(|raw| raw.to_string());
+                            (record, text.unwrap_or_default())
+                        })
+                    })
+                })
+            }),
+            Ok(Builder::V3(list)) => list
+                .text_pages()
+                .map_pages(|page| page.filter_map_items(|raw| Some(read_v3_text(raw)))),
+            Err(err) => PageStream::failed(err),
+        }
+    }
+
     /// One page of `lane` from `from`, in one request: the page as the server sent it, without
     /// a walk's guards (which judge a page by the pages after it), for a tool that shows a page.
     ///
@@ -476,6 +519,26 @@ fn read(api: Api, raw: Value, keep_raw: bool) -> Listed {
         Some(record) if keep_raw => Ok(record.keep_raw(raw)),
         Some(record) => Ok(record),
         None => Err(Unreadable { raw }),
+    }
+}
+
+/// One v3 item's text as a record and that text: read straight from the text, or — for an item
+/// that reader leaves (a key given twice, an `_export` key) — through a `Value`, as
+/// [`read`] does.
+fn read_v3_text(raw: Box<serde_json::value::RawValue>) -> ListedText {
+    let text: Box<str> = raw.into();
+    let direct = if text.contains("\"_export\"") {
+        None
+    } else {
+        ConversationRecord::from_v3_export_line(text.as_bytes())
+    };
+    if let Some(record) = direct {
+        return Ok((record, String::from(text)));
+    }
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    match ConversationRecord::from_v3(&value) {
+        Some(record) => Ok((record, String::from(text))),
+        None => Err(Unreadable { raw: value }),
     }
 }
 
@@ -572,6 +635,30 @@ mod tests {
         let windows = split(start, odd_end, 4);
         assert_covers(&windows, start, odd_end);
         assert_eq!(windows.len(), 2, "two whole microseconds: {windows:?}");
+    }
+
+    #[test]
+    fn a_v3_item_read_from_its_text_is_the_record_read_from_its_value() {
+        let items = [
+            json!({"id": "CA1", "environment": "live", "started_at": "2026-05-01T10:00:00Z",
+                   "turns": [{"user_input": "hi", "agent_response": "Hello", "latency": 0.25}],
+                   "metrics": [{"name": "csat", "value": 5}], "state": {"k": [1, 2.5]}}),
+            // Left by the text reader: read through a Value.
+            json!({"id": "CA2", "_export": {"audioFile": "x.wav"}}),
+            json!({"id": "CA3", "conversationId": "other"}),
+        ];
+        for item in items {
+            let text = item.to_string();
+            let raw = serde_json::value::RawValue::from_string(text.clone())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (record, kept) = read_v3_text(raw).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(Some(record), ConversationRecord::from_v3(&item), "{text}");
+            assert_eq!(kept, text);
+        }
+        let raw = serde_json::value::RawValue::from_string(r#"{"no":"id"}"#.into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let unreadable = read_v3_text(raw).err().map(|e| e.raw);
+        assert_eq!(unreadable, Some(json!({"no": "id"})));
     }
 
     #[test]

@@ -27,16 +27,6 @@ impl Record {
         })
     }
 
-    /// A record of the library's [`Listing`](polyai_data::listing::Listing) (read with
-    /// `keep_raw`): its raw body becomes the `raw` column's text.
-    pub fn from_listed(mut conversation: ConversationRecord) -> Record {
-        let raw = conversation
-            .raw
-            .take()
-            .map_or_else(|| Value::Null.to_string(), |raw| raw.to_string());
-        Record { conversation, raw }
-    }
-
     /// The record's id.
     pub fn id(&self) -> &str {
         &self.conversation.conversation_id
@@ -93,17 +83,5 @@ mod tests {
         let record = Record::from_json(&body).unwrap_or_else(|| panic!("a record"));
         assert_eq!(record.id(), "CA1");
         assert_eq!(record.raw, body.to_string());
-        let listed = ConversationRecord::from_v3(&serde_json::json!({"id": "CA2"}))
-            .map(|r| r.keep_raw(serde_json::json!({"id": "CA2"})))
-            .map(Record::from_listed)
-            .unwrap_or_else(|| panic!("a v3 record"));
-        assert_eq!(
-            (listed.id(), listed.raw.as_str()),
-            ("CA2", r#"{"id":"CA2"}"#)
-        );
-        assert_eq!(
-            listed.conversation.raw, None,
-            "the raw body is kept once, as text"
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! The walk over the Conversations API v3 listing: by `start_time` and cursor, turns inline.
 //! The pages are the library's: [`Listing::v3`] of one environment ([`Lane::Environment`]),
-//! read with `keep_raw`, resumed from a saved [`Position`](polyai_data::paginate::Position); this
+//! read as text ([`Listing::text_pages`]: each item's record and JSON text), resumed from a saved [`Position`](polyai_data::paginate::Position); this
 //! module decides only where a walk starts and what of each page to store.
 //!
 //! v3 lists one environment at a time (`live` unless asked), so a run walks each of
@@ -26,7 +26,7 @@
 
 use std::collections::HashSet;
 
-use polyai_data::listing::{Environments, Lane, Listed, Listing};
+use polyai_data::listing::{Environments, Lane, ListedText, Listing};
 use polyai_data::v3::Project;
 use polyai_data::{ClientEnv, Timestamp};
 
@@ -134,12 +134,11 @@ impl<S: Source> Walker<'_, S> {
         if let Some(start) = start {
             list = list.start_time(start);
         }
-        let listing = Listing::v3(list)
-            .environments(Environments::Only(environment))
-            .keep_raw(true);
+        let listing = Listing::v3(list).environments(Environments::Only(environment));
         let lane = Lane::Environment(environment);
         let mut resumed = walk.next.is_some();
-        let mut pages = listing.pages(lane, walk.next);
+        // Each item's text is its `raw` column: no JSON tree of the page is built.
+        let mut pages = listing.text_pages(lane, walk.next);
         let mut ended = false;
         loop {
             let page = match pages.try_next().await {
@@ -150,7 +149,7 @@ impl<S: Source> Walker<'_, S> {
                     // bound; what it stored is skipped.
                     tracing::warn!(environment = environment.as_str(), error = %err, "the saved v3 cursor was refused; walking again from its start time");
                     resumed = false;
-                    pages = listing.pages(lane, None);
+                    pages = listing.text_pages(lane, None);
                     continue;
                 }
                 Err(err) => return Err(err.into()),
@@ -188,14 +187,14 @@ impl<S: Source> Walker<'_, S> {
     /// Stores the page's new conversations and the young ones again, with the walk's place.
     async fn commit_v3_page(
         &mut self,
-        items: Vec<Listed>,
+        items: Vec<ListedText>,
         update: V3Update,
     ) -> Result<(), SyncError> {
         let listed = items.len() as u64;
         let mut records = Vec::with_capacity(items.len());
         for item in items {
             match item {
-                Ok(record) => records.push(Record::from_listed(record)),
+                Ok((conversation, raw)) => records.push(Record { conversation, raw }),
                 Err(unreadable) => {
                     let id = unreadable
                         .raw
