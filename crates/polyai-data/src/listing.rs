@@ -234,6 +234,10 @@ impl std::error::Error for Unreadable {}
 /// What a listing page holds: a record, or an item it could not read.
 pub type Listed = Result<ConversationRecord, Unreadable>;
 
+/// What a page of [`Listing::text_pages`] holds: a record (without `raw`) and the item's JSON
+/// text, or an item it could not read.
+pub type ListedText = Result<(ConversationRecord, String), Unreadable>;
+
 /// An agent's conversations through one API, chosen once (see the [module notes](self)).
 #[derive(Debug, Clone)]
 pub struct Listing {
@@ -393,12 +397,44 @@ impl Listing {
                     admitted(read_text(Api::Data, &text.json, keep_raw), environments)
                 })
             }),
-            Ok(Builder::V3(list)) => {
-                list.walk_converted(|json: Box<RawValue>| json)
-                    .map_pages(move |page| {
-                        page.filter_map_items(|json| Some(read_text(Api::V3, &json, keep_raw)))
-                    })
-            }
+            Ok(Builder::V3(list)) => list.text_pages().map_pages(move |page| {
+                page.filter_map_items(|json| Some(read_text(Api::V3, &json, keep_raw)))
+            }),
+            Err(err) => PageStream::failed(err),
+        }
+    }
+
+    /// The pages of `lane` from `from`, as [`pages`](Self::pages), with each item's JSON text
+    /// beside its record instead of a parsed body under `raw` (whatever
+    /// [`keep_raw`](Self::keep_raw) says): for a tool that stores the body as text, such as
+    /// `polyai-store`. A v3 page is read without a JSON tree (each item's text is read once into
+    /// its record), so a page of 1000 conversations with their turns takes about a third of the
+    /// memory; the text is the item as the server sent it.
+    ///
+    /// ```no_run
+    /// use polyai_data::listing::{Environments, Lane, Listing};
+    /// # async fn f(project: polyai_data::v3::Project) -> Result<(), polyai_data::Error> {
+    /// let listing = Listing::v3(project.conversations()).environments(Environments::All);
+    /// let mut pages = listing.text_pages(Lane::Environment(polyai_data::ClientEnv::Live), None);
+    /// while let Some(page) = pages.try_next().await? {
+    ///     for (record, text) in page.items().iter().flatten() {
+    ///         println!("{} {} bytes", record.conversation_id, text.len());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn text_pages(&self, lane: Lane, from: Option<Position>) -> PageStream<ListedText> {
+        let environments = self.environments;
+        match self.builder(lane, from) {
+            Ok(Builder::Data(list)) => list.pages_converted(Text::data).map_pages(move |page| {
+                page.filter_map_items(|text| {
+                    let listed = admitted(read_text(Api::Data, &text.json, false), environments)?;
+                    Some(listed.map(|record| (record, String::from(Box::<str>::from(text.json)))))
+                })
+            }),
+            Ok(Builder::V3(list)) => list
+                .text_pages()
+                .map_pages(|page| page.filter_map_items(|raw| Some(read_v3_text(raw)))),
             Err(err) => PageStream::failed(err),
         }
     }
@@ -514,8 +550,15 @@ impl Keyed for Text {
     }
 }
 
-/// One listed item's JSON text as a record (with its raw body when asked).
+/// One listed item's JSON text as a record (with its raw body when asked): a v3 item straight
+/// from its text, without a tree of values, unless the text reader leaves it (a key given twice,
+/// an `_export` key); anything else through a `Value`, as [`read`] does.
 fn read_text(api: Api, text: &RawValue, keep_raw: bool) -> Listed {
+    if api == Api::V3 && !keep_raw && !text.get().contains("\"_export\"") {
+        if let Some(record) = ConversationRecord::from_v3_export_line(text.get().as_bytes()) {
+            return Ok(record);
+        }
+    }
     match serde_json::from_str(text.get()) {
         Ok(raw) => read(api, raw, keep_raw),
         // The page parsed, so its items are JSON; kept as text should that ever fail.
@@ -532,6 +575,12 @@ fn read(api: Api, raw: Value, keep_raw: bool) -> Listed {
         Some(record) => Ok(record),
         None => Err(Unreadable { raw }),
     }
+}
+
+/// One v3 item's text as a record and that text (see [`read_text`]).
+fn read_v3_text(raw: Box<RawValue>) -> ListedText {
+    let record = read_text(Api::V3, &raw, false)?;
+    Ok((record, String::from(Box::<str>::from(raw))))
 }
 
 #[cfg(test)]
@@ -612,6 +661,30 @@ mod tests {
         let windows = split(start, odd_end, 4);
         assert_covers(&windows, start, odd_end);
         assert_eq!(windows.len(), 2, "two whole microseconds: {windows:?}");
+    }
+
+    #[test]
+    fn a_v3_item_read_from_its_text_is_the_record_read_from_its_value() {
+        let items = [
+            json!({"id": "CA1", "environment": "live", "started_at": "2026-05-01T10:00:00Z",
+                   "turns": [{"user_input": "hi", "agent_response": "Hello", "latency": 0.25}],
+                   "metrics": [{"name": "csat", "value": 5}], "state": {"k": [1, 2.5]}}),
+            // Left by the text reader: read through a Value.
+            json!({"id": "CA2", "_export": {"audioFile": "x.wav"}}),
+            json!({"id": "CA3", "conversationId": "other"}),
+        ];
+        for item in items {
+            let text = item.to_string();
+            let raw = serde_json::value::RawValue::from_string(text.clone())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (record, kept) = read_v3_text(raw).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(Some(record), ConversationRecord::from_v3(&item), "{text}");
+            assert_eq!(kept, text);
+        }
+        let raw = serde_json::value::RawValue::from_string(r#"{"no":"id"}"#.into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let unreadable = read_v3_text(raw).err().map(|e| e.raw);
+        assert_eq!(unreadable, Some(json!({"no": "id"})));
     }
 
     #[test]

@@ -1,25 +1,29 @@
 //! Where conversations come from: a listing in pages, one detail per conversation, and
-//! recordings. [`polyai_data::Agent`] is the source of a real sync (the Data API's
-//! newest-first, offset-paged listing); tests drive the walk with scripted sources.
+//! recordings. [`polyai_data::Agent`] is the source of a real sync: its pages are those of the
+//! library's [`Listing`] of the Data API (newest first, by offset), requested one at a time at the
+//! offsets the walk chooses; tests drive the walk with scripted sources.
 //!
 //! The Conversations API v3, whose cursor pages carry the turns inline and filter by
-//! `start_time`, is a second walk (`walk/v3.rs`) over the same [`Store`](crate::Store)
-//! statements (`commit_page`): its place in the listing is a cursor and a time, where this walk
-//! keeps an anchor id and an offset. This source still serves its retries and recordings.
+//! `start_time`, is walked as the [`Listing`]'s pages of each environment (`walk/v3.rs`) over the
+//! same [`Store`](crate::Store) statements (`commit_page`): its place is the listing's
+//! [`Position`] and a time, where the Data API walk keeps an anchor id and an offset. This source
+//! still serves its retries and recordings.
 
 use std::path::Path;
 
 use futures_util::future::BoxFuture;
-use polyai_data::models::ConversationSummary;
+use polyai_data::listing::{Environments, Lane, Listing};
+use polyai_data::paginate::Position;
+use polyai_data::record::ConversationRecord;
 use serde_json::Value;
 
-use crate::record::normalize_time;
+use crate::record::time_text;
 
 /// One listed conversation.
 #[derive(Debug, Clone)]
 pub(crate) struct Listed {
     pub id: String,
-    /// Start time, normalised (see [`normalize_time`]); `None` when absent or unreadable.
+    /// Start time (else creation time) as the tables hold it; `None` when absent or unreadable.
     pub started: Option<String>,
     /// The listing item as sent, kept for a conversation whose detail cannot be read.
     pub summary: Value,
@@ -52,16 +56,13 @@ pub(crate) trait Source: Send + Sync {
 }
 
 impl Listed {
-    pub(crate) fn from_summary(summary: &ConversationSummary) -> Listed {
-        let started = summary
-            .started_at
-            .as_deref()
-            .or(summary.created_at.as_deref())
-            .and_then(normalize_time);
+    /// A record of the library's listing (read with `keep_raw`).
+    pub(crate) fn from_record(record: ConversationRecord) -> Listed {
+        let started = time_text(record.started_at.or(record.created_at));
         Listed {
-            id: summary.conversation_id.clone(),
+            id: record.conversation_id,
             started,
-            summary: serde_json::to_value(summary).unwrap_or(Value::Null),
+            summary: record.raw.unwrap_or(Value::Null),
         }
     }
 }
@@ -73,17 +74,28 @@ impl Source for polyai_data::Agent {
         limit: u64,
     ) -> BoxFuture<'_, Result<ListedPage, polyai_data::Error>> {
         Box::pin(async move {
-            let page = self
-                .conversations()
-                .list()
-                .limit(limit)
-                .offset(offset)
+            // Every environment: the walk passes over the others itself, as stored history.
+            let listing = Listing::data(self.conversations().list().limit(limit))
+                .environments(Environments::All)
+                .keep_raw(true);
+            let page = listing
+                .page(Lane::Whole, Some(Position::Offset(offset)))
                 .await?;
-            Ok(ListedPage {
-                // A Data API page always reports its total.
-                count: page.count().unwrap_or_default(),
-                items: page.items().iter().map(Listed::from_summary).collect(),
-            })
+            // A Data API page always reports its total.
+            let count = page.count().unwrap_or_default();
+            let items = page
+                .into_items()
+                .into_iter()
+                .map(|item| match item {
+                    Ok(record) => Ok(Listed::from_record(record)),
+                    // The walk finds its place by the items' count: a page it cannot read
+                    // whole stops the run.
+                    Err(unreadable) => Err(polyai_data::Error::InvalidRequest(format!(
+                        "the listing page at offset {offset} holds {unreadable}"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(ListedPage { items, count })
         })
     }
 

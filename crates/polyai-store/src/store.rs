@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use polyai_data::ClientEnv;
+use polyai_data::paginate::Position;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::error::StoreError;
@@ -514,15 +515,28 @@ pub(crate) struct V3Update {
     pub account_id: String,
     /// The walk's lower bound (`start_time`; `None`: the whole history).
     pub start_time: Option<String>,
-    /// The cursor of its next page; `None`: the walk ended with this page.
-    pub cursor: Option<String>,
+    /// Where its next page starts (the listing's [`Position`]); `None`: the walk ended with
+    /// this page.
+    pub next: Option<Position>,
 }
 
-/// An unfinished v3 walk: its lower bound and the cursor of its next page.
+/// An unfinished v3 walk: its lower bound and where its next page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct V3Walk {
     pub start_time: Option<String>,
-    pub cursor: Option<String>,
+    pub next: Option<Position>,
+}
+
+/// A saved position as the `cursor` column of `sync_v3` holds it: the [`Position`]'s text
+/// (`cursor:…`, `offset:N`).
+fn position_text(position: &Position) -> String {
+    position.to_string()
+}
+
+/// A `cursor` column read back: a [`Position`]'s text, or — written by a version before
+/// positions — the bare cursor.
+fn read_position(text: String) -> Position {
+    text.parse().unwrap_or(Position::Cursor(text))
 }
 
 /// The v3 state of one environment of an agent.
@@ -554,9 +568,13 @@ pub(crate) fn v3_state(
         })
         .optional()?;
     let (walking, complete_here) = match row {
-        Some((true, start_time, cursor, complete)) => {
-            (Some(V3Walk { start_time, cursor }), complete)
-        }
+        Some((true, start_time, cursor, complete)) => (
+            Some(V3Walk {
+                start_time,
+                next: cursor.map(read_position),
+            }),
+            complete,
+        ),
         Some((false, _, _, complete)) => (None, complete),
         None => (None, false),
     };
@@ -586,7 +604,7 @@ pub(crate) fn v3_state(
 /// Records a committed v3 page; when the walk ended and covered the whole history, marks the
 /// environment complete, and the agent once every environment is.
 fn write_v3(tx: &Transaction<'_>, agent_id: &str, update: &V3Update) -> Result<(), StoreError> {
-    let walking = update.cursor.is_some();
+    let walking = update.next.is_some();
     let full = !walking && update.start_time.is_none();
     tx.prepare_cached(
         "INSERT INTO sync_v3 (agent_id, environment, account_id, walking, start_time, cursor, complete)
@@ -602,7 +620,7 @@ fn write_v3(tx: &Transaction<'_>, agent_id: &str, update: &V3Update) -> Result<(
         update.account_id,
         walking,
         walking.then_some(update.start_time.as_deref()).flatten(),
-        update.cursor,
+        update.next.as_ref().map(position_text),
         full
     ])?;
     if full {

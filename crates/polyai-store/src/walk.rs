@@ -114,7 +114,12 @@ pub(crate) struct Walker<'a, S: Source> {
     /// The first conversation that could not be read, for the report.
     pub first_failure: Option<String>,
     failures_in_a_row: u32,
-    /// Conversations read in this run (not read twice when pages overlap).
+    /// Conversations read in this run that a later sighting in the same run would read again
+    /// (not read twice when pages overlap, or when a resumed v3 walk and the walk for what
+    /// arrived both list them): the young ones, and those whose detail or recording failed.
+    /// Any other conversation read is stored with its detail, which the database tells a later
+    /// sighting; so this set grows with the refresh window and the failures, not with the
+    /// listing, and a sync of millions stays flat.
     read: HashSet<String>,
     /// Pending gaps below the walk, newest first.
     gaps: Vec<Gap>,
@@ -470,7 +475,13 @@ impl<'a, S: Source> Walker<'a, S> {
             .await;
         let mut writes = Vec::with_capacity(results.len());
         for (w, result) in results {
-            self.read.insert(w.item.id.clone());
+            let again = match &result {
+                Ok(read) => read.audio_error.is_some(),
+                Err(_) => true,
+            };
+            if again || w.kind == Kind::Refresh || self.is_young(&w.item) {
+                self.read.insert(w.item.id.clone());
+            }
             match result {
                 Ok(read) => {
                     self.failures_in_a_row = 0;

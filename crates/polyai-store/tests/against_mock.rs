@@ -440,6 +440,17 @@ async fn an_interrupted_v3_walk_resumes_from_its_cursor_with_arrivals() {
         1,
         "the walk's cursor is saved with its pages"
     );
+    let saved: String = conn
+        .query_row("SELECT cursor FROM sync_v3 WHERE walking = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        saved
+            .parse::<polyai_data::paginate::Position>()
+            .is_ok_and(|p| p.cursor().is_some()),
+        "saved as the listing's Position (`cursor:…`): {saved}"
+    );
     let stored = one(&conn, "SELECT COUNT(*) FROM conversations");
     assert_eq!(stored, 80, "two pages of 40");
     // Conversations arrive after the cursor was issued: the resumed walk does not list them,
@@ -461,7 +472,8 @@ async fn a_refused_cursor_walks_again_from_its_start_time() {
     interrupted_v3(&bed, &store, 3).await;
     let conn = bed.read();
     let stored = one(&conn, "SELECT COUNT(*) FROM conversations");
-    // As if the server had forgotten the cursor (expired, or another deployment).
+    // As if the server had forgotten the cursor (expired, or another deployment); written bare,
+    // as versions before positions saved it, which is read as a cursor.
     conn.execute(
         "UPDATE sync_v3 SET cursor = 'v3.0.0.0.0000000000000000' WHERE walking = 1",
         [],

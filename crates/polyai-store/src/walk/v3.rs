@@ -1,4 +1,7 @@
 //! The walk over the Conversations API v3 listing: by `start_time` and cursor, turns inline.
+//! The pages are the library's: [`Listing::v3`] of one environment ([`Lane::Environment`]),
+//! read as text ([`Listing::text_pages`]: each item's record and JSON text), resumed from a saved [`Position`](polyai_data::paginate::Position); this
+//! module decides only where a walk starts and what of each page to store.
 //!
 //! v3 lists one environment at a time (`live` unless asked), so a run walks each of
 //! the environments it stores in turn. For each, a walk lists every conversation that started at or after
@@ -13,13 +16,17 @@
 //! shifts, are still found), or at the refresh window's start when that is earlier. Until then
 //! it has no bound and lists the whole history.
 //!
-//! **Resuming.** Each page is committed in one transaction with the walk's bound and the cursor
-//! of the next page (`sync_v3`). A run killed at any point leaves them; the next run goes on from
+//! **Resuming.** Each page is committed in one transaction with the walk's bound and the
+//! position of the next page (`sync_v3.cursor`: the position's text, `cursor:…`; a bare cursor
+//! written by an earlier version is read as one). A run killed at any point leaves them; the next run goes on from
 //! that cursor with the same bound, then walks once more from the newest stored conversation for
 //! what arrived meanwhile (a cursor only lists what existed when its walk began). A cursor the
 //! server no longer accepts (400) restarts that walk at its bound: stored conversations are
 //! skipped, so nothing is stored twice.
 
+use std::collections::HashSet;
+
+use polyai_data::listing::{Environments, Lane, ListedText, Listing};
 use polyai_data::v3::Project;
 use polyai_data::{ClientEnv, Timestamp};
 
@@ -77,7 +84,7 @@ impl<S: Source> Walker<'_, S> {
             };
             let walk = V3Walk {
                 start_time,
-                cursor: None,
+                next: None,
             };
             if self
                 .walk_environment(project, v3, environment, walk)
@@ -98,7 +105,9 @@ impl<S: Source> Walker<'_, S> {
         .await?)
     }
 
-    /// One walk of one environment, from `walk`'s cursor (or its first page) to its end.
+    /// One walk of one environment, from `walk`'s saved position (or its first page) to its
+    /// end: the pages of the library's [`Listing`] of that environment, each committed with the
+    /// [`Position`](polyai_data::paginate::Position) of the next.
     async fn walk_environment(
         &mut self,
         project: &Project,
@@ -115,22 +124,21 @@ impl<S: Source> Walker<'_, S> {
             })?),
             None => None,
         };
-        let listing = || {
-            let mut listing = project
-                .conversations()
-                .client_env(environment)
-                .include_latency(true)
-                .limit(v3.page_size);
-            if let Some(start) = start {
-                listing = listing.start_time(start);
-            }
-            listing
-        };
-        let mut resumed = walk.cursor.is_some();
-        let mut pages = match &walk.cursor {
-            Some(cursor) => listing().cursor(cursor.clone()).json_pages(),
-            None => listing().json_pages(),
-        };
+        // No page fetched ahead: a page of 1000 conversations with their turns is tens of MB
+        // while it is parsed, and the commit of the one before takes as long as its fetch.
+        let mut list = project
+            .conversations()
+            .include_latency(true)
+            .limit(v3.page_size)
+            .prefetch(false);
+        if let Some(start) = start {
+            list = list.start_time(start);
+        }
+        let listing = Listing::v3(list).environments(Environments::Only(environment));
+        let lane = Lane::Environment(environment);
+        let mut resumed = walk.next.is_some();
+        // Each item's text is its `raw` column: no JSON tree of the page is built.
+        let mut pages = listing.text_pages(lane, walk.next);
         let mut ended = false;
         loop {
             let page = match pages.try_next().await {
@@ -141,19 +149,19 @@ impl<S: Source> Walker<'_, S> {
                     // bound; what it stored is skipped.
                     tracing::warn!(environment = environment.as_str(), error = %err, "the saved v3 cursor was refused; walking again from its start time");
                     resumed = false;
-                    pages = listing().json_pages();
+                    pages = listing.text_pages(lane, None);
                     continue;
                 }
                 Err(err) => return Err(err.into()),
             };
             resumed = false;
-            let cursor = page.cursor().map(str::to_owned);
-            ended = cursor.is_none();
+            let next = page.next();
+            ended = next.is_none();
             let update = V3Update {
                 environment,
                 account_id: v3.account_id.clone(),
                 start_time: walk.start_time.clone(),
-                cursor,
+                next,
             };
             self.commit_v3_page(page.into_items(), update).await?;
             if ended {
@@ -169,7 +177,7 @@ impl<S: Source> Walker<'_, S> {
                 environment,
                 account_id: v3.account_id.clone(),
                 start_time: walk.start_time.clone(),
-                cursor: None,
+                next: None,
             };
             self.commit_v3_page(Vec::new(), update).await?;
         }
@@ -179,15 +187,17 @@ impl<S: Source> Walker<'_, S> {
     /// Stores the page's new conversations and the young ones again, with the walk's place.
     async fn commit_v3_page(
         &mut self,
-        items: Vec<serde_json::Value>,
+        items: Vec<ListedText>,
         update: V3Update,
     ) -> Result<(), SyncError> {
+        let listed = items.len() as u64;
         let mut records = Vec::with_capacity(items.len());
-        for item in &items {
-            match Record::from_v3(item) {
-                Some(record) => records.push(record),
-                None => {
-                    let id = item
+        for item in items {
+            match item {
+                Ok((conversation, raw)) => records.push(Record { conversation, raw }),
+                Err(unreadable) => {
+                    let id = unreadable
+                        .raw
                         .get("id")
                         .map_or_else(|| "<no id>".to_owned(), ToString::to_string);
                     self.failed(
@@ -208,10 +218,12 @@ impl<S: Source> Walker<'_, S> {
         let agent = self.settings.agent_id.clone();
         let known = blocking(&self.store, move |conn| store::known(conn, &agent, &ids)).await?;
         let mut writes = Vec::new();
+        let mut in_page = HashSet::new();
         for record in records {
             let id = &record.conversation.conversation_id;
-            if self.read.contains(id) {
-                // Listed twice in this run (a resumed walk, then the walk for what arrived).
+            if self.read.contains(id) || !in_page.insert(id.clone()) {
+                // Listed twice in this run (a resumed walk, then the walk for what arrived; a
+                // young one, since any other is stored by then), or twice in the page.
                 continue;
             }
             let young = match (&self.settings.refresh_from, &record.conversation.started_at) {
@@ -224,7 +236,9 @@ impl<S: Source> Walker<'_, S> {
                 Some(_) if young => Kind::Refresh,
                 Some(_) => continue,
             };
-            self.read.insert(id.clone());
+            if young {
+                self.read.insert(id.clone());
+            }
             match kind {
                 Kind::New => self.counts.new += 1,
                 Kind::Refresh => self.counts.refreshed += 1,
@@ -233,7 +247,7 @@ impl<S: Source> Walker<'_, S> {
             writes.push(Write::Detail(Box::new(record), AudioOutcome::NotTried));
         }
         self.counts.pages += 1;
-        self.counts.listed += items.len() as u64;
+        self.counts.listed += listed;
         let update = WalkUpdate {
             v3: Some(update),
             ..WalkUpdate::default()
