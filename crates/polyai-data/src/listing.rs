@@ -554,10 +554,12 @@ impl Keyed for Text {
 /// from its text, without a tree of values, unless the text reader leaves it (a key given twice,
 /// an `_export` key); anything else through a `Value`, as [`read`] does.
 fn read_text(api: Api, text: &RawValue, keep_raw: bool) -> Listed {
-    if api == Api::V3 && !keep_raw && !text.get().contains("\"_export\"") {
-        if let Some(record) = ConversationRecord::from_v3_export_line(text.get().as_bytes()) {
-            return Ok(record);
-        }
+    if api == Api::V3
+        && !keep_raw
+        && !text.get().contains("\"_export\"")
+        && let Some(record) = ConversationRecord::from_v3_export_line(text.get().as_bytes())
+    {
+        return Ok(record);
     }
     match serde_json::from_str(text.get()) {
         Ok(raw) => read(api, raw, keep_raw),
