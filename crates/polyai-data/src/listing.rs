@@ -385,23 +385,7 @@ impl Listing {
     /// [`next`](Page::next) is where the lane goes on. A lane of the other API fails the stream
     /// with [`Error::InvalidRequest`].
     pub fn pages(&self, lane: Lane, from: Option<Position>) -> PageStream<Listed> {
-        let (keep_raw, environments) = (self.keep_raw, self.environments);
-        // A page's items are kept as their JSON text when the page is read (with the id the walk
-        // dedupes by), and become records only when the page is taken, one item at a time: a page
-        // is never a tree of JSON values as a whole (several times its size), and the pages read
-        // ahead hold text, the smallest form there is. Environments are filtered after the walk
-        // has seen the page whole (its length plans the next offsets).
-        match self.builder(lane, from) {
-            Ok(Builder::Data(list)) => list.pages_converted(Text::data).map_pages(move |page| {
-                page.filter_map_items(|text| {
-                    admitted(read_text(Api::Data, &text.json, keep_raw), environments)
-                })
-            }),
-            Ok(Builder::V3(list)) => list.text_pages().map_pages(move |page| {
-                page.filter_map_items(|json| Some(read_text(Api::V3, &json, keep_raw)))
-            }),
-            Err(err) => PageStream::failed(err),
-        }
+        self.read_pages(lane, from, self.keep_raw, |record, _| record)
     }
 
     /// The pages of `lane` from `from`, as [`pages`](Self::pages), with each item's JSON text
@@ -424,17 +408,38 @@ impl Listing {
     /// # Ok(()) }
     /// ```
     pub fn text_pages(&self, lane: Lane, from: Option<Position>) -> PageStream<ListedText> {
+        self.read_pages(lane, from, false, with_text)
+    }
+
+    /// The walk of [`pages`](Self::pages) and [`text_pages`](Self::text_pages): each record
+    /// (with its body under `raw` when `keep_raw`) and its item's JSON text made into a `T` by
+    /// `finish`.
+    ///
+    /// A page's items are kept as their JSON text when the page is read (with the id the walk
+    /// dedupes by), and become records only when the page is taken, one item at a time: a page
+    /// is never a tree of JSON values as a whole (several times its size), and the pages read
+    /// ahead hold text, the smallest form there is. Environments are filtered after the walk
+    /// has seen the page whole (its length plans the next offsets).
+    fn read_pages<T: Send + 'static>(
+        &self,
+        lane: Lane,
+        from: Option<Position>,
+        keep_raw: bool,
+        finish: fn(ConversationRecord, Box<RawValue>) -> T,
+    ) -> PageStream<Result<T, Unreadable>> {
         let environments = self.environments;
         match self.builder(lane, from) {
             Ok(Builder::Data(list)) => list.pages_converted(Text::data).map_pages(move |page| {
                 page.filter_map_items(|text| {
-                    let listed = admitted(read_text(Api::Data, &text.json, false), environments)?;
-                    Some(listed.map(|record| (record, String::from(Box::<str>::from(text.json)))))
+                    let listed = read_text(Api::Data, &text.json, keep_raw);
+                    Some(admitted(listed, environments)?.map(|record| finish(record, text.json)))
                 })
             }),
-            Ok(Builder::V3(list)) => list
-                .text_pages()
-                .map_pages(|page| page.filter_map_items(|raw| Some(read_v3_text(raw)))),
+            Ok(Builder::V3(list)) => list.text_pages().map_pages(move |page| {
+                page.filter_map_items(|json| {
+                    Some(read_text(Api::V3, &json, keep_raw).map(|record| finish(record, json)))
+                })
+            }),
             Err(err) => PageStream::failed(err),
         }
     }
@@ -579,10 +584,9 @@ fn read(api: Api, raw: Value, keep_raw: bool) -> Listed {
     }
 }
 
-/// One v3 item's text as a record and that text (see [`read_text`]).
-fn read_v3_text(raw: Box<RawValue>) -> ListedText {
-    let record = read_text(Api::V3, &raw, false)?;
-    Ok((record, String::from(Box::<str>::from(raw))))
+/// A record and its item's JSON text, as [`Listing::text_pages`] gives them.
+fn with_text(record: ConversationRecord, json: Box<RawValue>) -> (ConversationRecord, String) {
+    (record, String::from(Box::<str>::from(json)))
 }
 
 #[cfg(test)]
@@ -663,6 +667,11 @@ mod tests {
         let windows = split(start, odd_end, 4);
         assert_covers(&windows, start, odd_end);
         assert_eq!(windows.len(), 2, "two whole microseconds: {windows:?}");
+    }
+
+    /// One v3 item's text as `text_pages` gives it.
+    fn read_v3_text(raw: Box<RawValue>) -> ListedText {
+        read_text(Api::V3, &raw, false).map(|record| with_text(record, raw))
     }
 
     #[test]
