@@ -474,12 +474,7 @@ impl Job {
         let mut w = Arc::try_unwrap(writer)
             .map_err(|_| CliError::Other("the listing walk did not stop".into()))?
             .into_inner();
-        w.set_state(
-            key,
-            serde_json::to_value(&checkpoint)
-                .map_err(|e| CliError::Other(format!("encoding the {key} state: {e}")))?,
-        );
-        w.set_state(RECORDS_STATE, RecordKind::of(&checkpoint).value());
+        set_state(&mut w, key, &checkpoint)?;
         if complete && key == SYNC_STATE {
             w.set_state(SYNC_WALKED, serde_json::Value::Bool(true));
         }
@@ -502,13 +497,20 @@ async fn commit(
     key: &str,
     checkpoint: &Checkpoint,
 ) -> Result<CommitReport, CliError> {
-    let value = serde_json::to_value(checkpoint)
-        .map_err(|e| CliError::Other(format!("encoding the {key} state: {e}")))?;
     // The walk reads the index between pages; the commit holds the writer meanwhile.
     let mut w = writer.lock().await;
+    set_state(&mut w, key, checkpoint)?;
+    w.commit().await.map_err(dataset_error)
+}
+
+/// Sets what the next commit saves with the rows: `checkpoint` under `key`, and the kind of
+/// records the dataset holds.
+fn set_state(w: &mut DatasetWriter, key: &str, checkpoint: &Checkpoint) -> Result<(), CliError> {
+    let value = serde_json::to_value(checkpoint)
+        .map_err(|e| CliError::Other(format!("encoding the {key} state: {e}")))?;
     w.set_state(key, value);
     w.set_state(RECORDS_STATE, RecordKind::of(checkpoint).value());
-    w.commit().await.map_err(dataset_error)
+    Ok(())
 }
 
 /// Walks lanes and reads what their records need.
