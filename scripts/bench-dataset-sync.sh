@@ -25,11 +25,7 @@ mkdir -p "$DATA"
 (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --release --locked -p polyai-cli --bin polyai \
     -p polyai-mock --bin polyai-mock)
 POLYAI="$TARGET/release/polyai"
-"$TARGET/release/polyai-mock" --port 0 --agent-id "$AGENT" --ready-file "$WORK/url" --conversations "$N" \
-    >"$WORK/mock.log" 2>&1 &
-MOCK_PID=$!
-for _ in $(seq 1 100); do [[ -s "$WORK/url" ]] && break; sleep 0.1; done
-URL="$(cat "$WORK/url")"
+run_mock "$TARGET/release/polyai-mock" --conversations "$N"
 ACCOUNT="$(sed -n 's/^account: //p' "$WORK/mock.log" | head -n 1)"
 export POLYAI_API_KEY="$KEY"
 run=("$POLYAI" --base-url "$URL" --agent "$AGENT" --account "$ACCOUNT")

@@ -29,11 +29,7 @@ mkdir -p "$DATA"
 POLYAI="$TARGET/release/polyai"
 EXPORT="$DATA/export-$N.jsonl"
 if [[ ! -s "$EXPORT" ]]; then
-    "$TARGET/release/polyai-mock" --port 0 --agent-id "$AGENT" --ready-file "$WORK/url" --conversations "$N" \
-        >"$WORK/mock.log" 2>&1 &
-    MOCK_PID=$!
-    for _ in $(seq 1 100); do [[ -s "$WORK/url" ]] && break; sleep 0.1; done
-    URL="$(cat "$WORK/url")"
+    run_mock "$TARGET/release/polyai-mock" --conversations "$N"
     ACCOUNT="$(sed -n 's/^account: //p' "$WORK/mock.log" | head -n 1)"
     rm -f "$EXPORT.part"
     for env in live pre-release sandbox; do

@@ -30,8 +30,15 @@ start_mock() {
     local flag=()
     [[ "$profile" == release ]] && flag=(--release)
     (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet "${flag[@]}" -p polyai-mock --bin polyai-mock)
-    "$TARGET/$profile/polyai-mock" --port 0 --agent-id "$AGENT" --ready-file "$WORK/url" "$@" \
-        >"$WORK/mock.log" 2>&1 &
+    run_mock "$TARGET/$profile/polyai-mock" "$@"
+}
+
+# run_mock BINARY [polyai-mock flags...]: starts a built polyai-mock on a free loopback port with agent
+# $AGENT (its log in $WORK/mock.log), and sets URL and MOCK_PID once it listens.
+run_mock() {
+    local binary="$1"
+    shift
+    "$binary" --port 0 --agent-id "$AGENT" --ready-file "$WORK/url" "$@" >"$WORK/mock.log" 2>&1 &
     MOCK_PID=$!
     for _ in $(seq 1 100); do
         [[ -s "$WORK/url" ]] && break
