@@ -42,7 +42,7 @@ chmod 600 "$work/theirs.key"
 "$polyai" --sandbox export --out "$work/f" --sign "$work/theirs.key" 2>/dev/null
 minisign -Vm "$work/f/manifest.json" -p "$work/theirs.pub" >/dev/null && ok "export --sign with a minisign -G -W key"
 
-wav=$(find "$work/e/audio" -name '*.wav' | sort | head -n 1)
+wav=$(find "$work/e/audio" -name '*.wav' | sort | sed -n 1p)
 printf 'X' | dd of="$wav" bs=1 seek=100 conv=notrunc status=none
 set +e
 report=$("$polyai" verify "$work/e" --pubkey "$work/ours.key.pub" 2>/dev/null)
