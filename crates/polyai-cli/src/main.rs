@@ -4,6 +4,7 @@
 // Output goes through `output` only (it allows these for itself).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod allocator;
 mod archive;
 mod cli;
 mod commands;
@@ -34,6 +35,11 @@ fn main() -> ExitCode {
     }
     if let Some(result) = commands::run_offline(&cli) {
         return finish(result, &Target::default());
+    }
+    if let Command::Export(args) = &cli.command
+        && args.format == cli::ExportFormat::Jsonl
+    {
+        allocator::for_streaming();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -411,15 +411,63 @@ impl Listing {
         self.read_pages(lane, from, false, with_text)
     }
 
-    /// The walk of [`pages`](Self::pages) and [`text_pages`](Self::text_pages): each record
-    /// (with its body under `raw` when `keep_raw`) and its item's JSON text made into a `T` by
-    /// `finish`.
+    /// The pages of `lane` from `from`, as [`pages`](Self::pages), with each item still its
+    /// JSON text: an [`Unread`] becomes its record when the caller [reads](Unread::read) it. A
+    /// tool that hands a page's conversations on one at a time (an export queueing them for its
+    /// workers) holds the page as text, the smallest form there is, and never a page of records
+    /// (about three times the text with turns inline) beside the ones it queued.
+    ///
+    /// ```no_run
+    /// use polyai_data::listing::{Lane, Listing};
+    /// # async fn f(agent: polyai_data::Agent) -> Result<(), polyai_data::Error> {
+    /// let listing = Listing::data(agent.conversations().list());
+    /// let mut pages = listing.unread_pages(Lane::Whole, None);
+    /// while let Some(page) = pages.try_next().await? {
+    ///     for item in page.into_items() {
+    ///         // `None`: a conversation of an environment the listing does not keep.
+    ///         if let Some(Ok(record)) = item.read() {
+    ///             println!("{}", record.conversation_id);
+    ///         }
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn unread_pages(&self, lane: Lane, from: Option<Position>) -> PageStream<Unread> {
+        let (keep_raw, environments) = (self.keep_raw, self.environments);
+        match self.builder(lane, from) {
+            Ok(Builder::Data(list)) => list.pages_converted(Text::data).map_pages(move |page| {
+                page.filter_map_items(|text| {
+                    Some(Unread {
+                        api: Api::Data,
+                        json: text.json,
+                        keep_raw,
+                        // The Data API lists every environment at once.
+                        environments: Some(environments),
+                    })
+                })
+            }),
+            Ok(Builder::V3(list)) => list.text_pages().map_pages(move |page| {
+                page.filter_map_items(|json| {
+                    Some(Unread {
+                        api: Api::V3,
+                        json,
+                        keep_raw,
+                        // A v3 lane is one environment.
+                        environments: None,
+                    })
+                })
+            }),
+            Err(err) => PageStream::failed(err),
+        }
+    }
+
+    /// The walk of [`pages`](Self::pages) and [`text_pages`](Self::text_pages): the
+    /// [unread](Self::unread_pages) pages, each item made a record (with its body under `raw`
+    /// when `keep_raw`) and, with its JSON text, a `T` by `finish` when the page is taken.
     ///
     /// A page's items are kept as their JSON text when the page is read (with the id the walk
-    /// dedupes by), and become records only when the page is taken, one item at a time: a page
-    /// is never a tree of JSON values as a whole (several times its size), and the pages read
-    /// ahead hold text, the smallest form there is. Environments are filtered after the walk
-    /// has seen the page whole (its length plans the next offsets).
+    /// dedupes by), and become records only when the page is taken: a page is never a tree of
+    /// JSON values as a whole (several times its size), and the pages read ahead hold text.
     fn read_pages<T: Send + 'static>(
         &self,
         lane: Lane,
@@ -427,21 +475,8 @@ impl Listing {
         keep_raw: bool,
         finish: fn(ConversationRecord, Box<RawValue>) -> T,
     ) -> PageStream<Result<T, Unreadable>> {
-        let environments = self.environments;
-        match self.builder(lane, from) {
-            Ok(Builder::Data(list)) => list.pages_converted(Text::data).map_pages(move |page| {
-                page.filter_map_items(|text| {
-                    let listed = read_text(Api::Data, &text.json, keep_raw);
-                    Some(admitted(listed, environments)?.map(|record| finish(record, text.json)))
-                })
-            }),
-            Ok(Builder::V3(list)) => list.text_pages().map_pages(move |page| {
-                page.filter_map_items(|json| {
-                    Some(read_text(Api::V3, &json, keep_raw).map(|record| finish(record, json)))
-                })
-            }),
-            Err(err) => PageStream::failed(err),
-        }
+        self.unread_pages(lane, from)
+            .map_pages(move |page| page.filter_map_items(|item| item.finish(keep_raw, finish)))
     }
 
     /// One page of `lane` from `from`, in one request: the page as the server sent it, without
@@ -552,6 +587,46 @@ impl Text {
 impl Keyed for Text {
     fn key(&self) -> &str {
         &self.key
+    }
+}
+
+/// A listed item of [`Listing::unread_pages`]: its JSON text, read into a record when taken.
+#[derive(Debug)]
+pub struct Unread {
+    api: Api,
+    json: Box<RawValue>,
+    keep_raw: bool,
+    /// The environments kept, when the page lists several (the Data API's).
+    environments: Option<Environments>,
+}
+
+impl Unread {
+    /// The item as a record (with its body under `raw` when the listing
+    /// [keeps it](Listing::keep_raw)), or [`Unreadable`]; `None` when it is a conversation of
+    /// an environment the listing does not keep.
+    pub fn read(self) -> Option<Listed> {
+        let keep_raw = self.keep_raw;
+        self.finish(keep_raw, |record, _| record)
+    }
+
+    /// The item's JSON text, as the server sent it.
+    pub fn text(&self) -> &str {
+        self.json.get()
+    }
+
+    /// The record made into a `T` with the item's text by `finish`, unless of an environment
+    /// not kept.
+    fn finish<T>(
+        self,
+        keep_raw: bool,
+        finish: fn(ConversationRecord, Box<RawValue>) -> T,
+    ) -> Option<Result<T, Unreadable>> {
+        let listed = read_text(self.api, &self.json, keep_raw);
+        let listed = match self.environments {
+            Some(environments) => admitted(listed, environments)?,
+            None => listed,
+        };
+        Some(listed.map(|record| finish(record, self.json)))
     }
 }
 

@@ -615,7 +615,7 @@ impl DatasetWriter {
                 .flat_map(|p| p.tables.iter().filter(|t| t.written > 0))
                 .map(|t| t.spool.as_path())
                 .collect();
-            flush_all(&spools)?;
+            crate::store::flush_all(&spools)?;
         }
         let generation = self.manifest.generation + 1;
         // A commit that replaces conversations stages every file it writes, hidden from readers
@@ -794,9 +794,8 @@ impl DatasetWriter {
         let ids_path = format!("{IDS_DIR}/{id}.jsonl");
         let text = manifest::ids_text(&ids);
         let (ids_bytes, ids_sha256) = (text.len() as u64, format::sha256_hex(&text));
-        self.store
-            .put(&ids_path, text, self.options.durable)
-            .await?;
+        // Flushed with the commit's other id lists when the manifest is written.
+        self.store.put(&ids_path, text, false).await?;
         crash_point("ids");
         Ok(Fragment {
             id,
@@ -877,9 +876,25 @@ impl DatasetWriter {
             .map(Some)
     }
 
-    /// The commit point: the files the manifest `next` names are made durable (their folders
-    /// flushed, once each), then `next` replaces the manifest, durably.
+    /// The commit point: the files the manifest `next` names are made durable (the id lists
+    /// of its new fragments flushed all at once, and every folder a file entered, once each),
+    /// then `next` replaces the manifest, durably.
     async fn write_manifest(&mut self, next: Manifest) -> Result<()> {
+        if self.options.durable {
+            let old: HashSet<&str> = self
+                .manifest
+                .fragments
+                .iter()
+                .map(|f| f.ids.as_str())
+                .collect();
+            let new: Vec<&str> = next
+                .fragments
+                .iter()
+                .map(|f| f.ids.as_str())
+                .filter(|ids| !old.contains(ids))
+                .collect();
+            self.store.flush_files(&new)?;
+        }
         self.store.sync_folders()?;
         self.store
             .put(MANIFEST_FILE, next.to_bytes(), self.options.durable)
@@ -1131,38 +1146,6 @@ fn staged_path(rel: &str) -> String {
 /// was just published), `ids` (a fragment's id list was just written), `manifest` (a manifest
 /// was just written, before its staged files are rolled forward) and `rename` (one staged file
 /// was just renamed into place).
-/// Flushes `files` to the disk (`fsync`), several at once.
-fn flush_all(files: &[&std::path::Path]) -> Result<()> {
-    const AT_ONCE: usize = 16;
-    if files.is_empty() {
-        return Ok(());
-    }
-    let chunk = files.len().div_ceil(AT_ONCE);
-    std::thread::scope(|scope| {
-        let flushes: Vec<_> = files
-            .chunks(chunk)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk.iter().try_for_each(|path| {
-                        std::fs::File::open(path)
-                            .and_then(|f| f.sync_all())
-                            .map_err(|e| Error::io("writing", path.display(), e))
-                    })
-                })
-            })
-            .collect();
-        flushes.into_iter().try_for_each(|flush| {
-            flush.join().unwrap_or_else(|_| {
-                Err(Error::format(
-                    "writing",
-                    "the dataset",
-                    "internal: a flushing thread stopped",
-                ))
-            })
-        })
-    })
-}
-
 fn crash_point(point: &str) {
     static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let Some(wanted) = std::env::var_os("POLYAI_DATASET_CRASH_AT") else {

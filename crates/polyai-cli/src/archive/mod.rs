@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::export::idset::key;
+use crate::export::idset::{Key, key};
 
 /// What one problem is about, for `-O json` and for grouping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,9 +143,9 @@ pub struct Checker<'a> {
     format: &'a dyn Format,
     progress: &'a dyn Progress,
     /// Listed paths (by key) with their SHA-256 as listed.
-    listed: HashMap<u128, Option<[u8; 32]>>,
+    listed: HashMap<Key, Option<[u8; 32]>>,
     /// Recordings the records name: (key, path, record id).
-    referenced: Vec<(u128, Box<str>, Box<str>)>,
+    referenced: Vec<(Key, Box<str>, Box<str>)>,
     /// Lines of each record file.
     pub records: Vec<(String, RecordCount)>,
     problems: Vec<Problem>,
@@ -547,7 +547,7 @@ fn hash_stream(
 struct RecordLines {
     count: RecordCount,
     bad: Vec<(u64, String)>,
-    audio: Vec<(u128, Box<str>, Box<str>)>,
+    audio: Vec<(Key, Box<str>, Box<str>)>,
     line: u64,
 }
 
@@ -681,7 +681,7 @@ pub fn parse_hex(text: &str) -> Option<[u8; 32]> {
 
 /// Paths each listed at most once, in the order first seen (for `SHA256SUMS` checks).
 #[derive(Default)]
-pub struct Seen(HashSet<u128>);
+pub struct Seen(HashSet<Key>);
 
 impl Seen {
     /// Whether `path` is new.

@@ -222,23 +222,9 @@ pub(crate) fn dataset_error(err: polyai_dataset::Error) -> CliError {
     }
 }
 
-/// With glibc: no "fast bins" for this process. Parquet allocates and frees a zstd context of
-/// ~160 KiB for every column chunk it writes, and glibc consolidates every fast bin at each free
-/// of such a block: a third of the writer thread's time before this (BENCHMARKS.md); without
-/// fast bins there is nothing to consolidate. Small blocks still come from the per-thread
-/// caches. Only `dataset convert` sets it; other commands keep glibc's defaults.
-pub(crate) fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a parameter of glibc's allocator; M_MXFAST may be changed at any
-    // time (glibc consolidates the fast bins first), and 0 is a valid value (no fast bins).
-    unsafe {
-        libc::mallopt(libc::M_MXFAST, 0);
-    }
-}
-
 async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliError> {
     let started = Instant::now();
-    tune_allocator();
+    crate::allocator::for_parquet();
     let (input, shown) = input::open_input(&args.input)?;
     let options = write_options(
         args.format,

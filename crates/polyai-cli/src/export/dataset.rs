@@ -147,7 +147,7 @@ pub async fn export(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let destination = destination(out)?;
     // Arguments first, so a usage error leaves nothing behind.
     Plan::new(ctx, args, false, None)?;
-    crate::commands::dataset::tune_allocator();
+    crate::allocator::for_parquet();
     let writer = open(&destination, &args.dataset, format).await?;
     let previous = load(&writer, EXPORT_STATE, out)?;
     let plan = Plan::new(ctx, args, false, previous.as_ref())?;
@@ -192,7 +192,7 @@ pub async fn sync(ctx: &Ctx<'_>, args: &SyncArgs, to: &str) -> Result<(), CliErr
     let agent = ctx.session.agent()?;
     let source = crate::source::Source::choose(ctx.session, &args.source, &[])?;
     let destination = destination(to)?;
-    crate::commands::dataset::tune_allocator();
+    crate::allocator::for_parquet();
     let writer = open(&destination, &args.dataset, format).await?;
     let previous = load(&writer, SYNC_STATE, to)?;
     let walked_once = writer

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::rename_into;
-use super::idset::{IdSet, key};
+use super::idset::{IdSet, Key, key};
 use super::journal::append_json_line;
 use crate::exit::CliError;
 
@@ -115,7 +115,7 @@ pub fn compact(dir: &Path, done: &IdSet) -> Result<u64, CliError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(CliError::file("opening", &path, e)),
     };
-    let mut latest: HashMap<u128, usize> = HashMap::new();
+    let mut latest: HashMap<Key, usize> = HashMap::new();
     for (n, record) in read_records(file) {
         let k = key(&record.conversation_id);
         if !done.contains(k) {

@@ -1,31 +1,48 @@
-//! A compact set of conversation ids: 16 bytes per id, whatever the id's length.
+//! A compact set of conversation ids: 12 bytes per id, whatever the id's length.
 //!
-//! An id is kept as the first 128 bits of its SHA-256 ([`key`]); two different ids share a key
-//! with a probability of about n²/2¹²⁹ (1 in 10²⁶ for a million ids), and nobody can craft a
-//! pair that does. Keys live in one sorted `Vec` (binary search) plus a small hash set of recent
-//! inserts that is merged into the `Vec` in place whenever it fills, so a million ids cost
-//! 16 MiB plus a fixed 2–3 MiB, with no doubling spike while the set grows.
+//! An id is kept as the first 96 bits of the SHA-256 of a secret drawn for this process and the
+//! id ([`key`]); two different ids share a key with a probability of about n²/2⁹⁷ (1 in 10¹⁷
+//! for a million ids), and as nobody outside the process knows the secret, nobody can craft a
+//! pair that does. Keys are never saved: each run makes its set from its files. They live in
+//! one sorted `Vec` (binary search) plus a small hash set of recent inserts that is merged into
+//! the `Vec` in place whenever it fills, so a million ids cost 12 MiB plus a fixed 1–2 MiB, with
+//! no doubling spike while the set grows.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
 /// Recent inserts held apart before a merge into the sorted part.
 const MERGE_AT: usize = 1 << 16;
 
-/// The key of an id: the first 128 bits of its SHA-256.
-pub fn key(id: &str) -> u128 {
-    let digest = Sha256::digest(id.as_bytes());
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&digest[..16]);
-    u128::from_be_bytes(first)
+/// The key of an id in this process (see the [module documentation](self)).
+pub type Key = [u8; 12];
+
+/// The key of `id`: the first 96 bits of SHA-256(this process's secret ‖ id).
+pub fn key(id: &str) -> Key {
+    static SECRET: OnceLock<[u8; 32]> = OnceLock::new();
+    let secret = SECRET.get_or_init(|| {
+        let mut secret = [0u8; 32];
+        // Without the system's randomness the keys are still distinct by chance as above;
+        // only a crafted collision would then be possible.
+        let _ = getrandom::fill(&mut secret);
+        secret
+    });
+    let digest = Sha256::new()
+        .chain_update(secret)
+        .chain_update(id.as_bytes())
+        .finalize();
+    let mut first = [0u8; 12];
+    first.copy_from_slice(&digest[..12]);
+    first
 }
 
 /// A set of id keys; see the [module documentation](self).
 #[derive(Debug, Default)]
 pub struct IdSet {
-    sorted: Vec<u128>,
-    recent: HashSet<u128>,
+    sorted: Vec<Key>,
+    recent: HashSet<Key>,
 }
 
 impl IdSet {
@@ -35,12 +52,12 @@ impl IdSet {
     }
 
     /// Whether `key` is in the set.
-    pub fn contains(&self, key: u128) -> bool {
+    pub fn contains(&self, key: Key) -> bool {
         self.recent.contains(&key) || self.sorted.binary_search(&key).is_ok()
     }
 
     /// Adds `key`; `false` when it was already there.
-    pub fn insert(&mut self, key: u128) -> bool {
+    pub fn insert(&mut self, key: Key) -> bool {
         if self.sorted.binary_search(&key).is_ok() || !self.recent.insert(key) {
             return false;
         }
@@ -58,11 +75,11 @@ impl IdSet {
 
     /// Moves the recent keys into the sorted part, merging from the back in place.
     fn merge(&mut self) {
-        let mut add: Vec<u128> = self.recent.drain().collect();
+        let mut add: Vec<Key> = self.recent.drain().collect();
         add.sort_unstable();
         let old = self.sorted.len();
         self.sorted.reserve_exact(add.len());
-        self.sorted.resize(old + add.len(), 0);
+        self.sorted.resize(old + add.len(), [0; 12]);
         let (mut i, mut j, mut k) = (old, add.len(), old + add.len());
         while j > 0 {
             k -= 1;

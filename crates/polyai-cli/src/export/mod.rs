@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream;
 use futures_util::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
-use polyai_data::listing::{Lane, Listing};
+use polyai_data::listing::{Lane, Listing, Unread};
 use polyai_data::paginate::Position;
 use polyai_data::record::{Api, ConversationRecord};
 use polyai_data::{Agent, Error, file_name_for_id};
@@ -70,7 +70,7 @@ pub const AUDIO_DIR: &str = "audio";
 /// How often appended lines are flushed to disk and the checkpoint replaced.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// Conversations listed ahead of the workers.
-const QUEUE: usize = 1024;
+const QUEUE: usize = 256;
 
 /// A conversation to export.
 #[derive(Debug)]
@@ -847,7 +847,7 @@ impl Lister {
         let mut restarted = false;
         'lane: loop {
             let resumed = from.is_some();
-            let mut pages = listing.pages(lane, from.take());
+            let mut pages = listing.unread_pages(lane, from.take());
             let mut number = 0u64;
             loop {
                 let page = match pages.try_next().await {
@@ -875,24 +875,16 @@ impl Lister {
                 {
                     self.bar.set_length(count);
                 }
-                let start = page.position().cloned();
-                let next = page.next();
-                let batch: Vec<ConversationRecord> = {
-                    let done = locked(&self.done);
-                    readable(page.into_items())
-                        .filter(|record| {
-                            let k = key(&record.conversation_id);
-                            let skip = done.contains(k) || queued.contains(k);
-                            if skip {
-                                self.bar.inc(1);
-                            }
-                            !skip
-                        })
-                        .collect()
-                };
                 let page_key = (index, number);
-                resume::lock(tracker).listed(page_key, start, batch.len(), next);
-                for record in batch {
+                resume::lock(tracker).opened(page_key, page.position().cloned(), page.next());
+                // Each item becomes a record as it is queued: the page waits as text.
+                for record in readable(page.into_items().into_iter().filter_map(Unread::read)) {
+                    let k = key(&record.conversation_id);
+                    if locked(&self.done).contains(k) || queued.contains(k) {
+                        self.bar.inc(1);
+                        continue;
+                    }
+                    resume::lock(tracker).queued(page_key);
                     let work = Work {
                         id: record.conversation_id.clone(),
                         listed: Some(Box::new(record)),
@@ -902,6 +894,7 @@ impl Lister {
                         return Err(Stop);
                     }
                 }
+                resume::lock(tracker).sealed(page_key);
                 number += 1;
             }
         }
@@ -911,7 +904,9 @@ impl Lister {
 }
 
 /// The records of a listing page, with a note on stderr for each item that is not one.
-fn readable(items: Vec<polyai_data::listing::Listed>) -> impl Iterator<Item = ConversationRecord> {
+fn readable(
+    items: impl IntoIterator<Item = polyai_data::listing::Listed>,
+) -> impl Iterator<Item = ConversationRecord> {
     items.into_iter().filter_map(|item| match item {
         Ok(record) => Some(record),
         Err(unreadable) => {

@@ -45,22 +45,28 @@ impl Tracker {
         &mut self.lanes[lane]
     }
 
-    /// Page `page`, requested at `start`, lists `pending` conversations still to write and
-    /// points on to `next` (`None`: the lane ends with it).
-    pub fn listed(
-        &mut self,
-        page: PageKey,
-        start: Option<Position>,
-        pending: usize,
-        next: Option<Position>,
-    ) {
-        if pending > 0 {
-            self.open.insert(page, (start, pending));
-        }
+    /// Page `page`, requested at `start`, is open and points on to `next` (`None`: the lane
+    /// ends with it). Until it is [`sealed`](Self::sealed) it stays open, however many of the
+    /// conversations [`queued`](Self::queued) from it are written.
+    pub fn opened(&mut self, page: PageKey, start: Option<Position>, next: Option<Position>) {
+        // The hold that `sealed` releases.
+        self.open.insert(page, (start, 1));
         *self.lane(page.0) = LaneState {
             done: false,
             position: next,
         };
+    }
+
+    /// One more conversation of open page `page` is queued for the workers.
+    pub fn queued(&mut self, page: PageKey) {
+        if let Some((_, pending)) = self.open.get_mut(&page) {
+            *pending += 1;
+        }
+    }
+
+    /// Every conversation of page `page` is queued: it is complete once they are written.
+    pub fn sealed(&mut self, page: PageKey) {
+        self.written(page);
     }
 
     /// Lane `lane` was walked to its end.
@@ -138,23 +144,57 @@ mod tests {
         position: None,
     };
 
+    /// Page `page` listed with `n` conversations queued from it, then sealed.
+    fn listed(
+        t: &mut Tracker,
+        page: PageKey,
+        start: Option<Position>,
+        n: usize,
+        next: Option<Position>,
+    ) {
+        t.opened(page, start, next);
+        for _ in 0..n {
+            t.queued(page);
+        }
+        t.sealed(page);
+    }
+
+    #[test]
+    fn a_page_stays_open_until_sealed_whatever_is_written_before() {
+        let mut t = Tracker::new(vec![at(cursor("c0"))]);
+        t.opened((0, 0), cursor("c0"), cursor("c1"));
+        t.queued((0, 0));
+        t.written((0, 0));
+        assert_eq!(t.resume(), vec![at(cursor("c0"))], "more may be queued");
+        t.queued((0, 0));
+        t.sealed((0, 0));
+        assert_eq!(t.resume(), vec![at(cursor("c0"))], "one queued, unwritten");
+        t.written((0, 0));
+        assert_eq!(t.resume(), vec![at(cursor("c1"))]);
+        // A page with nothing queued is complete when sealed.
+        t.opened((0, 1), cursor("c1"), cursor("c2"));
+        assert_eq!(t.resume(), vec![at(cursor("c1"))]);
+        t.sealed((0, 1));
+        assert_eq!(t.resume(), vec![at(cursor("c2"))]);
+    }
+
     #[test]
     fn the_resume_point_is_the_first_page_not_fully_written() {
         let start = vec![at(cursor("c0"))];
         let mut t = Tracker::new(start.clone());
         assert_eq!(t.resume(), start);
-        t.listed((0, 0), cursor("c0"), 2, cursor("c1"));
-        t.listed((0, 1), cursor("c1"), 1, cursor("c2"));
-        t.listed((0, 2), cursor("c2"), 0, cursor("c3"));
+        listed(&mut t, (0, 0), cursor("c0"), 2, cursor("c1"));
+        listed(&mut t, (0, 1), cursor("c1"), 1, cursor("c2"));
+        listed(&mut t, (0, 2), cursor("c2"), 0, cursor("c3"));
         assert_eq!(t.resume(), vec![at(cursor("c0"))]);
         t.written((0, 1));
         assert_eq!(t.resume(), vec![at(cursor("c0"))], "page 0 still open");
         t.written((0, 0));
         t.written((0, 0));
         assert_eq!(t.resume(), vec![at(cursor("c3"))], "pages 0-2 complete");
-        t.listed((0, 3), cursor("c3"), 1, None);
+        listed(&mut t, (0, 3), cursor("c3"), 1, None);
         t.lane_done(0);
-        t.listed((1, 0), None, 1, Some(Position::Offset(10)));
+        listed(&mut t, (1, 0), None, 1, Some(Position::Offset(10)));
         assert_eq!(
             t.resume(),
             vec![at(cursor("c3")), at(None)],
@@ -172,10 +212,10 @@ mod tests {
     fn lanes_walked_at_once_resume_each_at_its_own_page() {
         // Lane 0 done before; lanes 1 and 3 walked at once; lane 2 not started.
         let mut t = Tracker::new(vec![DONE]);
-        t.listed((3, 0), None, 2, cursor("d1"));
-        t.listed((1, 0), None, 1, cursor("b1"));
-        t.listed((1, 1), cursor("b1"), 1, cursor("b2"));
-        t.listed((3, 1), cursor("d1"), 1, None);
+        listed(&mut t, (3, 0), None, 2, cursor("d1"));
+        listed(&mut t, (1, 0), None, 1, cursor("b1"));
+        listed(&mut t, (1, 1), cursor("b1"), 1, cursor("b2"));
+        listed(&mut t, (3, 1), cursor("d1"), 1, None);
         t.written((1, 0));
         t.written((3, 1));
         assert_eq!(
@@ -195,7 +235,7 @@ mod tests {
     #[test]
     fn a_restarted_lane_forgets_its_open_pages() {
         let mut t = Tracker::new(vec![DONE, at(cursor("old"))]);
-        t.listed((1, 0), cursor("old"), 3, cursor("c1"));
+        listed(&mut t, (1, 0), cursor("old"), 3, cursor("c1"));
         t.restart_lane(1);
         assert_eq!(t.resume(), vec![DONE, at(None)]);
     }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::Findings;
 use crate::archive::{self, Checker, Content, Format, Kind, Listed, RecordCount};
-use crate::export::idset::key;
+use crate::export::idset::{Key, key};
 
 /// Largest manifest read (a dataset of millions of conversations has a few MB).
 const MANIFEST_LIMIT: u64 = 1 << 30;
@@ -178,7 +178,7 @@ fn check_file(checker: &mut Checker<'_>, listed: &Listed) -> bool {
 
 /// Reads a fragment's id list (present, safe and regular: see [`check_file`]), reporting unreadable lines and ids already in another fragment; returns how many
 /// ids it lists.
-fn count_ids(checker: &mut Checker<'_>, dir: &Path, rel: &str, seen: &mut HashSet<u128>) -> u64 {
+fn count_ids(checker: &mut Checker<'_>, dir: &Path, rel: &str, seen: &mut HashSet<Key>) -> u64 {
     let Ok(bytes) = archive::read_small(&dir.join(rel), IDS_LIMIT) else {
         return 0;
     };
