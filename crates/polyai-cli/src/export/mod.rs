@@ -19,7 +19,10 @@
 //! v3's environments, or their time windows) — each from where an interrupted run stopped (by
 //! offset, less one page, for conversations that disappeared meanwhile; by cursor, exactly
 //! there), or from the start after a finished run (to pick up conversations that arrived
-//! since) — skipping what is done. A conversation that still fails after the client's
+//! since) — skipping what is done. Each lane's page waits as text and each of its conversations
+//! becomes a record as it is queued for the workers ([`Listing::unread_pages`], at most
+//! `QUEUE` queued), so memory does not grow with the page or the number of lanes walked at
+//! once beyond their text. A conversation that still fails after the client's
 //! retries goes to the failures file and the run goes on; many failures in a row, a refused key,
 //! a listing that fails or a local file error stop it.
 
