@@ -94,11 +94,13 @@ pub struct Journal {
     index_dirty: bool,
 }
 
-/// The id of a journal line: its record's `conversation_id`.
+/// The id of a journal line (its record's `conversation_id`) and the recording it names.
 #[derive(Deserialize)]
 struct LineId {
     #[serde(rename = "conversation_id")]
     conversation_id: String,
+    #[serde(default)]
+    audio_file: Option<String>,
 }
 
 /// Reads index lines with their byte positions; a torn last line ends it.
@@ -135,9 +137,15 @@ impl<'f> IndexReader<'f> {
 
 impl Journal {
     /// Opens (creating if needed) `dir`'s journal and index, reads them back (see the
-    /// [module documentation](self)), cuts a torn last line, and returns the set of conversations
-    /// already exported.
-    pub fn open(dir: &Path, committed_bytes: u64) -> Result<(Journal, IdSet, Recovery), CliError> {
+    /// [module documentation](self)), cuts a torn last line, gives the lines after the last
+    /// indexed one (a crash between the two writes) their index entries, with the recording
+    /// each names (`with_audio`: the export saves recordings), and returns the set of
+    /// conversations already exported.
+    pub fn open(
+        dir: &Path,
+        committed_bytes: u64,
+        with_audio: bool,
+    ) -> Result<(Journal, IdSet, Recovery), CliError> {
         let path = dir.join(JOURNAL_FILE);
         let index_path = dir.join(INDEX_FILE);
         let open = |p: &Path| {
@@ -162,6 +170,8 @@ impl Journal {
         let mut reader = BufReader::with_capacity(1 << 20, &file);
         let mut line = Vec::new();
         let mut good: u64 = 0;
+        // Lines after the last one with an index entry, without one: (offset, id, recording).
+        let mut unindexed: Vec<(u64, String, Option<String>)> = Vec::new();
         loop {
             line.clear();
             let n = reader
@@ -181,15 +191,26 @@ impl Journal {
                 }
                 next_entry = next_located(&mut entries, &index_path, &mut aliases)?;
             }
-            let Ok(LineId { conversation_id }) = serde_json::from_slice::<LineId>(&line) else {
+            if entry.is_some() {
+                unindexed.clear();
+            }
+            let Ok(LineId {
+                conversation_id,
+                audio_file,
+            }) = serde_json::from_slice::<LineId>(&line)
+            else {
                 recovery.unreadable += 1;
                 continue;
             };
+            let indexed = entry.is_some();
             let asked = entry
                 .filter(|e| e.record.as_deref().unwrap_or(&e.id) == conversation_id)
                 .map_or(conversation_id.clone(), |e| e.id);
             if done.insert(key(&asked)) {
                 recovery.kept += 1;
+                if !indexed {
+                    unindexed.push((at, conversation_id.clone(), audio_file));
+                }
             } else {
                 recovery.duplicates += 1;
             }
@@ -222,7 +243,7 @@ impl Journal {
                 .and_then(|()| index.sync_all())
                 .map_err(|e| CliError::file("truncating", &index_path, e))?;
         }
-        let journal = Journal {
+        let mut journal = Journal {
             file,
             path,
             len: good,
@@ -232,6 +253,21 @@ impl Journal {
             index_path,
             index_dirty: false,
         };
+        // Appended where the index now ends (after the last entry kept), so in journal order.
+        for (at, id, audio_file) in unindexed {
+            let audio = audio_file
+                .filter(|path| is_recording_path(dir, path))
+                .map(|path| super::manifest::hash_file(dir, &path))
+                .transpose()?;
+            let no_recording = with_audio && audio.is_none();
+            journal.write_index(&IndexEntry {
+                at: Some(at),
+                id,
+                record: None,
+                audio,
+                no_recording,
+            })?;
+        }
         Ok((journal, done, recovery))
     }
 
@@ -313,6 +349,19 @@ fn next_located(
     Ok(None)
 }
 
+/// Whether `path`, a recording named by a journal line, is a regular file directly in the
+/// export's audio folder (the only place the export saves recordings).
+fn is_recording_path(dir: &Path, path: &str) -> bool {
+    let Some(name) = path.strip_prefix(&format!("{}/", super::AUDIO_DIR)) else {
+        return false;
+    };
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && std::fs::symlink_metadata(dir.join(super::AUDIO_DIR).join(name))
+            .is_ok_and(|m| m.is_file())
+}
+
 fn len_of(file: &File, path: &Path) -> Result<u64, CliError> {
     file.metadata()
         .map(|m| m.len())
@@ -345,7 +394,7 @@ mod tests {
     }
 
     fn open(dir: &Path, committed: u64) -> (Journal, IdSet, Recovery) {
-        Journal::open(dir, committed).unwrap_or_else(|e| panic!("{e}"))
+        Journal::open(dir, committed, false).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -457,6 +506,51 @@ mod tests {
         let (_, ids, _) = open(dir.path(), 0);
         assert!(ids.contains(key("ca1")));
         assert!(!ids.contains(key("ca2")), "CA2 is not in the journal");
+    }
+
+    #[test]
+    fn a_line_written_without_its_index_entry_gets_one_with_its_recording() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir(dir.path().join("audio")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("audio/B.wav"), b"RIFF").unwrap_or_else(|e| panic!("{e}"));
+        let (mut j, _, _) = open(dir.path(), 0);
+        j.append(&line("A"), entry("A"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(j);
+        // Killed between a line's two writes: B and C are in the journal, not in the index; B
+        // names its recording, C names one outside the audio folder.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(JOURNAL_FILE))
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(b"{\"conversation_id\":\"B\",\"audio_file\":\"audio/B.wav\"}\n")
+            .and_then(|()| {
+                f.write_all(b"{\"conversation_id\":\"C\",\"audio_file\":\"../C.wav\"}\n")
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(f);
+        let (_, ids, r) = Journal::open(dir.path(), 0, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.kept, 3);
+        assert!(ids.contains(key("B")) && ids.contains(key("C")));
+        let index: Vec<_> = index_entries(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect();
+        assert_eq!(index.len(), 3, "{index:?}");
+        let b = &index[1];
+        assert_eq!((b.id.as_str(), b.at), ("B", Some(line("A").len() as u64)));
+        let audio = b.audio.as_ref().map(|a| (a.path.as_str(), a.bytes));
+        assert_eq!(audio, Some(("audio/B.wav", 4)));
+        assert!(!b.no_recording);
+        assert_eq!(index[2].id, "C");
+        assert!(index[2].audio.is_none() && index[2].no_recording);
+        // Opened again, nothing is added.
+        open(dir.path(), 0);
+        assert_eq!(
+            index_entries(dir.path())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .count(),
+            3
+        );
     }
 
     #[test]

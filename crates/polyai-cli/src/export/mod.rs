@@ -360,7 +360,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     manifest::remove(dir)?;
     seal::remove(dir)?;
     let committed = previous.as_ref().map_or(0, |c| c.committed_bytes);
-    let (mut journal, done, recovery) = Journal::open(dir, committed)?;
+    let (mut journal, done, recovery) = Journal::open(dir, committed, options.with_audio)?;
     let mut failures = Failures::open(dir)?;
     let start = resume_lanes(previous.as_ref(), args.page_size);
     report_recovery(&recovery, &start);
