@@ -56,7 +56,30 @@ for round in $(seq 1 "$ROUNDS"); do
     printf '| %s | %s s | %s MiB | %s s | %s MiB | %.2f× |\n' "$round" "$ours_s" "$ours_m" "$duck_s" "$duck_m" \
         "$(echo "$ours_s / $duck_s" | bc -l)"
 done
+# DuckDB reads the fields its SQL names and NULL for any other: a field renamed in the export would
+# make its side fast and empty. Its output must hold every conversation with its id, and its turns.
+read -r duck_rows duck_ids duck_turns < <("$VENV/bin/python" - "$DATA/duck" <<'PY'
+import sys
+
+import duckdb
+
+out = sys.argv[1]
+con = duckdb.connect()
+rows, ids = con.execute(
+    f"SELECT count(*), count(conversation_id) FROM read_parquet('{out}/conversations/**/*.parquet')"
+).fetchone()
+(turns,) = con.execute(
+    f"SELECT count(user_input_at) FROM read_parquet('{out}/turns/**/*.parquet')"
+).fetchone()
+print(rows, ids, turns)
+PY
+)
 echo
+echo "duckdb wrote $duck_rows conversations ($duck_ids with an id) and $duck_turns turns with a time"
+if [[ "$duck_ids" != "$N" || "$duck_turns" == 0 ]]; then
+    echo "DuckDB's side read the wrong fields (scripts/bench-dataset/duckdb-copy.sql): its figures mean nothing" >&2
+    exit 1
+fi
 echo "ours:   $(du -sm "$DATA/ours" | cut -f1) MiB; $(tail -n 1 "$WORK/ours.log")"
 echo "duckdb: $(du -sm "$DATA/duck" | cut -f1) MiB"
 "$POLYAI" dataset info "$DATA/ours"
