@@ -578,7 +578,8 @@ fn an_export_in_windows_is_exact_through_5xx_429_and_broken_bodies() {
     // A quarter of the answers (list pages of the four lanes walked at once, and details) fail
     // with 500, 502, 503 or 429 (with Retry-After), and a fifth of the bodies that do come are
     // cut off by a connection reset. v3 pages follow cursors, so a page shorter than asked for
-    // (a capped page) only moves the next cursor; the Data API's capped pages are export.rs's.
+    // (a capped page) only moves the next cursor; the Data API's capped pages are in
+    // fault_matrix.rs.
     mock.faults().fail_fraction(0.25, &[500, 502, 503, 429]);
     mock.faults().body_fault_fraction(Some(0.2));
     mock.faults().reset_mid_body(true);
