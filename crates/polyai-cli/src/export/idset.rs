@@ -21,18 +21,17 @@ pub type Key = [u8; 12];
 
 /// The key of `id`: the first 96 bits of SHA-256(this process's secret ‖ id).
 pub fn key(id: &str) -> Key {
-    static SECRET: OnceLock<[u8; 32]> = OnceLock::new();
-    let secret = SECRET.get_or_init(|| {
-        let mut secret = [0u8; 32];
+    // The secret fills one SHA-256 block, absorbed once: each key then costs what a hash of the
+    // id alone costs (one block for an id under 56 bytes), on the export's hot path.
+    static SALTED: OnceLock<Sha256> = OnceLock::new();
+    let salted = SALTED.get_or_init(|| {
+        let mut secret = [0u8; 64];
         // Without the system's randomness the keys are still distinct by chance as above;
         // only a crafted collision would then be possible.
         let _ = getrandom::fill(&mut secret);
-        secret
+        Sha256::new().chain_update(secret)
     });
-    let digest = Sha256::new()
-        .chain_update(secret)
-        .chain_update(id.as_bytes())
-        .finalize();
+    let digest = salted.clone().chain_update(id.as_bytes()).finalize();
     let mut first = [0u8; 12];
     first.copy_from_slice(&digest[..12]);
     first
