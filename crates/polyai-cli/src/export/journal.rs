@@ -355,9 +355,9 @@ fn is_recording_path(dir: &Path, path: &str) -> bool {
     let Some(name) = path.strip_prefix(&format!("{}/", super::AUDIO_DIR)) else {
         return false;
     };
-    !name.is_empty()
+    crate::archive::safe_relative(path).is_ok()
+        && !name.contains('/')
         && !name.starts_with('.')
-        && !name.contains(['/', '\\'])
         && std::fs::symlink_metadata(dir.join(super::AUDIO_DIR).join(name))
             .is_ok_and(|m| m.is_file())
 }
