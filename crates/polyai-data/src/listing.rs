@@ -609,11 +609,6 @@ impl Unread {
         self.finish(keep_raw, |record, _| record)
     }
 
-    /// The item's JSON text, as the server sent it.
-    pub fn text(&self) -> &str {
-        self.json.get()
-    }
-
     /// The record made into a `T` with the item's text by `finish`, unless of an environment
     /// not kept.
     fn finish<T>(
