@@ -16,15 +16,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/mock-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/mock-lib.sh"
-N="${DATASET_CONVERSATIONS:-1000000}"
-ROUNDS="${DATASET_ROUNDS:-3}"
-DATA="${DATASET_WORK:-$WORK}"
-mkdir -p "$DATA"
-[[ -x /usr/bin/time ]] || apt-get install -y time >/dev/null
-
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --release --locked -p polyai-cli --bin polyai \
-    -p polyai-mock --bin polyai-mock)
-POLYAI="$TARGET/release/polyai"
+# shellcheck source=scripts/bench-dataset/setup.sh
+source "$ROOT/scripts/bench-dataset/setup.sh"
 run_mock "$TARGET/release/polyai-mock" --conversations "$N"
 ACCOUNT="$(sed -n 's/^account: //p' "$WORK/mock.log" | head -n 1)"
 export POLYAI_API_KEY="$KEY"

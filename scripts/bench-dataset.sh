@@ -16,17 +16,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/mock-lib.sh"
 # shellcheck source=scripts/readers-env.sh
 source "$ROOT/scripts/readers-env.sh"
-N="${DATASET_CONVERSATIONS:-1000000}"
-ROUNDS="${DATASET_ROUNDS:-3}"
-DATA="${DATASET_WORK:-$WORK}"
-mkdir -p "$DATA"
-[[ -x /usr/bin/time ]] || apt-get install -y time >/dev/null
-
-# Both binaries in one build: built alone, polyai-mock would unify other features and rebuild half
-# of its dependencies.
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet --release --locked -p polyai-cli --bin polyai \
-    -p polyai-mock --bin polyai-mock)
-POLYAI="$TARGET/release/polyai"
+# shellcheck source=scripts/bench-dataset/setup.sh
+source "$ROOT/scripts/bench-dataset/setup.sh"
 EXPORT="$DATA/export-$N.jsonl"
 if [[ ! -s "$EXPORT" ]]; then
     run_mock "$TARGET/release/polyai-mock" --conversations "$N"

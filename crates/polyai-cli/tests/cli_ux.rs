@@ -758,28 +758,18 @@ fn a_seeded_sample_is_the_same_on_every_run_and_either_api() {
 
     // Only conversations with a recording: v3 asks for each, the Data API says so in the
     // record; both draw the same sample, and every one of them has a recording.
-    let (with, note) = sampled(&[
+    let with_recording = [
         "--sample",
         "--with-recording",
         "--seed",
         "5",
         "--limit",
         "8",
-    ]);
+    ];
+    let (with, note) = sampled(&with_recording);
     assert_eq!(with.len(), 8);
     assert!(note.contains("each with a recording"), "{note}");
-    let (data, _) = sampled(&[
-        "--sample",
-        "--with-recording",
-        "--seed",
-        "5",
-        "--limit",
-        "8",
-        "--api",
-        "data",
-        "--env",
-        "live",
-    ]);
+    let (data, _) = sampled(&[&with_recording[..], &["--api", "data", "--env", "live"]].concat());
     assert_eq!(with, data);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = polyai()
