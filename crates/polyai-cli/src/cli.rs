@@ -1152,10 +1152,12 @@ pub struct ExportArgs {
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Through the Conversations API v3 with --since: cut each environment's time range into N
-    /// equal windows and walk up to N of them at once, each with its own cursor (with
-    /// --env all, N lanes of the environments' windows at once). The range's end defaults to the
-    /// run's start time, so it is bounded; without --since each environment is one window. A
-    /// resumed run needs the same N.
+    /// windows holding about as many conversations each (sized from one random page of the
+    /// environment; equal slices of time should that sample fail) and walk up to N of them at
+    /// once, each with its own cursor (with --env all, N lanes of the environments' windows at
+    /// once). The range's end defaults to the run's start time, so it is bounded; without
+    /// --since each environment is one window. A resumed run needs the same N, and walks the
+    /// same windows.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = Count::<u16>::new(1, 64),
           conflicts_with_all = ["ids", "id"])]
     pub windows: u16,

@@ -555,7 +555,7 @@ fn a_killed_export_in_windows_resumes_each_window_exactly() {
     let partial = journal_ids_after_kill(dir.path()).len();
     assert!(partial < expected.len(), "{partial} of {}", expected.len());
     let checkpoint = checkpoint(dir.path());
-    assert_eq!(checkpoint["version"], 4);
+    assert_eq!(checkpoint["version"], 5);
     assert_eq!(checkpoint["complete"], false);
     let lanes = checkpoint["lanes"].as_array().expect("lanes");
     assert!(!lanes.is_empty() && lanes.len() <= 4, "{checkpoint:#}");
@@ -600,6 +600,72 @@ fn an_export_in_windows_is_exact_through_5xx_429_and_broken_bodies() {
     assert_exact_export(dir.path(), &expected);
     assert!(!dir.path().join("failures.jsonl").exists());
     common::assert_manifest(dir.path(), "complete");
+}
+
+#[test]
+fn windows_are_sized_from_a_sample_when_the_calls_are_bunched() {
+    // The mock's 600 conversations span the last 16 hours before 2026-06-03T14:00Z; the range
+    // is 34 days, so equal slices of time would leave every call to the newest of 4 windows.
+    let mock = Mock::with_conversations(600);
+    let account = mock.server().account_id().to_owned();
+    let range = [
+        "--since",
+        "2026-05-01T00:00:00Z",
+        "--until",
+        "2026-06-04T00:00:00Z",
+    ];
+    let records = listed(&mock, &account, &range);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = v3(&mock)
+        .args(["--account", &account, "export", "--out"])
+        .arg(dir.path())
+        .args(["--page-size", "20", "--windows", "4"])
+        .args(range)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("live: 4 windows of about equal counts"),
+        "{}",
+        stderr(&out)
+    );
+    let ids = records
+        .iter()
+        .map(|r| r["conversation_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_exact_export(dir.path(), &ids);
+    // The cuts are kept with the export (a resumed run walks the same windows), and each window
+    // holds about a quarter of the calls.
+    let checkpoint = checkpoint(dir.path());
+    let cuts: Vec<&str> = checkpoint["source"]["cuts"]["live"]
+        .as_array()
+        .unwrap_or_else(|| panic!("cuts: {checkpoint:#}"))
+        .iter()
+        .map(|t| t.as_str().expect("a time"))
+        .collect();
+    assert_eq!(cuts.len(), 3, "{cuts:?}");
+    let time = |t: &str| t.parse::<polyai_data::Timestamp>().expect("a time");
+    let starts: Vec<polyai_data::Timestamp> = records
+        .iter()
+        .map(|r| time(r["started_at"].as_str().expect("started_at")))
+        .collect();
+    let mut bounds = vec![time(range[1])];
+    bounds.extend(cuts.iter().map(|t| time(t)));
+    bounds.push(time(range[3]));
+    for pair in bounds.windows(2) {
+        let held = starts
+            .iter()
+            .filter(|t| pair[0] <= **t && **t < pair[1])
+            .count();
+        let quarter = records.len() / 4;
+        assert!(
+            held * 3 >= quarter * 2 && held * 3 <= quarter * 4,
+            "{}..{} holds {held} of {}",
+            pair[0],
+            pair[1],
+            records.len()
+        );
+    }
 }
 
 #[test]

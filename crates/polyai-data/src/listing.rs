@@ -207,6 +207,53 @@ fn split(start: Timestamp, end: Timestamp, n: usize) -> Vec<(Timestamp, Timestam
     windows
 }
 
+/// `[start, end)` cut at the instants of `at` that lie inside it (in any order, repeats
+/// ignored), newest window first, as [`split`] gives them.
+fn cut_at(start: Timestamp, end: Timestamp, at: &[Timestamp]) -> Vec<(Timestamp, Timestamp)> {
+    let mut inside: Vec<Timestamp> = at
+        .iter()
+        .copied()
+        .filter(|t| start < *t && *t < end)
+        .collect();
+    inside.sort_unstable();
+    inside.dedup();
+    let bounds: Vec<Timestamp> = std::iter::once(start)
+        .chain(inside)
+        .chain(std::iter::once(end))
+        .collect();
+    let mut windows: Vec<(Timestamp, Timestamp)> =
+        bounds.windows(2).map(|pair| (pair[0], pair[1])).collect();
+    windows.reverse();
+    windows
+}
+
+/// The instants that cut `[start, end)` into `n` windows holding about as many of `sample` (start
+/// times drawn at random from the range) each: the sample's `k/n` quantiles, oldest first. Fewer
+/// when the sample has fewer distinct times inside the range; none for an empty sample.
+fn quantile_cuts(
+    mut sample: Vec<Timestamp>,
+    start: Timestamp,
+    end: Timestamp,
+    n: usize,
+) -> Vec<Timestamp> {
+    // A cut at `start` would make an empty window.
+    sample.retain(|t| start < *t && *t < end);
+    sample.sort_unstable();
+    let mut cuts: Vec<Timestamp> = Vec::new();
+    for k in 1..n.max(1) {
+        if let Some(&t) = sample.get(k * sample.len() / n)
+            && cuts.last().is_none_or(|last| t > *last)
+        {
+            cuts.push(t);
+        }
+    }
+    cuts
+}
+
+/// Conversations sampled per window by [`Listing::sized`]: the counts of windows cut at the
+/// quantiles of a sample of `s` per window vary by about `1/sqrt(s)`, an eighth here.
+const SAMPLED_PER_WINDOW: u64 = 64;
+
 /// A listed conversation the listing could not read as a record: the body has no id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unreadable {
@@ -245,6 +292,8 @@ pub struct Listing {
     environments: Environments,
     keep_raw: bool,
     windows: usize,
+    /// Where an environment's range is cut, when not in equal slices ([`Listing::cut`]).
+    cuts: Vec<(ClientEnv, Vec<Timestamp>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +320,7 @@ impl Listing {
             environments: Environments::default(),
             keep_raw: false,
             windows: 1,
+            cuts: Vec::new(),
         }
     }
 
@@ -283,6 +333,7 @@ impl Listing {
             environments: Environments::default(),
             keep_raw: false,
             windows: 1,
+            cuts: Vec::new(),
         }
     }
 
@@ -337,6 +388,106 @@ impl Listing {
         self
     }
 
+    /// Cut `environment`'s range at these instants instead of in equal slices of time (with
+    /// [`windows`](Self::windows) above 1 and a start and an end time; instants outside the range
+    /// are ignored): the windows [`sized`](Self::sized) chose, as an earlier run saved them
+    /// ([`cuts`](Self::cuts)), so a resumed walk has the same lanes. Calling it again for an
+    /// environment replaces its cuts.
+    ///
+    /// ```
+    /// use polyai_data::{ClientEnv, Timestamp};
+    /// use polyai_data::listing::Listing;
+    /// let client = polyai_data::Client::builder().api_key("key").build()?;
+    /// let list = client
+    ///     .workspace("ws-1")
+    ///     .project("PROJECT-1")
+    ///     .conversations()
+    ///     .start_time("2026-01-01".parse::<Timestamp>()?)
+    ///     .end_time("2027-01-01".parse::<Timestamp>()?);
+    /// // Calls bunched in December: two windows there, one for the rest of the year.
+    /// let at = vec!["2026-12-01".parse::<Timestamp>()?, "2026-12-16".parse::<Timestamp>()?];
+    /// let listing = Listing::v3(list).windows(3).cut(ClientEnv::Live, at);
+    /// let lanes = listing.lanes();
+    /// assert_eq!(lanes[0].to_string(), "live 2026-12-16T00:00:00Z..2027-01-01T00:00:00Z");
+    /// assert_eq!(lanes[2].to_string(), "live 2026-01-01T00:00:00Z..2026-12-01T00:00:00Z");
+    /// assert_eq!(listing.cuts()[0].1.len(), 2);
+    /// # Ok::<(), polyai_data::Error>(())
+    /// ```
+    #[must_use]
+    pub fn cut(mut self, environment: ClientEnv, at: Vec<Timestamp>) -> Self {
+        self.cuts.retain(|(env, _)| *env != environment);
+        self.cuts.push((environment, at));
+        self
+    }
+
+    /// The instants each environment's range is cut at ([`cut`](Self::cut) or
+    /// [`sized`](Self::sized)); an environment not named is cut in equal slices of time.
+    pub fn cuts(&self) -> &[(ClientEnv, Vec<Timestamp>)] {
+        &self.cuts
+    }
+
+    /// Windows sized from the conversations themselves: for each environment, one random page of
+    /// the listing (`sample=random`, 64 conversations per window, at most 1000) gives when its
+    /// calls start, and the range is [cut](Self::cut) at that sample's quantiles, so each window
+    /// holds about as many conversations (equal slices of time leave most windows empty when the
+    /// calls are bunched: an agent that went live late in the range, or busy hours). The sample
+    /// is random, so save [`cuts`](Self::cuts) to resume a walk with the same lanes. It does
+    /// nothing for the Data API, for one window, for a range without a start or an end, or for a
+    /// search (whose sample would be of another listing); an environment whose sample is empty
+    /// is walked whole.
+    ///
+    /// ```no_run
+    /// use polyai_data::Timestamp;
+    /// use polyai_data::listing::{Environments, Listing};
+    /// # async fn f(project: polyai_data::v3::Project) -> Result<(), polyai_data::Error> {
+    /// let list = project
+    ///     .conversations()
+    ///     .start_time("2026-01-01".parse::<Timestamp>()?)
+    ///     .end_time("2027-01-01".parse::<Timestamp>()?);
+    /// let listing = Listing::v3(list).environments(Environments::All).windows(8).sized().await?;
+    /// for (environment, at) in listing.cuts() {
+    ///     println!("{environment}: cut at {at:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn sized(mut self) -> Result<Self, Error> {
+        let Source::V3(list) = &self.source else {
+            return Ok(self);
+        };
+        let (Some(start), Some(end)) = (list.start_bound(), list.end_bound()) else {
+            return Ok(self);
+        };
+        if self.windows < 2 {
+            return Ok(self);
+        }
+        let n = (SAMPLED_PER_WINDOW * self.windows as u64).min(v3::MAX_LIMIT);
+        let samples = futures_util::future::try_join_all(self.environments.each().into_iter().map(
+            |environment| {
+                let list = list.as_ref().clone().client_env(environment);
+                async move {
+                    let times = list.sampled_start_times(n).await?;
+                    Ok::<_, Error>(times.map(|times| (environment, times)))
+                }
+            },
+        ))
+        .await?;
+        let page = list.page_limit().max(1);
+        for (environment, times) in samples.into_iter().flatten() {
+            // A sample short of `n` is every conversation of the environment: as many windows
+            // as it has pages, no more.
+            let windows = if (times.len() as u64) < n {
+                (times.len() as u64)
+                    .div_ceil(page)
+                    .clamp(1, self.windows as u64) as usize
+            } else {
+                self.windows
+            };
+            let at = quantile_cuts(times, start, end, windows);
+            self = self.cut(environment, at);
+        }
+        Ok(self)
+    }
+
     /// The API it reads.
     pub fn api(&self) -> Api {
         match self.source {
@@ -364,6 +515,13 @@ impl Listing {
                 };
                 let mut lanes = Vec::new();
                 for environment in self.environments.each() {
+                    let cut = self.cuts.iter().find(|(env, _)| *env == environment);
+                    let windows = match (cut, list.start_bound(), list.end_bound()) {
+                        (Some((_, at)), Some(start), Some(end)) if windows.is_some() => {
+                            Some(cut_at(start, end, at))
+                        }
+                        _ => windows.clone(),
+                    };
                     match &windows {
                         Some(windows) => {
                             lanes.extend(windows.iter().map(|&(start, end)| Lane::Window {
@@ -737,6 +895,78 @@ mod tests {
         let windows = split(start, odd_end, 4);
         assert_covers(&windows, start, odd_end);
         assert_eq!(windows.len(), 2, "two whole microseconds: {windows:?}");
+    }
+
+    #[test]
+    fn bunched_calls_are_cut_at_their_quantiles_into_windows_of_equal_counts() {
+        let day = 86_400_000_000i64;
+        let (start, end) = (
+            at(1_767_225_600_000_000),
+            at(1_767_225_600_000_000 + 365 * day),
+        );
+        // 800 calls in the last 10 days of a year, one every 18 minutes.
+        let sample: Vec<Timestamp> = (0..800)
+            .map(|k| at(end.unix_micros() - 10 * day + k * (10 * day / 800)))
+            .collect();
+        let cuts = quantile_cuts(sample.clone(), start, end, 8);
+        assert_eq!(cuts.len(), 7);
+        let windows = cut_at(start, end, &cuts);
+        assert_covers(&windows, start, end);
+        for (from, to) in &windows {
+            let held = sample.iter().filter(|t| from <= *t && *t < to).count();
+            assert!((99..=101).contains(&held), "{from}..{to} holds {held}");
+        }
+        // Equal slices of time would leave all of it to one window.
+        let equal = split(start, end, 8);
+        let held: Vec<usize> = equal
+            .iter()
+            .map(|(from, to)| sample.iter().filter(|t| from <= *t && *t < to).count())
+            .collect();
+        assert_eq!(held.iter().filter(|&&h| h > 0).count(), 1, "{held:?}");
+
+        // Repeats and times outside the range make no empty window; no sample, no cut.
+        let same = vec![at(start.unix_micros() + day); 50];
+        assert_eq!(quantile_cuts(same, start, end, 8).len(), 1);
+        let outside = vec![start, end, at(end.unix_micros() + day)];
+        assert!(quantile_cuts(outside, start, end, 8).is_empty());
+        assert_eq!(cut_at(start, end, &[]), vec![(start, end)]);
+        // Cuts saved in any order, outside the range or repeated, give the same windows.
+        let mut shuffled = vec![end, cuts[3], start];
+        shuffled.extend(cuts.iter().rev());
+        assert_eq!(cut_at(start, end, &shuffled), windows);
+    }
+
+    #[test]
+    fn saved_cuts_make_the_lanes_of_their_environment_only() -> Result<(), Error> {
+        let client = crate::Client::builder().api_key("key").build()?;
+        let list = client
+            .workspace("ws-1")
+            .project("P")
+            .conversations()
+            .start_time("2026-05-01".parse::<Timestamp>()?)
+            .end_time("2026-05-09".parse::<Timestamp>()?);
+        let listing = Listing::v3(list.clone())
+            .environments(Environments::All)
+            .windows(4)
+            .cut(ClientEnv::Sandbox, vec!["2026-05-08".parse()?])
+            .cut(ClientEnv::Live, vec![]);
+        let lanes: Vec<String> = listing.lanes().iter().map(ToString::to_string).collect();
+        assert_eq!(lanes[0], "live 2026-05-01T00:00:00Z..2026-05-09T00:00:00Z");
+        assert_eq!(
+            lanes[1],
+            "pre-release 2026-05-07T00:00:00Z..2026-05-09T00:00:00Z"
+        );
+        assert_eq!(
+            lanes[5],
+            "sandbox 2026-05-08T00:00:00Z..2026-05-09T00:00:00Z"
+        );
+        assert_eq!(lanes.len(), 1 + 4 + 2);
+        // One window: cuts change nothing.
+        let one = Listing::v3(list)
+            .windows(1)
+            .cut(ClientEnv::Live, vec!["2026-05-08".parse()?]);
+        assert_eq!(one.lanes(), vec![Lane::Environment(ClientEnv::Live)]);
+        Ok(())
     }
 
     /// One v3 item's text as `text_pages` gives it.

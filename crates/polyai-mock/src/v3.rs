@@ -576,6 +576,9 @@ impl Walk<'_> {
     /// Ranked order (semantic score, or a shuffle), from rank `from`.
     fn ranked(&self, from: u64, limit: u64, sample_seed: u64) -> Selection {
         let (lo, hi) = self.range();
+        if !matches!(self.query.mode, Mode::Semantic { .. }) {
+            return self.shuffled(lo..hi, from, limit, sample_seed);
+        }
         let mut ranked: Vec<(u64, u64, Conversation)> = (lo..hi)
             .filter_map(|p| {
                 let (c, copies) = self.at(p);
@@ -605,6 +608,44 @@ impl Walk<'_> {
             items,
             next: (end < total).then_some(end),
         }
+    }
+
+    /// The shuffle of `sample=random` from rank `from`: the same order as ranking every
+    /// conversation by its key, but a key needs only the conversation's index, so conversations
+    /// are derived in key order and only until the page is full (a sample of a million costs a
+    /// sort of keys, not a million conversations).
+    fn shuffled(
+        &self,
+        positions: std::ops::Range<u64>,
+        from: u64,
+        limit: u64,
+        sample_seed: u64,
+    ) -> Selection {
+        let mut order: Vec<(u64, u64)> = positions
+            .map(|p| {
+                let index = self.data.index_at(p, self.arrived);
+                (hash(&[sample_seed, index]), p)
+            })
+            .collect();
+        order.sort_unstable();
+        let (mut rank, mut items) = (0u64, Vec::new());
+        for (_, p) in order {
+            let (c, copies) = self.at(p);
+            if copies == 0 || !self.query.keeps(&c) {
+                continue;
+            }
+            if rank >= from {
+                if items.len() as u64 == limit {
+                    return Selection {
+                        items,
+                        next: Some(rank),
+                    };
+                }
+                items.push(c);
+            }
+            rank += 1;
+        }
+        Selection { items, next: None }
     }
 }
 

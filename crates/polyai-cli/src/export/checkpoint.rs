@@ -1,6 +1,7 @@
 //! The checkpoint: the export's options and how far it got, replaced atomically about once a
 //! second.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -12,10 +13,12 @@ use crate::exit::CliError;
 
 /// The checkpoint file.
 pub const CHECKPOINT_FILE: &str = "export.checkpoint.json";
-/// Version of the checkpoint format written. Version 3 (one lane index and its position) is
-/// read; versions 1 and 2 (exports whose lines were each API's own shape) are refused with a
-/// note.
-const FORMAT_VERSION: u32 = 4;
+/// Version of the checkpoint format written: 5 may say where `--windows` cut each environment's
+/// range ([`SourceState::cuts`]), which a polyai that reads 4 would ignore and so walk other
+/// windows from the saved cursors. Versions 4 (equal windows) and 3 (one lane index and its
+/// position) are read; versions 1 and 2 (exports whose lines were each API's own shape) are
+/// refused with a note.
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest checkpoint format read.
 const OLDEST_READ: u32 = 3;
 
@@ -106,6 +109,12 @@ pub struct SourceState {
     /// `--windows`: time windows of each environment walked at once (1: the whole range).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub windows: u16,
+    /// Where the windows of each environment (by name) start, but the first: RFC 3339 instants,
+    /// oldest first, chosen from a random sample when the export began
+    /// ([`Listing::sized`](polyai_data::listing::Listing::sized)) and kept so that a resumed run
+    /// walks the same windows. Absent: equal slices of time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuts: Option<BTreeMap<String, Vec<String>>>,
 }
 
 fn one() -> u16 {
@@ -353,6 +362,7 @@ mod tests {
             start_time: None,
             end_time: None,
             windows: 1,
+            cuts: None,
         }
     }
 
@@ -425,6 +435,36 @@ mod tests {
             err.contains("(this run: --windows 4)") && err.contains("rerun with the same options"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn window_cuts_are_kept_and_a_version_4_checkpoint_has_none() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let cuts = BTreeMap::from([("live".to_owned(), vec!["2026-06-03T01:02:03Z".to_owned()])]);
+        let source = SourceState {
+            windows: 2,
+            cuts: Some(cuts.clone()),
+            ..source("v3", "live")
+        };
+        Checkpoint::new("P", "h", source, options(false, false))
+            .store(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let load = || {
+            Checkpoint::load(dir.path())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("no checkpoint"))
+        };
+        assert_eq!(load().source.cuts, Some(cuts));
+        // Written by the polyai before cuts: its windows were equal slices, and stay so.
+        let text = r#"{"version":4,"agent_id":"P","host":"h",
+            "source":{"api":"v3","account_id":"ws-1","environments":"live","windows":2,
+                      "start_time":"2026-06-01T00:00:00Z","end_time":"2026-06-03T00:00:00Z"},
+            "with_details":false,"with_audio":false,"redacted":false,"committed_bytes":0,
+            "records":0,"complete":false,"lanes":[{"done":true},{"position":{"cursor":"c"}}]}"#;
+        std::fs::write(dir.path().join(CHECKPOINT_FILE), text).unwrap_or_else(|e| panic!("{e}"));
+        let old = load();
+        assert_eq!((old.source.windows, old.source.cuts), (2, None));
+        assert_eq!(old.lanes.len(), 2);
     }
 
     #[test]

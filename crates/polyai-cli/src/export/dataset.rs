@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
 
 use super::Plan;
-use super::checkpoint::{Checkpoint, ExportOptions, LaneState, SourceState};
+use super::checkpoint::{Checkpoint, ExportOptions, FORMAT_VERSION, LaneState, SourceState};
 use crate::cli::{ExportArgs, ExportFormat, OutputFormat, SyncArgs, SyncFormat};
 use crate::commands::Ctx;
 use crate::commands::dataset::{COMMIT_EVERY, Format, WriteArgs, dataset_error, destination};
@@ -150,9 +150,10 @@ pub async fn export(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     crate::allocator::for_parquet();
     let writer = open(&destination, &args.dataset, format).await?;
     let previous = load(&writer, EXPORT_STATE, out)?;
-    let plan = Plan::new(ctx, args, false, previous.as_ref())?;
+    let mut plan = Plan::new(ctx, args, false, previous.as_ref())?;
     let listing = plan
-        .listing(ctx, &agent, args)?
+        .listing(ctx, &agent, args)
+        .await?
         .ok_or_else(|| CliError::Other("an export without a listing".into()))?;
     if let Some(source) = &plan.source {
         source.announce(agent.id());
@@ -228,6 +229,7 @@ pub async fn sync(ctx: &Ctx<'_>, args: &SyncArgs, to: &str) -> Result<(), CliErr
         start_time: None,
         end_time: None,
         windows: 1,
+        cuts: None,
     };
     let wanted = Checkpoint::new(
         agent.id(),
@@ -301,6 +303,13 @@ fn load(writer: &DatasetWriter, key: &str, shown: &str) -> Result<Option<Checkpo
     writer
         .state(key)
         .map(|value| {
+            let version = value.get("version").and_then(serde_json::Value::as_u64);
+            if let Some(version) = version.filter(|v| *v > u64::from(FORMAT_VERSION)) {
+                return Err(CliError::Usage(format!(
+                    "the dataset {shown} holds a {key} state of version {version}, this polyai \
+                     reads {FORMAT_VERSION}; use a newer polyai, or another dataset"
+                )));
+            }
             serde_json::from_value::<Checkpoint>(value.clone()).map_err(|e| {
                 CliError::Usage(format!(
                     "the dataset {shown} holds a {key} state this polyai cannot read ({e}); \

@@ -147,6 +147,9 @@ struct Plan {
     state: SourceState,
     /// `None` for a selection.
     source: Option<Source>,
+    /// Whether the state is this run's own (not an unfinished export's), so `--windows` are
+    /// sized now rather than taken from the checkpoint.
+    fresh: bool,
 }
 
 impl Plan {
@@ -169,8 +172,10 @@ impl Plan {
                     start_time: None,
                     end_time: None,
                     windows: 1,
+                    cuts: None,
                 },
                 source: None,
+                fresh: true,
             });
         }
         let mut v3_only = Vec::new();
@@ -193,8 +198,10 @@ impl Plan {
             start_time: None,
             end_time: None,
             windows: args.windows,
+            cuts: None,
         };
-        let state = match previous.filter(|p| !p.complete && p.source.same_listing(&fresh)) {
+        let resumed = previous.filter(|p| !p.complete && p.source.same_listing(&fresh));
+        let state = match resumed {
             Some(was) => was.source.clone(),
             None => {
                 let now = ctx.session.now();
@@ -212,6 +219,7 @@ impl Plan {
         Ok(Plan {
             state,
             source: Some(source),
+            fresh: resumed.is_none(),
         })
     }
 
@@ -225,9 +233,12 @@ impl Plan {
         )
     }
 
-    /// The listing to walk (`None` for a selection).
-    fn listing(
-        &self,
+    /// The listing to walk (`None` for a selection). Its `--windows` are cut where the
+    /// checkpoint says, or, for a fresh v3 export, sized from a random sample of each
+    /// environment (saved in the plan's state for the checkpoint); should the sample fail, in
+    /// equal slices of time, with a note.
+    async fn listing(
+        &mut self,
         ctx: &Ctx<'_>,
         agent: &Agent,
         args: &ExportArgs,
@@ -259,11 +270,63 @@ impl Plan {
                     .include_latency(true))
             },
         )?;
-        Ok(Some(
-            listing
-                .keep_raw(args.keep_raw)
-                .windows(usize::from(self.state.windows)),
-        ))
+        let mut listing = listing
+            .keep_raw(args.keep_raw)
+            .windows(usize::from(self.state.windows));
+        if let Some(cuts) = &self.state.cuts {
+            for (environment, at) in cuts {
+                let environment = environment.parse().map_err(|_| {
+                    CliError::Usage(format!(
+                        "the checkpoint cuts windows of an unknown environment {environment:?}"
+                    ))
+                })?;
+                let at = at
+                    .iter()
+                    .map(|t| time(&Some(t.clone())))
+                    .collect::<Result<Vec<_>, _>>()?;
+                listing = listing.cut(environment, at.into_iter().flatten().collect());
+            }
+        } else if self.fresh && self.state.windows > 1 {
+            listing = self.size(listing).await;
+        }
+        Ok(Some(listing))
+    }
+
+    /// `listing` with windows sized from a sample of each environment, the cuts saved in the
+    /// state; `listing` as it is (equal slices of time) when the sample fails.
+    async fn size(&mut self, listing: Listing) -> Listing {
+        match listing.clone().sized().await {
+            Ok(sized) if !sized.cuts().is_empty() => {
+                for (environment, at) in sized.cuts() {
+                    crate::output::note!(
+                        "{environment}: {} window{} of about equal counts, from a random sample",
+                        at.len() + 1,
+                        if at.is_empty() { "" } else { "s" }
+                    );
+                }
+                self.state.cuts = Some(
+                    sized
+                        .cuts()
+                        .iter()
+                        .map(|(environment, at)| {
+                            (
+                                environment.to_string(),
+                                at.iter().map(ToString::to_string).collect(),
+                            )
+                        })
+                        .collect(),
+                );
+                sized
+            }
+            Ok(sized) => sized,
+            Err(err) => {
+                crate::output::note!(
+                    "could not sample the listing to size its windows ({err}); each window is an \
+                     equal slice of time"
+                );
+                listing
+            }
+        }
     }
 }
 
@@ -326,8 +389,8 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let _lock = FolderLock::acquire(dir)?;
     let run_started_at = jiff::Timestamp::now();
     let previous = Checkpoint::load(dir)?;
-    let plan = Plan::new(ctx, args, selection.is_some(), previous.as_ref())?;
-    let listing = plan.listing(ctx, &agent, args)?;
+    let mut plan = Plan::new(ctx, args, selection.is_some(), previous.as_ref())?;
+    let listing = plan.listing(ctx, &agent, args).await?;
     match &plan.source {
         Some(source) => source.announce(agent.id()),
         None => crate::output::note!(

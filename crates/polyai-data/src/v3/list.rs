@@ -151,6 +151,11 @@ impl ListConversations {
         self.end_time
     }
 
+    /// The page size a walk asks for (the server's default when none is set).
+    pub(crate) fn page_limit(&self) -> u64 {
+        self.limit.unwrap_or(MAX_LIMIT)
+    }
+
     /// Full-text search of the transcripts for `text` (`query_type=transcript`).
     pub fn transcript_search(mut self, text: impl Into<String>) -> Self {
         self.mode = Mode::Transcript(text.into());
@@ -284,6 +289,34 @@ impl ListConversations {
     pub async fn send_json(self) -> Result<Page<serde_json::Value>, Error> {
         self.check()?;
         self.fetch(self.start(), self.limit).await
+    }
+
+    /// When each conversation of one random page of this listing started: a page of `n` of its
+    /// conversations (its filters and time range) by `sample=random`, each read for its
+    /// `started_at` only (an item without a readable one is left out). `None` when this listing
+    /// searches (a search and a sample exclude each other, so its sample would be another
+    /// listing's). For [`Listing::sized`](crate::listing::Listing::sized).
+    pub(crate) async fn sampled_start_times(
+        &self,
+        n: u64,
+    ) -> Result<Option<Vec<Timestamp>>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Started {
+            #[serde(default)]
+            started_at: Option<serde_json::Value>,
+        }
+        if self.mode != Mode::All {
+            return Ok(None);
+        }
+        let list = self.clone().sample_random().limit(n);
+        list.check()?;
+        let page: Page<Started> = list.fetch(None, list.limit).await?;
+        Ok(Some(
+            page.into_items()
+                .into_iter()
+                .filter_map(|item| item.started_at?.as_str()?.parse().ok())
+                .collect(),
+        ))
     }
 
     /// Every page, following cursors, the next one fetched ahead.
