@@ -27,7 +27,7 @@ echo "$N conversations (v3, every environment)"
 echo "| round | JSONL export | export --format parquet | sync --to | parquet / JSONL | sync / JSONL |"
 echo "|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
-    rm -rf "$DATA/jsonl" "$DATA/parquet" "$DATA/sync"
+    clear_outputs "$DATA/jsonl" "$DATA/parquet" "$DATA/sync"
     read -r j_s j_m < <(measure jsonl "${run[@]}" export --env all --out "$DATA/jsonl")
     read -r p_s p_m < <(measure parquet "${run[@]}" export --env all --format parquet --out "$DATA/parquet")
     read -r s_s s_m < <(measure sync "${run[@]}" sync --env all --to "$DATA/sync")

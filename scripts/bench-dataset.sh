@@ -41,7 +41,7 @@ echo "export: $(wc -l <"$EXPORT") conversations, $(du -m "$EXPORT" | cut -f1) Mi
 echo "| round | ours: wall | ours: peak RSS | DuckDB: wall | DuckDB: peak RSS | ours / DuckDB |"
 echo "|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
-    rm -rf "$DATA/ours" "$DATA/duck"
+    clear_outputs "$DATA/ours" "$DATA/duck"
     read -r ours_s ours_m < <(measure ours "$POLYAI" dataset convert "$EXPORT" --to "$DATA/ours" --no-fsync)
     read -r duck_s duck_m < <(measure duckdb "$VENV/bin/python" "$ROOT/scripts/bench-dataset/duckdb_copy.py" "$EXPORT" "$DATA/duck")
     printf '| %s | %s s | %s MiB | %s s | %s MiB | %.2f× |\n' "$round" "$ours_s" "$ours_m" "$duck_s" "$duck_m" \

@@ -19,7 +19,7 @@ use parquet::schema::types::ColumnPath;
 use polyai_data::Timestamp;
 
 use crate::error::{Error, Result};
-use crate::schema::{ColumnType, DATASET_SCHEMA_VERSION, Table};
+use crate::schema::{Column, ColumnType, DATASET_SCHEMA_VERSION, Table};
 
 /// The files' format.
 ///
@@ -151,6 +151,14 @@ fn properties(table: Table, settings: FileSettings, plain: &[ColumnPath]) -> Wri
     for column in plain {
         builder = builder.set_column_compression(column.clone(), ParquetCompression::UNCOMPRESSED);
     }
+    for column in table.columns() {
+        let path = || ColumnPath::from(column.name);
+        if unique_per_row(table, column) {
+            builder = builder.set_column_dictionary_enabled(path(), false);
+        } else if few_values(column) {
+            builder = builder.set_column_compression(path(), ParquetCompression::UNCOMPRESSED);
+        }
+    }
     builder
         .set_compression(compression)
         .set_max_row_group_row_count(Some(settings.row_group_size.max(1)))
@@ -167,6 +175,62 @@ fn properties(table: Table, settings: FileSettings, plain: &[ColumnPath]) -> Wri
             kv(metadata::WRITER, crate::WRITER.to_owned()),
         ]))
         .build()
+}
+
+/// Whether `column`'s values are (nearly) all different, so that a dictionary would only cost
+/// the writer a hash and a copy of each value and the reader a lookup: times, each
+/// conversation's own id in `conversations`, and free text. Such columns are written plain
+/// (and compressed); the others (environments, channels, names, small numbers, the id in the
+/// child tables, repeated on each row of a conversation) keep their dictionary.
+fn unique_per_row(table: Table, column: &Column) -> bool {
+    const FREE_TEXT: &[&str] = &[
+        "user_input",
+        "agent_response",
+        "summary",
+        "summary_heading",
+        "note",
+        "raw",
+        "arguments",
+        "error",
+        "audio_file",
+        "audio_url",
+        "event_id",
+    ];
+    column.ty == ColumnType::Timestamp
+        || (table == Table::Conversations && column.name == "conversation_id")
+        || FREE_TEXT.contains(&column.name)
+}
+
+/// Whether `column` holds a few distinct values (flags, environments, channels, names, small
+/// counts): dictionary-encoded, a page of them is a few bytes of run lengths, which no codec
+/// makes smaller, so they are written uncompressed and cost no compression context (with zstd,
+/// hundreds of KiB allocated and cleared per column chunk: the largest cost of writing the
+/// small files of daily partitions).
+fn few_values(column: &Column) -> bool {
+    const NAMES: &[&str] = &[
+        "api",
+        "account_id",
+        "project_id",
+        "environment",
+        "channel",
+        "direction",
+        "language",
+        "variant_id",
+        "variant_name",
+        "handoff_reason",
+        "deployment_id",
+        "asr_lang_code",
+        "tts_lang_code",
+        "current_node",
+        "function_id",
+        "name",
+        "turn_index",
+        "position",
+        "turn_count",
+        "num_silences",
+        "num_ood",
+    ];
+    column.ty == ColumnType::Boolean || NAMES.contains(&column.name)
 }
 
 /// One table's file being written.

@@ -63,8 +63,10 @@
 
 #![warn(missing_docs)]
 
+mod canonical;
 #[cfg(feature = "aws")]
 mod cloud;
+mod encoder;
 mod error;
 mod flatten;
 mod format;

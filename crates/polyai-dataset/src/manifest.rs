@@ -213,8 +213,12 @@ pub fn fingerprint(record: &ConversationRecord) -> u64 {
     BUFFER.with(|buffer| {
         let mut buffer = buffer.borrow_mut();
         buffer.clear();
-        // Serializing a record into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *buffer, record);
+        // serde_json's text, written faster; what the fast writer does not take, by serde_json
+        // (into a Vec, which cannot fail).
+        if crate::canonical::to_json(&mut buffer, record).is_err() {
+            buffer.clear();
+            let _ = serde_json::to_writer(&mut *buffer, record);
+        }
         twox_hash::XxHash3_64::oneshot(&buffer)
     })
 }
@@ -288,16 +292,32 @@ mod tests {
     #[test]
     fn the_fingerprint_is_xxh3_of_the_records_json() {
         use std::hash::Hasher;
-        let record = ConversationRecord::new("CA1", polyai_data::record::Api::V3);
-        let json = serde_json::to_vec(&record).unwrap_or_default();
-        let mut streaming = twox_hash::XxHash3_64::new();
-        for chunk in json.chunks(7) {
-            streaming.write(chunk);
+        let bare = ConversationRecord::new("CA1", polyai_data::record::Api::V3);
+        // Every kind of field, strings that need escapes, floats, a raw body.
+        let full = ConversationRecord::from_v3(&serde_json::json!({
+            "id": "CA2", "environment": "live", "started_at": "2026-06-03T14:00:38.58Z",
+            "channel": "VOICE-SIP", "in_progress": false, "total_duration": 61,
+            "variant_name": "Main \"line\"\n", "handoff": true,
+            "turns": [
+                {"user_input": "", "agent_response": "Hello — how can I help? ☎",
+                 "agent_response_datetime": "2026-06-03T14:00:39Z", "latency": 0.25},
+                {"user_input": "a\tb\\c\u{1}", "agent_response": "1e300", "latency": 1e-7}
+            ],
+            "metrics": [{"name": "csat", "value": 5}], "state": {"k": [1, 2.5, null]}
+        }))
+        .map(|r| r.keep_raw(serde_json::json!({"id": "CA2", "x": [1.5, "é"]})));
+        for record in [Some(bare), full].into_iter().flatten() {
+            let json = serde_json::to_vec(&record).unwrap_or_default();
+            let mut streaming = twox_hash::XxHash3_64::new();
+            for chunk in json.chunks(7) {
+                streaming.write(chunk);
+            }
+            assert_eq!(
+                fingerprint(&record),
+                streaming.finish(),
+                "stable across versions: {}",
+                String::from_utf8_lossy(&json)
+            );
         }
-        assert_eq!(
-            fingerprint(&record),
-            streaming.finish(),
-            "stable across versions"
-        );
     }
 }

@@ -2,10 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use polyai_data::record::ConversationRecord;
 
+use crate::encoder::{EncodedFile, Encoder};
 use crate::error::{Error, Result};
 use crate::flatten::{TableRows, partition_of};
 use crate::format::{self, Compression, FileFormat, FileSettings, FileWriter};
@@ -187,7 +189,8 @@ struct PendingTable {
     table: Table,
     spool: PathBuf,
     rows: TableRows,
-    writer: Option<FileWriter>,
+    /// Being encoded (created with the first rows).
+    file: Option<Arc<EncodedFile>>,
     written: u64,
 }
 
@@ -238,6 +241,8 @@ pub struct DatasetWriter {
     broken: bool,
     /// State set since the last commit.
     state: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Encodes the open files on a thread of its own.
+    encoder: Encoder,
 }
 
 impl DatasetWriter {
@@ -293,6 +298,7 @@ impl DatasetWriter {
             since_memory_check: 0,
             broken: false,
             state: Default::default(),
+            encoder: Encoder::start(),
         };
         writer.roll_forward_and_collect_garbage().await?;
         writer.load_index(manifest.fragments).await?;
@@ -432,6 +438,10 @@ impl DatasetWriter {
         fingerprint: u64,
     ) -> Result<Upsert> {
         self.usable()?;
+        if let Err(err) = self.encoder.check() {
+            self.broken = true;
+            return Err(err);
+        }
         let key = id_key(&record.conversation_id);
         let outcome = match self.index.get(key) {
             Some(entry) if entry.fingerprint() == fingerprint => {
@@ -466,7 +476,7 @@ impl DatasetWriter {
         for table in &mut pending.tables {
             table.rows.append(record);
             if table.rows.len() >= BATCH_ROWS.min(settings.row_group_size) {
-                table.write_rows(settings)?;
+                table.write_rows(settings, &self.encoder)?;
             }
         }
         pending
@@ -514,7 +524,7 @@ impl DatasetWriter {
                     table,
                     spool: dir.join(format!("{}-{id}.{ext}.tmp", table.name())),
                     rows: TableRows::new(table),
-                    writer: None,
+                    file: None,
                     written: 0,
                 })
                 .collect(),
@@ -542,44 +552,38 @@ impl DatasetWriter {
             return Ok(());
         };
         for table in &mut pending.tables {
-            table.write_rows(settings)?;
-            if let Some(writer) = table.writer.take() {
-                writer.close(&table.spool)?;
+            table.write_rows(settings, &self.encoder)?;
+            if let Some(file) = table.file.take() {
+                self.encoder.close(&file)?;
             }
         }
         entry.body = Body::Closed(pending);
         Ok(())
     }
 
-    /// Ends row groups early while the open files hold more than the memory budget.
+    /// Ends row groups early, largest first, while the open files hold more than the memory
+    /// budget (as of the batches encoded so far).
     fn bound_memory(&mut self) -> Result<()> {
-        loop {
-            let mut total = 0usize;
-            let mut largest: Option<(usize, usize, usize)> = None;
-            for (_, slot) in &self.open {
-                if let Body::Open(pending) = &self.slots[*slot as usize].body {
-                    for (t, table) in pending.tables.iter().enumerate() {
-                        let size = table.writer.as_ref().map_or(0, FileWriter::buffered);
-                        total += size;
-                        if largest.is_none_or(|(_, _, s)| size > s) {
-                            largest = Some((*slot as usize, t, size));
-                        }
-                    }
-                }
-            }
-            let Some((slot, t, size)) = largest else {
-                return Ok(());
-            };
+        let mut files: Vec<(usize, Arc<EncodedFile>)> = self
+            .open
+            .iter()
+            .filter_map(|(_, slot)| match &self.slots[*slot as usize].body {
+                Body::Open(pending) => Some(pending),
+                _ => None,
+            })
+            .flat_map(|pending| pending.tables.iter().filter_map(|t| t.file.clone()))
+            .map(|file| (file.buffered(), file))
+            .collect();
+        let mut total: usize = files.iter().map(|(size, _)| size).sum();
+        files.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+        for (size, file) in files {
             if total <= self.options.memory_budget || size == 0 {
-                return Ok(());
+                break;
             }
-            if let Body::Open(pending) = &mut self.slots[slot].body {
-                let table = &mut pending.tables[t];
-                if let Some(writer) = table.writer.as_mut() {
-                    writer.flush(&table.spool)?;
-                }
-            }
+            self.encoder.flush(&file)?;
+            total -= size;
         }
+        Ok(())
     }
 
     /// Publishes everything upserted since the last commit: data files first, then the
@@ -601,6 +605,8 @@ impl DatasetWriter {
         for slot in open {
             self.close_slot(slot)?;
         }
+        // Every file to publish finished.
+        self.encoder.wait()?;
         if self.options.durable && self.store.is_local() {
             // The files to publish flushed to the disk all at once (the disk and the file
             // system's journal take concurrent flushes together), so that each publication's
@@ -1096,13 +1102,15 @@ impl DatasetWriter {
 
 impl Drop for DatasetWriter {
     fn drop(&mut self) {
+        // No file is written into the spool after it is cleared.
+        self.encoder.stop();
         self.store.clear_spool();
     }
 }
 
 impl PendingTable {
-    /// Encodes the gathered rows into the file (created on the first rows).
-    fn write_rows(&mut self, settings: FileSettings) -> Result<()> {
+    /// Hands the gathered rows to `encoder` for the file (created with the first rows).
+    fn write_rows(&mut self, settings: FileSettings, encoder: &Encoder) -> Result<()> {
         if self.rows.len() == 0 {
             return Ok(());
         }
@@ -1111,17 +1119,10 @@ impl PendingTable {
             .rows
             .finish()
             .map_err(|e| Error::format("writing", self.spool.display(), e))?;
-        if self.writer.is_none() {
-            self.writer = Some(FileWriter::create_for(
-                &self.spool,
-                self.table,
-                settings,
-                &batch,
-            )?);
-        }
-        if let Some(writer) = self.writer.as_mut() {
-            writer.write(&batch, &self.spool)?;
-        }
+        let file = self
+            .file
+            .get_or_insert_with(|| EncodedFile::new(self.spool.clone(), self.table, settings));
+        encoder.write(file, batch)?;
         self.written += n;
         Ok(())
     }

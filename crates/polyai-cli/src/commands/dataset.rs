@@ -238,6 +238,7 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
         .map_err(dataset_error)?;
 
     let parsed = input::spawn_parsers(input, shown.clone());
+    let dropper = input::Dropper::spawn();
     let mut since_commit = 0u64;
     let mut lines = 0u64;
     let mut totals = polyai_dataset::CommitReport::default();
@@ -246,9 +247,10 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
         let batch = batch.recv().map_err(|_| {
             CliError::Other(format!("reading {shown}: a parser thread stopped early"))
         })?;
-        for (record, fingerprint) in batch? {
+        let batch = batch?;
+        for (record, fingerprint) in &batch {
             writer
-                .upsert_fingerprinted(&record, fingerprint)
+                .upsert_fingerprinted(record, *fingerprint)
                 .map_err(dataset_error)?;
             lines += 1;
             since_commit += 1;
@@ -258,6 +260,7 @@ async fn convert(format: OutputFormat, args: &ConvertArgs) -> Result<(), CliErro
                 add(&mut totals, report);
             }
         }
+        dropper.drop(batch);
     }
     let report = writer.finish().await.map_err(dataset_error)?;
     add(&mut totals, report);
