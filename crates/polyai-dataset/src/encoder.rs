@@ -9,7 +9,8 @@
 //! A file being encoded is an [`EncodedFile`], shared by the writer (which sends its batches
 //! and reads how much it holds in memory) and the thread (which owns its [`FileWriter`]). The
 //! first error of any file is kept and reported by the writer's next call
-//! ([`Encoder::check`]) or by the commit.
+//! ([`Encoder::check`]) or by the commit, and every call after it fails too (naming that file):
+//! nothing written after a failure is published.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -113,14 +114,23 @@ pub(crate) struct Encoder {
 #[derive(Debug, Default)]
 struct Failure {
     any: AtomicBool,
-    first: Mutex<Option<Error>>,
+    first: Mutex<First>,
+}
+
+/// The first failure: the error until it is reported, then what it said.
+#[derive(Debug, Default)]
+struct First {
+    error: Option<Error>,
+    path: PathBuf,
+    said: Option<String>,
 }
 
 impl Failure {
-    fn keep(&self, err: Error) {
+    fn keep(&self, file: &EncodedFile, err: Error) {
         let mut first = self.first.lock().unwrap_or_else(PoisonError::into_inner);
-        if first.is_none() {
-            *first = Some(err);
+        if first.error.is_none() && first.said.is_none() {
+            first.path.clone_from(&file.path);
+            first.error = Some(err);
         }
         self.any.store(true, Ordering::Release);
     }
@@ -160,7 +170,8 @@ impl Encoder {
         self.send(Job::Close(Arc::clone(file)))
     }
 
-    /// The first error of a file encoded so far, if any (cheap: an atomic load when none).
+    /// The first error of a file encoded so far, if any (cheap: an atomic load when none);
+    /// once reported, an error that names the file and repeats what it said.
     pub fn check(&self) -> Result<()> {
         if !self.failed.any.load(Ordering::Acquire) {
             return Ok(());
@@ -170,11 +181,16 @@ impl Encoder {
             .first
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        match first.take() {
-            Some(err) => Err(err),
-            // Reported once already; the writer is broken since.
-            None => Ok(()),
+        if let Some(err) = first.error.take() {
+            first.said = Some(err.to_string());
+            return Err(err);
         }
+        let said = first.said.as_deref().unwrap_or("an error");
+        Err(Error::format(
+            "writing",
+            first.path.display(),
+            format!("it failed earlier ({said}); open the dataset again"),
+        ))
     }
 
     /// Waits until every job sent so far is done, then [`check`](Self::check)s.
@@ -232,17 +248,26 @@ fn run(jobs: &Receiver<Job>, failed: &Failure) {
 }
 
 fn perform(job: Job, failed: &Failure) {
-    let result = match job {
-        Job::Write(file, batch) => file.write(&batch),
-        Job::Flush(file) => file.flush(),
-        Job::Close(file) => file.close(),
+    let (file, result) = match job {
+        Job::Write(file, batch) => {
+            let result = file.write(&batch);
+            (file, result)
+        }
+        Job::Flush(file) => {
+            let result = file.flush();
+            (file, result)
+        }
+        Job::Close(file) => {
+            let result = file.close();
+            (file, result)
+        }
         Job::Barrier(done) => {
             let _ = done.send(());
-            Ok(())
+            return;
         }
     };
     if let Err(err) = result {
-        failed.keep(err);
+        failed.keep(&file, err);
     }
 }
 
@@ -285,8 +310,18 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("no/such/file.csv"), "{err}");
-        assert!(encoder.wait().is_ok(), "reported once");
+        // Every call after fails too, naming the file and what it said.
+        let again = encoder
+            .wait()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            again.contains("no/such/file.csv") && again.contains("failed earlier"),
+            "{again}"
+        );
         // A good file is written whole by the time of the wait.
+        let encoder = Encoder::start();
         let good = EncodedFile::new(
             dir.path().join("good.csv"),
             Table::Conversations,

@@ -298,11 +298,16 @@ impl Plan {
         match listing.clone().sized().await {
             Ok(sized) if !sized.cuts().is_empty() => {
                 for (environment, at) in sized.cuts() {
-                    crate::output::note!(
-                        "{environment}: {} window{} of about equal counts, from a random sample",
-                        at.len() + 1,
-                        if at.is_empty() { "" } else { "s" }
-                    );
+                    if at.is_empty() {
+                        crate::output::note!(
+                            "{environment}: one window (its random sample is too small to cut)"
+                        );
+                    } else {
+                        crate::output::note!(
+                            "{environment}: {} windows of about equal counts, from a random sample",
+                            at.len() + 1
+                        );
+                    }
                 }
                 self.state.cuts = Some(
                     sized
