@@ -624,10 +624,17 @@ fn windows_are_sized_from_a_sample_when_the_calls_are_bunched() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
+    let said = stderr(&out);
     assert!(
-        stderr(&out).contains("live: 4 windows of about equal counts"),
-        "{}",
-        stderr(&out)
+        said.contains("live: 4 windows of about equal counts"),
+        "{said}"
+    );
+    // The first line still names the API, account and environment.
+    assert!(
+        said.lines()
+            .next()
+            .is_some_and(|l| l.contains("reading the Conversations API v3")),
+        "{said}"
     );
     let ids = records
         .iter()

@@ -152,12 +152,12 @@ pub async fn export(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let previous = load(&writer, EXPORT_STATE, out)?;
     let mut plan = Plan::new(ctx, args, false, previous.as_ref())?;
     let listing = plan
-        .listing(ctx, &agent, args)
-        .await?
+        .listing(ctx, &agent, args)?
         .ok_or_else(|| CliError::Other("an export without a listing".into()))?;
     if let Some(source) = &plan.source {
         source.announce(agent.id());
     }
+    let listing = plan.size(listing).await;
     let options = ExportOptions {
         with_details: args.with_details,
         with_audio: false,

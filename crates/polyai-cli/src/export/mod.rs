@@ -233,12 +233,10 @@ impl Plan {
         )
     }
 
-    /// The listing to walk (`None` for a selection). Its `--windows` are cut where the
-    /// checkpoint says, or, for a fresh v3 export, sized from a random sample of each
-    /// environment (saved in the plan's state for the checkpoint); should the sample fail, in
-    /// equal slices of time, with a note.
-    async fn listing(
-        &mut self,
+    /// The listing to walk (`None` for a selection), its `--windows` cut where the checkpoint
+    /// says (else in equal slices of time, until [`size`](Self::size)).
+    fn listing(
+        &self,
         ctx: &Ctx<'_>,
         agent: &Agent,
         args: &ExportArgs,
@@ -286,15 +284,18 @@ impl Plan {
                     .collect::<Result<Vec<_>, _>>()?;
                 listing = listing.cut(environment, at.into_iter().flatten().collect());
             }
-        } else if self.fresh && self.state.windows > 1 {
-            listing = self.size(listing).await;
         }
         Ok(Some(listing))
     }
 
-    /// `listing` with windows sized from a sample of each environment, the cuts saved in the
-    /// state; `listing` as it is (equal slices of time) when the sample fails.
+    /// For a fresh export in `--windows`, `listing` with its windows sized from a random sample
+    /// of each environment and the cuts saved in the plan's state (for the checkpoint), each
+    /// environment's cut said in a note; `listing` as it is otherwise, or (equal slices of
+    /// time, with a note) when the sample fails. Called after the listing is announced.
     async fn size(&mut self, listing: Listing) -> Listing {
+        if !self.fresh || self.state.windows < 2 || self.state.cuts.is_some() {
+            return listing;
+        }
         match listing.clone().sized().await {
             Ok(sized) if !sized.cuts().is_empty() => {
                 for (environment, at) in sized.cuts() {
@@ -395,7 +396,7 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
     let run_started_at = jiff::Timestamp::now();
     let previous = Checkpoint::load(dir)?;
     let mut plan = Plan::new(ctx, args, selection.is_some(), previous.as_ref())?;
-    let listing = plan.listing(ctx, &agent, args).await?;
+    let listing = plan.listing(ctx, &agent, args)?;
     match &plan.source {
         Some(source) => source.announce(agent.id()),
         None => crate::output::note!(
@@ -403,6 +404,10 @@ pub async fn run(ctx: &Ctx<'_>, args: &ExportArgs) -> Result<(), CliError> {
             agent.id()
         ),
     }
+    let listing = match listing {
+        Some(listing) => Some(plan.size(listing).await),
+        None => None,
+    };
     let options = ExportOptions {
         with_details,
         with_audio: args.with_audio,
