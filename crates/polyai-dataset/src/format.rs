@@ -69,7 +69,10 @@ impl std::str::FromStr for FileFormat {
     }
 }
 
-/// The Parquet compression codec.
+/// The Parquet compression codec of the columns with something to compress (text, ids, times,
+/// numbers): columns of a few distinct values (flags, environments, channels, names, small
+/// counts, a few bytes of dictionary run lengths per page) and columns all null in a file's
+/// first rows are stored uncompressed whatever the codec.
 ///
 /// ```
 /// use polyai_dataset::Compression;
