@@ -573,25 +573,21 @@ impl Walk<'_> {
         Selection { items, next: None }
     }
 
-    /// Ranked order (semantic score, or a shuffle), from rank `from`.
+    /// Ranked order (semantic score, or a shuffle: [`shuffled`](Self::shuffled)), from rank
+    /// `from`.
     fn ranked(&self, from: u64, limit: u64, sample_seed: u64) -> Selection {
         let (lo, hi) = self.range();
-        if !matches!(self.query.mode, Mode::Semantic { .. }) {
+        let Mode::Semantic { words } = &self.query.mode else {
             return self.shuffled(lo..hi, from, limit, sample_seed);
-        }
+        };
         let mut ranked: Vec<(u64, u64, Conversation)> = (lo..hi)
             .filter_map(|p| {
                 let (c, copies) = self.at(p);
                 if copies == 0 || !self.query.keeps(&c) {
                     return None;
                 }
-                let key = match &self.query.mode {
-                    Mode::Semantic { words } => {
-                        let score = semantic_score(&c, words);
-                        (score > 0).then_some(u64::MAX - score)?
-                    }
-                    _ => hash(&[sample_seed, c.index]),
-                };
+                let score = semantic_score(&c, words);
+                let key = (score > 0).then_some(u64::MAX - score)?;
                 Some((key, p, c))
             })
             .collect();
