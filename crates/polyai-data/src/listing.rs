@@ -186,25 +186,18 @@ fn split(start: Timestamp, end: Timestamp, n: usize) -> Vec<(Timestamp, Timestam
         i128::from(end.unix_micros()),
     );
     let n = n.max(1);
-    let mut bounds = vec![start];
-    for k in 1..n {
-        // k < n, so the bound lies between `from` and `to`: in range.
-        let micros = from + (to - from) * k as i128 / n as i128;
-        let bound = i64::try_from(micros)
-            .ok()
-            .and_then(Timestamp::from_unix_micros);
-        if let Some(bound) = bound
-            && bounds.last().is_some_and(|last| bound > *last)
-            && bound < end
-        {
-            bounds.push(bound);
-        }
-    }
-    bounds.push(end);
-    let mut windows: Vec<(Timestamp, Timestamp)> =
-        bounds.windows(2).map(|pair| (pair[0], pair[1])).collect();
-    windows.reverse();
-    windows
+    let cuts: Vec<Timestamp> = (1..n)
+        .filter_map(|k| {
+            // k < n, so the cut lies between `from` and `to`: in range.
+            let micros = from + (to - from) * k as i128 / n as i128;
+            i64::try_from(micros)
+                .ok()
+                .and_then(Timestamp::from_unix_micros)
+        })
+        .collect();
+    // Cuts that round onto `start`, `end` or each other (a range of fewer microseconds than
+    // windows) are left out there.
+    cut_at(start, end, &cuts)
 }
 
 /// `[start, end)` cut at the instants of `at` that lie inside it (in any order, repeats
@@ -507,31 +500,25 @@ impl Listing {
         match &self.source {
             Source::Data(_) => vec![Lane::Whole],
             Source::V3(list) => {
-                let windows = match (list.start_bound(), list.end_bound()) {
-                    (Some(start), Some(end)) if self.windows > 1 => {
-                        Some(split(start, end, self.windows))
-                    }
+                let range = match (list.start_bound(), list.end_bound()) {
+                    (Some(start), Some(end)) if self.windows > 1 => Some((start, end)),
                     _ => None,
                 };
                 let mut lanes = Vec::new();
                 for environment in self.environments.each() {
-                    let cut = self.cuts.iter().find(|(env, _)| *env == environment);
-                    let windows = match (cut, list.start_bound(), list.end_bound()) {
-                        (Some((_, at)), Some(start), Some(end)) if windows.is_some() => {
-                            Some(cut_at(start, end, at))
-                        }
-                        _ => windows.clone(),
+                    let Some((start, end)) = range else {
+                        lanes.push(Lane::Environment(environment));
+                        continue;
                     };
-                    match &windows {
-                        Some(windows) => {
-                            lanes.extend(windows.iter().map(|&(start, end)| Lane::Window {
-                                environment,
-                                start,
-                                end,
-                            }));
-                        }
-                        None => lanes.push(Lane::Environment(environment)),
-                    }
+                    let windows = match self.cuts.iter().find(|(env, _)| *env == environment) {
+                        Some((_, at)) => cut_at(start, end, at),
+                        None => split(start, end, self.windows),
+                    };
+                    lanes.extend(windows.into_iter().map(|(start, end)| Lane::Window {
+                        environment,
+                        start,
+                        end,
+                    }));
                 }
                 lanes
             }

@@ -18,7 +18,7 @@ pub const CHECKPOINT_FILE: &str = "export.checkpoint.json";
 /// windows from the saved cursors. Versions 4 (equal windows) and 3 (one lane index and its
 /// position) are read; versions 1 and 2 (exports whose lines were each API's own shape) are
 /// refused with a note.
-pub const FORMAT_VERSION: u32 = 5;
+const FORMAT_VERSION: u32 = 5;
 /// The oldest checkpoint format read.
 const OLDEST_READ: u32 = 3;
 
@@ -211,13 +211,11 @@ impl Checkpoint {
                 dir.display()
             )));
         }
-        if version > FORMAT_VERSION {
-            return Err(CliError::Usage(format!(
-                "{} has checkpoint version {version}, this polyai reads {FORMAT_VERSION}; use a \
-                 newer polyai or another --out directory",
-                path.display()
-            )));
-        }
+        refuse_newer(
+            u64::from(version),
+            &path.display().to_string(),
+            "another --out directory",
+        )?;
         let mut checkpoint: Checkpoint = serde_json::from_str(&text).map_err(not_ours)?;
         if version == 3 {
             #[derive(Deserialize)]
@@ -337,6 +335,19 @@ pub fn rename_into(temp: &Path, path: &Path) -> Result<(), CliError> {
     std::fs::rename(temp, path).map_err(|e| CliError::file("renaming into", path, e))?;
     if let Some(dir) = path.parent() {
         sync_dir(dir);
+    }
+    Ok(())
+}
+
+/// Refuses a checkpoint of a `version` newer than this polyai reads (whose fields it would
+/// misread, such as the cuts of version 5 by a polyai of version 4), kept in `shown` (a file, a
+/// dataset's state); `instead` says what else to use.
+pub fn refuse_newer(version: u64, shown: &str, instead: &str) -> Result<(), CliError> {
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(CliError::Usage(format!(
+            "{shown} has checkpoint version {version}, this polyai reads {FORMAT_VERSION}; use a \
+             newer polyai or {instead}"
+        )));
     }
     Ok(())
 }

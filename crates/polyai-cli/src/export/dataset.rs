@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
 
 use super::Plan;
-use super::checkpoint::{Checkpoint, ExportOptions, FORMAT_VERSION, LaneState, SourceState};
+use super::checkpoint::{Checkpoint, ExportOptions, LaneState, SourceState, refuse_newer};
 use crate::cli::{ExportArgs, ExportFormat, OutputFormat, SyncArgs, SyncFormat};
 use crate::commands::Ctx;
 use crate::commands::dataset::{COMMIT_EVERY, Format, WriteArgs, dataset_error, destination};
@@ -303,12 +303,9 @@ fn load(writer: &DatasetWriter, key: &str, shown: &str) -> Result<Option<Checkpo
     writer
         .state(key)
         .map(|value| {
-            let version = value.get("version").and_then(serde_json::Value::as_u64);
-            if let Some(version) = version.filter(|v| *v > u64::from(FORMAT_VERSION)) {
-                return Err(CliError::Usage(format!(
-                    "the dataset {shown} holds a {key} state of version {version}, this polyai \
-                     reads {FORMAT_VERSION}; use a newer polyai, or another dataset"
-                )));
+            if let Some(version) = value.get("version").and_then(serde_json::Value::as_u64) {
+                let state = format!("the dataset {shown}'s {key} state");
+                refuse_newer(version, &state, "another dataset")?;
             }
             serde_json::from_value::<Checkpoint>(value.clone()).map_err(|e| {
                 CliError::Usage(format!(

@@ -191,7 +191,8 @@ impl Journal {
                 }
                 next_entry = next_located(&mut entries, &index_path, &mut aliases)?;
             }
-            if entry.is_some() {
+            let indexed = entry.is_some();
+            if indexed {
                 unindexed.clear();
             }
             let Ok(LineId {
@@ -202,7 +203,6 @@ impl Journal {
                 recovery.unreadable += 1;
                 continue;
             };
-            let indexed = entry.is_some();
             let asked = entry
                 .filter(|e| e.record.as_deref().unwrap_or(&e.id) == conversation_id)
                 .map_or(conversation_id.clone(), |e| e.id);

@@ -244,15 +244,11 @@ impl Plan {
         let Some(source) = &self.source else {
             return Ok(None);
         };
-        let time = |t: &Option<String>| -> Result<Option<polyai_data::Timestamp>, CliError> {
-            t.as_deref()
-                .map(|t| {
-                    t.parse().map_err(|_| {
-                        CliError::Usage(format!("the checkpoint holds an invalid time {t:?}"))
-                    })
-                })
-                .transpose()
+        let parse = |t: &str| -> Result<polyai_data::Timestamp, CliError> {
+            t.parse()
+                .map_err(|_| CliError::Usage(format!("the checkpoint holds an invalid time {t:?}")))
         };
+        let time = |t: &Option<String>| t.as_deref().map(parse).transpose();
         let (start, end) = (time(&self.state.start_time)?, time(&self.state.end_time)?);
         let page_size = args.page_size;
         let listing = source.listing(
@@ -278,11 +274,8 @@ impl Plan {
                         "the checkpoint cuts windows of an unknown environment {environment:?}"
                     ))
                 })?;
-                let at = at
-                    .iter()
-                    .map(|t| time(&Some(t.clone())))
-                    .collect::<Result<Vec<_>, _>>()?;
-                listing = listing.cut(environment, at.into_iter().flatten().collect());
+                let at = at.iter().map(|t| parse(t)).collect::<Result<_, _>>()?;
+                listing = listing.cut(environment, at);
             }
         }
         Ok(Some(listing))
